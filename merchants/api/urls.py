@@ -1,0 +1,8 @@
+from django.urls import path
+
+from merchants.api import profile, sales
+
+urlpatterns = [
+    path("merchant/", profile.MerchantProfileApi.as_view(), name="merchant-profile"),
+    path("sales/", sales.SalesImportApi.as_view(), name="sales-import"),
+]
