@@ -2,6 +2,8 @@ from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from accounts.roles import OFFICER_ROLES, Role
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
@@ -45,3 +47,21 @@ class User(AbstractUser):
 
     def has_role(self, role: str) -> bool:
         return self.groups.filter(name=role).exists()
+
+    @property
+    def is_officer(self) -> bool:
+        """A back-office user: loan officer, senior officer or risk manager (staff status alone is not enough)."""
+        return self.is_active and self.is_staff and self.groups.filter(name__in=OFFICER_ROLES).exists()
+
+    @property
+    def is_merchant_owner(self) -> bool:
+        return self.has_role(Role.MERCHANT_OWNER)
+
+    @property
+    def is_partner(self) -> bool:
+        return self.has_role(Role.PARTNER)
+
+    def role_names(self) -> list[str]:
+        """The user's roles as labels for people, in the order the roles are declared."""
+        held = set(self.groups.values_list("name", flat=True))
+        return [str(role.label) for role in Role if role.value in held]

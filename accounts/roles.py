@@ -12,6 +12,9 @@ class Role(TextChoices):
     PARTNER = "partner", _("Partner")
 
 
+# The roles that work in the back office (Django admin).
+OFFICER_ROLES = (Role.LOAN_OFFICER, Role.SENIOR_OFFICER, Role.RISK_MANAGER)
+
 # Permissions by "app_label.codename". Roles are cumulative where an officer's job includes a junior's.
 _LOAN_OFFICER = [
     "merchants.view_merchant",

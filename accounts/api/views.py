@@ -1,8 +1,11 @@
-from django.contrib.auth import authenticate
+from allauth.account.adapter import get_adapter as get_account_adapter
+from allauth.core.internal.ratelimit import get_rates
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
@@ -10,12 +13,25 @@ from rest_framework.views import APIView
 
 
 class AuthThrottle(AnonRateThrottle):
+    """Requests per IP address to the token endpoint, whatever their outcome."""
+
     scope = "auth"
     rate = "20/min"
 
 
+def _failed_login_lockout_seconds() -> int:
+    # allauth does not say how long a lock has left, so the client is told the longest window of the
+    # `login_failed` limits: waiting that long always clears the lock.
+    rates = get_rates(app="allauth.account", action="login_failed")
+    return int(max((rate.duration for rate in rates), default=60))
+
+
 class TokenObtainApi(APIView):
-    """Exchange an email and password for an API token."""
+    """Exchange an email and password for an API token.
+
+    Failed attempts count against the same per-account and per-IP limits as the web sign-in: an account
+    locked there is locked here too, and the answer is 429 with Retry-After.
+    """
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -28,13 +44,29 @@ class TokenObtainApi(APIView):
     class OutputSerializer(serializers.Serializer):
         token = serializers.CharField()
 
-    @extend_schema(summary="Obtain an API token", request=InputSerializer, responses={200: OutputSerializer})
+    @extend_schema(
+        summary="Obtain an API token",
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            400: OpenApiResponse(description="Email or password is not correct (the same answer for both)."),
+            429: OpenApiResponse(description="Too many attempts; the Retry-After header says when to try again."),
+        },
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(
-            request, email=data.validated_data["email"].lower(), password=data.validated_data["password"]
-        )
+        # allauth's authenticate applies its `login_failed` limits; the API shares them with the web form,
+        # so it cannot be used to get around a lock.
+        adapter = get_account_adapter(request._request)
+        try:
+            user = adapter.authenticate(
+                request._request, email=data.validated_data["email"].lower(), password=data.validated_data["password"]
+            )
+        except DjangoValidationError as exc:
+            if exc.code != "too_many_login_attempts":
+                raise
+            raise Throttled(wait=_failed_login_lockout_seconds(), detail=exc.messages[0]) from exc
         if user is None or not user.is_active:
             # One answer for an unknown email and a wrong password, so accounts cannot be discovered.
             raise serializers.ValidationError({"non_field_errors": [_("Email or password is not correct.")]})

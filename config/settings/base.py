@@ -155,6 +155,9 @@ ACCOUNT_RATE_LIMITS = {
     "signup": "20/m/ip",
     "confirm_email": "1/3m/key",
 }
+# Behind a proxy the client's address is in X-Forwarded-For; without this every user shares one IP
+# for the per-IP limits (allauth's failed-login limit and DRF's throttles).
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_PASSKEY_SIGNUP_ENABLED = True
@@ -172,6 +175,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "COERCE_DECIMAL_TO_STRING": True,
+    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0) or None,
     "EXCEPTION_HANDLER": "core.api.exceptions.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {

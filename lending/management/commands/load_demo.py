@@ -1,9 +1,276 @@
-# Placeholder until the demo-data work fills it in.
+"""`manage.py load_demo`: one login per role, so a newcomer can try every part of the portal after `make run`.
+
+Running it again the same day changes nothing: users, roles, verified addresses, the partner's token and
+the merchants are found and kept, never created twice and never reset (a password someone changed stays
+changed). The only thing a later run adds is the seeded merchants' sales for the days since.
+"""
+
+import datetime
+import unicodedata
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from rest_framework.authtoken.models import Token
+
+from accounts.models import User
+from accounts.roles import Role
+from accounts.services import user_grant_role
+from core.audit import audit_record
+from merchants.choices import Industry, KycState, Province
+from merchants.demo import DEMO_PASSWORD, demo_email, demo_merchant, demo_sales, seed_merchants
+from merchants.models import Merchant
+from merchants.services.kyc import merchant_get_or_create, merchant_update_profile
+from merchants.services.sales import sales_import_rows
+
+DEMO_SEED = 20250101
+SALES_DAYS = 730  # 24 months
+DEFAULT_URL = "http://127.0.0.1:8000"
+# merchant@demo.example's business is drawn by merchants.demo at an index no seeded run reaches (they count up
+# from 0), so its credit code is its own; its sales are the steady kind a first loan is made for.
+NAMED_MERCHANT_INDEX = 9_999_999
+# A small portfolio for the back office, with every sales pattern (growth, decline, refund spikes, window
+# dressing, a shared identity). It starts at index 2 because seeded merchants sign in as merchant<n+1>@…, and
+# merchant2@demo.example is the draft merchant below.
+PORTFOLIO_START_INDEX = 2
+PORTFOLIO_SIZE = 10
+
+# The second merchant starts its KYC half-done, so the journey can be finished by hand.
+MERCHANT2_PARTIAL_PROFILE = {
+    "legal_name": "杭州西湖小笼包餐饮店",
+    "industry": Industry.FAST_FOOD,
+    "province": Province.ZHEJIANG,
+    "city": "杭州",
+    "mobile": "13905710000",
+}
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    email: str
+    first_name: str
+    last_name: str
+    does: str
+    role: Role | None = None
+    staff: bool = False
+    superuser: bool = False
+    path: str = "/"
+
+
+DEMO_USERS = (
+    DemoUser(
+        "merchant@demo.example",
+        "Wei",
+        "Zhang",
+        gettext_lazy("Merchant owner: KYC verified, 24 months of sales"),
+        role=Role.MERCHANT_OWNER,
+        path="/merchant/",
+    ),
+    DemoUser(
+        "merchant2@demo.example",
+        "Fang",
+        "Chen",
+        gettext_lazy("Merchant owner: KYC in draft, profile half filled in"),
+        role=Role.MERCHANT_OWNER,
+        path="/merchant/profile/",
+    ),
+    DemoUser(
+        "officer@demo.example",
+        "Na",
+        "Li",
+        gettext_lazy("Loan officer: KYC review, referred applications"),
+        role=Role.LOAN_OFFICER,
+        staff=True,
+        path="/admin/",
+    ),
+    DemoUser(
+        "senior@demo.example",
+        "Jun",
+        "Wang",
+        gettext_lazy("Senior officer: second approval of large loans"),
+        role=Role.SENIOR_OFFICER,
+        staff=True,
+        path="/admin/",
+    ),
+    DemoUser(
+        "risk@demo.example",
+        "Min",
+        "Zhao",
+        gettext_lazy("Risk manager: limits, scorecards, stress tests"),
+        role=Role.RISK_MANAGER,
+        staff=True,
+        path="/admin/",
+    ),
+    DemoUser(
+        "admin@demo.example",
+        "Admin",
+        "Demo",
+        gettext_lazy("Administrator: everything in the back office"),
+        staff=True,
+        superuser=True,
+        path="/admin/",
+    ),
+    DemoUser(
+        "partner@demo.example",
+        "Partner",
+        "Bank",
+        gettext_lazy("Partner bank: API user (token below)"),
+        role=Role.PARTNER,
+        path="/api/v1/docs/",
+    ),
+)
 
 
 class Command(BaseCommand):
-    help = "Load the demo data."
+    help = "Create one demo login per role (idempotent) and print them with the shared password."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--url", default=DEFAULT_URL, help=f"Where the portal runs (default {DEFAULT_URL}).")
 
     def handle(self, *args, **options):
-        pass
+        with transaction.atomic():
+            users = {demo.email: self._ensure_user(demo) for demo in DEMO_USERS}
+            token, _created = Token.objects.get_or_create(user=users["partner@demo.example"])
+            self._ensure_verified_merchant(users["merchant@demo.example"])
+            self._ensure_draft_merchant(users["merchant2@demo.example"])
+            seed_merchants(count=PORTFOLIO_SIZE, seed=DEMO_SEED, start_index=PORTFOLIO_START_INDEX)
+        self._print_summary(url=options["url"].rstrip("/"), token=token.key)
+
+    def _ensure_user(self, demo: DemoUser) -> User:
+        user = User.objects.filter(email=demo.email).first()
+        if user is None:
+            user = User.objects.create_user(
+                demo.email,
+                DEMO_PASSWORD,
+                first_name=demo.first_name,
+                last_name=demo.last_name,
+                is_staff=demo.staff,
+                is_superuser=demo.superuser,
+            )
+        elif (user.is_staff, user.is_superuser, user.is_active) != (demo.staff, demo.superuser, True):
+            # Put back a demo user someone demoted or deactivated, so every printed login works.
+            user.is_staff, user.is_superuser, user.is_active = demo.staff, demo.superuser, True
+            user.save(update_fields=["is_staff", "is_superuser", "is_active"])
+        if demo.role is not None:
+            user_grant_role(user=user, role=demo.role, by=None, reason="demo data")
+        # Verification is by emailed code; demo users can sign in at once because their address counts as checked.
+        address, created = EmailAddress.objects.get_or_create(
+            user=user, email=demo.email, defaults={"verified": True, "primary": True}
+        )
+        if not created and not (address.verified and address.primary):
+            address.verified = address.primary = True
+            address.save(update_fields=["verified", "primary"])
+        return user
+
+    def _ensure_draft_merchant(self, owner: User) -> None:
+        if Merchant.objects.filter(owner=owner).exists():
+            # Whatever the visitor did with it since (filled in, submitted) is theirs to keep.
+            return
+        merchant = merchant_get_or_create(owner=owner)
+        merchant_update_profile(merchant=merchant, by=owner, data=MERCHANT2_PARTIAL_PROFILE)
+
+    def _ensure_verified_merchant(self, owner: User) -> None:
+        """A verified business with 24 months of sales, so the first merchant can apply for a loan at once."""
+        if Merchant.objects.filter(owner=owner).exists():
+            return
+        profile = replace(demo_merchant(seed=DEMO_SEED, index=NAMED_MERCHANT_INDEX), pattern="steady")
+        identity = profile.identity
+        now = timezone.now()
+        # Created verified, as merchants.demo creates its merchants: an insert of a finished review, not a KYC
+        # transition, recorded by its own audit row.
+        merchant = Merchant.objects.create(
+            owner=owner,
+            legal_name=profile.legal_name,
+            credit_code=profile.credit_code,
+            industry=profile.industry,
+            province=profile.province,
+            city=profile.city,
+            founded_on=profile.founded_on,
+            legal_rep_name=identity.legal_rep_name,
+            legal_rep_id_number=identity.legal_rep_id_number,
+            mobile=identity.mobile,
+            settlement_bank_name=identity.settlement_bank_name,
+            settlement_account_name=profile.legal_name,
+            settlement_account_number=identity.settlement_account_number,
+            kyc_state=KycState.VERIFIED,
+            kyc_submitted_at=now,
+            kyc_reviewed_at=now,
+        )
+        audit_record(
+            subject=merchant,
+            action="kyc.seed_verified",
+            to_state=KycState.VERIFIED,
+            reason="Demo data: created as verified by load_demo.",
+            data={"seed": DEMO_SEED},
+        )
+        yesterday = timezone.localdate() - datetime.timedelta(days=1)
+        dates = [yesterday - datetime.timedelta(days=SALES_DAYS - 1 - k) for k in range(SALES_DAYS)]
+        rows = [
+            {
+                "date": dates[position].isoformat(),
+                "gross_sales": str(Decimal(gross_fen).scaleb(-2)),
+                "refunds": str(Decimal(refund_fen).scaleb(-2)),
+                "transaction_count": transactions,
+                "distinct_customers": customers,
+            }
+            for position, gross_fen, refund_fen, transactions, customers in demo_sales(profile, dates)
+        ]
+        # Through the same import the merchant's own uploads use, so the history is checked and audited alike.
+        sales_import_rows(merchant=merchant, rows=rows, by=None)
+
+    def _print_summary(self, *, url: str, token: str) -> None:
+        write = self.stdout.write
+        rows = [(_("Login"), _("Start at"), _("Who"))]
+        rows += [(demo.email, f"{url}{demo.path}", str(demo.does)) for demo in DEMO_USERS]
+        widths = [max(_display_width(row[column]) for row in rows) for column in range(2)]
+        write("")
+        write(
+            self.style.SUCCESS(_("Demo logins (the same password for all): %(password)s") % {"password": DEMO_PASSWORD})
+        )
+        write("")
+        for number, (login, start, who) in enumerate(rows):
+            write(f"  {_pad(login, widths[0])}  {_pad(start, widths[1])}  {who}")
+            if number == 0:
+                write(f"  {'-' * widths[0]}  {'-' * widths[1]}  {'-' * max(_display_width(row[2]) for row in rows)}")
+        write("")
+        write(_("Partner API token: %(token)s") % {"token": token})
+        write(_("  send it as the header  Authorization: Token %(token)s") % {"token": token})
+        portfolio = [demo_email(index) for index in (PORTFOLIO_START_INDEX, PORTFOLIO_START_INDEX + PORTFOLIO_SIZE - 1)]
+        write(
+            _("%(count)d more verified merchants, %(first)s … %(last)s, sign in with the same password.")
+            % {"count": PORTFOLIO_SIZE, "first": portfolio[0], "last": portfolio[1]}
+        )
+        write("")
+        write(_("Open %(url)s and sign in with any login above.") % {"url": url})
+        if settings.STAFF_MFA_REQUIRED:
+            write(
+                _(
+                    "Staff second factor is required: officers add a passkey or authenticator app before "
+                    "the back office opens."
+                )
+            )
+        else:
+            write(
+                self.style.WARNING(
+                    _(
+                        "Staff second factor is relaxed in this demo (STAFF_MFA_REQUIRED=false): officers open "
+                        "the back office with the password alone. Production requires a passkey or "
+                        "authenticator app."
+                    )
+                )
+            )
+
+
+def _display_width(text: str) -> int:
+    # Chinese characters take two columns in a terminal; count them so the table lines up in both languages.
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _display_width(text))
