@@ -35,16 +35,28 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 }
 
 
-def sync_role_groups(**kwargs) -> None:
-    """Create every role's group and give it exactly its permissions (run after each migrate)."""
+def sync_role_groups(*, using: str = "default", **kwargs) -> None:
+    """Create every role's group and give it exactly its permissions (run after each migrate).
+
+    Django creates permissions app by app after migrating; this runs after the accounts app, before
+    later apps have theirs, so it creates every app's permissions first. A permission named here
+    that no model defines is a mistake in this file, so it fails loudly instead of being skipped.
+    """
+    from django.apps import apps as global_apps
+    from django.contrib.auth.management import create_permissions
     from django.contrib.auth.models import Group, Permission
 
+    for app_config in global_apps.get_app_configs():
+        create_permissions(app_config, verbosity=0, using=using)
+    available = {
+        f"{app_label}.{codename}": pk
+        for pk, app_label, codename in Permission.objects.using(using).values_list(
+            "pk", "content_type__app_label", "codename"
+        )
+    }
     for role, perms in ROLE_PERMISSIONS.items():
-        group, _created = Group.objects.get_or_create(name=role)
-        wanted = []
-        for dotted in perms:
-            app_label, codename = dotted.split(".")
-            permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
-            if permission is not None:
-                wanted.append(permission)
-        group.permissions.set(wanted)
+        unknown = sorted(set(perms) - set(available))
+        if unknown:
+            raise LookupError(f"Role {role!r} names permissions no model defines: {', '.join(unknown)}")
+        group, _created = Group.objects.using(using).get_or_create(name=role)
+        group.permissions.set([available[p] for p in perms])

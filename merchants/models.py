@@ -5,7 +5,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_fsm import FSMField, transition
+from django_fsm import FSMField, FSMModelMixin, transition
 
 from core.money import MoneyField
 from merchants.choices import DocumentKind, Industry, KycState, Province
@@ -28,7 +28,7 @@ PROFILE_FIELDS = (
 )
 
 
-class Merchant(models.Model):
+class Merchant(FSMModelMixin, models.Model):
     """A business that takes payments on the platform, its identity and where its money goes."""
 
     owner = models.OneToOneField(
@@ -79,7 +79,10 @@ class Merchant(models.Model):
         verbose_name_plural = _("merchants")
         constraints = [
             models.UniqueConstraint(
-                fields=["credit_code"], condition=~models.Q(credit_code=""), name="merchant_unique_credit_code"
+                fields=["credit_code"],
+                condition=~models.Q(credit_code=""),
+                name="merchant_unique_credit_code",
+                violation_error_message=_("Another merchant is already registered with this credit code."),
             )
         ]
         indexes = [

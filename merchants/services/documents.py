@@ -1,0 +1,91 @@
+"""Storing a merchant's KYC documents and reading its business licence."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files import File
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from core.audit import audit_record
+from merchants.choices import DocumentKind
+from merchants.models import KycDocument, Merchant
+from merchants.ocr import LicenceReading, licence_read
+from merchants.services.kyc import EDITABLE_STATES, KycError
+from merchants.uploads import document_inspect
+
+OCR_CONTENT_TYPES = ("image/png", "image/jpeg")
+
+
+def document_upload(*, merchant: Merchant, kind: str, uploaded_file: File, by: User) -> KycDocument:
+    """Store a checked PDF, PNG or JPEG as the merchant's document of ``kind``, replacing the previous one.
+
+    A merchant has at most one document of each kind, and documents change only while the KYC is in
+    draft or rejected: what an officer reviews cannot change under them. The replaced file is deleted
+    from storage only after the transaction commits, so a failure never leaves the merchant with none.
+    """
+    if kind not in DocumentKind.values:
+        raise ValidationError({"kind": _("Choose the business licence, the ID card front or the ID card back.")})
+    # Reading and decoding the whole file is slow; it happens before any row is locked.
+    inspected = document_inspect(uploaded_file)
+
+    with transaction.atomic():
+        locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
+        if by.pk != locked.owner_id:
+            raise PermissionDenied(_("Only the merchant's owner can upload its documents."))
+        if locked.kyc_state not in EDITABLE_STATES:
+            raise KycError(
+                _("Documents cannot be changed while the KYC is %(state)s."),
+                code="locked",
+                params={"state": locked.get_kyc_state_display()},
+            )
+        previous = KycDocument.objects.filter(merchant=locked, kind=kind).first()
+        replaced_name = previous.file.name if previous else ""
+        if previous is not None:
+            previous.delete()
+
+        document = KycDocument(
+            merchant=locked,
+            kind=kind,
+            content_type=inspected.content_type,
+            extension=inspected.extension,
+            size=inspected.size,
+            sha256=inspected.sha256,
+            original_name=inspected.original_name,
+            uploaded_by=by,
+        )
+        # upload_to names the stored file from the merchant id, a random uuid and the detected extension.
+        document.file.save("upload", uploaded_file, save=False)
+        try:
+            document.save()
+            audit_record(
+                subject=locked,
+                action="document.upload",
+                by=by,
+                data={
+                    "kind": kind,
+                    "document_id": document.pk,
+                    "sha256": inspected.sha256,
+                    "size": inspected.size,
+                    "replaced": bool(previous),
+                },
+            )
+        except Exception:
+            # The row was not written: the file stored a moment ago belongs to nothing.
+            document.file.storage.delete(document.file.name)
+            raise
+        if replaced_name:
+            storage = document.file.storage
+            transaction.on_commit(lambda: storage.delete(replaced_name))
+    return document
+
+
+def document_read_licence(*, document: KycDocument) -> LicenceReading | None:
+    """OCR a business licence photo; None for other documents and for PDFs.
+
+    Raises ``merchants.ocr.OcrUnavailableError`` when tesseract cannot run; the upload stands regardless.
+    """
+    if document.kind != DocumentKind.BUSINESS_LICENCE or document.content_type not in OCR_CONTENT_TYPES:
+        return None
+    with document.file.open("rb") as stored:
+        image_bytes = stored.read()
+    return licence_read(image_bytes)

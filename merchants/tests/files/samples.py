@@ -1,0 +1,107 @@
+"""Sample uploads built in memory: valid scans, hostile files and a business licence to OCR.
+
+Nothing binary is committed; each test builds what it needs from these functions.
+"""
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image, ImageDraw, ImageFont
+
+from merchants.choices import DocumentKind
+from merchants.models import KycDocument, Merchant
+
+CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+# Index 2 of the collection is the Simplified Chinese face ("Noto Sans CJK SC").
+CJK_FONT_INDEX = 2
+
+
+def png_bytes(size: tuple[int, int] = (64, 40), colour: str = "white") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def jpeg_bytes(size: tuple[int, int] = (64, 40)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, "lightblue").save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def pdf_bytes(extra_objects: bytes = b"") -> bytes:
+    """A small, well-formed one-page PDF; ``extra_objects`` is spliced in before the trailer."""
+    return (
+        b"%PDF-1.4\n"
+        b"1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+        b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
+        b"3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >> endobj\n"
+        + extra_objects
+        + b"trailer << /Root 1 0 R >>\n%%EOF\n"
+    )
+
+
+def png_claiming_size(width: int, height: int) -> bytes:
+    """A PNG whose header declares ``width`` x ``height`` pixels: a decompression bomb's calling card."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 1024))
+        + chunk(b"IEND", b"")
+    )
+
+
+def upload(name: str, data: bytes, content_type: str = "application/octet-stream") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+def licence_png(*, legal_name: str = "杭州甲商贸有限公司", credit_code: str = "91330100799655058B") -> bytes:
+    """A business licence as a photo would show its main lines, drawn in Noto Sans CJK SC."""
+    title = ImageFont.truetype(str(CJK_FONT), 64, index=CJK_FONT_INDEX)
+    body = ImageFont.truetype(str(CJK_FONT), 36, index=CJK_FONT_INDEX)
+    image = Image.new("RGB", (1400, 820), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((540, 50), "营业执照", font=title, fill="black")
+    lines = [
+        f"统一社会信用代码 {credit_code}",
+        f"名称 {legal_name}",
+        "类型 有限责任公司",
+        "法定代表人 张三",
+        "成立日期 2019年03月01日",
+        "住所 浙江省杭州市西湖区文三路1号",
+    ]
+    for row, line in enumerate(lines):
+        draw.text((100, 200 + row * 80), line, font=body, fill="black")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def add_required_documents(merchant: Merchant) -> list[KycDocument]:
+    """Give a merchant the three documents KYC needs, stored like real uploads."""
+    documents = []
+    for kind in DocumentKind.values:
+        document = KycDocument(
+            merchant=merchant,
+            kind=kind,
+            content_type="image/png",
+            extension="png",
+            size=0,
+            sha256="0" * 64,
+            original_name=f"{kind}.png",
+            uploaded_by=merchant.owner,
+        )
+        data = png_bytes()
+        document.size = len(data)
+        document.file.save("upload", ContentFile(data), save=False)
+        document.save()
+        documents.append(document)
+    return documents
