@@ -1,4 +1,5 @@
 import factory
+from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
 
 from accounts.models import User
@@ -24,7 +25,10 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 def make_user(role: str, *, email: str, staff: bool = False) -> User:
-    return UserFactory(email=email, roles=[role], is_staff=staff)
+    """A persona as it is after sign-up: in its role, with its email address verified."""
+    user = UserFactory(email=email, roles=[role], is_staff=staff)
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    return user
 
 
 __all__ = ["DEFAULT_PASSWORD", "Role", "UserFactory", "make_user"]
