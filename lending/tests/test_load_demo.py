@@ -165,5 +165,5 @@ def test_a_demoted_demo_officer_is_put_back_so_the_printed_login_works():
 def test_seeded_portfolio_merchants_sign_in_with_the_same_password(client):
     load_demo()
 
-    assert Group.objects.get(name=Role.MERCHANT_OWNER).user_set.filter(email="merchant3@demo.example").exists()
-    assert client.login(email="merchant3@demo.example", password=DEMO_PASSWORD)
+    assert Group.objects.get(name=Role.MERCHANT_OWNER).user_set.filter(email="shop1@demo.example").exists()
+    assert client.login(email="shop1@demo.example", password=DEMO_PASSWORD)

@@ -1,6 +1,200 @@
-# Placeholder until the sales-history work fills it in.
+"""The merchant's sales history over the API: import days (CSV file or JSON) and list them."""
+
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from merchants.sales_csv import MAX_DAYS_PER_IMPORT, SalesDataError, SalesDataInvalid
+from merchants.selectors_sales import sales_days_list
+from merchants.services.sales import merchant_for_user, sales_import_csv, sales_import_rows
 
 
 class SalesImportApi(APIView):
-    pass
+    """Import days into, or list days of, the requesting user's own merchant (there is no merchant id to pick)."""
+
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    class FileInputSerializer(serializers.Serializer):
+        file = serializers.FileField(
+            help_text="CSV with the header date,gross_sales,refunds,transaction_count,distinct_customers; UTF-8 or GBK."
+        )
+
+    class InputSerializer(serializers.Serializer):
+        class DaySerializer(serializers.Serializer):
+            # Text fields: every value is checked by the import service, which gives the same messages as for a
+            # CSV file. Amounts are best sent as strings ("1234.50") so no digit is lost on the way.
+            date = serializers.CharField(help_text="YYYY-MM-DD, today or earlier.")
+            gross_sales = serializers.CharField(help_text='Yuan, up to two decimals, e.g. "12840.50".')
+            refunds = serializers.CharField(help_text="Yuan, not more than gross_sales.")
+            transaction_count = serializers.CharField(help_text="Whole number.")
+            distinct_customers = serializers.CharField(help_text="Whole number, not more than transaction_count.")
+
+        days = DaySerializer(many=True, allow_empty=False, max_length=MAX_DAYS_PER_IMPORT)
+
+    class FilterSerializer(serializers.Serializer):
+        def get_fields(self):
+            # "from" is a Python keyword, so the fields are declared here rather than as class attributes.
+            return {"from": serializers.DateField(required=False), "to": serializers.DateField(required=False)}
+
+        def validate(self, attrs):
+            if attrs.get("from") and attrs.get("to") and attrs["from"] > attrs["to"]:
+                raise serializers.ValidationError({"to": [_("“to” must be on or after “from”.")]})
+            return attrs
+
+    class OutputSerializer(serializers.Serializer):
+        created = serializers.IntegerField()
+        replaced = serializers.IntegerField()
+        unchanged = serializers.IntegerField()
+        first_date = serializers.DateField()
+        last_date = serializers.DateField()
+
+    class DayOutputSerializer(serializers.Serializer):
+        date = serializers.DateField()
+        gross_sales = serializers.DecimalField(max_digits=14, decimal_places=2)
+        refunds = serializers.DecimalField(max_digits=14, decimal_places=2)
+        transaction_count = serializers.IntegerField()
+        distinct_customers = serializers.IntegerField()
+
+    class ErrorSerializer(serializers.Serializer):
+        class ProblemSerializer(serializers.Serializer):
+            line = serializers.IntegerField(allow_null=True, help_text="CSV line; the header is line 1.")
+            index = serializers.IntegerField(allow_null=True, help_text="Position in `days`, from 0.")
+            column = serializers.CharField(allow_null=True)
+            message = serializers.CharField()
+            text = serializers.CharField(help_text="The problem in one sentence, with its place.")
+
+        code = serializers.CharField()
+        message = serializers.CharField()
+        fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+        # Present when the sales data was read and refused; a body that is not JSON at all gets only the
+        # portal's usual three fields.
+        errors = ProblemSerializer(many=True, required=False)
+        more_errors = serializers.IntegerField(required=False, help_text="Problems not listed (only the first 50 are).")
+
+    @extend_schema(
+        summary="List the merchant's sales days",
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATE, description="First day (inclusive)."),
+            OpenApiParameter("to", OpenApiTypes.DATE, description="Last day (inclusive)."),
+        ],
+        responses={200: DayOutputSerializer(many=True)},
+    )
+    def get(self, request):
+        merchant = self._merchant(request)
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        days = sales_days_list(
+            merchant=merchant, date_from=filters.validated_data.get("from"), date_to=filters.validated_data.get("to")
+        )
+        return Response(self.DayOutputSerializer(days, many=True).data)
+
+    @extend_schema(
+        summary="Import sales days (CSV file or JSON)",
+        description=(
+            "All or nothing: if any day has a problem, nothing is imported and every problem is listed by CSV line "
+            "(or position in `days`) and column. Importing a day again replaces its figures."
+        ),
+        request={"application/json": InputSerializer, "multipart/form-data": FileInputSerializer},
+        responses={
+            201: OutputSerializer,
+            200: OpenApiResponse(OutputSerializer, description="Nothing new: every day was already on file."),
+            400: ErrorSerializer,
+            403: OpenApiResponse(description="The account has no merchant (officers, partners)."),
+        },
+    )
+    def post(self, request):
+        merchant = self._merchant(request)
+        as_file = "file" in request.FILES or request.content_type.startswith("multipart/")
+        # Input the serializers refuse is reported in the same shape as the service's problems.
+        try:
+            if as_file:
+                data = self.FileInputSerializer(data=request.data)
+                if not data.is_valid():
+                    raise _as_sales_data_invalid(data.errors)
+                result = sales_import_csv(merchant=merchant, csv_file=data.validated_data["file"], by=request.user)
+            else:
+                data = self.InputSerializer(data=request.data)
+                if not data.is_valid():
+                    raise _as_sales_data_invalid(data.errors)
+                result = sales_import_rows(merchant=merchant, rows=data.validated_data["days"], by=request.user)
+        except SalesDataInvalid as exc:
+            return Response(_problems(exc, field="file" if as_file else "days"), status=status.HTTP_400_BAD_REQUEST)
+        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        return Response(self.OutputSerializer(result).data, status=code)
+
+    @staticmethod
+    def _merchant(request):
+        merchant = merchant_for_user(user=request.user)
+        if merchant is None:
+            raise PermissionDenied(_("This account has no merchant; only a merchant's owner has sales to import."))
+        return merchant
+
+
+def _problems(exc: SalesDataInvalid, *, field: str) -> dict:
+    """The API's error shape (code, message, fields) with each problem's place spelled out in ``errors``.
+
+    ``fields`` is keyed by column; a problem with no column (a whole line, the header, the size) is put
+    under the request field it came in: ``file`` or ``days``.
+    """
+    fields: dict[str, list[str]] = {}
+    for error in exc.errors:
+        fields.setdefault(error.column or field, []).append(str(error))
+    return {
+        "code": "invalid_sales_data",
+        "message": _("The sales data has %(n)d problem(s); nothing was imported.") % {"n": exc.total},
+        "fields": fields,
+        "errors": [_problem(error) for error in exc.errors],
+        "more_errors": exc.more,
+    }
+
+
+def _as_sales_data_invalid(errors: dict) -> SalesDataInvalid:
+    """DRF's errors for the JSON body as the import's problems, each day's located by its position."""
+    problems = []
+    for field, detail in errors.items():
+        per_day = _per_day(detail) if field == "days" else None
+        if per_day is None:
+            where = None if field == "non_field_errors" else field
+            problems.extend(SalesDataError(str(message), column=where) for message in _flatten(detail))
+            continue
+        for index, day_errors in per_day:
+            if not isinstance(day_errors, dict):  # the item itself is wrong (null, not an object)
+                problems.extend(SalesDataError(str(message), index=index) for message in _flatten(day_errors))
+                continue
+            for column, messages in day_errors.items():
+                where = None if column == "non_field_errors" else column
+                problems.extend(SalesDataError(str(m), index=index, column=where) for m in _flatten(messages))
+    return SalesDataInvalid(problems)
+
+
+def _per_day(detail) -> list | None:
+    """(position, errors) for each bad day, or None when the error is about the list as a whole."""
+    # DRF gives a list with one entry per day (empty for good days), or since 3.15 {position: errors}.
+    if isinstance(detail, dict) and detail and all(isinstance(key, int) for key in detail):
+        return sorted(detail.items())
+    if isinstance(detail, list) and detail and all(isinstance(item, (dict, list)) for item in detail):
+        return [(index, item) for index, item in enumerate(detail) if item]
+    return None
+
+
+def _flatten(messages) -> list:
+    if isinstance(messages, dict):
+        return [m for value in messages.values() for m in _flatten(value)]
+    if isinstance(messages, list):
+        return [m for value in messages for m in _flatten(value)]
+    return [messages]
+
+
+def _problem(error: SalesDataError) -> dict:
+    return {
+        "line": error.line,
+        "index": error.index,
+        "column": error.column,
+        "message": error.message,
+        "text": str(error),
+    }

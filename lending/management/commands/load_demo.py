@@ -36,9 +36,8 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 # from 0), so its credit code is its own; its sales are the steady kind a first loan is made for.
 NAMED_MERCHANT_INDEX = 9_999_999
 # A small portfolio for the back office, with every sales pattern (growth, decline, refund spikes, window
-# dressing, a shared identity). It starts at index 2 because seeded merchants sign in as merchant<n+1>@…, and
-# merchant2@demo.example is the draft merchant below.
-PORTFOLIO_START_INDEX = 2
+# dressing, a shared identity); its merchants sign in as shop1@demo.example onwards.
+PORTFOLIO_START_INDEX = 0
 PORTFOLIO_SIZE = 10
 
 # The second merchant starts its KYC half-done, so the journey can be finished by hand.
