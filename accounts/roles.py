@@ -22,9 +22,10 @@ _LOAN_OFFICER = [
     "merchants.view_kycdocument",
     "merchants.view_salesday",
     "core.view_auditevent",
+    "lending.view_loanproduct",
 ]
 _SENIOR_OFFICER = [*_LOAN_OFFICER, "merchants.view_full_identity", "merchants.suspend_merchant"]
-_RISK_MANAGER = [*_SENIOR_OFFICER]
+_RISK_MANAGER = [*_SENIOR_OFFICER, "lending.add_loanproduct", "lending.change_loanproduct"]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.MERCHANT_OWNER: [],

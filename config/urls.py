@@ -10,6 +10,7 @@ from core.views import healthz
 api_v1 = [
     path("auth/", include("accounts.api.urls")),
     path("", include("merchants.api.urls")),
+    path("", include("lending.api.urls")),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]
@@ -20,6 +21,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("allauth.urls")),
     path("merchant/", include("merchants.urls")),
+    path("loans/", include("lending.urls")),
     # Staff sign in through allauth, so the second factor and the login throttles apply to them too.
     path("admin/login/", admin_login),
     path("admin/", admin.site.urls),

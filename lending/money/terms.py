@@ -91,10 +91,17 @@ def _choice(name: str, value: object, enum: type[_Choice]) -> _Choice:
         ) from None
 
 
+DATE_MIN = date(1900, 1, 1)
+DATE_MAX = date(2199, 12, 31)
+
+
 def _date(name: str, value: object) -> date:
     # A datetime is a date subclass; a time of day has no place in a due-date calculation.
     if not isinstance(value, date) or isinstance(value, datetime):
         raise QuoteError(name, _("must be a calendar date"))
+    # The longest schedule (30 years, or the sales-share limit) must end on a date the calendar can hold.
+    if not DATE_MIN <= value <= DATE_MAX:
+        raise QuoteError(name, _("must be between 1900-01-01 and 2199-12-31"))
     return value
 
 

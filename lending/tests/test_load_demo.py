@@ -13,6 +13,7 @@ from rest_framework.authtoken.models import Token
 from accounts.models import User
 from accounts.roles import Role
 from core.models import AuditEvent
+from lending.models import LoanProduct
 from merchants.choices import KycState
 from merchants.demo import DEMO_PASSWORD
 from merchants.models import Merchant, SalesDay
@@ -167,3 +168,12 @@ def test_seeded_portfolio_merchants_sign_in_with_the_same_password(client):
 
     assert Group.objects.get(name=Role.MERCHANT_OWNER).user_set.filter(email="shop1@demo.example").exists()
     assert client.login(email="shop1@demo.example", password=DEMO_PASSWORD)
+
+
+def test_the_four_demo_products_are_loaded_once(db):
+    load_demo()
+    load_demo()
+
+    assert sorted(LoanProduct.objects.filter(is_active=True).values_list("kind", flat=True)) == sorted(
+        ["short_term_working_capital", "operating_loan", "instalment_loan", "sales_share_advance"]
+    )

@@ -23,6 +23,7 @@ from accounts.models import User
 from accounts.roles import Role
 from accounts.services import user_grant_role
 from core.audit import audit_record
+from lending.demo import products_seed
 from merchants.choices import Industry, KycState, Province
 from merchants.demo import DEMO_PASSWORD, demo_email, demo_merchant, demo_sales, seed_merchants
 from merchants.models import Merchant
@@ -139,6 +140,7 @@ class Command(BaseCommand):
             self._ensure_verified_merchant(users["merchant@demo.example"])
             self._ensure_draft_merchant(users["merchant2@demo.example"])
             seed_merchants(count=PORTFOLIO_SIZE, seed=DEMO_SEED, start_index=PORTFOLIO_START_INDEX)
+            products_seed()
         self._print_summary(url=options["url"].rstrip("/"), token=token.key)
 
     def _ensure_user(self, demo: DemoUser) -> User:

@@ -187,3 +187,19 @@ def test_quote_error_is_a_value_error():
     assert issubclass(QuoteError, ValueError)
     with pytest.raises(ValueError, match="amount: "):
         QuoteTerms(**{**VALID, "amount": D("0")})
+
+
+@pytest.mark.parametrize("start", [date(9999, 12, 1), date(2200, 1, 1), date(1899, 12, 31)])
+def test_a_start_date_outside_the_calendar_range_is_refused_by_name(start):
+    with pytest.raises(QuoteError) as refused:
+        quote(
+            QuoteTerms(
+                amount=Decimal("10000.00"),
+                term=360,
+                start_date=start,
+                method=RepaymentMethod.EQUAL_INSTALMENT,
+                annual_rate=Decimal("0.12"),
+            )
+        )
+    assert refused.value.field == "start_date"
+    assert "2199-12-31" in str(refused.value)

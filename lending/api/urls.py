@@ -1,0 +1,9 @@
+from django.urls import path
+
+from lending.api import views
+
+urlpatterns = [
+    path("products/", views.ProductListApi.as_view(), name="product-list"),
+    path("products/<str:code>/", views.ProductDetailApi.as_view(), name="product-detail"),
+    path("quotes/", views.QuoteCreateApi.as_view(), name="quote-create"),
+]
