@@ -32,6 +32,7 @@ from lending.money.terms import (
     MAX_TERM_MONTHS,
     MIN_FEE_FACTOR,
 )
+from underwriting.choices import GRADES, RiskGrade
 
 # Rates carry six decimal places (0.000350 is 0.035 % a day); money carries two.
 RATE_MAX_DIGITS = 9
@@ -48,17 +49,6 @@ class ProductKind(models.TextChoices):
     SALES_SHARE_ADVANCE = "sales_share_advance", _("Sales-share advance")
 
 
-class RiskGrade(models.TextChoices):
-    """The pricing grades an underwriting decision gives; A is the lowest risk."""
-
-    A = "A", _("A (lowest risk)")
-    B = "B", _("B")
-    C = "C", _("C (standard)")
-    D = "D", _("D")
-    E = "E", _("E (highest risk)")
-
-
-GRADES: tuple[str, ...] = tuple(RiskGrade.values)
 # A quote without an underwriting decision (the public calculator) is priced at the standard grade, and says so.
 INDICATIVE_GRADE = RiskGrade.C
 

@@ -1,1 +1,236 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, FSMModelMixin, transition
 
+from core.money import MoneyField
+from merchants.models import Merchant
+from underwriting.choices import Feature, FraudSignal, Outcome, RiskGrade, RuleKind, ScorecardState
+
+RATE_DIGITS = {"max_digits": 9, "decimal_places": 6}
+
+
+class Scorecard(FSMModelMixin, models.Model):
+    """A versioned points table: features → points → score → probability of default → grade.
+
+    Score scaling is the usual one: score = offset + factor × ln(odds), with factor = pdo / ln 2 and
+    offset = base_score − factor × ln(base_odds), odds being good:bad. Exactly one version is active.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    state = FSMField(_("state"), default=ScorecardState.DRAFT, choices=ScorecardState.choices, protected=True)
+    source = models.CharField(_("source"), max_length=20, default="expert", help_text=_("expert or trained"))
+    base_score = models.DecimalField(_("base score"), max_digits=7, decimal_places=2, default=600)
+    base_odds = models.DecimalField(_("odds (good:bad) at the base score"), max_digits=9, decimal_places=3, default=50)
+    pdo = models.DecimalField(_("points to double the odds"), max_digits=7, decimal_places=2, default=20)
+    intercept_points = models.DecimalField(
+        _("points every applicant starts with"), max_digits=9, decimal_places=3, default=0
+    )
+    # Probability-of-default ceilings per grade, e.g. {"A": "0.01", "B": "0.025", ...}; above D's is E.
+    grade_pd_ceilings = models.JSONField(_("PD ceiling per grade"), default=dict)
+    approve_min_score = models.DecimalField(_("approve at or above"), max_digits=7, decimal_places=2)
+    refer_min_score = models.DecimalField(
+        _("refer at or above"),
+        max_digits=7,
+        decimal_places=2,
+        help_text=_("Below this score an application is declined."),
+    )
+    metrics = models.JSONField(_("holdout metrics"), default=dict, blank=True)
+    # Distribution of the training population's scores by band, for the population stability index.
+    training_distribution = models.JSONField(_("training population"), default=dict, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    activated_at = models.DateTimeField(_("activated at"), null=True, blank=True)
+    retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("scorecard")
+        verbose_name_plural = _("scorecards")
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["state"], condition=models.Q(state="active"), name="one_active_scorecard"),
+            models.CheckConstraint(
+                condition=models.Q(approve_min_score__gte=models.F("refer_min_score")),
+                name="scorecard_approve_above_refer",
+            ),
+        ]
+        permissions = [("activate_scorecard", "Can activate or retire a scorecard version")]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version} ({self.get_state_display()})"
+
+    @transition(
+        field=state,
+        source=ScorecardState.DRAFT,
+        target=ScorecardState.ACTIVE,
+        permission="underwriting.activate_scorecard",
+    )
+    def activate(self) -> None:
+        self.activated_at = timezone.now()
+
+    @transition(
+        field=state,
+        source=ScorecardState.ACTIVE,
+        target=ScorecardState.RETIRED,
+        permission="underwriting.activate_scorecard",
+    )
+    def retire(self) -> None:
+        self.retired_at = timezone.now()
+
+
+class ScorecardBin(models.Model):
+    """One bin of one feature: a numeric range [lower, upper) or a category, and its points."""
+
+    scorecard = models.ForeignKey(Scorecard, on_delete=models.CASCADE, related_name="bins")
+    feature = models.CharField(_("feature"), max_length=40, choices=Feature.choices)
+    lower = models.DecimalField(_("from (inclusive)"), max_digits=18, decimal_places=6, null=True, blank=True)
+    upper = models.DecimalField(_("to (exclusive)"), max_digits=18, decimal_places=6, null=True, blank=True)
+    category = models.CharField(_("category"), max_length=40, blank=True)
+    points = models.DecimalField(_("points"), max_digits=9, decimal_places=3)
+    woe = models.DecimalField(_("weight of evidence"), max_digits=9, decimal_places=6, null=True, blank=True)
+    # The reason shown when this bin costs the applicant points, e.g. "monthly sales below the level for
+    # this amount"; specific to the bin, never "score too low".
+    reason_en = models.CharField(_("reason (English)"), max_length=200, blank=True)
+    reason_zh = models.CharField(_("reason (Chinese)"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("scorecard bin")
+        verbose_name_plural = _("scorecard bins")
+        ordering = ["scorecard", "feature", "lower", "category"]
+
+    def __str__(self) -> str:
+        span = (
+            self.category
+            or f"[{self.lower if self.lower is not None else '-∞'}, {self.upper if self.upper is not None else '∞'})"
+        )
+        return f"{self.get_feature_display()} {span}: {self.points}"
+
+
+class PolicyRule(models.Model):
+    """A knock-out rule a risk manager configures: a kind, its threshold, and what the merchant is told."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    kind = models.CharField(_("kind"), max_length=40, choices=RuleKind.choices)
+    threshold = models.DecimalField(_("threshold"), max_digits=14, decimal_places=4, null=True, blank=True)
+    parameters = models.JSONField(
+        _("parameters"),
+        default=dict,
+        blank=True,
+        help_text=_('For example {"industries": ["F5292"]} for excluded industries.'),
+    )
+    outcome = models.CharField(_("when it fails"), max_length=10, choices=Outcome.choices, default=Outcome.DECLINE)
+    message_en = models.CharField(_("message (English)"), max_length=300)
+    message_zh = models.CharField(_("message (Chinese)"), max_length=300)
+    is_active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("policy rule")
+        verbose_name_plural = _("policy rules")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Decision(models.Model):
+    """An automated credit decision and everything it was made from. Never edited: a new one is made."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="decisions")
+    # The lending application this decided, by id: underwriting does not import lending.
+    application_id = models.BigIntegerField(_("application"), null=True, blank=True, db_index=True)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
+    grade = models.CharField(_("risk grade"), max_length=1, choices=RiskGrade.choices, blank=True)
+    score = models.DecimalField(_("score"), max_digits=9, decimal_places=2, null=True, blank=True)
+    probability_of_default = models.DecimalField(
+        _("probability of default"), max_digits=7, decimal_places=6, null=True, blank=True
+    )
+    requested_amount = MoneyField(_("requested amount"))
+    credit_line = MoneyField(_("credit line"), default=0)
+    price_rate = models.DecimalField(_("price for the grade"), null=True, blank=True, **RATE_DIGITS)
+    # [{"code", "feature", "points_lost", "message_en", "message_zh"}], most important first.
+    reasons = models.JSONField(_("reasons"), default=list)
+    # Features, every rule result, fraud signals, terms and exposures passed in, scorecard version.
+    snapshot = models.JSONField(_("inputs snapshot"), default=dict)
+    scorecard = models.ForeignKey(Scorecard, on_delete=models.PROTECT, related_name="decisions", null=True, blank=True)
+    decided_at = models.DateTimeField(_("decided at"), default=timezone.now, db_index=True)
+    duration_ms = models.DecimalField(_("duration (ms)"), max_digits=9, decimal_places=3, default=0)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Empty for automated decisions."),
+    )
+
+    class Meta:
+        verbose_name = _("decision")
+        verbose_name_plural = _("decisions")
+        ordering = ["-decided_at", "-id"]
+        indexes = [models.Index(fields=["merchant", "-decided_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.merchant} {self.get_outcome_display()} {self.grade}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.pop("force_insert", False):
+            raise ValueError("A decision is immutable; make a new one instead.")
+        super().save(*args, **kwargs)
+
+
+class FraudAlert(models.Model):
+    """A fraud signal that fired for a merchant; open alerts refer applications and are worked by officers."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        CLEARED = "cleared", _("Cleared")
+        CONFIRMED = "confirmed", _("Confirmed fraud")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="fraud_alerts")
+    signal = models.CharField(_("signal"), max_length=40, choices=FraudSignal.choices)
+    details = models.JSONField(_("details"), default=dict)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    decision = models.ForeignKey(Decision, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts")
+    created_at = models.DateTimeField(_("raised at"), auto_now_add=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolution_note = models.TextField(_("resolution"), blank=True)
+
+    class Meta:
+        verbose_name = _("fraud alert")
+        verbose_name_plural = _("fraud alerts")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["merchant", "status"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "signal"], condition=models.Q(status="open"), name="one_open_alert_per_signal"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant} {self.get_signal_display()} ({self.get_status_display()})"
+
+
+class PreApprovedLimit(models.Model):
+    """The limit a merchant is shown before it applies, recomputed every night."""
+
+    merchant = models.OneToOneField(Merchant, on_delete=models.CASCADE, related_name="pre_approved_limit")
+    amount = MoneyField(_("pre-approved up to"))
+    grade = models.CharField(_("risk grade"), max_length=1, choices=RiskGrade.choices, blank=True)
+    scorecard = models.ForeignKey(Scorecard, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("pre-approved limit")
+        verbose_name_plural = _("pre-approved limits")
+
+    def __str__(self) -> str:
+        return f"{self.merchant} ≤ {self.amount}"
