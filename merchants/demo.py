@@ -588,7 +588,7 @@ def _seed_chunk(*, profiles, dates, calendars, password_hash, group, seed, bar) 
         users = _users(profiles=profiles, password_hash=password_hash, group=group, now=now)
         merchants_by_owner = {m.owner_id: m for m in Merchant.objects.filter(owner__in=users.values())}
         new_merchants = [
-            _merchant(profile, owner=users[profile.email], now=now)
+            verified_merchant(profile, owner=users[profile.email], now=now)
             for profile in profiles
             if users[profile.email].pk not in merchants_by_owner
         ]
@@ -653,7 +653,8 @@ def _users(*, profiles, password_hash: str, group: Group, now) -> dict[str, User
     return users
 
 
-def _merchant(profile: DemoMerchant, *, owner: User, now) -> Merchant:
+def verified_merchant(profile: DemoMerchant, *, owner: User, now) -> Merchant:
+    """An unsaved Merchant for a demo profile, already verified."""
     identity = profile.identity
     # Created verified: this is an insert of a finished review, not a transition, so the FSM is not involved.
     return Merchant(

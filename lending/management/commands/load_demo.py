@@ -25,7 +25,7 @@ from accounts.services import user_grant_role
 from core.audit import audit_record
 from lending.demo import products_seed
 from merchants.choices import Industry, KycState, Province
-from merchants.demo import DEMO_PASSWORD, demo_email, demo_merchant, demo_sales, seed_merchants
+from merchants.demo import DEMO_PASSWORD, demo_email, demo_merchant, demo_sales, seed_merchants, verified_merchant
 from merchants.models import Merchant
 from merchants.services.kyc import merchant_get_or_create, merchant_update_profile
 from merchants.services.sales import sales_import_rows
@@ -181,28 +181,10 @@ class Command(BaseCommand):
         if Merchant.objects.filter(owner=owner).exists():
             return
         profile = replace(demo_merchant(seed=DEMO_SEED, index=NAMED_MERCHANT_INDEX), pattern="steady")
-        identity = profile.identity
-        now = timezone.now()
         # Created verified, as merchants.demo creates its merchants: an insert of a finished review, not a KYC
         # transition, recorded by its own audit row.
-        merchant = Merchant.objects.create(
-            owner=owner,
-            legal_name=profile.legal_name,
-            credit_code=profile.credit_code,
-            industry=profile.industry,
-            province=profile.province,
-            city=profile.city,
-            founded_on=profile.founded_on,
-            legal_rep_name=identity.legal_rep_name,
-            legal_rep_id_number=identity.legal_rep_id_number,
-            mobile=identity.mobile,
-            settlement_bank_name=identity.settlement_bank_name,
-            settlement_account_name=profile.legal_name,
-            settlement_account_number=identity.settlement_account_number,
-            kyc_state=KycState.VERIFIED,
-            kyc_submitted_at=now,
-            kyc_reviewed_at=now,
-        )
+        merchant = verified_merchant(profile, owner=owner, now=timezone.now())
+        merchant.save()
         audit_record(
             subject=merchant,
             action="kyc.seed_verified",
