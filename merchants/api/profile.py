@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from accounts.roles import Role
 from merchants.choices import Industry, KycState, Province
-from merchants.models import Merchant
+from merchants.models import PROFILE_FIELDS, Merchant
 from merchants.selectors import merchant_kyc_checklist
 from merchants.services.kyc import KycError, merchant_get_or_create, merchant_update_profile
 
@@ -63,18 +63,7 @@ class MerchantProfileApi(APIView):
             fields = [
                 "id",
                 "owner",
-                "legal_name",
-                "credit_code",
-                "industry",
-                "province",
-                "city",
-                "founded_on",
-                "legal_rep_name",
-                "legal_rep_id_number",
-                "mobile",
-                "settlement_bank_name",
-                "settlement_account_name",
-                "settlement_account_number",
+                *PROFILE_FIELDS,
                 "kyc_state",
                 "kyc_state_label",
                 "kyc_rejection_reason",
