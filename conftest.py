@@ -38,6 +38,15 @@ def _require_postgres_for_marked_tests(request):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    # A request in Chinese leaves Chinese active on the thread; every test starts in the default language.
+    from django.utils import translation
+
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 

@@ -44,3 +44,37 @@ class AuditEvent(models.Model):
     @property
     def actor_label(self) -> str:
         return str(self.actor) if self.actor_id else str(_("system"))
+
+
+class IdempotencyKey(models.Model):
+    """A client's ``Idempotency-Key`` and the answer its first request got.
+
+    A retried POST (a dropped connection, a double tap) finds this row and gets the stored answer instead
+    of creating a second object or moving money twice. Keys belong to one user, so two clients can never
+    see each other's answers. Rows are purged after 48 hours (``idempotency_keys_purge_task``).
+    """
+
+    class State(models.TextChoices):
+        IN_PROGRESS = "in_progress", _("in progress")
+        DONE = "done", _("done")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="+"
+    )
+    key = models.CharField(_("idempotency key"), max_length=255)
+    request_hash = models.CharField(
+        _("request fingerprint"), max_length=64, help_text=_("SHA-256 of the method, path and canonical body.")
+    )
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.IN_PROGRESS)
+    response_status = models.PositiveSmallIntegerField(_("response status"), null=True, blank=True)
+    response_body = models.JSONField(_("response body"), null=True, blank=True)
+    response_headers = models.JSONField(_("response headers"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="one_idempotency_key_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key} ({self.state})"

@@ -135,7 +135,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "idempotency-keys-purge": {"task": "core.tasks.idempotency_keys_purge_task", "schedule": 60 * 60},
+}
 
 # allauth: email as the login, verification by a code, passkeys for everyone.
 ACCOUNT_LOGIN_METHODS = {"email"}
@@ -172,7 +174,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.DefaultCursorPagination",
+    "DEFAULT_THROTTLE_RATES": {
+        "applications": env("API_RATE_APPLICATIONS", default="20/hour"),
+        "applications_daily": env("API_RATE_APPLICATIONS_DAILY", default="100/day"),
+    },
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "COERCE_DECIMAL_TO_STRING": True,
     "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0) or None,
@@ -187,6 +194,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api.schema.postprocess_error_responses",
+    ],
+    # Swagger UI would otherwise send the schema's address to validator.swagger.io for its badge.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # Domain settings.

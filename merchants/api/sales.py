@@ -9,12 +9,13 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.idempotency import IdempotentMixin
 from merchants.sales_csv import MAX_DAYS_PER_IMPORT, SalesDataError, SalesDataInvalid
 from merchants.selectors_sales import sales_days_list
 from merchants.services.sales import merchant_for_user, sales_import_csv, sales_import_rows
 
 
-class SalesImportApi(APIView):
+class SalesImportApi(IdempotentMixin, APIView):
     """Import days into, or list days of, the requesting user's own merchant (there is no merchant id to pick)."""
 
     parser_classes = [JSONParser, MultiPartParser, FormParser]

@@ -1,0 +1,14 @@
+"""The one paginator every list endpoint uses: cursors, newest first.
+
+Cursors rather than page numbers because the lists (sales days, applications, repayments) grow while a client
+pages through them: a cursor never shows a row twice or skips one, and costs the same on page 1 and page 900.
+"""
+
+from rest_framework import pagination
+
+
+class DefaultCursorPagination(pagination.CursorPagination):
+    ordering = "-id"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200

@@ -1,0 +1,174 @@
+"""Whole-API fixtures: the six personas of the authorisation matrix, each with its own marked data.
+
+Every persona's data carries marker strings (a name, a credit code, a sales figure) that appear nowhere
+else, so a test can prove that an answer given to one persona contains nothing of another's.
+"""
+
+import contextlib
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.cache import cache
+from django.test import override_settings
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.settings import patched_settings, spectacular_settings
+from rest_framework.authtoken.models import Token
+from rest_framework.settings import api_settings
+from rest_framework.test import APIClient
+
+from accounts.roles import Role
+from accounts.tests.factories import DEFAULT_PASSWORD, make_user
+from lending.tests.factories import LoanProductFactory
+from merchants.tests.factories import SalesDayFactory
+
+SCHEMA_CLASS = "core.api.schema.AutoSchema"
+PAGINATION_CLASS = "core.api.pagination.DefaultCursorPagination"
+ERROR_HOOK = "core.api.schema.postprocess_error_responses"
+THROTTLE_RATES = {"applications": "20/hour", "applications_daily": "100/day"}
+# Swagger UI's default sends the schema's address to validator.swagger.io for a badge; never leave the site.
+SWAGGER_UI_SETTINGS = {"validatorUrl": None}
+
+
+@contextlib.contextmanager
+def api_conventions():
+    """The settings the conventions need (the lines the report asks for in config/settings/base.py).
+
+    Applied only where base.py does not carry them yet, so these tests prove the code today and the real
+    settings once they land (``test_schema.py`` checks that they did).
+    """
+    rest_framework = dict(django_settings.REST_FRAMEWORK)
+    rest_framework["DEFAULT_SCHEMA_CLASS"] = SCHEMA_CLASS
+    rest_framework["DEFAULT_PAGINATION_CLASS"] = PAGINATION_CLASS
+    rest_framework["DEFAULT_THROTTLE_RATES"] = {**THROTTLE_RATES, **rest_framework.get("DEFAULT_THROTTLE_RATES", {})}
+    hooks = [f"{hook.__module__}.{hook.__name__}" for hook in spectacular_settings.POSTPROCESSING_HOOKS]
+    patches = {} if ERROR_HOOK in hooks else {"POSTPROCESSING_HOOKS": [*hooks, ERROR_HOOK]}
+    if "validatorUrl" not in spectacular_settings.SWAGGER_UI_SETTINGS:
+        patches["SWAGGER_UI_SETTINGS"] = {**spectacular_settings.SWAGGER_UI_SETTINGS, **SWAGGER_UI_SETTINGS}
+    with override_settings(REST_FRAMEWORK=rest_framework), patched_settings(patches):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _api_conventions():
+    with api_conventions():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counters():
+    # Throttle counters live in the cache; a test must not inherit another test's spent allowance.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def generate_schema() -> dict:
+    """The OpenAPI document exactly as /api/v1/schema/ serves it (public, version v1)."""
+    assert api_settings.DEFAULT_SCHEMA_CLASS.__module__ == "core.api.schema"
+    return SchemaGenerator(api_version="v1").get_schema(request=None, public=True)
+
+
+@pytest.fixture
+def openapi() -> dict:
+    return generate_schema()
+
+
+def schema_operations(schema: dict) -> dict[str, tuple[str, str, dict]]:
+    """operationId -> (METHOD, path, operation) for every operation in ``schema``."""
+    found = {}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            found[operation["operationId"]] = (method.upper(), path, operation)
+    return found
+
+
+@dataclass
+class Persona:
+    name: str
+    user: object | None
+    markers: tuple[str, ...] = ()
+    merchant: object | None = None
+
+    @property
+    def email(self) -> str | None:
+        return self.user.email if self.user else None
+
+    def client(self) -> APIClient:
+        """A client authenticated with this persona's API token (a fresh one if it was revoked)."""
+        client = APIClient()
+        if self.user is not None:
+            token, _created = Token.objects.get_or_create(user=self.user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+
+PERSONAS = ("merchant_a", "merchant_b", "partner_x", "partner_y", "officer", "anonymous")
+# A product on offer: public data every persona may read and get quotes on.
+PRODUCT_CODE = "operating-loan"
+
+
+def _sales_days(merchant, gross: str, first: datetime.date) -> list:
+    return [
+        SalesDayFactory(merchant=merchant, date=first + datetime.timedelta(days=n), gross_sales=Decimal(gross))
+        for n in range(3)
+    ]
+
+
+@pytest.fixture
+def catalogue(db):
+    return [LoanProductFactory(code=PRODUCT_CODE)]
+
+
+@pytest.fixture
+def personas(merchant, other_merchant, partner_user, loan_officer, catalogue) -> dict[str, Persona]:
+    """Merchant A and B (each with a profile and three sales days), partners X and Y, an officer, anonymous.
+
+    The loan products on offer (``catalogue``) exist too: they belong to no persona.
+    """
+    partner_y = make_user(Role.PARTNER, email="api@partner-y.example")
+    _sales_days(merchant, "7311.37", datetime.date(2025, 1, 1))
+    _sales_days(other_merchant, "8422.48", datetime.date(2025, 1, 1))
+    return {
+        "merchant_a": Persona(
+            "merchant_a",
+            merchant.owner,
+            markers=(
+                merchant.owner.email,
+                merchant.legal_name,
+                merchant.credit_code,
+                merchant.settlement_account_number,
+                "7311.37",
+            ),
+            merchant=merchant,
+        ),
+        "merchant_b": Persona(
+            "merchant_b",
+            other_merchant.owner,
+            markers=(
+                other_merchant.owner.email,
+                other_merchant.legal_name,
+                other_merchant.credit_code,
+                other_merchant.settlement_account_number,
+                "8422.48",
+            ),
+            merchant=other_merchant,
+        ),
+        "partner_x": Persona("partner_x", partner_user, markers=(partner_user.email,)),
+        "partner_y": Persona("partner_y", partner_y, markers=(partner_y.email,)),
+        "officer": Persona("officer", loan_officer, markers=(loan_officer.email,)),
+        "anonymous": Persona("anonymous", None),
+    }
+
+
+__all__ = [
+    "DEFAULT_PASSWORD",
+    "PERSONAS",
+    "PRODUCT_CODE",
+    "Persona",
+    "api_conventions",
+    "generate_schema",
+    "schema_operations",
+]

@@ -1,0 +1,166 @@
+"""Who may call what: every operation of the OpenAPI schema by six personas, with the answer each must get.
+
+The table is the API's authorisation policy in one place. An operation that appears in the schema without a
+row here fails the suite, so every new endpoint has to state who may call it. Beyond the status code, every
+call proves that the answer carries nothing of another persona's data and that nobody else's rows changed.
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from merchants.models import Merchant, SalesDay
+from tests.api.conftest import DEFAULT_PASSWORD, PERSONAS, PRODUCT_CODE, Persona, schema_operations
+
+Personas = dict[str, Persona]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One operation's expected answers, and how to make a request that would succeed for its owner."""
+
+    expect: dict[str, int]
+    body: Callable[[Personas, Persona], dict | None] = lambda personas, me: None
+    path_params: Callable[[Personas, Persona], dict] = lambda personas, me: {}
+    # The answer must contain the caller's own data (so a 200 is about the caller, not an empty page).
+    shows_own: bool = False
+    # Personas whose data a caller may legitimately see (an officer reviewing a merchant, later).
+    may_see: dict[str, set[str]] = field(default_factory=dict)
+
+
+def _everyone(status: int, *, anonymous: int) -> dict[str, int]:
+    return {**dict.fromkeys(PERSONAS, status), "anonymous": anonymous}
+
+
+def _merchants_only(status: int) -> dict[str, int]:
+    return {
+        "merchant_a": status,
+        "merchant_b": status,
+        "partner_x": 403,
+        "partner_y": 403,
+        "officer": 403,
+        "anonymous": 401,
+    }
+
+
+def _one_sales_day(personas: Personas, me: Persona) -> dict:
+    day = {
+        "date": "2025-02-01",
+        "gross_sales": "1500.00",
+        "refunds": "0.00",
+        "transaction_count": "12",
+        "distinct_customers": "9",
+    }
+    return {"days": [day]}
+
+
+MATRIX: dict[str, Row] = {
+    "auth_token_create": Row(
+        # Everyone with an account may exchange its own password for a token; anonymous sends no account.
+        expect=_everyone(200, anonymous=400),
+        body=lambda personas, me: {"email": me.email or "nobody@example.com", "password": DEFAULT_PASSWORD},
+    ),
+    "auth_token_revoke_destroy": Row(expect=_everyone(204, anonymous=401)),
+    "merchant_retrieve": Row(expect=_merchants_only(200), shows_own=True),
+    "merchant_partial_update": Row(
+        expect=_merchants_only(200), body=lambda personas, me: {"city": "宁波"}, shows_own=True
+    ),
+    "sales_list": Row(expect=_merchants_only(200), shows_own=True),
+    "sales_create": Row(expect=_merchants_only(201), body=_one_sales_day),
+    # The public loan calculator: the catalogue and indicative quotes, for anyone; a quote creates nothing.
+    "products_list": Row(expect=_everyone(200, anonymous=200)),
+    "products_retrieve": Row(
+        expect=_everyone(200, anonymous=200), path_params=lambda personas, me: {"code": PRODUCT_CODE}
+    ),
+    "quotes_create": Row(
+        expect=_everyone(200, anonymous=200),
+        body=lambda personas, me: {"product": PRODUCT_CODE, "amount": "50000.00", "term": 12},
+    ),
+}
+# The only operations an anonymous client may call (the schema and docs pages are outside the schema).
+ANONYMOUS_MAY_CALL = {"auth_token_create", "products_list", "products_retrieve", "quotes_create"}
+
+
+def test_every_operation_in_the_schema_has_a_row_in_the_matrix(openapi):
+    missing = sorted(set(schema_operations(openapi)) - set(MATRIX))
+    assert missing == [], f"Add these operations to MATRIX (who may call them, and what each persona gets): {missing}"
+
+
+def test_the_matrix_has_no_row_for_an_operation_that_is_gone(openapi):
+    assert sorted(set(MATRIX) - set(schema_operations(openapi))) == []
+
+
+def test_every_row_names_all_six_personas():
+    assert {op_id: sorted(row.expect) for op_id, row in MATRIX.items()} == {op_id: sorted(PERSONAS) for op_id in MATRIX}
+
+
+def test_anonymous_clients_are_refused_everywhere_but_the_token_endpoint(openapi):
+    for op_id, row in MATRIX.items():
+        if op_id not in ANONYMOUS_MAY_CALL:
+            assert row.expect["anonymous"] in {401, 403}, op_id
+    open_in_schema = {
+        op_id
+        for op_id, (_m, _p, operation) in schema_operations(openapi).items()
+        if {} in operation.get("security", [{}])
+    }
+    assert open_in_schema <= ANONYMOUS_MAY_CALL
+
+
+@pytest.mark.parametrize("url", ["/api/v1/schema/", "/api/v1/docs/"])
+def test_anonymous_clients_may_read_the_schema_and_the_docs(db, url):
+    assert APIClient().get(url).status_code == 200
+
+
+def _text(response) -> str:
+    if response.get("Content-Type", "").startswith("application/json") and response.content:
+        return json.dumps(response.json(), ensure_ascii=False)
+    return response.content.decode(errors="replace")
+
+
+def _state_of(persona: Persona) -> tuple:
+    """Everything a persona owns, as plain values: it must not change when someone else calls the API."""
+    if persona.user is None:
+        return ()
+    token = list(Token.objects.filter(user=persona.user).values_list("key", flat=True))
+    if persona.merchant is None:
+        return (token,)
+    merchant = list(Merchant.objects.filter(pk=persona.merchant.pk).values())
+    days = list(SalesDay.objects.filter(merchant=persona.merchant).order_by("date").values())
+    return (token, merchant, days)
+
+
+def _call(persona: Persona, personas: Personas, op_id: str, method: str, path: str):
+    row = MATRIX[op_id]
+    url = path.format(**row.path_params(personas, persona))
+    body = row.body(personas, persona)
+    client = persona.client()
+    return client.generic(method, url, json.dumps(body) if body is not None else "", content_type="application/json")
+
+
+@pytest.mark.parametrize("persona_name", PERSONAS)
+@pytest.mark.parametrize("op_id", sorted(MATRIX))
+def test_each_persona_gets_its_expected_answer_and_nothing_of_anyone_else(op_id, persona_name, personas, openapi):
+    method, path, _operation = schema_operations(openapi)[op_id]
+    row = MATRIX[op_id]
+    me = personas[persona_name]
+    for persona in personas.values():
+        persona.client()  # every account holds a token, so a revoked one would show
+    others = {name: p for name, p in personas.items() if name != persona_name}
+    before = {name: _state_of(p) for name, p in others.items()}
+
+    response = _call(me, personas, op_id, method, path)
+
+    assert response.status_code == row.expect[persona_name], _text(response)
+    text = _text(response)
+    allowed = row.may_see.get(persona_name, set())
+    for name, other in others.items():
+        if name not in allowed:
+            leaked = [marker for marker in other.markers if marker in text]
+            assert leaked == [], f"{persona_name} was shown {name}'s data: {leaked}"
+    if row.shows_own and 200 <= response.status_code < 300:
+        assert any(marker in text for marker in me.markers), f"{persona_name} did not get its own data"
+    assert {name: _state_of(p) for name, p in others.items()} == before, f"{persona_name} changed someone else's data"
