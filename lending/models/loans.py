@@ -1,0 +1,178 @@
+"""Loans, their schedules and their one disbursement.
+
+Loan: pending_disbursement -> active <-> overdue -> paid_off | defaulted -> written_off | recovered.
+"""
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from core.money import MoneyField
+from lending.models.applications import LoanApplication
+from lending.models.products import RATE_DECIMAL_PLACES, RATE_MAX_DIGITS, LoanProduct, RepaymentMethodChoice
+from merchants.models import Merchant
+
+
+class LoanState(models.TextChoices):
+    PENDING_DISBURSEMENT = "pending_disbursement", _("Awaiting payout")
+    ACTIVE = "active", _("Active")
+    OVERDUE = "overdue", _("Overdue")
+    PAID_OFF = "paid_off", _("Paid off")
+    DEFAULTED = "defaulted", _("Defaulted")
+    WRITTEN_OFF = "written_off", _("Written off")
+    RECOVERED = "recovered", _("Recovered")
+
+
+L = LoanState
+
+
+class Loan(ConcurrentTransitionMixin, models.Model):
+    """Money lent on a signed contract, with the terms fixed at signing."""
+
+    application = models.OneToOneField(LoanApplication, on_delete=models.PROTECT, related_name="loan")
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="loans")
+    product = models.ForeignKey(LoanProduct, on_delete=models.PROTECT, related_name="loans")
+    principal = MoneyField(_("principal"))
+    term = models.PositiveSmallIntegerField(_("term"))
+    term_unit = models.CharField(_("term unit"), max_length=10)
+    repayment_method = models.CharField(_("repayment method"), max_length=20, choices=RepaymentMethodChoice.choices)
+    grade = models.CharField(_("risk grade"), max_length=1)
+    price = models.DecimalField(_("price"), max_digits=RATE_MAX_DIGITS, decimal_places=RATE_DECIMAL_PLACES)
+    apr = models.DecimalField(_("APR (%)"), max_digits=7, decimal_places=2)
+    net_disbursement = MoneyField(_("paid out"))
+    terms = models.JSONField(_("terms"), default=dict, help_text=_("The signed contract's terms."))
+    start_date = models.DateField(_("start date"))
+    maturity_date = models.DateField(_("maturity date"))
+    state = FSMField(_("state"), default=L.PENDING_DISBURSEMENT, choices=L.choices, protected=True, db_index=True)
+    days_past_due = models.PositiveIntegerField(_("days past due"), default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    activated_at = models.DateTimeField(_("paid out at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("loan")
+        verbose_name_plural = _("loans")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["merchant", "state"]), models.Index(fields=["state", "days_past_due"])]
+
+    def __str__(self) -> str:
+        return f"{_('Loan')} #{self.pk} {self.merchant} {self.principal}"
+
+    @transition(field=state, source=L.PENDING_DISBURSEMENT, target=L.ACTIVE)
+    def activate(self) -> None:
+        self.activated_at = timezone.now()
+
+    @transition(field=state, source=L.ACTIVE, target=L.OVERDUE)
+    def mark_overdue(self) -> None:
+        pass
+
+    @transition(field=state, source=L.OVERDUE, target=L.ACTIVE)
+    def cure(self) -> None:
+        self.days_past_due = 0
+
+    @transition(field=state, source=[L.ACTIVE, L.OVERDUE], target=L.PAID_OFF)
+    def pay_off(self) -> None:
+        self.closed_at = timezone.now()
+
+    @transition(field=state, source=L.OVERDUE, target=L.DEFAULTED)
+    def default(self) -> None:
+        pass
+
+    @transition(field=state, source=L.DEFAULTED, target=L.WRITTEN_OFF)
+    def write_off(self) -> None:
+        self.closed_at = timezone.now()
+
+    @transition(field=state, source=L.DEFAULTED, target=L.RECOVERED)
+    def recover(self) -> None:
+        self.closed_at = timezone.now()
+
+
+class Instalment(models.Model):
+    """One line of a loan's repayment schedule: what is due when, and what has been paid of it."""
+
+    class Status(models.TextChoices):
+        DUE = "due", _("Due")
+        PARTLY_PAID = "partly_paid", _("Partly paid")
+        PAID = "paid", _("Paid")
+        OVERDUE = "overdue", _("Overdue")
+
+    loan = models.ForeignKey(Loan, on_delete=models.CASCADE, related_name="instalments")
+    number = models.PositiveSmallIntegerField(_("number"))
+    due_date = models.DateField(_("due date"))
+    principal_due = MoneyField(_("principal"))
+    interest_due = MoneyField(_("interest"))
+    fee_due = MoneyField(_("fee"))
+    principal_paid = MoneyField(_("principal paid"), default=0)
+    interest_paid = MoneyField(_("interest paid"), default=0)
+    fee_paid = MoneyField(_("fee paid"), default=0)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.DUE)
+
+    class Meta:
+        verbose_name = _("instalment")
+        verbose_name_plural = _("instalments")
+        ordering = ["loan", "number"]
+        constraints = [models.UniqueConstraint(fields=["loan", "number"], name="one_instalment_per_number")]
+        indexes = [models.Index(fields=["status", "due_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id}/{self.number} {self.due_date}"
+
+    @property
+    def payment_due(self):
+        return self.principal_due + self.interest_due + self.fee_due
+
+
+class Disbursement(models.Model):
+    """The one payout of a loan to the merchant's settlement account.
+
+    Exactly one per loan (unique constraint), sent to the bank rail with an idempotency key that never
+    changes, so a retry after a crash or a timeout can never pay twice.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SUCCEEDED = "succeeded", _("Paid out")
+        FAILED = "failed", _("Failed")
+
+    loan = models.OneToOneField(Loan, on_delete=models.PROTECT, related_name="disbursement")
+    amount = MoneyField(_("amount"))
+    account_name = models.CharField(_("account name"), max_length=200)
+    account_number = models.CharField(_("account number"), max_length=34)
+    bank_name = models.CharField(_("bank"), max_length=100)
+    idempotency_key = models.UUIDField(_("idempotency key"), default=uuid.uuid4, unique=True, editable=False)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    rail_reference = models.CharField(_("bank reference"), max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("disbursement")
+        verbose_name_plural = _("disbursements")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id} {self.amount} ({self.get_status_display()})"
+
+
+class SimulatedTransfer(models.Model):
+    """What the simulated bank rail has paid: one row per idempotency key, as a real rail would keep."""
+
+    idempotency_key = models.UUIDField(unique=True)
+    reference = models.CharField(max_length=64, unique=True)
+    amount = MoneyField()
+    account_number = models.CharField(max_length=34)
+    account_name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("simulated bank transfer")
+        verbose_name_plural = _("simulated bank transfers")
+
+    def __str__(self) -> str:
+        return self.reference
