@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from lending import views
 
@@ -6,4 +6,7 @@ app_name = "lending"
 
 urlpatterns = [
     path("calculator/", views.CalculatorView.as_view(), name="calculator"),
+    path("", include("lending.web.applications")),
+    path("", include("lending.web.contracts")),
+    path("", include("lending.web.loans")),
 ]

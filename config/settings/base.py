@@ -4,6 +4,7 @@ The embedded defaults (SQLite, eager Celery, console email) live in ``local.py``
 ``production.py`` refuses to start without the secrets it needs.
 """
 
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -203,6 +204,10 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Domain settings.
+# Above this amount a senior officer other than the approving officer must approve before funding.
+FOUR_EYES_THRESHOLD = Decimal(env("FOUR_EYES_THRESHOLD", default="200000.00"))
+CONTRACT_CONSENT_VERSION = env("CONTRACT_CONSENT_VERSION", default="2026-11")
+PLATFORM_LEGAL_NAME = env("PLATFORM_LEGAL_NAME", default="示例支付科技有限公司 Example Payments Technology Co., Ltd.")
 KYC_DOCUMENT_MAX_BYTES = env.int("KYC_DOCUMENT_MAX_BYTES", default=8 * 1024 * 1024)
 SALES_CSV_MAX_BYTES = env.int("SALES_CSV_MAX_BYTES", default=5 * 1024 * 1024)
 OCR_ENABLED = env.bool("OCR_ENABLED", default=True)

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from lending.api import views
 
@@ -6,4 +6,7 @@ urlpatterns = [
     path("products/", views.ProductListApi.as_view(), name="product-list"),
     path("products/<str:code>/", views.ProductDetailApi.as_view(), name="product-detail"),
     path("quotes/", views.QuoteCreateApi.as_view(), name="quote-create"),
+    path("", include("lending.api.applications")),
+    path("", include("lending.api.contracts")),
+    path("", include("lending.api.loans")),
 ]

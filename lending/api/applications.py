@@ -1,0 +1,2 @@
+# Filled in by the applications work.
+urlpatterns: list = []

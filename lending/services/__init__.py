@@ -1,0 +1,1 @@
+"""Lending services, one module per stage: applications, contracts, funding (loans and payouts)."""
