@@ -87,5 +87,13 @@ def risk_manager(db):
 
 
 @pytest.fixture
+def staff_without_role(db):
+    """A back-office account in no role: it holds only the permissions a test grants it."""
+    from accounts.tests.factories import UserFactory
+
+    return UserFactory(email="support@loanportal.example", is_staff=True)
+
+
+@pytest.fixture
 def partner_user(db):
     return make_user(Role.PARTNER, email="api@partner-bank.example")

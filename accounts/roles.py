@@ -23,9 +23,39 @@ _LOAN_OFFICER = [
     "merchants.view_salesday",
     "core.view_auditevent",
     "lending.view_loanproduct",
+    "lending.view_loanapplication",
+    "lending.decide_application",
+    "lending.view_loan",
+    "lending.view_disbursement",
+    "lending.view_contract",
+    "underwriting.view_fraudalert",
+    "underwriting.change_fraudalert",
+    "underwriting.view_decision",
+    "underwriting.view_policyrule",
+    "underwriting.view_scorecard",
+    "underwriting.view_scorecardbin",
+    "underwriting.view_preapprovedlimit",
 ]
-_SENIOR_OFFICER = [*_LOAN_OFFICER, "merchants.view_full_identity", "merchants.suspend_merchant"]
-_RISK_MANAGER = [*_SENIOR_OFFICER, "lending.add_loanproduct", "lending.change_loanproduct"]
+_SENIOR_OFFICER = [
+    *_LOAN_OFFICER,
+    "merchants.view_full_identity",
+    "merchants.suspend_merchant",
+    "lending.second_approve_application",
+    "lending.change_disbursement",
+]
+_RISK_MANAGER = [
+    *_SENIOR_OFFICER,
+    "lending.add_loanproduct",
+    "lending.change_loanproduct",
+    "underwriting.add_scorecard",
+    "underwriting.change_scorecard",
+    "underwriting.add_scorecardbin",
+    "underwriting.change_scorecardbin",
+    "underwriting.delete_scorecardbin",
+    "underwriting.add_policyrule",
+    "underwriting.change_policyrule",
+    "underwriting.activate_scorecard",
+]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.MERCHANT_OWNER: [],

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.views import admin_login
 from core.views import healthz
+from underwriting.admin_monitoring import monitoring_urls
 
 api_v1 = [
     path("auth/", include("accounts.api.urls")),
@@ -24,9 +25,12 @@ urlpatterns = [
     path("loans/", include("lending.urls")),
     # Staff sign in through allauth, so the second factor and the login throttles apply to them too.
     path("admin/login/", admin_login),
+    path("admin/underwriting/monitoring/", include(monitoring_urls())),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
 ]
+
+handler404 = "core.views.not_found"
 
 admin.site.site_header = "商户贷 · Merchant Loans"
 admin.site.site_title = "Merchant Loans back office"

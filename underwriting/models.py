@@ -1,12 +1,17 @@
+import string
+from decimal import Decimal, InvalidOperation
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from core.money import MoneyField
+from merchants.choices import Industry
 from merchants.models import Merchant
-from underwriting.choices import Feature, FraudSignal, Outcome, RiskGrade, RuleKind, ScorecardState
+from underwriting.choices import GRADES, Feature, FraudSignal, Outcome, RiskGrade, RuleKind, ScorecardState
 
 RATE_DIGITS = {"max_digits": 9, "decimal_places": 6}
 
@@ -64,6 +69,41 @@ class Scorecard(FSMModelMixin, models.Model):
     def __str__(self) -> str:
         return f"{self.name} v{self.version} ({self.get_state_display()})"
 
+    def clean(self) -> None:
+        """The PD ceilings must be fractions that rise from A to D; E takes everything above D's."""
+        ceilings = self.grade_pd_ceilings
+        if not isinstance(ceilings, dict):
+            raise ValidationError(
+                {"grade_pd_ceilings": _('Give a ceiling per grade, e.g. {"A": "0.01", "B": "0.025"}.')}
+            )
+        unknown = sorted(set(map(str, ceilings)) - set(GRADES))
+        if unknown:
+            raise ValidationError(
+                {
+                    "grade_pd_ceilings": _("Unknown grades %(unknown)s; the grades are %(grades)s.")
+                    % {"unknown": ", ".join(unknown), "grades": ", ".join(GRADES)}
+                }
+            )
+        previous = Decimal(0)
+        for grade in GRADES:
+            if ceilings.get(grade) in (None, ""):
+                continue
+            try:
+                ceiling = Decimal(str(ceilings[grade]))
+            except InvalidOperation:
+                ceiling = Decimal(-1)
+            if not Decimal(0) < ceiling <= Decimal(1) or ceiling <= previous:
+                raise ValidationError(
+                    {
+                        "grade_pd_ceilings": _(
+                            "The ceiling for grade %(grade)s must be a fraction between 0 and 1 above the ceiling "
+                            "of the grade before it; it is %(value)s."
+                        )
+                        % {"grade": grade, "value": ceilings[grade]}
+                    }
+                )
+            previous = ceiling
+
     @transition(
         field=state,
         source=ScorecardState.DRAFT,
@@ -111,6 +151,29 @@ class ScorecardBin(models.Model):
         return f"{self.get_feature_display()} {span}: {self.points}"
 
 
+# The rule kinds whose threshold is a count, and what it counts.
+WHOLE_NUMBER_THRESHOLDS = {
+    RuleKind.MIN_MONTHS_ACTIVE: _("the fewest months of sales on the platform"),
+    RuleKind.MAX_OPEN_APPLICATIONS: _("the most other applications in progress"),
+}
+MESSAGE_PLACEHOLDERS = frozenset({"value", "threshold"})
+
+
+def _message_problem(message: str) -> str:
+    """Why a rule's message cannot be filled in, or "" when it can."""
+    try:
+        parsed = list(string.Formatter().parse(message or ""))
+    except ValueError:
+        return _("A brace in the message is not closed; write {value} or {threshold}, or double a brace: {{.")
+    names = {name for _text, name, _spec, _conversion in parsed if name is not None}
+    unknown = sorted(names - MESSAGE_PLACEHOLDERS)
+    if unknown:
+        return _("Only {value} and {threshold} can be filled in; the message has %(unknown)s.") % {
+            "unknown": ", ".join("{" + name + "}" for name in unknown)
+        }
+    return ""
+
+
 class PolicyRule(models.Model):
     """A knock-out rule a risk manager configures: a kind, its threshold, and what the merchant is told."""
 
@@ -136,6 +199,41 @@ class PolicyRule(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+    def clean(self) -> None:
+        """A rule must be complete enough to decide: its threshold, its parameters, messages it can fill in."""
+        errors: dict[str, str] = {}
+        if self.outcome == Outcome.APPROVE:
+            errors["outcome"] = _("A failed rule declines or refers the application: choose decline or refer.")
+        if self.kind in WHOLE_NUMBER_THRESHOLDS:
+            threshold = self.threshold
+            if threshold is None:
+                errors["threshold"] = _("This kind of rule needs a threshold: %(what)s.") % {
+                    "what": WHOLE_NUMBER_THRESHOLDS[self.kind]
+                }
+            elif threshold < 0 or threshold != threshold.to_integral_value():
+                errors["threshold"] = _("The threshold is a whole number, 0 or more: %(what)s.") % {
+                    "what": WHOLE_NUMBER_THRESHOLDS[self.kind]
+                }
+        if self.kind == RuleKind.INDUSTRY_NOT_EXCLUDED:
+            industries = self.parameters.get("industries", []) if isinstance(self.parameters, dict) else None
+            if not isinstance(industries, list):
+                errors["parameters"] = _('Give the excluded industries as {"industries": ["F5292", ...]}.')
+            else:
+                unknown = sorted({str(code) for code in industries} - set(Industry.values))
+                if unknown:
+                    errors["parameters"] = _("Unknown industry codes %(unknown)s; the codes are %(codes)s.") % {
+                        "unknown": ", ".join(unknown),
+                        "codes": ", ".join(Industry.values),
+                    }
+        elif not isinstance(self.parameters, dict):
+            errors["parameters"] = _("Parameters are a JSON object, e.g. {}.")
+        for name in ("message_en", "message_zh"):
+            problem = _message_problem(getattr(self, name))
+            if problem:
+                errors[name] = problem
+        if errors:
+            raise ValidationError(errors)
 
 
 class Decision(models.Model):

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -138,6 +139,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict = {
     "idempotency-keys-purge": {"task": "core.tasks.idempotency_keys_purge_task", "schedule": 60 * 60},
+    "offers-expire": {"task": "lending.tasks.applications.offers_expire_task", "schedule": 60 * 60},
+    # Nightly, in CELERY_TIMEZONE (Asia/Shanghai).
+    "underwriting-preapproved-limits": {
+        "task": "underwriting.tasks.preapproved_limits_refresh_task",
+        "schedule": crontab(hour=2, minute=0),
+    },
+    "disbursements-reconcile": {"task": "lending.tasks.funding.disbursements_reconcile_task", "schedule": 5 * 60},
 }
 
 # allauth: email as the login, verification by a code, passkeys for everyone.
@@ -195,6 +203,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ApplicationStateEnum": "lending.models.applications.ApplicationState",
+        "LoanStateEnum": "lending.models.loans.LoanState",
+        "DisbursementStatusEnum": "lending.models.loans.Disbursement.Status",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.api.schema.postprocess_error_responses",
@@ -206,6 +219,17 @@ SPECTACULAR_SETTINGS = {
 # Domain settings.
 # Above this amount a senior officer other than the approving officer must approve before funding.
 FOUR_EYES_THRESHOLD = Decimal(env("FOUR_EYES_THRESHOLD", default="200000.00"))
+PAYOUT_ADAPTER = env("PAYOUT_ADAPTER", default="lending.payouts.SimulatedBankRail")
+PAYOUT_SIMULATION = env("PAYOUT_SIMULATION", default="ok")  # ok | fail | timeout | timeout_after_paying
+PAYOUT_RECONCILE_AFTER_MINUTES = env.int("PAYOUT_RECONCILE_AFTER_MINUTES", default=10)
+# Underwriting: the credit line is a multiple of average monthly sales; above the ceiling an officer decides.
+UNDERWRITING_LINE_MULTIPLE = Decimal(env("UNDERWRITING_LINE_MULTIPLE", default="1.5"))
+UNDERWRITING_AUTO_APPROVE_CEILING = Decimal(env("UNDERWRITING_AUTO_APPROVE_CEILING", default="300000"))
+UNDERWRITING_PREAPPROVAL_CAP = Decimal(env("UNDERWRITING_PREAPPROVAL_CAP", default="200000"))
+UNDERWRITING_DEFAULTED_MERCHANTS = "lending.selectors_loans.merchants_in_default"
+MAX_OPEN_APPLICATIONS = env.int("MAX_OPEN_APPLICATIONS", default=1)
+# Where the portal is reached, for full links in emails (empty: links are relative to the site).
+PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="")
 CONTRACT_CONSENT_VERSION = env("CONTRACT_CONSENT_VERSION", default="2026-11")
 PLATFORM_LEGAL_NAME = env("PLATFORM_LEGAL_NAME", default="示例支付科技有限公司 Example Payments Technology Co., Ltd.")
 KYC_DOCUMENT_MAX_BYTES = env.int("KYC_DOCUMENT_MAX_BYTES", default=8 * 1024 * 1024)

@@ -1,0 +1,414 @@
+"""Switching scorecard versions (service and admin), editing policy rules, and reading decisions in admin."""
+
+import datetime
+import threading
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.urls import reverse
+
+from core.audit import audit_trail
+from merchants.tests.factories import MerchantFactory
+from underwriting.choices import Feature, ScorecardState
+from underwriting.demo import RULES, underwriting_seed
+from underwriting.engine import CreditRequest, Exposures
+from underwriting.models import PolicyRule, Scorecard
+from underwriting.services import UnderwritingError, decision_make, scorecard_activate, scorecard_retire
+from underwriting.tests.factories import ScorecardFactory, add_sales, known_scorecard
+
+SCORECARDS = reverse("admin:underwriting_scorecard_changelist")
+RISK_MANAGER_PERMISSIONS = [
+    "view_scorecard",
+    "add_scorecard",
+    "change_scorecard",
+    "activate_scorecard",
+    "view_scorecardbin",
+    "add_scorecardbin",
+    "change_scorecardbin",
+    "delete_scorecardbin",
+    "view_policyrule",
+    "add_policyrule",
+    "change_policyrule",
+    "view_decision",
+    "view_preapprovedlimit",
+]
+
+
+def grant(user, *codenames: str):
+    """Give a user underwriting permissions (the role groups get them from ``accounts.roles``)."""
+    permissions = Permission.objects.filter(content_type__app_label="underwriting", codename__in=codenames)
+    user.user_permissions.add(*permissions)
+    # Permissions are cached on the instance; a fresh copy sees the new ones.
+    return type(user).objects.get(pk=user.pk)
+
+
+@pytest.fixture
+def manager(risk_manager):
+    return grant(risk_manager, *RISK_MANAGER_PERMISSIONS)
+
+
+@pytest.fixture
+def manager_client(client, manager):
+    client.force_login(manager)
+    return client
+
+
+def fresh(scorecard: Scorecard) -> Scorecard:
+    return Scorecard.objects.get(pk=scorecard.pk)
+
+
+def page_messages(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+# The service.
+
+
+def test_activating_a_draft_retires_the_active_version_and_audits_both(manager):
+    current = known_scorecard(state=ScorecardState.ACTIVE)
+    draft = known_scorecard()
+
+    scorecard_activate(scorecard=draft, by=manager)
+
+    assert fresh(draft).state == ScorecardState.ACTIVE
+    assert fresh(draft).activated_at is not None
+    assert fresh(current).state == ScorecardState.RETIRED
+    assert fresh(current).retired_at is not None
+    assert Scorecard.objects.filter(state=ScorecardState.ACTIVE).count() == 1
+    (retired_event,) = audit_trail(current)
+    assert (retired_event.action, retired_event.from_state, retired_event.to_state) == (
+        "scorecard.retire",
+        "active",
+        "retired",
+    )
+    assert retired_event.actor == manager
+    assert retired_event.reason == f"Replaced by version {draft.version}."
+    (activated_event,) = audit_trail(draft)
+    assert (activated_event.action, activated_event.from_state, activated_event.to_state) == (
+        "scorecard.activate",
+        "draft",
+        "active",
+    )
+
+
+def test_the_first_version_is_activated_without_a_predecessor(manager):
+    draft = known_scorecard()
+
+    scorecard_activate(scorecard=draft, by=manager)
+
+    assert fresh(draft).state == ScorecardState.ACTIVE
+
+
+def test_someone_without_the_permission_cannot_activate_and_nothing_changes(loan_officer):
+    current = known_scorecard(state=ScorecardState.ACTIVE)
+    draft = known_scorecard()
+
+    with pytest.raises(PermissionDenied, match="permission to activate or retire"):
+        scorecard_activate(scorecard=draft, by=loan_officer)
+
+    assert fresh(current).state == ScorecardState.ACTIVE
+    assert fresh(draft).state == ScorecardState.DRAFT
+    assert not audit_trail(draft).exists()
+
+
+def test_only_a_draft_can_be_activated(manager):
+    retired = known_scorecard(state=ScorecardState.RETIRED)
+
+    with pytest.raises(UnderwritingError, match=r"Only a draft can be activated; version \d+ is Retired"):
+        scorecard_activate(scorecard=retired, by=manager)
+
+
+def test_a_draft_without_bins_cannot_be_activated(manager):
+    empty = ScorecardFactory()
+
+    with pytest.raises(UnderwritingError, match="has no bins"):
+        scorecard_activate(scorecard=empty, by=manager)
+
+
+def test_a_draft_with_pd_ceilings_out_of_order_cannot_be_activated(manager):
+    draft = known_scorecard(grade_pd_ceilings={"A": "0.05", "B": "0.02"})
+
+    with pytest.raises(ValidationError, match="ceiling for grade B") as caught:
+        scorecard_activate(scorecard=draft, by=manager)
+
+    assert "grade_pd_ceilings" in caught.value.message_dict
+    assert fresh(draft).state == ScorecardState.DRAFT
+
+
+def test_retiring_the_active_version_stops_automated_decisions(manager):
+    current = known_scorecard(state=ScorecardState.ACTIVE)
+
+    scorecard_retire(scorecard=current, by=manager, reason="Approvals drifting.")
+
+    assert fresh(current).state == ScorecardState.RETIRED
+    assert audit_trail(current).get().reason == "Approvals drifting."
+    assert not Scorecard.objects.filter(state=ScorecardState.ACTIVE).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_versions_activated_at_once_leave_exactly_one_active(risk_manager):
+    manager = grant(risk_manager, "activate_scorecard")
+    known_scorecard(state=ScorecardState.ACTIVE)
+    drafts = [known_scorecard(), known_scorecard()]
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def activate(draft: Scorecard) -> None:
+        try:
+            barrier.wait()
+            scorecard_activate(scorecard=draft, by=manager)
+            outcomes.append("activated")
+        except UnderwritingError as exc:
+            outcomes.append(exc.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=activate, args=(draft,)) for draft in drafts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["activated", "concurrent_activation"]
+    assert Scorecard.objects.filter(state=ScorecardState.ACTIVE).count() == 1
+
+
+# The admin.
+
+
+def test_the_list_shows_versions_with_their_state_and_metrics(manager_client):
+    trained = known_scorecard(source="trained", metrics={"auc": 0.7412, "gini": 0.4824, "ks": 0.3561})
+
+    response = manager_client.get(SCORECARDS)
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert f"{trained.name}" in content
+    assert "0.741" in content
+    assert "0.482" in content
+
+
+def test_a_risk_manager_activates_a_version_from_the_list(manager_client):
+    current = known_scorecard(state=ScorecardState.ACTIVE)
+    draft = known_scorecard()
+
+    response = manager_client.post(
+        SCORECARDS, {"action": "activate_version", "_selected_action": [draft.pk]}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert page_messages(response) == [f"Version {draft.version} is now active. Version {current.version} was retired."]
+    assert fresh(draft).state == ScorecardState.ACTIVE
+    assert fresh(current).state == ScorecardState.RETIRED
+
+
+def test_activating_two_selected_versions_at_once_is_refused(manager_client):
+    drafts = [known_scorecard(), known_scorecard()]
+
+    response = manager_client.post(
+        SCORECARDS, {"action": "activate_version", "_selected_action": [d.pk for d in drafts]}, follow=True
+    )
+
+    assert page_messages(response) == ["Select exactly one draft version to activate."]
+    assert not Scorecard.objects.filter(state=ScorecardState.ACTIVE).exists()
+
+
+def test_an_officer_without_the_permission_is_not_offered_the_actions(client, loan_officer):
+    officer = grant(loan_officer, "view_scorecard", "view_scorecardbin")
+    client.force_login(officer)
+    draft = known_scorecard()
+
+    response = client.get(SCORECARDS)
+    assert response.status_code == 200
+    assert "activate_version" not in response.content.decode()
+
+    client.post(SCORECARDS, {"action": "activate_version", "_selected_action": [draft.pk]})
+    assert fresh(draft).state == ScorecardState.DRAFT
+
+
+def test_an_active_version_shows_its_points_table_read_only(manager_client):
+    active = known_scorecard(state=ScorecardState.ACTIVE)
+
+    response = manager_client.get(reverse("admin:underwriting_scorecard_change", args=[active.pk]))
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "Fewer than 6 months of sales." in content  # a bin's reason, shown as text
+    assert 'name="bins-0-points"' not in content
+    assert 'name="intercept_points"' not in content
+    assert 'name="state"' not in content
+
+
+def test_a_draft_points_table_can_be_edited_but_its_state_cannot(manager_client):
+    draft = known_scorecard()
+
+    response = manager_client.get(reverse("admin:underwriting_scorecard_change", args=[draft.pk]))
+
+    content = response.content.decode()
+    assert 'name="bins-0-points"' in content
+    assert 'name="intercept_points"' in content
+    assert 'name="state"' not in content
+
+
+def test_editing_a_draft_in_admin_is_audited(manager_client, manager):
+    draft = ScorecardFactory(name="Draft to edit")
+    url = reverse("admin:underwriting_scorecard_change", args=[draft.pk])
+    data = {
+        "name": "Edited draft",
+        "source": "expert",
+        "notes": "",
+        "base_score": "600",
+        "base_odds": "50",
+        "pdo": "20",
+        "intercept_points": "480",
+        "grade_pd_ceilings": '{"A": "0.01", "B": "0.025", "C": "0.05", "D": "0.1"}',
+        "refer_min_score": "530",
+        "approve_min_score": "560",
+        "training_distribution": "{}",
+        "bins-TOTAL_FORMS": "1",
+        "bins-INITIAL_FORMS": "0",
+        "bins-MIN_NUM_FORMS": "0",
+        "bins-MAX_NUM_FORMS": "1000",
+        "bins-0-feature": Feature.MONTHS_ACTIVE,
+        "bins-0-lower": "",
+        "bins-0-upper": "",
+        "bins-0-category": "",
+        "bins-0-points": "25",
+        "bins-0-woe": "",
+        "bins-0-reason_en": "",
+        "bins-0-reason_zh": "",
+    }
+
+    response = manager_client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    draft = fresh(draft)
+    assert (draft.name, draft.intercept_points, draft.bins.count()) == ("Edited draft", Decimal("480"), 1)
+    assert audit_trail(draft).get().action == "scorecard.update"
+
+
+def test_a_risk_manager_changes_a_rule_threshold_and_the_change_is_audited(manager_client, manager):
+    underwriting_seed()
+    rule = PolicyRule.objects.get(code="min-months-active")
+    url = reverse("admin:underwriting_policyrule_change", args=[rule.pk])
+    data = {
+        "code": rule.code,
+        "kind": rule.kind,
+        "is_active": "on",
+        "threshold": "9",
+        "parameters": "{}",
+        "outcome": rule.outcome,
+        "message_en": rule.message_en,
+        "message_zh": rule.message_zh,
+    }
+
+    response = manager_client.post(url, data)
+
+    assert response.status_code == 302
+    assert PolicyRule.objects.get(pk=rule.pk).threshold == Decimal(9)
+    event = audit_trail(rule).get()
+    assert (event.action, event.actor) == ("policy_rule.update", manager)
+    assert event.data["changes"] == {"threshold": ["6.0000", "9"]}
+
+
+def test_a_rule_with_an_unknown_placeholder_is_refused_with_the_reason(manager_client):
+    underwriting_seed()
+    rule = PolicyRule.objects.get(code="no-default")
+    url = reverse("admin:underwriting_policyrule_change", args=[rule.pk])
+
+    response = manager_client.post(
+        url,
+        {
+            "code": rule.code,
+            "kind": rule.kind,
+            "is_active": "on",
+            "threshold": "",
+            "parameters": "{}",
+            "outcome": rule.outcome,
+            "message_en": "Dear {merchant}, repay first.",
+            "message_zh": rule.message_zh,
+        },
+    )
+
+    assert response.status_code == 200
+    assert "Only {value} and {threshold} can be filled in; the message has {merchant}." in response.content.decode()
+    assert PolicyRule.objects.get(pk=rule.pk).message_en == rule.message_en
+
+
+def test_a_decision_is_shown_read_only_with_its_rules_features_and_points(manager_client):
+    for rule in RULES:
+        PolicyRule.objects.create(**rule)
+    known_scorecard(state=ScorecardState.ACTIVE)
+    merchant = MerchantFactory(kyc_state="verified", legal_name="杭州丙便利店")
+    add_sales(merchant, first=datetime.date(2024, 1, 1), days=561, gross="2000.00")
+    request = CreditRequest(
+        amount=Decimal("100000"),
+        term=12,
+        term_unit="months",
+        product_code="operating-loan",
+        amount_max=Decimal("500000"),
+        prices_by_grade={"A": Decimal("0.08")},
+    )
+    decision = decision_make(
+        merchant=merchant, request=request, exposures=Exposures(), as_of=datetime.date(2025, 7, 15)
+    )
+
+    listing = manager_client.get(reverse("admin:underwriting_decision_changelist"))
+    page = manager_client.get(reverse("admin:underwriting_decision_change", args=[decision.pk]))
+
+    assert listing.status_code == 200
+    assert "杭州丙便利店" in listing.content.decode()
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert "amount-within-line" in content
+    assert "You asked for ¥100,000.00; the credit line your sales support is ¥91,200.00." in content
+    assert "Months trading on the platform" in content  # the features table
+    assert "Starting points" in content  # the points table
+    assert 'name="_save"' not in content
+
+
+def test_nobody_adds_or_deletes_decisions_in_admin(manager_client, superuser_client):
+    assert manager_client.get(reverse("admin:underwriting_decision_add")).status_code == 403
+    assert superuser_client.get(reverse("admin:underwriting_decision_add")).status_code == 403
+
+
+@pytest.fixture
+def superuser_client(client, db):
+    from accounts.tests.factories import UserFactory
+
+    admin_user = UserFactory(email="root@loanportal.example", is_staff=True, is_superuser=True)
+    other = type(client)()
+    other.force_login(admin_user)
+    return other
+
+
+def test_the_back_office_pages_open_for_a_risk_manager(manager_client):
+    underwriting_seed()
+
+    for name in (
+        "admin:underwriting_scorecard_add",
+        "admin:underwriting_policyrule_changelist",
+        "admin:underwriting_preapprovedlimit_changelist",
+        "admin:underwriting_decision_changelist",
+    ):
+        assert manager_client.get(reverse(name)).status_code == 200, name
+    seeded = Scorecard.objects.get(version=1)
+    page = manager_client.get(reverse("admin:underwriting_scorecard_change", args=[seeded.pk])).content.decode()
+    assert "No holdout metrics: an expert scorecard is not fitted to data." in page
+    assert "Below 545.00: declined. From 545.00 to below 565.00: referred to an officer." in page
+
+
+def test_activating_a_draft_with_bad_pd_ceilings_from_the_list_says_why(manager_client):
+    draft = known_scorecard(grade_pd_ceilings={"A": "0.05", "B": "0.02"})
+
+    response = manager_client.post(
+        SCORECARDS, {"action": "activate_version", "_selected_action": [draft.pk]}, follow=True
+    )
+
+    (message,) = page_messages(response)
+    assert message.startswith("The ceiling for grade B must be a fraction between 0 and 1 above the ceiling")
+    assert fresh(draft).state == ScorecardState.DRAFT
