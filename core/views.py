@@ -26,6 +26,15 @@ def _broker_ok() -> tuple[bool, str]:
     return True, "reachable"
 
 
+def not_found(request, exception=None):
+    """404: the API's error shape under /api/, Django's page everywhere else."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "not_found", "message": "Not found.", "fields": {}}, status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
 @never_cache
 def healthz(request):
     db_ok, db_detail = _database_ok()

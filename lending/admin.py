@@ -122,5 +122,6 @@ class LoanProductAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: LoanProduct, form, change: bool) -> None:
         product_save(product=obj, by=request.user, reason=gettext("Edited in the back office."))
 
+
 # The officers' application, loan and disbursement pages live in their own module.
 from lending import admin_applications  # noqa: E402, F401

@@ -12,6 +12,8 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.exceptions import StateConflict
+
 
 class Conflict(exceptions.APIException):
     """The object is not in a state that allows this, or a concurrent request won."""
@@ -44,6 +46,8 @@ def _translate(exc):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied(str(exc) or None)
+    if isinstance(exc, StateConflict):
+        return Conflict(detail=exc.message, code=exc.code)
     if isinstance(exc, (TransitionNotAllowed, ConcurrentTransition)):
         return Conflict()
     return exc

@@ -61,8 +61,20 @@ class LoanApplication(ConcurrentTransitionMixin, models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="applications")
     product = models.ForeignKey(LoanProduct, on_delete=models.PROTECT, related_name="applications")
     amount = MoneyField(_("amount requested"))
-    term = models.PositiveSmallIntegerField(_("term requested"), help_text=_("In the product's unit."))
+    # Empty for a sales-share advance: it has no fixed term, it is repaid from a share of each day's sales.
+    term = models.PositiveSmallIntegerField(
+        _("term requested"),
+        null=True,
+        blank=True,
+        help_text=_("In the product's unit; empty for a sales-share advance."),
+    )
     repayment_method = models.CharField(_("repayment method"), max_length=20, choices=RepaymentMethodChoice.choices)
+    # Sales-share advances only: the average daily sales (from the merchant's own history) the schedule is
+    # projected from, kept so that an officer's counter-offer and the contract are priced on the same figure.
+    average_daily_sales = MoneyField(_("average daily sales"), null=True, blank=True)
+    # The hidden token of the web form that made the application: a double click or a resubmitted page finds
+    # the application the first click made instead of making a second one (the API uses Idempotency-Key).
+    submission_token = models.UUIDField(_("form token"), null=True, blank=True, editable=False)
     state = FSMField(_("state"), default=S.DRAFT, choices=S.choices, protected=True, db_index=True)
     decision = models.ForeignKey(
         Decision,
@@ -121,6 +133,9 @@ class LoanApplication(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["state", "-created_at"]),
             models.Index(fields=["merchant", "-created_at"]),
             models.Index(fields=["state", "offer_expires_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "submission_token"], name="one_application_per_form_token"),
         ]
         permissions = [
             ("decide_application", "Can approve, counter-offer or decline a referred application"),
@@ -222,6 +237,13 @@ class Contract(models.Model):
             models.UniqueConstraint(fields=["application", "version"], name="one_contract_per_version"),
             models.UniqueConstraint(
                 fields=["application"], condition=models.Q(status="signed"), name="one_signed_contract_per_application"
+            ),
+            # A new version supersedes the one in preparation or awaiting signature, so the merchant can only ever
+            # be shown, and sign, one version: the database holds that even if a service forgets.
+            models.UniqueConstraint(
+                fields=["application"],
+                condition=models.Q(status__in=["rendering", "ready"]),
+                name="one_open_contract_per_application",
             ),
         ]
 

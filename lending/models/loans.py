@@ -147,6 +147,9 @@ class Disbursement(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     rail_reference = models.CharField(_("bank reference"), max_length=64, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # When the latest attempt was handed to the rail: a payout still "sending" long after this was interrupted
+    # (a timeout, a killed worker) and is settled by the reconcile job, never sent twice by a second worker.
+    last_attempt_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
@@ -155,6 +158,7 @@ class Disbursement(models.Model):
         verbose_name = _("disbursement")
         verbose_name_plural = _("disbursements")
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "last_attempt_at"])]
 
     def __str__(self) -> str:
         return f"{self.loan_id} {self.amount} ({self.get_status_display()})"

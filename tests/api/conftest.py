@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 
 from accounts.roles import Role
 from accounts.tests.factories import DEFAULT_PASSWORD, make_user
+from lending.models import LoanApplication
 from lending.tests.factories import LoanProductFactory
 from merchants.tests.factories import SalesDayFactory
 
@@ -91,6 +92,7 @@ class Persona:
     user: object | None
     markers: tuple[str, ...] = ()
     merchant: object | None = None
+    application: object | None = None
 
     @property
     def email(self) -> str | None:
@@ -131,6 +133,13 @@ def personas(merchant, other_merchant, partner_user, loan_officer, catalogue) ->
     partner_y = make_user(Role.PARTNER, email="api@partner-y.example")
     _sales_days(merchant, "7311.37", datetime.date(2025, 1, 1))
     _sales_days(other_merchant, "8422.48", datetime.date(2025, 1, 1))
+    product = catalogue[0]
+    applications = {
+        owner: LoanApplication.objects.create(
+            merchant=owner, product=product, amount=amount, term=12, repayment_method=product.repayment_methods[0]
+        )
+        for owner, amount in ((merchant, Decimal("31111.00")), (other_merchant, Decimal("42222.00")))
+    }
     return {
         "merchant_a": Persona(
             "merchant_a",
@@ -141,8 +150,10 @@ def personas(merchant, other_merchant, partner_user, loan_officer, catalogue) ->
                 merchant.credit_code,
                 merchant.settlement_account_number,
                 "7311.37",
+                "31111.00",
             ),
             merchant=merchant,
+            application=applications[merchant],
         ),
         "merchant_b": Persona(
             "merchant_b",
@@ -153,8 +164,10 @@ def personas(merchant, other_merchant, partner_user, loan_officer, catalogue) ->
                 other_merchant.credit_code,
                 other_merchant.settlement_account_number,
                 "8422.48",
+                "42222.00",
             ),
             merchant=other_merchant,
+            application=applications[other_merchant],
         ),
         "partner_x": Persona("partner_x", partner_user, markers=(partner_user.email,)),
         "partner_y": Persona("partner_y", partner_y, markers=(partner_y.email,)),

@@ -13,6 +13,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from lending.models import LoanApplication
 from merchants.models import Merchant, SalesDay
 from tests.api.conftest import DEFAULT_PASSWORD, PERSONAS, PRODUCT_CODE, Persona, schema_operations
 
@@ -58,6 +59,14 @@ def _one_sales_day(personas: Personas, me: Persona) -> dict:
     return {"days": [day]}
 
 
+def _own_application(personas: Personas, me: Persona) -> dict:
+    return {"id": (me.application or personas["merchant_a"].application).pk}
+
+
+# A draft submitted by a merchant that has not passed KYC is decided at once (declined by the KYC rule).
+SUBMIT_STATUS = 200
+
+
 MATRIX: dict[str, Row] = {
     "auth_token_create": Row(
         # Everyone with an account may exchange its own password for a token; anonymous sends no account.
@@ -80,6 +89,29 @@ MATRIX: dict[str, Row] = {
         expect=_everyone(200, anonymous=200),
         body=lambda personas, me: {"product": PRODUCT_CODE, "amount": "50000.00", "term": 12},
     ),
+    # Applications: a merchant reaches only its own; the path names the caller's own application (partners,
+    # officers and anonymous clients are pointed at merchant A's). Reaching another merchant's is tested in
+    # test_applications_of_another_merchant_are_not_found below.
+    "applications_list": Row(expect=_merchants_only(200), shows_own=True),
+    "applications_create": Row(
+        # The matrix merchants have not passed KYC: they are told so, naming the rule (400), and nothing is made.
+        expect=_merchants_only(400),
+        body=lambda personas, me: {"product": PRODUCT_CODE, "amount": "20000.00", "term": 12},
+    ),
+    "applications_retrieve": Row(expect=_merchants_only(200), path_params=_own_application, shows_own=True),
+    "applications_submit": Row(expect=_merchants_only(SUBMIT_STATUS), path_params=_own_application),
+    "applications_accept": Row(expect=_merchants_only(409), path_params=_own_application),
+    "applications_withdraw": Row(
+        expect=_merchants_only(200), path_params=_own_application, body=lambda personas, me: {"reason": ""}
+    ),
+    "applications_contract": Row(expect=_merchants_only(404), path_params=_own_application),  # a draft has none
+    "applications_sign": Row(
+        expect=_merchants_only(409),
+        path_params=_own_application,
+        body=lambda personas, me: {"password": DEFAULT_PASSWORD, "consent": True},
+    ),
+    "loans_list": Row(expect=_merchants_only(200)),
+    "loans_retrieve": Row(expect=_merchants_only(404), path_params=lambda personas, me: {"id": 999999}),
 }
 # The only operations an anonymous client may call (the schema and docs pages are outside the schema).
 ANONYMOUS_MAY_CALL = {"auth_token_create", "products_list", "products_retrieve", "quotes_create"}
@@ -130,7 +162,8 @@ def _state_of(persona: Persona) -> tuple:
         return (token,)
     merchant = list(Merchant.objects.filter(pk=persona.merchant.pk).values())
     days = list(SalesDay.objects.filter(merchant=persona.merchant).order_by("date").values())
-    return (token, merchant, days)
+    applications = list(LoanApplication.objects.filter(merchant=persona.merchant).order_by("pk").values())
+    return (token, merchant, days, applications)
 
 
 def _call(persona: Persona, personas: Personas, op_id: str, method: str, path: str):
@@ -164,3 +197,29 @@ def test_each_persona_gets_its_expected_answer_and_nothing_of_anyone_else(op_id,
     if row.shows_own and 200 <= response.status_code < 300:
         assert any(marker in text for marker in me.markers), f"{persona_name} did not get its own data"
     assert {name: _state_of(p) for name, p in others.items()} == before, f"{persona_name} changed someone else's data"
+
+
+APPLICATION_OPERATIONS = (
+    "applications_retrieve",
+    "applications_submit",
+    "applications_accept",
+    "applications_withdraw",
+    "applications_contract",
+    "applications_sign",
+)
+
+
+@pytest.mark.parametrize("op_id", APPLICATION_OPERATIONS)
+def test_applications_of_another_merchant_are_not_found(op_id, personas, openapi):
+    """Merchant B naming merchant A's application gets the same 404 as for one that does not exist."""
+    method, path, _operation = schema_operations(openapi)[op_id]
+    intruder, owner = personas["merchant_b"], personas["merchant_a"]
+    before = _state_of(owner)
+
+    response = intruder.client().generic(
+        method, path.format(id=owner.application.pk), json.dumps({}), content_type="application/json"
+    )
+
+    assert response.status_code == 404, _text(response)
+    assert response.json()["code"] == "not_found"
+    assert _state_of(owner) == before

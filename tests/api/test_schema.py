@@ -21,7 +21,8 @@ from core.api.schema import ERROR_REF, ERROR_SCHEMA
 from tests.api.conftest import ERROR_HOOK, PAGINATION_CLASS, SCHEMA_CLASS, THROTTLE_RATES, schema_operations
 
 # POSTs that deliberately take no body (an action on the object in the path). Adding one here is a decision.
-OPERATIONS_WITHOUT_BODY: set[str] = set()
+# Actions that take nothing but the object named in the path.
+OPERATIONS_WITHOUT_BODY: set[str] = {"applications_submit", "applications_accept"}
 STANDARD_ERRORS = ("401", "403", "404", "429")
 
 

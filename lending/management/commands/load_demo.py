@@ -29,6 +29,7 @@ from merchants.demo import DEMO_PASSWORD, demo_email, demo_merchant, demo_sales,
 from merchants.models import Merchant
 from merchants.services.kyc import merchant_get_or_create, merchant_update_profile
 from merchants.services.sales import sales_import_rows
+from underwriting.demo import underwriting_seed
 
 DEMO_SEED = 20250101
 SALES_DAYS = 730  # 24 months
@@ -141,6 +142,7 @@ class Command(BaseCommand):
             self._ensure_draft_merchant(users["merchant2@demo.example"])
             seed_merchants(count=PORTFOLIO_SIZE, seed=DEMO_SEED, start_index=PORTFOLIO_START_INDEX)
             products_seed()
+            underwriting_seed()
         self._print_summary(url=options["url"].rstrip("/"), token=token.key)
 
     def _ensure_user(self, demo: DemoUser) -> User:

@@ -1,0 +1,206 @@
+/* The application screens, live.
+ *
+ * Screen 2 (#apply-form): as the merchant changes the amount, term or method, ask POST /api/v1/quotes/ for the
+ * product and redraw the APR, the totals and the schedule. Without this script the form still works: "Update the
+ * quote" submits by GET and the server renders the same quote. Requests are debounced, and a stale answer never
+ * overwrites a newer one; field errors come from the API's `fields` and go under the field they name.
+ *
+ * Screen 3 (#confirm-form): the submit button is disabled once pressed. A second click would do no harm (the
+ * form's token names one application), but the merchant should see that the first one is on its way.
+ */
+(function () {
+  "use strict";
+
+  var confirmForm = document.getElementById("confirm-form");
+  if (confirmForm) {
+    confirmForm.addEventListener("submit", function () {
+      var button = confirmForm.querySelector("button[type=submit]");
+      if (button) {
+        window.setTimeout(function () { button.disabled = true; }, 0);
+      }
+    });
+  }
+
+  var form = document.getElementById("apply-form");
+  if (!form || !window.fetch) {
+    return;
+  }
+  var page = document.getElementById("apply") ? document : form;
+  var grouping = (document.documentElement.lang || "").indexOf("zh") !== 0;
+  var DEBOUNCE_MS = 300;
+  var FIELDS = ["amount", "term", "repayment_method"];
+  var timer = null;
+  var inFlight = null;
+
+  function control(name) {
+    return form.elements.namedItem(name);
+  }
+
+  // Amounts arrive as strings ("53309.27"); shown as the server shows them: grouped in English, plain in Chinese.
+  function money(text) {
+    if (text === null || text === undefined) {
+      return "-";
+    }
+    var parts = String(text).split(".");
+    var whole = grouping ? parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, ",") : parts[0];
+    return parts.length > 1 ? whole + "." + parts[1] : whole;
+  }
+
+  function cell(text, className) {
+    var td = document.createElement("td");
+    if (className) {
+      td.className = className;
+    }
+    td.textContent = text;
+    return td;
+  }
+
+  function showErrors(fields, message) {
+    FIELDS.concat(["__all__"]).forEach(function (name) {
+      var list = form.querySelector('[data-errors-for="' + name + '"]');
+      if (list) {
+        list.replaceChildren();
+      }
+    });
+    Object.keys(fields).forEach(function (name) {
+      var list = form.querySelector('[data-errors-for="' + name + '"]') ||
+        form.querySelector('[data-errors-for="__all__"]');
+      fields[name].forEach(function (text) {
+        var item = document.createElement("li");
+        item.textContent = text;
+        list.appendChild(item);
+      });
+    });
+    if (message && !Object.keys(fields).length) {
+      var general = form.querySelector('[data-errors-for="__all__"]');
+      var item = document.createElement("li");
+      item.textContent = message;
+      general.appendChild(item);
+    }
+    FIELDS.forEach(function (name) {
+      var input = control(name);
+      if (input && input.setAttribute) {
+        if (fields[name]) {
+          input.setAttribute("aria-invalid", "true");
+        } else {
+          input.removeAttribute("aria-invalid");
+        }
+      }
+    });
+  }
+
+  function setShown(hasQuote) {
+    page.querySelectorAll('[data-when="quote"]').forEach(function (node) { node.hidden = !hasQuote; });
+    page.querySelectorAll('[data-when="no-quote"]').forEach(function (node) { node.hidden = hasQuote; });
+  }
+
+  function drawQuote(quote) {
+    page.querySelectorAll('[data-quote="apr"]').forEach(function (node) { node.textContent = quote.apr; });
+    ["amount", "net_disbursement", "total_interest", "total_fees", "total_cost_of_credit", "total_repayable"]
+      .forEach(function (name) {
+        page.querySelectorAll('[data-quote="' + name + '"]').forEach(function (node) {
+          node.textContent = money(quote[name]);
+        });
+      });
+    var schedule = page.querySelector("[data-schedule]");
+    if (schedule) {
+      schedule.replaceChildren();
+      quote.schedule.forEach(function (line) {
+        var tr = document.createElement("tr");
+        tr.appendChild(cell(line.number));
+        tr.appendChild(cell(line.due_date));
+        ["principal", "interest", "fee", "payment", "balance"].forEach(function (name) {
+          tr.appendChild(cell(money(line[name]), "num"));
+        });
+        schedule.appendChild(tr);
+      });
+    }
+    setShown(true);
+  }
+
+  function requestBody() {
+    var body = { product: form.dataset.product, amount: control("amount").value.trim() };
+    if (control("term")) {
+      body.term = control("term").value;
+    }
+    if (control("repayment_method") && control("repayment_method").value) {
+      body.repayment_method = control("repayment_method").value;
+    }
+    if (form.dataset.averageDailySales) {
+      body.average_daily_sales = form.dataset.averageDailySales;
+    }
+    return body;
+  }
+
+  function rememberInAddress() {
+    // The address says what is on screen, so a reload (or the way back from screen 3) shows the same terms.
+    var params = new URLSearchParams();
+    FIELDS.forEach(function (name) {
+      if (control(name)) {
+        params.set(name, control(name).value);
+      }
+    });
+    window.history.replaceState(null, "", window.location.pathname + "?" + params.toString());
+  }
+
+  function ask() {
+    rememberInAddress();
+    if (inFlight) {
+      inFlight.abort();
+    }
+    var controller = new AbortController();
+    inFlight = controller;
+    form.classList.add("pending");
+    fetch(form.dataset.quoteUrl, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      credentials: "same-origin",
+      body: JSON.stringify(requestBody()),
+      signal: controller.signal,
+    })
+      .then(function (response) {
+        return response.json().then(function (data) { return { status: response.status, data: data }; });
+      })
+      .then(function (answer) {
+        if (inFlight !== controller) {
+          return;
+        }
+        if (answer.status === 200) {
+          showErrors({}, "");
+          drawQuote(answer.data);
+        } else if (answer.status === 429) {
+          showErrors({}, form.dataset.textThrottled);
+        } else {
+          showErrors(answer.data.fields || {}, answer.data.message || form.dataset.textFailed);
+          setShown(false);
+        }
+      })
+      .catch(function (error) {
+        if (error.name !== "AbortError") {
+          showErrors({}, form.dataset.textFailed);
+        }
+      })
+      .finally(function () {
+        if (inFlight === controller) {
+          inFlight = null;
+          form.classList.remove("pending");
+        }
+      });
+  }
+
+  function askSoon() {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(ask, DEBOUNCE_MS);
+  }
+
+  form.addEventListener("change", askSoon);
+  form.addEventListener("input", askSoon);
+  var update = form.querySelector("[data-update]");
+  if (update) {
+    update.addEventListener("click", function (event) {
+      event.preventDefault();
+      window.clearTimeout(timer);
+      ask();
+    });
+  }
+})();
