@@ -64,9 +64,7 @@ def html_to_pdf(html: str, *, base_url: str | None = None) -> RenderedPdf:
     font_config = font_configuration()
     base = base_url or Path(settings.BASE_DIR, "static").as_uri() + "/"
     with _render_lock:
-        document = HTML(string=html, base_url=base, url_fetcher=_local_only_url_fetcher).render(
-            font_config=font_config
-        )
+        document = HTML(string=html, base_url=base, url_fetcher=_local_only_url_fetcher).render(font_config=font_config)
         pdf = document.write_pdf()
     return RenderedPdf(pdf=pdf, page_count=len(document.pages))
 
