@@ -1,7 +1,18 @@
 """Lending's models, one module per concept: products, applications (and contracts), loans."""
 
 from lending.models.applications import OPEN_STATES, ApplicationState, Contract, LoanApplication
-from lending.models.loans import Disbursement, Instalment, Loan, LoanState, SimulatedTransfer
+from lending.models.loans import (
+    Allocation,
+    Disbursement,
+    Instalment,
+    Loan,
+    LoanState,
+    Payment,
+    PaymentSource,
+    Reminder,
+    SalesShareDeduction,
+    SimulatedTransfer,
+)
 from lending.models.products import (
     GRADES,
     INDICATIVE_GRADE,
@@ -27,6 +38,7 @@ __all__ = [
     "RATE_DECIMAL_PLACES",
     "RATE_MAX_DIGITS",
     "RATE_QUANTUM",
+    "Allocation",
     "ApplicationState",
     "Contract",
     "Currency",
@@ -38,10 +50,14 @@ __all__ = [
     "LoanApplication",
     "LoanProduct",
     "LoanState",
+    "Payment",
+    "PaymentSource",
     "PrepaymentPolicy",
     "PriceBasis",
     "ProductKind",
+    "Reminder",
     "RepaymentMethodChoice",
+    "SalesShareDeduction",
     "SimulatedTransfer",
     "TermUnitChoice",
     "describe_terms",

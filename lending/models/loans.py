@@ -48,6 +48,11 @@ class Loan(ConcurrentTransitionMixin, models.Model):
     maturity_date = models.DateField(_("maturity date"))
     state = FSMField(_("state"), default=L.PENDING_DISBURSEMENT, choices=L.choices, protected=True, db_index=True)
     days_past_due = models.PositiveIntegerField(_("days past due"), default=0)
+    # Money received beyond what was due, held for the next instalment.
+    credit_balance = MoneyField(_("credit held"), default=0)
+    # The last day the daily servicing jobs processed this loan: running a job twice on a day changes nothing.
+    serviced_on = models.DateField(_("serviced on"), null=True, blank=True)
+    defaulted_at = models.DateTimeField(_("defaulted at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     activated_at = models.DateTimeField(_("paid out at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
@@ -79,7 +84,7 @@ class Loan(ConcurrentTransitionMixin, models.Model):
 
     @transition(field=state, source=L.OVERDUE, target=L.DEFAULTED)
     def default(self) -> None:
-        pass
+        self.defaulted_at = timezone.now()
 
     @transition(field=state, source=L.DEFAULTED, target=L.WRITTEN_OFF)
     def write_off(self) -> None:
@@ -108,6 +113,10 @@ class Instalment(models.Model):
     principal_paid = MoneyField(_("principal paid"), default=0)
     interest_paid = MoneyField(_("interest paid"), default=0)
     fee_paid = MoneyField(_("fee paid"), default=0)
+    # Late fees charged on this instalment by the daily job, and what has been paid of them.
+    penalty_due = MoneyField(_("late fees"), default=0)
+    penalty_paid = MoneyField(_("late fees paid"), default=0)
+    paid_on = models.DateField(_("paid in full on"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.DUE)
 
     class Meta:
@@ -180,3 +189,108 @@ class SimulatedTransfer(models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+
+class PaymentSource(models.TextChoices):
+    PORTAL = "portal", _("Paid in the portal")
+    API = "api", _("Posted through the API")
+    SALES_SHARE = "sales_share", _("Share of daily sales")
+    OFFICER = "officer", _("Recorded by an officer")
+
+
+class Payment(models.Model):
+    """Money received for a loan; idempotent by its external reference. Allocations say where it went."""
+
+    class Kind(models.TextChoices):
+        REGULAR = "regular", _("Repayment")
+        PARTIAL_PREPAYMENT = "partial_prepayment", _("Partial prepayment")
+        FULL_PAYOFF = "full_payoff", _("Full payoff")
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="payments")
+    amount = MoneyField(_("amount"))
+    received_on = models.DateField(_("received on"))
+    source = models.CharField(_("source"), max_length=12, choices=PaymentSource.choices)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.REGULAR)
+    external_reference = models.CharField(_("external reference"), max_length=64)
+    recorded_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["loan", "received_on", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "external_reference"], name="one_payment_per_reference"),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id} {self.amount} {self.received_on}"
+
+
+class Allocation(models.Model):
+    """Where part of a payment went: a component of one instalment, or the loan's credit balance."""
+
+    class Component(models.TextChoices):
+        FEE = "fee", _("Fee")
+        PENALTY = "penalty", _("Late fee")
+        INTEREST = "interest", _("Interest")
+        PRINCIPAL = "principal", _("Principal")
+        CREDIT = "credit", _("Held as credit")
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="allocations")
+    instalment = models.ForeignKey(
+        Instalment, null=True, blank=True, on_delete=models.PROTECT, related_name="allocations"
+    )
+    component = models.CharField(_("component"), max_length=10, choices=Component.choices)
+    amount = MoneyField(_("amount"))
+
+    class Meta:
+        verbose_name = _("allocation")
+        verbose_name_plural = _("allocations")
+        ordering = ["payment", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.payment_id} {self.component} {self.amount}"
+
+
+class Reminder(models.Model):
+    """A reminder sent about one instalment; one of each kind, ever (the unique constraint makes it so)."""
+
+    class Kind(models.TextChoices):
+        DUE_SOON = "due_soon", _("Due in three days")
+        DUE_TODAY = "due_today", _("Due today")
+        OVERDUE_1 = "overdue_1", _("One day overdue")
+        OVERDUE_7 = "overdue_7", _("A week overdue")
+        OVERDUE_30 = "overdue_30", _("A month overdue")
+
+    instalment = models.ForeignKey(Instalment, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    sent_on = models.DateField(_("sent on"))
+
+    class Meta:
+        verbose_name = _("reminder")
+        verbose_name_plural = _("reminders")
+        constraints = [models.UniqueConstraint(fields=["instalment", "kind"], name="one_reminder_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.instalment} {self.kind}"
+
+
+class SalesShareDeduction(models.Model):
+    """One day's deduction from a sales-share advance: the agreed share of that day's gross sales."""
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="sales_deductions")
+    sales_date = models.DateField(_("sales date"))
+    gross_sales = MoneyField(_("gross sales"))
+    amount = MoneyField(_("deducted"))
+    payment = models.OneToOneField(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("sales-share deduction")
+        verbose_name_plural = _("sales-share deductions")
+        ordering = ["loan", "sales_date"]
+        constraints = [models.UniqueConstraint(fields=["loan", "sales_date"], name="one_deduction_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id} {self.sales_date} {self.amount}"
