@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("lending.web.applications")),
     path("", include("lending.web.contracts")),
     path("", include("lending.web.loans")),
+    path("", include("lending.web.repayments")),
 ]

@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("lending.api.applications")),
     path("", include("lending.api.contracts")),
     path("", include("lending.api.loans")),
+    path("", include("lending.api.repayments")),
 ]

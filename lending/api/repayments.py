@@ -1,0 +1,2 @@
+# Filled in by the repayments work.
+urlpatterns: list = []

@@ -1,0 +1,2 @@
+# Filled in by the repayments work.
+__all__: list = []

@@ -1,0 +1,2 @@
+# Filled in by the daily servicing work.
+__all__: list = []
