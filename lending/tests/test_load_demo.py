@@ -177,3 +177,14 @@ def test_the_four_demo_products_are_loaded_once(db):
     assert sorted(LoanProduct.objects.filter(is_active=True).values_list("kind", flat=True)) == sorted(
         ["short_term_working_capital", "operating_loan", "instalment_loan", "sales_share_advance"]
     )
+
+
+def test_the_verified_demo_merchant_is_shown_a_pre_approved_limit(client, db):
+    load_demo()
+
+    assert client.login(email="merchant@demo.example", password=DEMO_PASSWORD)
+    limit = Merchant.objects.get(owner__email="merchant@demo.example").pre_approved_limit
+    assert limit.amount > 0
+    page = client.get(reverse("merchants:dashboard")).content.decode()
+    assert "Pre-approved up to ¥" in page
+    assert f"{limit.amount:,.2f}" in page

@@ -30,6 +30,7 @@ from merchants.models import Merchant
 from merchants.services.kyc import merchant_get_or_create, merchant_update_profile
 from merchants.services.sales import sales_import_rows
 from underwriting.demo import underwriting_seed
+from underwriting.services import preapproved_limits_refresh
 
 DEMO_SEED = 20250101
 SALES_DAYS = 730  # 24 months
@@ -143,6 +144,8 @@ class Command(BaseCommand):
             seed_merchants(count=PORTFOLIO_SIZE, seed=DEMO_SEED, start_index=PORTFOLIO_START_INDEX)
             products_seed()
             underwriting_seed()
+        # What the nightly job would show on the dashboards, computed now so the demo shows it at once.
+        preapproved_limits_refresh()
         self._print_summary(url=options["url"].rstrip("/"), token=token.key)
 
     def _ensure_user(self, demo: DemoUser) -> User:
