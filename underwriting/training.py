@@ -226,8 +226,8 @@ def loan_training_rows(*, as_of: datetime.datetime | None = None) -> TrainingRow
     """Rows built from the platform's funded loans and the snapshots of the decisions that approved them.
 
     Underwriting does not import lending: the Loan model is looked up by name, and training from loans
-    waits until lending has one. It needs on Loan an ``application`` link, a funding time (``funded_at``
-    or ``disbursed_at``) and ``defaulted_at``; the features are ``Decision.snapshot["features"]`` of the
+    waits until lending has one. It needs on Loan an ``application`` link, a payout time (``activated_at``,
+    ``funded_at`` or ``disbursed_at``) and ``defaulted_at``; the features are ``Decision.snapshot["features"]`` of the
     latest decision on the loan's application.
     """
     no_loans = _("No funded loans to train on yet")
@@ -239,12 +239,13 @@ def loan_training_rows(*, as_of: datetime.datetime | None = None) -> TrainingRow
             % {"no_loans": no_loans}
         ) from exc
     names = {model_field.attname for model_field in loan_model._meta.concrete_fields}
-    funded_field = next((name for name in ("funded_at", "disbursed_at") if name in names), None)
+    # lending.Loan records the payout as ``activated_at``; the other names are kept for other lending apps.
+    funded_field = next((name for name in ("activated_at", "funded_at", "disbursed_at") if name in names), None)
     missing = [
         name
         for name, present in (
             ("application", "application_id" in names),
-            ("funded_at or disbursed_at", funded_field is not None),
+            ("activated_at, funded_at or disbursed_at", funded_field is not None),
             ("defaulted_at", "defaulted_at" in names),
         )
         if not present
