@@ -1,19 +1,30 @@
-"""API throughput on gunicorn: what an Idempotency-Key costs, and what a real POST costs next to a bare ping.
+"""API throughput on gunicorn: what an Idempotency-Key costs, what a real POST costs next to a bare ping, and how
+many loan applications the server takes per second next to bare pings.
 
     .venv/bin/python bench/api_throughput.py [--requests 600] [--concurrency 4] [--time-cap 180]
+                                             [--applications 300] [--apply-time-cap 90]
 
-What it does, all on this machine and only on 127.0.0.1:
+What it does, all on this machine and only on 127.0.0.1 (the server and database handling is ``bench/_server.py``):
 
-1. (re)creates the throwaway PostgreSQL database ``lp_bench_api`` (``$BENCH_DATABASE_URL`` to change) and
-   migrates it; makes 32 merchant owners with API tokens;
+1. (re)creates the throwaway PostgreSQL database ``lp_bench_api`` (``$BENCH_DATABASE_URL`` to change; the name must
+   contain "bench") and migrates it; makes 32 merchant owners with API tokens for the sales imports, and
+   ``2 × (applications + 10)`` verified demo merchants with 24 months of sales and tokens, the demo products and
+   the shipped scorecard for the applications;
 2. starts ``gunicorn config.wsgi -w 2`` on a free port with the test settings and DEBUG off, on a URLconf that
    adds three benchmark-only routes to the real ones (a bare DRF ping, the same ping honouring
-   Idempotency-Key, and ``POST /api/v1/sales/`` honouring Idempotency-Key);
+   Idempotency-Key, and ``POST /api/v1/sales/`` honouring Idempotency-Key), with the application limits raised
+   through the environment (said so in the output);
 3. drives it with a bounded load generator (threads + urllib, a fixed number of requests per scenario and a
-   time cap) that interleaves all scenarios request by request, so a busy moment on a shared machine weighs on
-   every scenario alike and the ratios compare like with like;
+   time cap) that interleaves all latency scenarios request by request, so a busy moment on a shared machine
+   weighs on every scenario alike and the ratios compare like with like;
 4. prints, per scenario, the mean latency and the throughput it implies at that many threads (Little's law:
-   threads / mean latency), then the ratios; stops gunicorn and drops the database.
+   threads / mean latency), then the ratios;
+5. measures throughput: applications (``POST /api/v1/applications/`` then ``POST …/{id}/submit/``, which decides
+   it; each merchant's first application) with a new Idempotency-Key on each request, the same without keys, and
+   ``GET`` of the bare ping, in alternating blocks so that only one side is in flight at a time and each side's
+   rate is the server's on that work alone. It prints applications per second against pings per second (target
+   at least 0.2; an application counts once although it is two requests) and the same in HTTP requests;
+   stops gunicorn and drops the database.
 
 Every sales POST is a first import of seven new days for one of the 32 merchants in turn, so requests neither
 queue on one merchant's lock nor rewrite the same rows. Each keyed request uses a fresh key, so the key is
@@ -26,42 +37,31 @@ cheaper and are measured separately).
 import argparse
 import datetime
 import itertools
-import json
 import os
 import random
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
-import threading
 import time
-import urllib.error
-import urllib.request
-import uuid
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
-from psycopg2 import sql
+from _server import (
+    RAISED_LIMITS,
+    BenchServer,
+    alternate_blocks,
+    apply_task,
+    describe_limits,
+    new_key,
+    run_tasks,
+    seed_applicants,
+    send,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 IDEMPOTENT_COST_TARGET = 1.15
+APPLY_THROUGHPUT_TARGET = 0.2
 MERCHANTS = 32
 LAST_DAY = datetime.date(2025, 12, 31)
-
-BENCH_SETTINGS = """
-from config.settings.test import *  # noqa: F403
-
-DEBUG = False
-ROOT_URLCONF = "bench_api_urls"
-ALLOWED_HOSTS = ["127.0.0.1"]
-LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "ERROR"}}
-"""
+APPLY_WARM_UP = 10  # applications per apply side before the measured blocks, not counted
+APPLY_ROUNDS = 10
+PINGS_PER_APPLICATION = 5  # the ping side's blocks then last about as long as the apply sides'
 
 BENCH_URLS = """
 from django.urls import path
@@ -85,6 +85,24 @@ urlpatterns = [
 ]
 """
 
+# MERCHANTS merchant owners (not verified, no sales: the sales imports give them theirs) with API tokens.
+MAKE_MERCHANTS = f"""
+from django.contrib.auth.models import Group
+from rest_framework.authtoken.models import Token
+from accounts.models import User
+from accounts.roles import Role
+from merchants.models import Merchant
+
+owners = Group.objects.get(name=Role.MERCHANT_OWNER)
+tokens = []
+for n in range({MERCHANTS}):
+    user = User.objects.create_user(f"bench{{n}}@shop.example", "bench-password-not-secret")
+    user.groups.add(owners)
+    Merchant.objects.create(owner=user, legal_name=f"Bench Shop {{n}}")
+    tokens.append(Token.objects.create(user=user).key)
+answer(tokens)
+"""
+
 
 @dataclass
 class Result:
@@ -105,103 +123,6 @@ class Result:
         return statistics.quantiles(self.latencies, n=20)[18] * 1000
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def _database_urls(url: str) -> tuple[str, str, str]:
-    """(the bench database's URL, the maintenance database's URL, the bench database's name)."""
-    parts = urlsplit(url)
-    if parts.hostname not in {"127.0.0.1", "localhost"}:
-        sys.exit(f"The benchmark only runs against a local PostgreSQL, not {parts.hostname}.")
-    name = parts.path.lstrip("/")
-    if "bench" not in name:
-        sys.exit(f"The benchmark drops and recreates its database; {name!r} does not look like a bench database.")
-    maintenance = urlunsplit((parts.scheme, parts.netloc, "/postgres", "", ""))
-    return url, maintenance, name
-
-
-def _recreate_database(maintenance_url: str, name: str, *, drop_only: bool = False) -> None:
-    connection = psycopg2.connect(maintenance_url)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        if not drop_only:
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    connection.close()
-
-
-def _prepare(env: dict) -> list[str]:
-    """Migrate the bench database and return the API tokens of ``MERCHANTS`` merchant owners."""
-    script = (
-        "import django; django.setup()\n"
-        "from django.core.management import call_command\n"
-        "call_command('migrate', verbosity=0)\n"
-        "from django.contrib.auth.models import Group\n"
-        "from rest_framework.authtoken.models import Token\n"
-        "from accounts.models import User\n"
-        "from accounts.roles import Role\n"
-        "from merchants.models import Merchant\n"
-        "owners = Group.objects.get(name=Role.MERCHANT_OWNER)\n"
-        f"for n in range({MERCHANTS}):\n"
-        "    user = User.objects.create_user(f'bench{n}@shop.example', 'bench-password-not-secret')\n"
-        "    user.groups.add(owners)\n"
-        "    Merchant.objects.create(owner=user, legal_name=f'Bench Shop {n}')\n"
-        "    print(Token.objects.create(user=user).key)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"Preparing the bench database failed:\n{done.stderr}")
-    return done.stdout.split()[-MERCHANTS:]
-
-
-def _start_gunicorn(env: dict, port: int) -> subprocess.Popen:
-    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
-    command = [gunicorn, "config.wsgi", "-w", "2", "-b", f"{HOST}:{port}", "--log-level", "warning"]
-    server = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            sys.exit("gunicorn exited while starting.")
-        try:
-            with urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return server
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.3)
-    _stop(server)
-    sys.exit("gunicorn did not answer /healthz within 30 seconds.")
-
-
-def _stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-
-
-def _send(port: int, method: str, path: str, body, headers: dict) -> int:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        f"http://{HOST}:{port}{path}",
-        data=data,
-        method=method,
-        headers={"Content-Type": "application/json", **headers},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            response.read()
-            return response.status
-    except urllib.error.HTTPError as error:
-        error.read()
-        return error.code
-
-
 def _run(port: int, scenarios: dict, *, per_scenario: int, concurrency: int, time_cap: float) -> dict[str, Result]:
     """Send ``per_scenario`` requests of every scenario, interleaved, from ``concurrency`` threads.
 
@@ -211,31 +132,22 @@ def _run(port: int, scenarios: dict, *, per_scenario: int, concurrency: int, tim
     # Shuffled (the same way every run): with more threads than workers a request waits behind whatever is
     # ahead of it, and a fixed order would always put the same scenarios behind the heavy ones.
     random.Random(20251231).shuffle(order)
-    schedule = iter(order)
-    lock = threading.Lock()
-    results = {name: Result(name, [], {}) for name in scenarios}
-    started = time.perf_counter()
 
-    def worker():
-        while True:
-            with lock:
-                name = next(schedule, None)
-                serial = next(SERIALS)
-            if name is None or time.perf_counter() - started > time_cap:
-                return
+    def request(name: str, serial: int):
+        def run() -> tuple[str, float, int]:
             method, path, body, headers = scenarios[name](serial)
             begun = time.perf_counter()
-            status = _send(port, method, path, body, headers)
-            took = time.perf_counter() - begun
-            with lock:
-                results[name].latencies.append(took)
-                results[name].statuses[status] = results[name].statuses.get(status, 0) + 1
+            status, _body = send(port, method, path, body, headers)
+            return name, time.perf_counter() - begun, status
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+        return run
+
+    tasks = [request(name, next(SERIALS)) for name in order]
+    done, _seconds = run_tasks(tasks, concurrency=concurrency, deadline=time.monotonic() + time_cap)
+    results = {name: Result(name, [], {}) for name in scenarios}
+    for name, took, status in done:
+        results[name].latencies.append(took)
+        results[name].statuses[status] = results[name].statuses.get(status, 0) + 1
     return results
 
 
@@ -264,18 +176,14 @@ def _sales_body(serial: int) -> dict:
     return {"days": days}
 
 
-def _key() -> dict:
-    return {"Idempotency-Key": str(uuid.uuid4())}
-
-
 REPLAYED = {"Idempotency-Key": "bench-replayed", "Authorization": "replaced at start"}
 
 SCENARIOS = {
     "ping GET": lambda n: ("GET", "/bench/ping/", None, _auth(n)),
     "ping POST, no key": lambda n: ("POST", "/bench/idempotent-ping/", {"n": n}, _auth(n)),
-    "ping POST, new key": lambda n: ("POST", "/bench/idempotent-ping/", {"n": n}, {**_auth(n), **_key()}),
+    "ping POST, new key": lambda n: ("POST", "/bench/idempotent-ping/", {"n": n}, {**_auth(n), **new_key()}),
     "sales POST, no key": lambda n: ("POST", "/bench/idempotent-sales/", _sales_body(n), _auth(n)),
-    "sales POST, new key": lambda n: ("POST", "/bench/idempotent-sales/", _sales_body(n), {**_auth(n), **_key()}),
+    "sales POST, new key": lambda n: ("POST", "/bench/idempotent-sales/", _sales_body(n), {**_auth(n), **new_key()}),
     # The first merchant sending one import with one key again and again (serial 0 went to a ping: its days
     # are new the first time).
     "sales POST, replayed key": lambda n: ("POST", "/bench/idempotent-sales/", _sales_body(0), REPLAYED),
@@ -287,35 +195,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=600, help="requests per scenario")
     parser.add_argument("--concurrency", type=int, default=4, help="client threads")
-    parser.add_argument("--time-cap", type=float, default=180.0, help="seconds the measured run may take, at most")
+    parser.add_argument("--time-cap", type=float, default=180.0, help="seconds the interleaved run may take, at most")
+    parser.add_argument("--applications", type=int, default=300, help="applications per side of the throughput run")
+    parser.add_argument(
+        "--apply-time-cap", type=float, default=90.0, help="seconds the applications' throughput run may take, at most"
+    )
     parser.add_argument("--keep-db", action="store_true", help="leave lp_bench_api in place afterwards")
     args = parser.parse_args()
 
-    url, maintenance, name = _database_urls(
-        os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/lp_bench_api")
-    )
-    modules = Path(tempfile.mkdtemp(prefix="bench-api-"))
-    (modules / "bench_api_settings.py").write_text(BENCH_SETTINGS)
-    (modules / "bench_api_urls.py").write_text(BENCH_URLS)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "bench_api_settings",
-        "DATABASE_URL": url,
-        "PYTHONPATH": os.pathsep.join([str(modules), str(ROOT)]),
-        "CELERY_TASK_ALWAYS_EAGER": "true",
-        # Persistent connections, as production runs (base.py reads it); a connection per request would
-        # dwarf everything measured here.
-        "DATABASE_CONN_MAX_AGE": "60",
-    }
-    print(f"Database {name}: recreating and migrating ...", flush=True)
-    _recreate_database(maintenance, name)
-    server = None
-    try:
-        TOKENS.extend(_prepare(env))
+    url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/lp_bench_api")
+    with BenchServer(database_url=url, urls=BENCH_URLS, env=RAISED_LIMITS, keep_db=args.keep_db) as bench:
+        TOKENS.extend(bench.django(MAKE_MERCHANTS))
         REPLAYED["Authorization"] = f"Token {TOKENS[0]}"
-        port = _free_port()
-        server = _start_gunicorn(env, port)
-        print(f"gunicorn config.wsgi -w 2 on {HOST}:{port} (settings: config.settings.test, DEBUG off)")
+        applicants = seed_applicants(bench, count=2 * (args.applications + APPLY_WARM_UP))
+        port = bench.start()
+        print(bench.describe())
+        print(describe_limits())
         print(f"{args.requests} requests per scenario, interleaved, {args.concurrency} client threads\n", flush=True)
         # Warm both workers (imports, connections, caches) and store the replayed key's first answer.
         _run(port, SCENARIOS, per_scenario=20, concurrency=args.concurrency, time_cap=30)
@@ -324,18 +219,17 @@ def main() -> None:
             port, SCENARIOS, per_scenario=args.requests, concurrency=args.concurrency, time_cap=args.time_cap
         )
         took = time.perf_counter() - started
-    finally:
-        if server is not None:
-            _stop(server)
-        if not args.keep_db:
-            _recreate_database(maintenance, name, drop_only=True)
-        shutil.rmtree(modules, ignore_errors=True)
+        _report_interleaved(results, took=took, concurrency=args.concurrency)
+        sides = _apply_throughput(port, applicants, applications=args.applications, args=args)
+    _report_throughput(sides, concurrency=args.concurrency)
 
+
+def _report_interleaved(results: dict[str, Result], *, took: float, concurrency: int) -> None:
     sent = sum(len(r.latencies) for r in results.values())
     print(f"{sent} requests in {took:.1f} s ({sent / took:.1f} req/s overall)\n")
     print(f"{'scenario':28} {'sent':>5} {'mean ms':>8} {'p50 ms':>7} {'p95 ms':>7} {'req/s':>7}  statuses")
     for result in results.values():
-        implied = args.concurrency / (result.mean_ms / 1000)
+        implied = concurrency / (result.mean_ms / 1000)
         statuses = dict(sorted(result.statuses.items()))
         print(
             f"{result.name:28} {len(result.latencies):5} {result.mean_ms:8.1f} {result.p50_ms:7.1f} "
@@ -366,10 +260,84 @@ def main() -> None:
     print("\nRatios (cost per request: mean latency of the scenario / mean latency of its baseline):")
     for label, ratio, note in rows:
         print(f"  {label:52} {ratio:5.2f}x" + (f"  ({note})" if note else ""))
+
+
+APPLY_KEYED = "apply, new keys"
+APPLY_UNKEYED = "apply, no key"
+PING_SIDE = "ping GET"
+
+
+def _apply_throughput(port: int, applicants, *, applications: int, args) -> dict:
+    """Applications (create + submit, each merchant's first) per second against bare pings per second.
+
+    Throughput needs the server to itself: in alternating blocks only one side's requests are in flight, so each
+    side's rate is what the two workers sustain on that work alone (a mix would give every side the mix's rate).
+    """
     print(
-        "\nSubmitting loan applications is not measured yet: the applications API does not exist. "
-        "Add it here (with and without Idempotency-Key, against this ping) when it lands."
+        f"\nThroughput: {applications} applications with keys, {applications} without, "
+        f"{applications * PINGS_PER_APPLICATION} pings, in {APPLY_ROUNDS} alternating blocks each, "
+        f"{args.concurrency} client threads",
+        flush=True,
     )
+    keyed, unkeyed = applicants[: len(applicants) // 2], applicants[len(applicants) // 2 :]
+    warm_up = [apply_task(port, a) for a in keyed[:APPLY_WARM_UP]]
+    warm_up += [apply_task(port, a, keyed=False) for a in unkeyed[:APPLY_WARM_UP]]
+    run_tasks(warm_up, concurrency=args.concurrency, deadline=time.monotonic() + 60)
+    ping = ("GET", "/bench/ping/", None, _auth(0))
+
+    def ping_task() -> bool:
+        return send(port, *ping)[0] == 200
+
+    return alternate_blocks(
+        {
+            APPLY_KEYED: [apply_task(port, a) for a in keyed[APPLY_WARM_UP:]],
+            APPLY_UNKEYED: [apply_task(port, a, keyed=False) for a in unkeyed[APPLY_WARM_UP:]],
+            PING_SIDE: [ping_task] * (applications * PINGS_PER_APPLICATION),
+        },
+        rounds=APPLY_ROUNDS,
+        concurrency=args.concurrency,
+        deadline=time.monotonic() + args.apply_time_cap,
+    )
+
+
+def _report_throughput(sides: dict, *, concurrency: int) -> None:
+    print(f"\n{'side':18} {'done':>5} {'failed':>6} {'seconds':>8} {'per s':>7} {'HTTP req/s':>10}  outcomes")
+    rates = {}
+    for name, side in sides.items():
+        if name == PING_SIDE:
+            done = sum(side.results)
+            requests, outcomes = done, ""
+        else:
+            done = sum(1 for a in side.results if a.ok)
+            requests = 2 * done
+            counts: dict[str, int] = {}
+            for a in side.results:
+                counts[a.outcome] = counts.get(a.outcome, 0) + 1
+            outcomes = ", ".join(f"{outcome} {n}" for outcome, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        rates[name] = (side.per_second(done), side.per_second(requests))
+        print(
+            f"{name:18} {done:5} {len(side.results) - done:6} {side.seconds:8.1f} {rates[name][0]:7.1f} "
+            f"{rates[name][1]:10.1f}  {outcomes}"
+        )
+    if not rates[PING_SIDE][0] or not rates[APPLY_KEYED][0]:
+        print("Nothing to compare: a side completed nothing.")
+        return
+    ratio = rates[APPLY_KEYED][0] / rates[PING_SIDE][0]
+    verdict = "meets" if round(ratio, 2) >= APPLY_THROUGHPUT_TARGET else "MISSES"
+    print("\nRatios (throughput of the side / throughput of the bare DRF ping, same server, same run):")
+    print(
+        f"  {'applications/s (create + submit, with keys) vs pings/s':58} {ratio:5.2f}x  "
+        f"({verdict} the {APPLY_THROUGHPUT_TARGET}x target; an application is two requests)"
+    )
+    print(
+        f"  {'HTTP requests/s applying (with keys) vs pings/s':58} {rates[APPLY_KEYED][1] / rates[PING_SIDE][1]:5.2f}x"
+    )
+    if rates[APPLY_UNKEYED][0]:
+        print(f"  {'applications/s without keys vs pings/s':58} {rates[APPLY_UNKEYED][0] / rates[PING_SIDE][0]:5.2f}x")
+        print(
+            f"  {'applications/s with keys vs without':58} {rates[APPLY_KEYED][0] / rates[APPLY_UNKEYED][0]:5.2f}x"
+            "  (what the keys cost in throughput)"
+        )
 
 
 if __name__ == "__main__":
