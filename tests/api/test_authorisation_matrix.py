@@ -111,6 +111,21 @@ MATRIX: dict[str, Row] = {
         body=lambda personas, me: {"password": DEFAULT_PASSWORD, "consent": True},
     ),
     "loans_list": Row(expect=_merchants_only(200)),
+    # Repayments: the matrix personas have no loans, so every caller is told "not found" alike.
+    "loans_payments_retrieve": Row(expect=_everyone(404, anonymous=401), path_params=lambda personas, me: {"id": 999999}),
+    "loans_payments_create": Row(
+        expect=_everyone(404, anonymous=401),
+        path_params=lambda personas, me: {"id": 999999},
+        body=lambda personas, me: {"amount": "100.00", "external_reference": "matrix-1"},
+    ),
+    "loans_payoff_quote_retrieve": Row(
+        expect=_everyone(404, anonymous=401), path_params=lambda personas, me: {"id": 999999}
+    ),
+    "loans_prepayments_create": Row(
+        expect=_everyone(404, anonymous=401),
+        path_params=lambda personas, me: {"id": 999999},
+        body=lambda personas, me: {"amount": "100.00", "external_reference": "matrix-1", "keep": "term"},
+    ),
     "loans_retrieve": Row(expect=_merchants_only(404), path_params=lambda personas, me: {"id": 999999}),
 }
 # The only operations an anonymous client may call (the schema and docs pages are outside the schema).
