@@ -145,6 +145,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "underwriting.tasks.preapproved_limits_refresh_task",
         "schedule": crontab(hour=2, minute=0),
     },
+    "lending-servicing-daily": {
+        "task": "lending.tasks.servicing.servicing_daily_task",
+        "schedule": crontab(hour=1, minute=0),
+    },
     "disbursements-reconcile": {"task": "lending.tasks.funding.disbursements_reconcile_task", "schedule": 5 * 60},
 }
 

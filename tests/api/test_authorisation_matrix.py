@@ -112,7 +112,9 @@ MATRIX: dict[str, Row] = {
     ),
     "loans_list": Row(expect=_merchants_only(200)),
     # Repayments: the matrix personas have no loans, so every caller is told "not found" alike.
-    "loans_payments_retrieve": Row(expect=_everyone(404, anonymous=401), path_params=lambda personas, me: {"id": 999999}),
+    "loans_payments_retrieve": Row(
+        expect=_everyone(404, anonymous=401), path_params=lambda personas, me: {"id": 999999}
+    ),
     "loans_payments_create": Row(
         expect=_everyone(404, anonymous=401),
         path_params=lambda personas, me: {"id": 999999},
