@@ -3,6 +3,8 @@
 from lending.models.applications import OPEN_STATES, ApplicationState, Contract, LoanApplication
 from lending.models.loans import (
     Allocation,
+    CollectionContact,
+    DeferralRequest,
     Disbursement,
     Instalment,
     Loan,
@@ -40,9 +42,11 @@ __all__ = [
     "RATE_QUANTUM",
     "Allocation",
     "ApplicationState",
+    "CollectionContact",
     "Contract",
     "Currency",
     "DayCountChoice",
+    "DeferralRequest",
     "Disbursement",
     "FeeTimingChoice",
     "Instalment",

@@ -294,3 +294,72 @@ class SalesShareDeduction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.loan_id} {self.sales_date} {self.amount}"
+
+
+class DeferralRequest(models.Model):
+    """A merchant's request to move one instalment later (flexible repayment), decided by an officer."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for an officer")
+        APPROVED = "approved", _("Approved")
+        REFUSED = "refused", _("Refused")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="deferral_requests")
+    instalment = models.ForeignKey(Instalment, on_delete=models.PROTECT, related_name="deferral_requests")
+    requested_due_date = models.DateField(_("new due date asked for"))
+    reason = models.TextField(_("reason"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(_("asked at"), auto_now_add=True)
+    decided_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.TextField(_("officer's note"), blank=True)
+
+    class Meta:
+        verbose_name = _("deferral request")
+        verbose_name_plural = _("deferral requests")
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instalment"], condition=models.Q(status="pending"), name="one_pending_deferral_per_instalment"
+            )
+        ]
+        permissions = [("decide_deferral", "Can approve or refuse a deferral request")]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id}/{self.instalment_id} → {self.requested_due_date}"
+
+
+class CollectionContact(models.Model):
+    """One contact with a merchant about an overdue loan: the collections history officers work from."""
+
+    class Channel(models.TextChoices):
+        PHONE = "phone", _("Phone call")
+        SMS = "sms", _("Text message")
+        EMAIL = "email", _("Email")
+        VISIT = "visit", _("Visit")
+
+    class Outcome(models.TextChoices):
+        PROMISE_TO_PAY = "promise_to_pay", _("Promised to pay")
+        NO_ANSWER = "no_answer", _("No answer")
+        DISPUTE = "dispute", _("Disputes the debt")
+        HARDSHIP = "hardship", _("In hardship")
+        OTHER = "other", _("Other")
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="collection_contacts")
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices)
+    promised_amount = MoneyField(_("promised amount"), null=True, blank=True)
+    promised_on = models.DateField(_("promised for"), null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    contacted_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    contacted_at = models.DateTimeField(_("contacted at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("collections contact")
+        verbose_name_plural = _("collections contacts")
+        ordering = ["-contacted_at"]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id} {self.channel} {self.outcome}"
