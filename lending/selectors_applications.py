@@ -3,7 +3,7 @@
 import datetime
 from decimal import Decimal
 
-from django.db.models import F, Min, QuerySet, Sum
+from django.db.models import Count, F, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from core.models import Notice
@@ -45,6 +45,20 @@ def applications_in_progress_count(*, merchant: Merchant, exclude_pk: int | None
 def application_in_progress_for_merchant(*, merchant: Merchant) -> LoanApplication | None:
     """The merchant's newest application in progress, to point to when it tries to apply again."""
     return LoanApplication.objects.filter(merchant=merchant, state__in=IN_PROGRESS_STATES).order_by("-id").first()
+
+
+def applications_in_progress_and_submitted_since(
+    *, merchant: Merchant, since: datetime.datetime, exclude_pk: int | None = None
+) -> tuple[int, int]:
+    """``applications_in_progress_count`` and ``applications_submitted_since`` for the same merchant in one query."""
+    queryset = LoanApplication.objects.filter(merchant=merchant)
+    if exclude_pk is not None:
+        queryset = queryset.exclude(pk=exclude_pk)
+    counts = queryset.aggregate(
+        in_progress=Count("pk", filter=Q(state__in=IN_PROGRESS_STATES)),
+        submitted=Count("pk", filter=Q(submitted_at__gte=since)),
+    )
+    return counts["in_progress"], counts["submitted"]
 
 
 def applications_submitted_since(*, merchant: Merchant, since: datetime.datetime) -> int:

@@ -19,11 +19,14 @@ Keys belong to the authenticated user (an anonymous client cannot use one) and a
 How it stays correct under concurrency: the first request INSERTs the key in its own short, committed
 transaction before the view runs, so the unique (user, key) constraint makes any concurrent request with the
 same key see the row and get 409. When the view has answered, the answer is stored on the row. A 5xx or an
-unhandled exception deletes the row instead, so the client may retry with the same key.
+unhandled exception deletes the row instead, so the client may retry with the same key. The claim and the stored
+answer commit without waiting for the disk (``_bookkeeping_transaction`` says why that is safe); the view's own
+work commits as usual.
 """
 
 import hashlib
 import json
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.core.files.uploadedfile import UploadedFile
@@ -122,13 +125,36 @@ def _replay_response(record: IdempotencyKey) -> Response:
     return Response(record.response_body, status=record.response_status, headers=headers)
 
 
-def _insert_claim(*, user, key: str, request_hash: str) -> IdempotencyKey:
+@contextmanager
+def _bookkeeping_transaction():
+    """A short transaction of its own for the key's claim or stored answer, committed without waiting for the disk.
+
+    ``synchronous_commit`` off makes the COMMIT return before its WAL record is flushed (PostgreSQL flushes it
+    within a fraction of a second, and any later synchronous commit flushes it first, as WAL is written in order).
+    The row is visible to every other connection at once all the same, so the unique constraint still decides
+    between two concurrent requests exactly as before. What a crash can lose is only the last moments' keys:
+    a lost claim or stored answer means at worst that a retry with that key is answered as a new request (or
+    409 until the claim is abandoned), and the services' own invariants (one application per submission token,
+    the state machine, the row locks) still hold, because their transactions commit synchronously as usual.
+    This saves a disk flush (about 2.5 ms on the benchmark machine) for the claim and for the answer of every
+    idempotent request. Only a transaction opened here gets the setting: inside a caller's transaction (as in
+    tests) a savepoint keeps a duplicate key from aborting it, and the caller's commit stays synchronous.
+    """
     if connection.in_atomic_block:
-        # Inside a caller's transaction (as in tests): a savepoint keeps a duplicate key from aborting it.
         with transaction.atomic():
-            return IdempotencyKey.objects.create(user=user, key=key, request_hash=request_hash)
-    # In autocommit mode the INSERT commits by itself: one round trip, visible to concurrent requests at once.
-    return IdempotencyKey.objects.create(user=user, key=key, request_hash=request_hash)
+            yield
+        return
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
+
+
+def _insert_claim(*, user, key: str, request_hash: str) -> IdempotencyKey:
+    # Committed before the view runs, so concurrent requests with the same key see it at once.
+    with _bookkeeping_transaction():
+        return IdempotencyKey.objects.create(user=user, key=key, request_hash=request_hash)
 
 
 def idempotency_key_claim(*, user, key: str, request_hash: str) -> IdempotencyKey:
@@ -181,7 +207,8 @@ def idempotency_key_complete(*, record: IdempotencyKey, response) -> None:
     record.response_headers = {
         name: value for name, value in response.items() if name.lower() not in _PER_RESPONSE_HEADERS
     }
-    record.save(update_fields=["state", "response_status", "response_body", "response_headers"])
+    with _bookkeeping_transaction():
+        record.save(update_fields=["state", "response_status", "response_body", "response_headers"])
 
 
 def idempotency_key_release(*, record: IdempotencyKey) -> None:

@@ -188,6 +188,16 @@ def _answer(application: LoanApplication, *, code: int = status.HTTP_200_OK) -> 
     return Response(ApplicationSerializer(fresh).data, status=code)
 
 
+def _answer_as_saved(application: LoanApplication, *, code: int = status.HTTP_200_OK) -> Response:
+    """The answer from the instance the service has just saved, with its product and decision, not read back.
+
+    For services that set every field they change on the instance they return and load nothing behind it
+    (``application_create`` and ``application_submit``): the serializer rounds each amount to its field's places,
+    so the answer is the same as from a fresh read, without the query.
+    """
+    return Response(ApplicationSerializer(application).data, status=code)
+
+
 class ApplicationListCreateApi(IdempotentMixin, ApplicationConflictMixin, generics.ListAPIView):
     permission_classes = [IsMerchantOwner]
     serializer_class = ApplicationSerializer
@@ -253,7 +263,7 @@ class ApplicationListCreateApi(IdempotentMixin, ApplicationConflictMixin, generi
             repayment_method=values.get("repayment_method") or None,
             by=request.user,
         )
-        return _answer(application, code=status.HTTP_201_CREATED)
+        return _answer_as_saved(application, code=status.HTTP_201_CREATED)
 
 
 class ApplicationDetailApi(APIView):
@@ -283,7 +293,9 @@ class ApplicationSubmitApi(IdempotentMixin, ApplicationConflictMixin, APIView):
         responses={200: ApplicationSerializer, 403: _NO_MERCHANT, 404: _NOT_YOURS},
     )
     def post(self, request: Request, pk: int) -> Response:
-        return _answer(application_submit(application=_owned(request, pk), by=request.user))
+        # Ownership only (404 for another's): the service locks and reads the application itself.
+        owned = get_owned_object_or_404(LoanApplication.objects.all(), user=request.user, pk=pk)
+        return _answer_as_saved(application_submit(application=owned, by=request.user))
 
 
 class ApplicationAcceptApi(IdempotentMixin, ApplicationConflictMixin, APIView):

@@ -31,8 +31,8 @@ from lending.money import Quote
 from lending.notices import notify_merchant
 from lending.products import price_label, product_terms_snapshot, quote_for_product, quote_for_snapshot
 from lending.selectors_applications import (
+    applications_in_progress_and_submitted_since,
     applications_in_progress_count,
-    applications_submitted_since,
     merchant_average_daily_sales,
     merchant_has_defaulted_loan,
     offers_expired_ids,
@@ -105,12 +105,16 @@ def application_create(
             average_daily_sales=sales,
             submission_token=submission_token,
         )
-        try:
-            with transaction.atomic():
-                application.save()
-        except IntegrityError:
-            # The same token committed between our look and our insert: that application is the answer.
-            return LoanApplication.objects.get(merchant=locked_merchant, submission_token=submission_token)
+        if submission_token is None:
+            # No token, no unique clash to recover from: the savepoint below would cost two round trips for nothing.
+            application.save()
+        else:
+            try:
+                with transaction.atomic():
+                    application.save()
+            except IntegrityError:
+                # The same token committed between our look and our insert: that application is the answer.
+                return LoanApplication.objects.get(merchant=locked_merchant, submission_token=submission_token)
         audit_record(
             subject=application,
             action="application.create",
@@ -163,8 +167,15 @@ def application_submit(*, application: LoanApplication, by: Any) -> LoanApplicat
         locked = _lock(application)
         _require_owner(locked.merchant, by)
         _require_state(locked, locked.submit, _("Only a draft can be submitted."))
-        merchant = Merchant.objects.select_for_update().get(pk=locked.merchant_id)
-        _require_room_for_another(merchant, exclude_pk=locked.pk)
+        # ``_lock`` locked the merchant's row with the application's, so it is read once, not locked again.
+        merchant = locked.merchant
+        # The in-progress count serves both the limit here and the engine's request below (the merchant's row is
+        # locked, so it cannot change in between); the applications of the last 30 days come in the same query.
+        since = timezone.now() - VELOCITY_WINDOW
+        in_progress, submitted_before = applications_in_progress_and_submitted_since(
+            merchant=merchant, since=since, exclude_pk=locked.pk
+        )
+        _require_room(in_progress)
         _quote_request(
             merchant=merchant,
             product=locked.product,
@@ -173,11 +184,16 @@ def application_submit(*, application: LoanApplication, by: Any) -> LoanApplicat
             method=locked.repayment_method,
             average_daily_sales=locked.average_daily_sales,
         )
-        _transition(locked, locked.submit, action="application.submit", by=by)
+        # Not saved here: ``_apply_decision`` saves the application once with its outcome, in this transaction, so
+        # nobody can see the difference, and the "submit" audit row is written in its place all the same.
+        _transition(locked, locked.submit, action="application.submit", by=by, save=False)
         try:
             decision = decision_make(
                 merchant=merchant,
-                request=_credit_request(locked, merchant=merchant),
+                # This application counts among the last 30 days' submissions: it was submitted just now.
+                request=_credit_request(
+                    locked, in_progress=in_progress, submitted_last_30_days=submitted_before + 1, merchant=merchant
+                ),
                 exposures=application_exposures(application=locked),
                 application_id=locked.pk,
             )
@@ -420,7 +436,14 @@ def max_open_applications() -> int:
 
 
 def _lock(application: LoanApplication) -> LoanApplication:
-    return LoanApplication.objects.select_for_update().select_related("merchant", "product").get(pk=application.pk)
+    # The application's and its merchant's rows, not the product's: every submission of the same product would
+    # otherwise queue behind the others' decisions. The product is read as it is at this moment, as any reader of
+    # it would be (a product edit committed a moment later applies to the next application).
+    return (
+        LoanApplication.objects.select_for_update(of=("self", "merchant"))
+        .select_related("merchant", "product")
+        .get(pk=application.pk)
+    )
 
 
 def _require_owner(merchant: Merchant, by: Any) -> None:
@@ -450,8 +473,12 @@ def _require_referred(application: LoanApplication) -> None:
 
 
 def _require_room_for_another(merchant: Merchant, *, exclude_pk: int | None = None) -> None:
+    _require_room(applications_in_progress_count(merchant=merchant, exclude_pk=exclude_pk))
+
+
+def _require_room(in_progress: int) -> None:
     limit = max_open_applications()
-    if applications_in_progress_count(merchant=merchant, exclude_pk=exclude_pk) >= limit:
+    if in_progress >= limit:
         raise ApplicationError(
             _(
                 "You already have an application in progress. Finish or withdraw it before applying again "
@@ -496,7 +523,9 @@ def _quote_request(
     return priced, sales
 
 
-def _credit_request(application: LoanApplication, *, merchant: Merchant) -> CreditRequest:
+def _credit_request(
+    application: LoanApplication, *, in_progress: int, submitted_last_30_days: int, merchant: Merchant
+) -> CreditRequest:
     product = application.product
     return CreditRequest(
         amount=application.amount,
@@ -505,10 +534,8 @@ def _credit_request(application: LoanApplication, *, merchant: Merchant) -> Cred
         product_code=product.code,
         amount_max=product.amount_max,
         prices_by_grade={grade: product.price_for(grade) for grade in GRADES if grade in product.prices},
-        open_applications=applications_in_progress_count(merchant=merchant, exclude_pk=application.pk),
-        applications_last_30_days=applications_submitted_since(
-            merchant=merchant, since=timezone.now() - VELOCITY_WINDOW
-        ),
+        open_applications=in_progress,
+        applications_last_30_days=submitted_last_30_days,
         has_defaulted_loan=merchant_has_defaulted_loan(merchant=merchant),
     )
 
@@ -646,7 +673,9 @@ def _expire(application: LoanApplication) -> None:
     )
 
 
-def _transition(application: LoanApplication, method, *, action: str, by: Any, reason: str = "") -> None:
+def _transition(
+    application: LoanApplication, method, *, action: str, by: Any, reason: str = "", save: bool = True
+) -> None:
     from_state = application.state
     try:
         method()
@@ -655,7 +684,7 @@ def _transition(application: LoanApplication, method, *, action: str, by: Any, r
             _("This step is not possible while the application is %(state)s.")
             % {"state": application.get_state_display()}
         ) from exc
-    _save_and_audit(application, action=action, by=by, from_state=from_state, reason=reason)
+    _save_and_audit(application, action=action, by=by, from_state=from_state, reason=reason, save=save)
 
 
 def _save_and_audit(
@@ -667,8 +696,10 @@ def _save_and_audit(
     reason: str = "",
     decision: Decision | None = None,
     data: dict | None = None,
+    save: bool = True,
 ) -> None:
-    application.save()
+    if save:
+        application.save()
     details = dict(data or {})
     if decision is not None:
         details.update(
