@@ -5,14 +5,21 @@ Personas (after healthchecks' alice/bob/charlie): ``merchant_owner`` owns ``merc
 ``senior_officer`` and ``risk_manager`` work in the back office; ``partner_user`` is a partner bank.
 """
 
+import os
 import shutil
 
 import pytest
 from django.conf import settings
+from hypothesis import settings as hypothesis_settings
 
 from accounts.roles import Role
 from accounts.tests.factories import make_user
 from merchants.tests.factories import MerchantFactory
+
+# In CI every run tries the same examples, so a red build is reproducible and never a roll of the dice.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 def pytest_runtest_setup(item):
@@ -35,6 +42,16 @@ def _require_postgres_for_marked_tests(request):
 
         if connection.vendor != "postgresql":
             pytest.fail("This test needs PostgreSQL: set DATABASE_URL=postgres://… (make test does).")
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    # Rate limits (logins, email codes, quotes) count in the cache: no test inherits another's attempts.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

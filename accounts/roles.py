@@ -28,6 +28,10 @@ _LOAN_OFFICER = [
     "lending.view_loan",
     "lending.view_disbursement",
     "lending.view_contract",
+    "lending.view_deferralrequest",
+    "lending.decide_deferral",
+    "lending.view_collectioncontact",
+    "lending.add_collectioncontact",
     "underwriting.view_fraudalert",
     "underwriting.change_fraudalert",
     "underwriting.view_decision",
@@ -42,6 +46,7 @@ _SENIOR_OFFICER = [
     "merchants.suspend_merchant",
     "lending.second_approve_application",
     "lending.change_disbursement",
+    "lending.change_loan",
 ]
 _RISK_MANAGER = [
     *_SENIOR_OFFICER,

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.views import admin_login
 from core.views import healthz
+from lending.admin_collections import collections_urls
 from underwriting.admin_monitoring import monitoring_urls
 
 api_v1 = [
@@ -26,6 +27,7 @@ urlpatterns = [
     # Staff sign in through allauth, so the second factor and the login throttles apply to them too.
     path("admin/login/", admin_login),
     path("admin/underwriting/monitoring/", include(monitoring_urls())),
+    path("admin/lending/collections/", include(collections_urls())),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
 ]

@@ -124,4 +124,4 @@ class LoanProductAdmin(admin.ModelAdmin):
 
 
 # The officers' application, loan and disbursement pages live in their own module.
-from lending import admin_applications  # noqa: E402, F401
+from lending import admin_applications, admin_collections  # noqa: E402, F401

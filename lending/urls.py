@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("lending.web.contracts")),
     path("", include("lending.web.loans")),
     path("", include("lending.web.repayments")),
+    path("", include("lending.web.servicing")),
 ]

@@ -87,3 +87,9 @@ def test_admin_user_list_filters_by_role(client, loan_officer, partner_user):
 
     assert response.status_code == 200
     assert [user.email for user in response.context["cl"].result_list] == [partner_user.email]
+
+
+def test_write_offs_belong_to_senior_officers_not_loan_officers(loan_officer, senior_officer):
+    assert not loan_officer.has_perm("lending.change_loan")
+    assert senior_officer.has_perm("lending.change_loan")
+    assert loan_officer.has_perm("lending.decide_deferral")

@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("lending.api.contracts")),
     path("", include("lending.api.loans")),
     path("", include("lending.api.repayments")),
+    path("", include("lending.api.servicing")),
 ]

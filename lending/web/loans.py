@@ -10,11 +10,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import DetailView, ListView
 
 from lending.models import Disbursement, Loan
 from lending.selectors_loans import loan_paid_out, loan_with_schedule, loans_list
+from lending.services.collections import instalments_deferrable
 from lending.services.funding import masked_account
 from merchants.models import Merchant
 
@@ -64,6 +66,7 @@ class LoanDetailView(_MerchantOnlyMixin, DetailView):
             total_interest=sum((line.interest_due for line in instalments), zero),
             total_fees=sum((line.fee_due for line in instalments), zero),
             total_payments=sum((line.payment_due for line in instalments), zero),
+            deferrable=instalments_deferrable(loan=loan, on=timezone.localdate()),
         )
         return context
 

@@ -127,7 +127,8 @@ class RepaymentPayView(_OwnLoanMixin, View):
                 by=request.user,
             )
         except ValidationError as error:
-            for field, errors in getattr(error, "error_dict", {"__all__": error.error_list}).items():
+            messages_by_field = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
+            for field, errors in messages_by_field.items():
                 for message in errors:
                     form.add_error(field if field in form.fields else None, message)
             return self._render(request, loan, form, status=400)

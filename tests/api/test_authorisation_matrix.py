@@ -123,6 +123,14 @@ MATRIX: dict[str, Row] = {
     "loans_payoff_quote_retrieve": Row(
         expect=_everyone(404, anonymous=401), path_params=lambda personas, me: {"id": 999999}
     ),
+    "loans_deferral_requests_retrieve": Row(
+        expect=_everyone(404, anonymous=401), path_params=lambda personas, me: {"id": 999999}
+    ),
+    "loans_deferral_requests_create": Row(
+        expect=_everyone(404, anonymous=401),
+        path_params=lambda personas, me: {"id": 999999},
+        body=lambda personas, me: {"instalment": 1, "new_due_date": "2030-01-10", "reason": "matrix"},
+    ),
     "loans_prepayments_create": Row(
         expect=_everyone(404, anonymous=401),
         path_params=lambda personas, me: {"id": 999999},

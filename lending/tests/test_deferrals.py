@@ -1,0 +1,356 @@
+"""Deferring one instalment: the merchant asks (web, API), an officer approves or refuses (services).
+
+The rule: one unpaid, not yet overdue instalment of an up-to-date loan, moved 1 to 30 days later and before the
+next instalment's due date; at most one approved deferral per loan. The amounts due never change.
+
+This module also holds the URLs the servicing tests run against (the lead wires the same into the project).
+"""
+
+import datetime
+
+import pytest
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import include, path, reverse
+from django.utils import timezone
+
+from accounts.views import admin_login
+from config import urls as project
+from core.audit import audit_trail
+from core.models import Notice
+from lending import urls as lending_urls
+from lending.admin_collections import collections_urls
+from lending.models import DeferralRequest, LoanState
+from lending.services.collections import DeferralConflict, deferral_approve, deferral_refuse, deferral_request
+from lending.tests.repayment_helpers import active_loan
+from lending.tests.test_funding import with_perms
+
+_api_v1 = [path("", include("lending.api.servicing")), path("", include("lending.api.urls")), *project.api_v1]
+_lending = ([*lending_urls.urlpatterns, path("", include("lending.web.servicing"))], "lending")
+urlpatterns = [
+    path("loans/", include(_lending)),
+    path("api/v1/", include((_api_v1, "api"))),
+    path("admin/lending/collections/", include(collections_urls())),
+    path("admin/login/", admin_login),
+    path("admin/", admin.site.urls),
+    *(p for p in project.urlpatterns if str(p.pattern) not in ("api/v1/", "loans/", "admin/", "admin/login/")),
+]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+DAY = datetime.timedelta(days=1)
+
+
+def fresh_loan(merchant, *, term=12, **kwargs):
+    """A loan started ten days ago: instalment 1 is due in about three weeks."""
+    return active_loan(merchant, start=timezone.localdate() - 10 * DAY, term=term, **kwargs)
+
+
+def first_two(loan):
+    return loan.instalments.get(number=1), loan.instalments.get(number=2)
+
+
+@pytest.fixture
+def decider(loan_officer):
+    return with_perms(loan_officer, "lending.decide_deferral")
+
+
+def ask(loan, *, number=1, days=7, by, reason="A slow month after the road works."):
+    instalment = loan.instalments.get(number=number)
+    return deferral_request(
+        loan=loan, instalment=instalment, new_due_date=instalment.due_date + days * DAY, reason=reason, by=by
+    )
+
+
+# Asking.
+
+
+def test_owner_asks_to_defer_a_due_instalment_and_the_request_waits_for_an_officer(merchant):
+    loan = fresh_loan(merchant)
+
+    request = ask(loan, by=merchant.owner)
+
+    assert request.status == DeferralRequest.Status.PENDING
+    assert [event.action for event in audit_trail(loan)] == ["deferral.request"]
+    assert [event.action for event in audit_trail(request)] == ["deferral.request"]
+    # Nothing moves until an officer approves.
+    assert loan.instalments.get(number=1).due_date == request.requested_due_date - 7 * DAY
+
+
+def test_a_date_past_the_next_instalment_is_refused_naming_the_allowed_range(merchant):
+    loan = fresh_loan(merchant)
+    first, second = first_two(loan)
+    latest = min(first.due_date + 30 * DAY, second.due_date - DAY)
+
+    with pytest.raises(ValidationError) as error:
+        deferral_request(
+            loan=loan, instalment=first, new_due_date=second.due_date, reason="more time", by=merchant.owner
+        )
+
+    assert error.value.message_dict["new_due_date"] == [
+        f"Choose a new due date from {(first.due_date + DAY).isoformat()} to {latest.isoformat()}."
+    ]
+    assert not DeferralRequest.objects.exists()
+
+
+def test_the_last_instalment_may_move_at_most_thirty_days(merchant):
+    loan = fresh_loan(merchant, term=3)
+    last = loan.instalments.get(number=3)
+
+    with pytest.raises(ValidationError) as error:
+        ask(loan, number=3, days=31, by=merchant.owner)
+    assert f"to {(last.due_date + 30 * DAY).isoformat()}" in error.value.message_dict["new_due_date"][0]
+
+    assert ask(loan, number=3, days=30, by=merchant.owner).status == "pending"
+
+
+def test_an_empty_reason_is_refused(merchant):
+    loan = fresh_loan(merchant)
+
+    with pytest.raises(ValidationError) as error:
+        ask(loan, by=merchant.owner, reason="  ")
+
+    assert "reason" in error.value.message_dict
+
+
+def test_another_merchant_cannot_ask_for_my_loan(merchant, other_merchant):
+    loan = fresh_loan(merchant)
+
+    with pytest.raises(PermissionDenied):
+        ask(loan, by=other_merchant.owner)
+    assert not DeferralRequest.objects.exists()
+
+
+def test_an_overdue_instalment_cannot_be_deferred(merchant):
+    loan = active_loan(merchant, start=timezone.localdate() - 50 * DAY)
+
+    with pytest.raises(DeferralConflict, match="paid or already overdue"):
+        ask(loan, by=merchant.owner)
+
+
+def test_a_loan_in_arrears_cannot_defer(merchant):
+    loan = fresh_loan(merchant, state=LoanState.OVERDUE)
+
+    with pytest.raises(DeferralConflict, match="up to date"):
+        ask(loan, by=merchant.owner)
+
+
+def test_a_second_request_while_one_waits_is_refused(merchant):
+    loan = fresh_loan(merchant)
+    ask(loan, by=merchant.owner)
+
+    with pytest.raises(DeferralConflict, match="already waiting"):
+        ask(loan, number=2, by=merchant.owner)
+
+
+# Deciding.
+
+
+def test_approval_moves_the_due_date_keeps_the_amounts_and_tells_the_merchant(merchant, decider):
+    loan = fresh_loan(merchant)
+    before = loan.instalments.get(number=1)
+    request = ask(loan, days=10, by=merchant.owner)
+
+    deferral_approve(request=request, by=decider, note="Seasonal dip, good history.")
+
+    after = loan.instalments.get(number=1)
+    assert after.due_date == before.due_date + 10 * DAY
+    assert (after.principal_due, after.interest_due, after.fee_due) == (
+        before.principal_due,
+        before.interest_due,
+        before.fee_due,
+    )
+    request.refresh_from_db()
+    assert (request.status, request.decided_by, request.decision_note) == (
+        "approved",
+        decider,
+        "Seasonal dip, good history.",
+    )
+    assert [event.action for event in audit_trail(loan)] == ["deferral.request", "deferral.approve"]
+    assert audit_trail(request).last().to_state == "approved"
+    notice = Notice.objects.get(user=merchant.owner, title__contains="is now due on")
+    assert after.due_date.isoformat() in notice.title
+
+
+def test_approving_the_last_instalment_moves_the_maturity_date(merchant, decider):
+    loan = fresh_loan(merchant, term=3)
+    request = ask(loan, number=3, days=20, by=merchant.owner)
+
+    deferral_approve(request=request, by=decider)
+
+    loan.refresh_from_db()
+    assert loan.maturity_date == request.requested_due_date
+
+
+def test_only_one_deferral_is_approved_per_loan(merchant, decider):
+    loan = fresh_loan(merchant)
+    deferral_approve(request=ask(loan, by=merchant.owner), by=decider)
+
+    with pytest.raises(DeferralConflict, match="one deferral"):
+        ask(loan, number=2, by=merchant.owner)
+
+
+def test_staff_without_the_permission_cannot_approve(merchant, staff_without_role):
+    loan = fresh_loan(merchant)
+    request = ask(loan, by=merchant.owner)
+
+    with pytest.raises(PermissionDenied):
+        deferral_approve(request=request, by=staff_without_role)
+    request.refresh_from_db()
+    assert request.status == "pending"
+
+
+def test_a_decided_request_cannot_be_decided_again(merchant, decider):
+    loan = fresh_loan(merchant)
+    request = ask(loan, by=merchant.owner)
+    deferral_refuse(request=request, by=decider, note="Arrears on another loan.")
+
+    with pytest.raises(DeferralConflict, match="already decided"):
+        deferral_approve(request=request, by=decider)
+    assert loan.instalments.get(number=1).due_date < request.requested_due_date
+
+
+def test_refusal_needs_a_note_and_tells_the_merchant_why(merchant, decider):
+    loan = fresh_loan(merchant)
+    request = ask(loan, by=merchant.owner)
+
+    with pytest.raises(ValidationError) as error:
+        deferral_refuse(request=request, by=decider, note="")
+    assert "note" in error.value.message_dict
+
+    deferral_refuse(request=request, by=decider, note="Arrears on another loan.")
+    request.refresh_from_db()
+    assert request.status == "refused"
+    assert Notice.objects.get(user=merchant.owner, title__contains="was refused").body.endswith(
+        "Arrears on another loan."
+    )
+    assert [event.action for event in audit_trail(loan)] == ["deferral.request", "deferral.refuse"]
+
+
+def test_a_request_whose_instalment_was_paid_meanwhile_cannot_be_approved(merchant, decider):
+    from lending.services.repayments import payment_record
+
+    loan = fresh_loan(merchant)
+    request = ask(loan, by=merchant.owner)
+    first = loan.instalments.get(number=1)
+    payment_record(
+        loan=loan,
+        amount=first.payment_due,
+        received_on=timezone.localdate(),
+        source="api",
+        external_reference="paid-early",
+    )
+
+    with pytest.raises(DeferralConflict, match="can no longer be deferred"):
+        deferral_approve(request=request, by=decider)
+
+
+# The web form.
+
+
+def test_owner_sends_the_form_and_returns_to_the_loan(client, merchant):
+    loan = fresh_loan(merchant)
+    first = loan.instalments.get(number=1)
+    client.force_login(merchant.owner)
+    url = reverse("lending:deferral-request", args=[loan.pk, 1])
+
+    page = client.get(url)
+    assert page.status_code == 200
+    assert f"From {(first.due_date + DAY).isoformat()}" in page.content.decode()
+
+    response = client.post(url, {"new_due_date": (first.due_date + 5 * DAY).isoformat(), "reason": "Road works"})
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("lending:loan-detail", args=[loan.pk])
+    assert DeferralRequest.objects.get().requested_due_date == first.due_date + 5 * DAY
+
+
+def test_the_form_shows_the_allowed_range_when_the_date_is_out_of_it(client, merchant):
+    loan = fresh_loan(merchant)
+    first = loan.instalments.get(number=1)
+    client.force_login(merchant.owner)
+
+    response = client.post(
+        reverse("lending:deferral-request", args=[loan.pk, 1]),
+        {"new_due_date": (first.due_date + 60 * DAY).isoformat(), "reason": "Road works"},
+    )
+
+    assert response.status_code == 400
+    assert "Choose a new due date from" in response.content.decode()
+    assert not DeferralRequest.objects.exists()
+
+
+def test_the_form_of_another_merchants_loan_is_not_found(client, merchant, other_merchant):
+    loan = fresh_loan(merchant)
+    client.force_login(other_merchant.owner)
+
+    assert client.get(reverse("lending:deferral-request", args=[loan.pk, 1])).status_code == 404
+
+
+# The API.
+
+
+def test_api_owner_posts_a_request_and_lists_it(client, merchant):
+    loan = fresh_loan(merchant)
+    first = loan.instalments.get(number=1)
+    client.force_login(merchant.owner)
+    url = reverse("api:loan-deferral-requests", args=[loan.pk])
+
+    created = client.post(
+        url,
+        {"instalment": 1, "new_due_date": (first.due_date + 3 * DAY).isoformat(), "reason": "Road works"},
+        content_type="application/json",
+    )
+    listed = client.get(url)
+
+    assert created.status_code == 201
+    assert created.json()["status"] == "pending"
+    assert [row["instalment"] for row in listed.json()["results"]] == [1]
+
+
+def test_api_out_of_range_date_is_a_field_error(client, merchant):
+    loan = fresh_loan(merchant)
+    client.force_login(merchant.owner)
+
+    response = client.post(
+        reverse("api:loan-deferral-requests", args=[loan.pk]),
+        {"instalment": 1, "new_due_date": "2000-01-01", "reason": "Road works"},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400
+    assert "Choose a new due date from" in response.json()["fields"]["new_due_date"][0]
+
+
+def test_api_another_merchants_loan_is_not_found_and_anonymous_is_unauthorised(client, merchant, other_merchant):
+    loan = fresh_loan(merchant)
+    url = reverse("api:loan-deferral-requests", args=[loan.pk])
+
+    assert client.get(url).status_code == 401
+    client.force_login(other_merchant.owner)
+    assert client.get(url).status_code == 404
+    assert client.post(url, {}, content_type="application/json").status_code == 404
+
+
+def test_api_a_second_request_is_a_conflict(client, merchant):
+    loan = fresh_loan(merchant)
+    ask(loan, by=merchant.owner)
+    second = loan.instalments.get(number=2)
+    client.force_login(merchant.owner)
+
+    response = client.post(
+        reverse("api:loan-deferral-requests", args=[loan.pk]),
+        {"instalment": 2, "new_due_date": (second.due_date + DAY).isoformat(), "reason": "Road works"},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 409
+
+
+def test_the_loan_page_links_only_the_instalments_that_can_be_deferred(merchant):
+    from lending.services.collections import instalments_deferrable
+
+    loan = fresh_loan(merchant, term=3)
+    assert instalments_deferrable(loan=loan, on=timezone.localdate()) == {1, 2, 3}
+
+    ask(loan, by=merchant.owner)
+
+    assert instalments_deferrable(loan=loan, on=timezone.localdate()) == set()
