@@ -12,6 +12,7 @@ from lending.models.loans import (
     Payment,
     PaymentSource,
     Reminder,
+    RestructureProposal,
     SalesShareDeduction,
     SimulatedTransfer,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "ProductKind",
     "Reminder",
     "RepaymentMethodChoice",
+    "RestructureProposal",
     "SalesShareDeduction",
     "SimulatedTransfer",
     "TermUnitChoice",

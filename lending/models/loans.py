@@ -363,3 +363,37 @@ class CollectionContact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.loan_id} {self.channel} {self.outcome}"
+
+
+class RestructureProposal(models.Model):
+    """An officer's new schedule for a loan in difficulty; it takes effect only when the merchant accepts it."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("Waiting for the merchant")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined by the merchant")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="restructure_proposals")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PROPOSED)
+    # The outstanding balance re-scheduled: new term, rate and first due date, and the schedule they make.
+    terms = models.JSONField(_("new terms"), default=dict)
+    schedule = models.JSONField(_("new schedule"), default=list)
+    reason = models.TextField(_("reason"))
+    proposed_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(_("proposed at"), auto_now_add=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("restructure proposal")
+        verbose_name_plural = _("restructure proposals")
+        ordering = ["-proposed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["loan"], condition=models.Q(status="proposed"), name="one_open_restructure_per_loan"
+            )
+        ]
+        permissions = [("propose_restructure", "Can propose a new schedule for a loan")]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id} {self.get_status_display()}"
