@@ -47,6 +47,7 @@ _SENIOR_OFFICER = [
     "lending.second_approve_application",
     "lending.change_disbursement",
     "lending.change_loan",
+    "lending.propose_restructure",
 ]
 _RISK_MANAGER = [
     *_SENIOR_OFFICER,

@@ -240,11 +240,64 @@ def collections_loan_view(request: HttpRequest, pk: int) -> HttpResponse:
     return TemplateResponse(request, "admin/lending/collections_loan.html", context, status=status)
 
 
+# Proposing a restructure (lending.services.restructure decides what is re-scheduled and how).
+
+RESTRUCTURE_URL = "lending_collections_restructure"
+
+
+class RestructureForm(forms.Form):
+    term = forms.IntegerField(label=_("New term (months)"), min_value=1, max_value=60)
+    annual_rate = forms.DecimalField(
+        label=_("Yearly interest rate"),
+        max_digits=7,
+        decimal_places=6,
+        help_text=_("A fraction: 0.12 for 12 %."),
+    )
+    first_due_date = forms.DateField(
+        label=_("First due date"), widget=forms.DateInput(attrs={"type": "date"}), input_formats=["%Y-%m-%d"]
+    )
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
+
+
+def collections_restructure_view(request: HttpRequest, pk: int) -> HttpResponse:
+    from lending.services.restructure import PROPOSE_PERMISSION, restructure_propose
+
+    _require(request, PROPOSE_PERMISSION)
+    loan = get_object_or_404(Loan.objects.select_related("merchant"), pk=pk)
+    form = RestructureForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                restructure_propose(loan=loan, by=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                _add_errors(form, error)
+            except (StateConflict, PermissionDenied) as error:
+                form.add_error(None, getattr(error, "message", str(error)))
+                status = 409 if isinstance(error, StateConflict) else 403
+            else:
+                messages.success(
+                    request, gettext("Restructure proposed for loan #%(id)s; the merchant decides.") % {"id": loan.pk}
+                )
+                return HttpResponseRedirect(reverse(LOAN_URL, args=[loan.pk]))
+    context = {
+        **admin.site.each_context(request),
+        "title": gettext("Propose a restructure: loan #%(id)s") % {"id": loan.pk},
+        "loan": loan,
+        "form": form,
+        "loan_url": reverse(LOAN_URL, args=[loan.pk]),
+        "opts": Loan._meta,
+    }
+    return TemplateResponse(request, "lending/restructure_propose.html", context, status=status)
+
+
 def collections_urls() -> list[URLPattern]:
     queue = CollectionsQueueAdmin(Loan, admin.site)
     return [
         path("", admin.site.admin_view(queue.changelist_view), name=QUEUE_URL),
         path("<int:pk>/", admin.site.admin_view(collections_loan_view), name=LOAN_URL),
+        path("<int:pk>/restructure/", admin.site.admin_view(collections_restructure_view), name=RESTRUCTURE_URL),
     ]
 
 

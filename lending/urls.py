@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("lending.web.loans")),
     path("", include("lending.web.repayments")),
     path("", include("lending.web.servicing")),
+    path("", include("lending.web.restructure")),
 ]

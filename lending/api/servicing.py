@@ -4,8 +4,11 @@ Who may call: the loan's merchant's owner. Anyone else (another merchant, an off
 404, the same as a missing one; anonymous: 401. POST honours ``Idempotency-Key``. Officers decide in the back office.
 """
 
+from django.http import HttpResponse
 from django.urls import path
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -107,6 +110,33 @@ class LoanDeferralRequestsApi(IdempotentMixin, APIView):
         return Response(DeferralRequestSerializer(fresh).data, status=status.HTTP_201_CREATED)
 
 
+class LoanStatementApi(APIView):
+    """The loan statement as a PDF, the same document as the portal's (Chinese with English beside)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="Download the loan's statement as a PDF",
+        responses={
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+            404: OpenApiResponse(description="No such loan of yours."),
+        },
+    )
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        from lending.contracts_render import html_to_pdf
+        from lending.web.servicing import statement_html
+
+        loan = _own_loan(request, pk)
+        on = timezone.localdate()
+        rendered = html_to_pdf(statement_html(loan=loan, on=on))
+        # A plain HttpResponse: DRF's renderers would try to negotiate JSON for bytes.
+        response = HttpResponse(rendered.pdf, content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="loan-{loan.pk}-statement-{on.isoformat()}.pdf"'
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
 urlpatterns = [
     path("loans/<int:pk>/deferral-requests/", LoanDeferralRequestsApi.as_view(), name="loan-deferral-requests"),
+    path("loans/<int:pk>/statement/", LoanStatementApi.as_view(), name="loan-statement"),
 ]

@@ -123,6 +123,9 @@ MATRIX: dict[str, Row] = {
     "loans_payoff_quote_retrieve": Row(
         expect=_everyone(404, anonymous=401), path_params=lambda personas, me: {"id": 999999}
     ),
+    "loans_statement_retrieve": Row(
+        expect=_everyone(404, anonymous=401), path_params=lambda personas, me: {"id": 999999}
+    ),
     "loans_deferral_requests_retrieve": Row(
         expect=_everyone(404, anonymous=401), path_params=lambda personas, me: {"id": 999999}
     ),
