@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 from core.audit import audit_record
 from core.exceptions import StateConflict
 from core.money import FEN
-from lending.models import CollectionContact, DeferralRequest, Instalment, Loan, LoanState
+from lending.models import CollectionContact, DeferralRequest, Instalment, Loan, LoanState, Reminder
 from lending.models.products import RepaymentMethodChoice
 from lending.notices import notify_merchant
 
@@ -238,6 +238,11 @@ def deferral_approve(*, request: DeferralRequest, by: User, note: str = "") -> D
         old_due_date = instalment.due_date
         instalment.due_date = locked.requested_due_date
         instalment.save(update_fields=["due_date"])
+        # The "due soon" and "due today" reminders were about the old date: let the daily job send them again
+        # for the new one (each kind is sent once per instalment).
+        Reminder.objects.filter(
+            instalment=instalment, kind__in=[Reminder.Kind.DUE_SOON, Reminder.Kind.DUE_TODAY]
+        ).delete()
         if instalment.due_date > loan.maturity_date:
             # The last instalment moved: the loan now ends on its new date.
             loan.maturity_date = instalment.due_date

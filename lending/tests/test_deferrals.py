@@ -354,3 +354,16 @@ def test_the_loan_page_links_only_the_instalments_that_can_be_deferred(merchant)
     ask(loan, by=merchant.owner)
 
     assert instalments_deferrable(loan=loan, on=timezone.localdate()) == set()
+
+
+def test_reminders_about_the_old_due_date_are_sent_again_for_the_new_one(merchant, decider):
+    from lending.models import Reminder
+
+    loan = fresh_loan(merchant)
+    instalment = loan.instalments.get(number=1)
+    Reminder.objects.create(instalment=instalment, kind=Reminder.Kind.DUE_SOON, sent_on=timezone.localdate())
+    request = ask(loan, by=merchant.owner)
+
+    deferral_approve(request=request, by=decider)
+
+    assert not Reminder.objects.filter(instalment=instalment, kind=Reminder.Kind.DUE_SOON).exists()
