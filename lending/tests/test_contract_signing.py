@@ -232,20 +232,21 @@ def test_concurrent_signatures_exactly_one_wins(accepted_application, django_cap
     def attempt():
         try:
             barrier.wait()
-            # The funding task is not the subject here; it would run in this thread on commit.
-            with mock.patch("lending.tasks.funding.application_fund_task.delay"):
-                sign(Contract.objects.get(pk=contract.pk))
+            sign(Contract.objects.get(pk=contract.pk))
             outcomes.append("signed")
         except ApplicationConflict as exc:
             outcomes.append(exc.code)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=attempt) for _ in range(attempts)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    # The funding task is not the subject here. It is patched once, around all the threads: patching a shared
+    # attribute inside each thread would race, and a thread could restore another's mock for good.
+    with mock.patch("lending.tasks.funding.application_fund_task.delay"):
+        threads = [threading.Thread(target=attempt) for _ in range(attempts)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
 
     assert sorted(outcomes) == ["already_signed"] * (attempts - 1) + ["signed"]
     assert AuditEvent.objects.filter(action="contract.sign", object_id=str(contract.pk)).count() == 1
