@@ -117,6 +117,7 @@ def _solve(advance: Decimal, flows: list[_Flow], per_year: tuple[int, int]) -> D
 
     if covered(0):
         return Decimal("0.00")
+    # Float only suggests where to start looking; every rate disclosed is decided by ``covered`` in Decimal.
     guess = _root_float(float(advance), [(t, float(f), float(amount)) for t, f, amount in flows])
     suggested = max(1, math.ceil(guess * numerator / denominator * 10_000))
     # The smallest APR on the two-decimal grid that repays the advance: bracket it around the float

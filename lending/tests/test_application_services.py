@@ -1,13 +1,11 @@
 """The application services: every transition's allowed path, wrong state, failed condition and permission."""
 
 import datetime
-import threading
 import uuid
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.db import connection
 from django.utils import timezone
 
 from core.audit import audit_trail
@@ -28,6 +26,7 @@ from lending.services.applications import (
     application_withdraw,
 )
 from lending.tests.conftest import APPLIED_AMOUNT, apply_for, make_verified_merchant
+from tests.concurrency import CONFLICT, race
 from underwriting.choices import ScorecardState
 from underwriting.models import Decision, Scorecard
 from underwriting.scoring import scorecard_cache_clear
@@ -269,26 +268,13 @@ def test_a_draft_whose_terms_the_product_no_longer_allows_is_refused_at_submissi
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_submissions_of_one_draft_decide_it_exactly_once(draft_application, decisions_approve):
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
+    def submit() -> str:
+        application_submit(application=draft_application, by=draft_application.merchant.owner)
+        return "won"
 
-    def submit() -> None:
-        try:
-            barrier.wait()
-            application_submit(application=draft_application, by=draft_application.merchant.owner)
-            outcomes.append("won")
-        except ApplicationConflict:
-            outcomes.append("conflict")
-        finally:
-            connection.close()
+    outcomes = race(submit, times=2, conflicts=(ApplicationConflict,))
 
-    threads = [threading.Thread(target=submit) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert sorted(outcomes) == ["conflict", "won"]
+    assert sorted(outcomes) == [CONFLICT, "won"]
     draft_application.refresh_from_db()
     assert draft_application.state == "approved"
     assert Decision.objects.filter(application_id=draft_application.pk).count() == 1
@@ -302,29 +288,18 @@ def test_a_double_click_on_submit_makes_one_application(
 ):
     merchant = verified_merchant_with_sales
     token = uuid.uuid4()
-    barrier = threading.Barrier(3)
-    made: list[int] = []
 
-    def click() -> None:
-        try:
-            barrier.wait()
-            application = application_apply(
-                merchant=merchant,
-                product=operating_loan,
-                amount="20000",
-                term=12,
-                by=merchant.owner,
-                submission_token=token,
-            )
-            made.append(application.pk)
-        finally:
-            connection.close()
+    def click() -> int:
+        return application_apply(
+            merchant=merchant,
+            product=operating_loan,
+            amount="20000",
+            term=12,
+            by=merchant.owner,
+            submission_token=token,
+        ).pk
 
-    threads = [threading.Thread(target=click) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    made = race(click, times=3)
 
     assert len(made) == 3
     assert len(set(made)) == 1
@@ -370,26 +345,14 @@ def test_two_concurrent_acceptances_accept_once_and_ask_for_one_contract(approve
             queued.append(application_id)
 
     monkeypatch.setattr("lending.tasks.contracts.contract_prepare_task", FakeTask, raising=False)
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
 
-    def accept() -> None:
-        try:
-            barrier.wait()
-            application_accept(application=approved_application, by=approved_application.merchant.owner)
-            outcomes.append("won")
-        except ApplicationConflict:
-            outcomes.append("conflict")
-        finally:
-            connection.close()
+    def accept() -> str:
+        application_accept(application=approved_application, by=approved_application.merchant.owner)
+        return "won"
 
-    threads = [threading.Thread(target=accept) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = race(accept, times=2, conflicts=(ApplicationConflict,))
 
-    assert sorted(outcomes) == ["conflict", "won"]
+    assert sorted(outcomes) == [CONFLICT, "won"]
     assert queued == [approved_application.pk]
     assert [action for action, _f, _t in actions(approved_application)].count("application.accept") == 1
 
