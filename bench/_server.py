@@ -9,8 +9,15 @@
         ...
 
 On entry it refuses a database that is not on this machine or whose name lacks "bench", drops and recreates it and
-migrates it; on exit (also on Ctrl-C or an error) it stops gunicorn, drops the database (unless ``keep_db``) and
-removes its temporary settings and URLconf modules. It never talks to anything but 127.0.0.1.
+migrates it; on exit (also on Ctrl-C or an error) it stops gunicorn, drops the database (unless ``keep_db``),
+deletes its task queue and removes its temporary settings and URLconf modules. It never talks to anything but
+127.0.0.1.
+
+Tasks (the emails that tell a merchant its decision) are published to the local Redis, as production publishes
+them, on a queue named for this run (``bench-<uuid>``) that no worker consumes: a request's cost is what the web
+tier pays, publishing included, and sending the email is a worker's cost, elsewhere in production. Running the
+tasks inside the request instead (Celery's eager mode) would charge each application an email it does not wait for
+in production. ``$BENCH_BROKER_URL`` names another local Redis database (default 14).
 
 ``run_tasks`` and ``alternate_blocks`` drive the load: a fixed list of tasks, a fixed number of client threads,
 and a deadline after which no task starts, so every run ends by itself.
@@ -51,8 +58,12 @@ ANSWER_PREFIX = "BENCH-ANSWER "
 BENCH_SETTINGS = f"""
 from config.settings.test import *  # noqa: F403
 
+import os
+
 DEBUG = False
 ROOT_URLCONF = "{URLS_MODULE}"
+# Tasks go to the broker as in production, on a queue of this run's own that nothing consumes (see BenchServer).
+CELERY_TASK_DEFAULT_QUEUE = os.environ["BENCH_TASK_QUEUE"]
 ALLOWED_HOSTS = ["127.0.0.1"]
 LOGGING = {{"version": 1, "disable_existing_loggers": False, "root": {{"level": "ERROR"}}}}
 
@@ -109,6 +120,30 @@ def _recreate_database(maintenance_url: str, name: str, *, drop_only: bool = Fal
         connection.close()
 
 
+def _broker_url() -> str:
+    url = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
+    if urlsplit(url).hostname not in {"127.0.0.1", "localhost"}:
+        sys.exit(f"The benchmark only publishes to a local Redis, not {urlsplit(url).hostname}.")
+    return url
+
+
+def _delete_queue(broker_url: str, queue: str) -> int:
+    """Delete the run's queue and its binding; returns how many tasks were waiting in it."""
+    import redis  # celery[redis]'s client, imported here: only the HTTP benchmarks need it
+
+    client = redis.Redis.from_url(broker_url)
+    try:
+        waiting = client.llen(queue)
+        client.delete(queue)
+        for binding in client.scan_iter(match="_kombu.binding.*"):
+            for member in client.smembers(binding):
+                if member.decode(errors="replace").endswith(queue):
+                    client.srem(binding, member)
+        return waiting
+    finally:
+        client.close()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
@@ -128,6 +163,9 @@ class BenchServer:
         self._server: subprocess.Popen | None = None
         self._modules: Path | None = None
         self.env: dict[str, str] = {}
+        self.broker_url = _broker_url()
+        self.task_queue = f"bench-{uuid.uuid4()}"
+        self.tasks_published = 0
 
     def __enter__(self) -> "BenchServer":
         self._modules = Path(tempfile.mkdtemp(prefix="bench-http-"))
@@ -138,8 +176,11 @@ class BenchServer:
             "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
             "DATABASE_URL": self.database_url,
             "PYTHONPATH": os.pathsep.join([str(self._modules), str(ROOT)]),
-            # Tasks (emails, contracts) run in the request instead of going to a broker.
-            "CELERY_TASK_ALWAYS_EAGER": "true",
+            # Tasks are published to the broker, as in production, on a queue nothing consumes (the docstring says
+            # why); it is deleted on the way out.
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            "CELERY_BROKER_URL": self.broker_url,
+            "BENCH_TASK_QUEUE": self.task_queue,
             # Persistent connections, as production runs (base.py reads it); a connection per request would
             # dwarf much of what is measured.
             "DATABASE_CONN_MAX_AGE": "60",
@@ -157,6 +198,7 @@ class BenchServer:
     def __exit__(self, *exc_info) -> None:
         try:
             self.stop()
+            self.tasks_published = _delete_queue(self.broker_url, self.task_queue)
         finally:
             if not self.keep_db:
                 _recreate_database(self.maintenance_url, self.database, drop_only=True)
@@ -207,8 +249,16 @@ class BenchServer:
                 os.killpg(server.pid, signal.SIGKILL)
                 server.wait()
 
+    @property
+    def session(self) -> int | None:
+        """The session id of gunicorn and its workers (it was started in a session of its own)."""
+        return self._server.pid if self._server is not None else None
+
     def describe(self) -> str:
-        return f"gunicorn config.wsgi -w 2 on {HOST}:{self.port} (settings: config.settings.test, DEBUG off)"
+        return (
+            f"gunicorn config.wsgi -w 2 on {HOST}:{self.port} (settings: config.settings.test, DEBUG off; tasks "
+            f"published to {self.broker_url}, queue {self.task_queue}, which no worker consumes)"
+        )
 
 
 # --- Applicants ----------------------------------------------------------------------------------------------
@@ -338,9 +388,17 @@ class Apply:
         return self.pair is not None
 
 
-def apply_task(port: int, applicant: Applicant, *, keyed: bool = True) -> Callable[[], Apply]:
-    """POST /api/v1/applications/, then POST …/{id}/submit/, as one merchant; each with a new Idempotency-Key."""
+def apply_task(
+    port: int, applicant: Applicant, *, keyed: bool = True, one_request: bool = False
+) -> Callable[[], Apply]:
+    """As one merchant: POST /api/v1/applications/, then POST …/{id}/submit/, each with a new Idempotency-Key.
+
+    ``one_request``: a single ``POST /api/v1/applications/`` with ``"submit": true``, which answers with the
+    decision (``create`` is then that request's time and ``submit`` None).
+    """
     body = {"product": APPLY_PRODUCT, "amount": applicant.amount, "term": APPLY_TERM}
+    if one_request:
+        body["submit"] = True
 
     def run() -> Apply:
         keys = new_key if keyed else dict
@@ -349,6 +407,10 @@ def apply_task(port: int, applicant: Applicant, *, keyed: bool = True) -> Callab
         created = time.perf_counter()
         if status != 201:
             return Apply(create=created - begun, submit=None, pair=None, outcome=f"create {status}")
+        if one_request:
+            return Apply(
+                create=created - begun, submit=None, pair=created - begun, outcome=json.loads(payload)["state"]
+            )
         path = f"/api/v1/applications/{json.loads(payload)['id']}/submit/"
         submitting = time.perf_counter()
         status, payload = send(port, "POST", path, None, {**applicant.auth, **keys()})
@@ -402,19 +464,27 @@ class Side:
     results: list[Any] = field(default_factory=list)
     seconds: float = 0.0
     blocks: int = 0
+    # CPU seconds used during this side's blocks, by process group (see ``cpu_seconds``); empty without /proc.
+    cpu: dict[str, float] = field(default_factory=dict)
 
     def per_second(self, count: int | None = None) -> float:
         return (len(self.results) if count is None else count) / self.seconds if self.seconds else 0.0
 
 
 def alternate_blocks(
-    sides: dict[str, Sequence[Callable[[], Any]]], *, rounds: int, concurrency: int, deadline: float
+    sides: dict[str, Sequence[Callable[[], Any]]],
+    *,
+    rounds: int,
+    concurrency: int,
+    deadline: float,
+    server_session: int | None = None,
 ) -> dict[str, Side]:
     """Run each side's tasks in ``rounds`` blocks, the sides taking turns block by block (A B, then B A, ...).
 
     Within a block only one side's requests are in flight, at ``concurrency`` threads: its latencies and its
     throughput are its own, not those of a mix. Taking turns in short blocks spreads a busy moment on a shared
-    machine over every side alike. Blocks stop being started at ``deadline``.
+    machine over every side alike. Blocks stop being started at ``deadline``. With ``server_session`` (the
+    server's session id, ``BenchServer.session``) each side also adds up the CPU its blocks used (``Side.cpu``).
     """
     out = {name: Side(name) for name in sides}
     names = list(sides)
@@ -425,11 +495,44 @@ def alternate_blocks(
             block = tasks[number * size : (number + 1) * size]
             if not block or time.monotonic() > deadline:
                 continue
+            before = cpu_seconds(server_session)
             results, seconds = run_tasks(block, concurrency=concurrency, deadline=deadline)
+            for group, used in cpu_seconds(server_session).items():
+                out[name].cpu[group] = out[name].cpu.get(group, 0.0) + used - before.get(group, 0.0)
             out[name].results.extend(results)
             out[name].seconds += seconds
             out[name].blocks += 1
     return out
+
+
+def cpu_seconds(server_session: int | None) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by the server's processes, PostgreSQL's and this load generator.
+
+    Read from ``/proc`` (Linux); an empty dict elsewhere or without ``server_session``. "postgres" counts every
+    PostgreSQL process on the machine, so another client's queries would be counted too: compare on a quiet machine.
+    Processes that ended in between are missed (the server's workers and PostgreSQL's backends live on).
+    """
+    if server_session is None or not os.path.isdir("/proc"):
+        return {}
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"server": 0.0, "postgres": 0.0, "load generator": 0.0}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                command, _, rest = stat.read().rpartition(")")
+        except OSError:  # gone in between
+            continue
+        fields = rest.split()
+        used = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        if int(fields[3]) == server_session:  # session id: gunicorn and its workers
+            totals["server"] += used
+        elif command.endswith("(postgres"):
+            totals["postgres"] += used
+        elif int(entry.name) == os.getpid():
+            totals["load generator"] += used
+    return totals
 
 
 # --- Figures -------------------------------------------------------------------------------------------------

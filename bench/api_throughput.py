@@ -207,7 +207,7 @@ def main() -> None:
     with BenchServer(database_url=url, urls=BENCH_URLS, env=RAISED_LIMITS, keep_db=args.keep_db) as bench:
         TOKENS.extend(bench.django(MAKE_MERCHANTS))
         REPLAYED["Authorization"] = f"Token {TOKENS[0]}"
-        applicants = seed_applicants(bench, count=2 * (args.applications + APPLY_WARM_UP))
+        applicants = seed_applicants(bench, count=len(APPLY_SIDES) * (args.applications + APPLY_WARM_UP))
         port = bench.start()
         print(bench.describe())
         print(describe_limits())
@@ -220,8 +220,11 @@ def main() -> None:
         )
         took = time.perf_counter() - started
         _report_interleaved(results, took=took, concurrency=args.concurrency)
-        sides = _apply_throughput(port, applicants, applications=args.applications, args=args)
+        sides = _apply_throughput(
+            port, applicants, applications=args.applications, args=args, server_session=bench.session
+        )
     _report_throughput(sides, concurrency=args.concurrency)
+    print(f"\n{bench.tasks_published} tasks (the decisions' emails) were published for a worker and deleted unsent.")
 
 
 def _report_interleaved(results: dict[str, Result], *, took: float, concurrency: int) -> None:
@@ -262,46 +265,61 @@ def _report_interleaved(results: dict[str, Result], *, took: float, concurrency:
         print(f"  {label:52} {ratio:5.2f}x" + (f"  ({note})" if note else ""))
 
 
-APPLY_KEYED = "apply, new keys"
-APPLY_UNKEYED = "apply, no key"
+APPLY_ONE = "apply, 1 request"
+APPLY_ONE_UNKEYED = "apply, 1 req no key"
+APPLY_TWO = "apply, 2 requests"
 PING_SIDE = "ping GET"
+APPLY_SIDES = (APPLY_ONE, APPLY_ONE_UNKEYED, APPLY_TWO)
 
 
-def _apply_throughput(port: int, applicants, *, applications: int, args) -> dict:
-    """Applications (create + submit, each merchant's first) per second against bare pings per second.
+def _apply_throughput(port: int, applicants, *, applications: int, args, server_session: int | None) -> dict:
+    """Applications per second, each decided in its answer, against bare pings per second.
 
-    Throughput needs the server to itself: in alternating blocks only one side's requests are in flight, so each
-    side's rate is what the two workers sustain on that work alone (a mix would give every side the mix's rate).
+    Three ways of applying, each merchant's first application: one request (``"submit": true``) with a new key,
+    the same without a key, and two requests (create, then submit) with a new key each. Throughput needs the
+    server to itself: in alternating blocks only one side's requests are in flight, so each side's rate is what
+    the two workers sustain on that work alone (a mix would give every side the mix's rate).
     """
     print(
-        f"\nThroughput: {applications} applications with keys, {applications} without, "
+        f"\nThroughput: {applications} applications on each of {len(APPLY_SIDES)} sides, "
         f"{applications * PINGS_PER_APPLICATION} pings, in {APPLY_ROUNDS} alternating blocks each, "
         f"{args.concurrency} client threads",
         flush=True,
     )
-    keyed, unkeyed = applicants[: len(applicants) // 2], applicants[len(applicants) // 2 :]
-    warm_up = [apply_task(port, a) for a in keyed[:APPLY_WARM_UP]]
-    warm_up += [apply_task(port, a, keyed=False) for a in unkeyed[:APPLY_WARM_UP]]
+    share = len(applicants) // len(APPLY_SIDES)
+    groups = [applicants[n * share : (n + 1) * share] for n in range(len(APPLY_SIDES))]
+    options = {
+        APPLY_ONE: {"one_request": True},
+        APPLY_ONE_UNKEYED: {"one_request": True, "keyed": False},
+        APPLY_TWO: {},
+    }
+    warm_up = [
+        apply_task(port, a, **options[side])
+        for side, group in zip(APPLY_SIDES, groups, strict=True)
+        for a in group[:APPLY_WARM_UP]
+    ]
     run_tasks(warm_up, concurrency=args.concurrency, deadline=time.monotonic() + 60)
     ping = ("GET", "/bench/ping/", None, _auth(0))
 
     def ping_task() -> bool:
         return send(port, *ping)[0] == 200
 
+    sides = {
+        side: [apply_task(port, a, **options[side]) for a in group[APPLY_WARM_UP:]]
+        for side, group in zip(APPLY_SIDES, groups, strict=True)
+    }
+    sides[PING_SIDE] = [ping_task] * (applications * PINGS_PER_APPLICATION)
     return alternate_blocks(
-        {
-            APPLY_KEYED: [apply_task(port, a) for a in keyed[APPLY_WARM_UP:]],
-            APPLY_UNKEYED: [apply_task(port, a, keyed=False) for a in unkeyed[APPLY_WARM_UP:]],
-            PING_SIDE: [ping_task] * (applications * PINGS_PER_APPLICATION),
-        },
+        sides,
         rounds=APPLY_ROUNDS,
         concurrency=args.concurrency,
         deadline=time.monotonic() + args.apply_time_cap,
+        server_session=server_session,
     )
 
 
 def _report_throughput(sides: dict, *, concurrency: int) -> None:
-    print(f"\n{'side':18} {'done':>5} {'failed':>6} {'seconds':>8} {'per s':>7} {'HTTP req/s':>10}  outcomes")
+    print(f"\n{'side':20} {'done':>5} {'failed':>6} {'seconds':>8} {'per s':>7} {'HTTP req/s':>10}  outcomes")
     rates = {}
     for name, side in sides.items():
         if name == PING_SIDE:
@@ -309,35 +327,56 @@ def _report_throughput(sides: dict, *, concurrency: int) -> None:
             requests, outcomes = done, ""
         else:
             done = sum(1 for a in side.results if a.ok)
-            requests = 2 * done
+            requests = (2 if name == APPLY_TWO else 1) * done
             counts: dict[str, int] = {}
             for a in side.results:
                 counts[a.outcome] = counts.get(a.outcome, 0) + 1
             outcomes = ", ".join(f"{outcome} {n}" for outcome, n in sorted(counts.items(), key=lambda kv: -kv[1]))
         rates[name] = (side.per_second(done), side.per_second(requests))
         print(
-            f"{name:18} {done:5} {len(side.results) - done:6} {side.seconds:8.1f} {rates[name][0]:7.1f} "
+            f"{name:20} {done:5} {len(side.results) - done:6} {side.seconds:8.1f} {rates[name][0]:7.1f} "
             f"{rates[name][1]:10.1f}  {outcomes}"
         )
-    if not rates[PING_SIDE][0] or not rates[APPLY_KEYED][0]:
+    if not rates[PING_SIDE][0] or not all(rates[side][0] for side in APPLY_SIDES):
         print("Nothing to compare: a side completed nothing.")
         return
-    ratio = rates[APPLY_KEYED][0] / rates[PING_SIDE][0]
+    pings = rates[PING_SIDE][0]
+    ratio = rates[APPLY_ONE][0] / pings
     verdict = "meets" if round(ratio, 2) >= APPLY_THROUGHPUT_TARGET else "MISSES"
     print("\nRatios (throughput of the side / throughput of the bare DRF ping, same server, same run):")
-    print(
-        f"  {'applications/s (create + submit, with keys) vs pings/s':58} {ratio:5.2f}x  "
-        f"({verdict} the {APPLY_THROUGHPUT_TARGET}x target; an application is two requests)"
-    )
-    print(
-        f"  {'HTTP requests/s applying (with keys) vs pings/s':58} {rates[APPLY_KEYED][1] / rates[PING_SIDE][1]:5.2f}x"
-    )
-    if rates[APPLY_UNKEYED][0]:
-        print(f"  {'applications/s without keys vs pings/s':58} {rates[APPLY_UNKEYED][0] / rates[PING_SIDE][0]:5.2f}x")
-        print(
-            f"  {'applications/s with keys vs without':58} {rates[APPLY_KEYED][0] / rates[APPLY_UNKEYED][0]:5.2f}x"
-            "  (what the keys cost in throughput)"
-        )
+    rows = [
+        (
+            "applications/s, one request each (with a key) vs pings/s",
+            ratio,
+            f"{verdict} the {APPLY_THROUGHPUT_TARGET}x target; each decided in its answer",
+        ),
+        ("applications/s, create + submit (with keys) vs pings/s", rates[APPLY_TWO][0] / pings, "two requests each"),
+        ("HTTP requests/s, create + submit vs pings/s", rates[APPLY_TWO][1] / pings, ""),
+        ("applications/s, one request without a key vs pings/s", rates[APPLY_ONE_UNKEYED][0] / pings, ""),
+        (
+            "applications/s, one request, with a key vs without",
+            rates[APPLY_ONE][0] / rates[APPLY_ONE_UNKEYED][0],
+            "what the key costs in throughput",
+        ),
+    ]
+    for label, value, note in rows:
+        print(f"  {label:58} {value:5.2f}x" + (f"  ({note})" if note else ""))
+    _report_cpu(sides)
+
+
+def _report_cpu(sides: dict) -> None:
+    """Where the machine's CPU went, per application (or ping): what a ratio of throughputs is made of."""
+    if not all(side.cpu for side in sides.values()):
+        return
+    groups = list(sides[PING_SIDE].cpu)
+    print("\nCPU milliseconds per application (per ping on the ping side), during each side's blocks:")
+    print(f"  {'side':20} " + " ".join(f"{group:>15}" for group in groups) + f" {'total':>8}")
+    for name, side in sides.items():
+        done = sum(side.results) if name == PING_SIDE else sum(1 for a in side.results if a.ok)
+        if not done:
+            continue
+        per = {group: side.cpu.get(group, 0.0) * 1000 / done for group in groups}
+        print(f"  {name:20} " + " ".join(f"{per[group]:15.2f}" for group in groups) + f" {sum(per.values()):8.2f}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Loan applications over the API: apply (a draft), submit (the decision comes back at once), accept, withdraw.
+"""Loan applications over the API: apply (a draft, or ``"submit": true`` for the decision in the same answer),
+submit a draft (the decision comes back at once), accept, withdraw.
 
 Merchants only: an officer or a partner has no merchant and gets 403. Another merchant's application answers 404,
 like a missing one. A step the application's state does not allow answers 409 with the reason. Every POST honours
@@ -25,6 +26,7 @@ from lending.selectors_applications import applications_for_owner
 from lending.services.applications import (
     ApplicationConflict,
     application_accept,
+    application_apply,
     application_create,
     application_submit,
     application_withdraw,
@@ -223,6 +225,12 @@ class ApplicationListCreateApi(IdempotentMixin, ApplicationConflictMixin, generi
             allow_blank=True,
             help_text="One of the product's repayment_methods; its standard method when left out.",
         )
+        submit = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="true: submit at once and answer with the decision, in one request (nothing is kept when "
+            "the decision cannot be made); false or left out: a draft, submitted later.",
+        )
 
     def get_throttles(self):
         # Only applying is limited: reading one's own applications is not.
@@ -242,11 +250,14 @@ class ApplicationListCreateApi(IdempotentMixin, ApplicationConflictMixin, generi
         return applications_for_owner(user=self.request.user)
 
     @extend_schema(
-        summary="Apply for a loan (a draft)",
+        summary="Apply for a loan: a draft, or decided at once",
         description=(
-            "Makes a draft application on a product, checked against the product's terms (each refused field is "
-            "named in `fields` with what it may be). The business must be verified, and it may have at most one "
-            "application in progress besides drafts. Submit the draft to have it decided."
+            "Makes an application on a product, checked against the product's terms (each refused field is named "
+            "in `fields` with what it may be). The business must be verified, and it may have at most one "
+            "application in progress besides drafts. Without `submit` (or with false) the answer is a draft, to "
+            'submit later; with `"submit": true` the application is submitted and decided in the same request '
+            "and the answer carries the decision, as `POST …/{id}/submit/` would (approved with its offer, "
+            "referred, or declined with the reasons): one round trip, and all or nothing."
         ),
         request=InputSerializer,
         responses={201: ApplicationSerializer, 403: _NO_MERCHANT},
@@ -255,7 +266,9 @@ class ApplicationListCreateApi(IdempotentMixin, ApplicationConflictMixin, generi
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        application = application_create(
+        # Applying and submitting in one go is the web form's own service: decided, or nothing written at all.
+        service = application_apply if values["submit"] else application_create
+        application = service(
             merchant=request.user.merchant,
             product=product_by_code(code=values["product"]),
             amount=values["amount"],

@@ -1,6 +1,7 @@
 """The applications API: status codes, bodies and who may call what."""
 
 import datetime
+from unittest import mock
 
 import pytest
 from django.core.cache import cache
@@ -8,8 +9,10 @@ from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from core.models import AuditEvent
 from lending.models import LoanApplication
 from lending.tests.conftest import apply_for
+from underwriting.models import Decision
 
 pytestmark = pytest.mark.django_db
 
@@ -125,6 +128,92 @@ def test_submitting_what_is_not_a_draft_is_a_conflict(api, approved_application)
 
     assert response.status_code == 409
     assert response.json() == {"code": "wrong_state", "message": "Only a draft can be submitted.", "fields": {}}
+
+
+def test_applying_with_submit_answers_with_the_decision_in_one_request(api, loan_products, decisions_approve):
+    response = create(api, submit=True)
+
+    assert response.status_code == 201
+    body = response.json()
+    application = LoanApplication.objects.get()
+    assert body["id"] == application.pk
+    assert (body["state"], application.state) == ("approved", "approved")
+    assert body["decision"]["outcome"] == "approve"
+    assert body["offer"]["amount"] == "20000.00"
+    assert body["offer"]["apr"] == f"{application.offer_apr:.2f}"
+    assert len(body["offer"]["schedule"]) == 12
+    actions = list(
+        AuditEvent.objects.filter(object_id=str(application.pk), action__startswith="application.")
+        .order_by("pk")
+        .values_list("action", flat=True)
+    )
+    assert actions == ["application.create", "application.submit", "application.approve"]
+
+
+def test_applying_with_submit_false_makes_a_draft(api, loan_products, decisions_approve):
+    response = create(api, submit=False)
+
+    assert response.status_code == 201
+    assert response.json()["state"] == "draft"
+    assert response.json()["decision"] is None
+
+
+def test_applying_with_submit_declined_lists_the_reasons(api, loan_products, decisions_decline):
+    body = create(api, submit=True).json()
+
+    assert body["state"] == "declined"
+    assert body["decision"]["outcome"] == "decline"
+    assert {reason["kind"] for reason in body["decline_reasons"]} >= {"hint"}
+
+
+def test_a_submit_flag_that_is_not_a_boolean_is_named(api, loan_products, decisions_approve):
+    response = create(api, submit="maybe")
+
+    assert response.status_code == 400
+    assert response.json()["fields"]["submit"] == ["Must be a valid boolean."]
+    assert not LoanApplication.objects.exists()
+
+
+def test_applying_with_submit_refused_terms_write_nothing(api, loan_products, decisions_approve):
+    response = create(api, amount="900000", submit=True)
+
+    assert response.status_code == 400
+    assert "amount" in response.json()["fields"]
+    assert not LoanApplication.objects.exists()
+    assert not AuditEvent.objects.filter(action__startswith="application.").exists()
+
+
+def test_applying_with_submit_leaves_no_draft_when_the_decision_fails(api, loan_products, decisions_approve):
+    with (
+        mock.patch("lending.services.applications.decision_make", side_effect=RuntimeError("engine down")),
+        pytest.raises(RuntimeError),
+    ):
+        create(api, submit=True)
+
+    assert not LoanApplication.objects.exists()
+    assert not AuditEvent.objects.filter(action__startswith="application.").exists()
+
+
+def test_applying_with_submit_counts_the_application_in_progress(api, loan_products, decisions_approve):
+    assert create(api, submit=True).json()["state"] == "approved"
+
+    response = create(api, submit=True)
+
+    assert response.status_code == 400
+    assert "You already have an application in progress" in response.json()["message"]
+    assert LoanApplication.objects.count() == 1
+
+
+def test_a_retried_apply_and_submit_with_the_same_key_decides_once(api, loan_products, decisions_approve):
+    body = {"product": "operating-loan", "amount": "20000", "term": 12, "submit": True}
+    first = api.post(APPLICATIONS, body, format="json", HTTP_IDEMPOTENCY_KEY="apply-submit-1")
+    second = api.post(APPLICATIONS, body, format="json", HTTP_IDEMPOTENCY_KEY="apply-submit-1")
+
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert second["Idempotent-Replayed"] == "true"
+    assert second.json() == first.json()
+    assert LoanApplication.objects.count() == 1
+    assert Decision.objects.count() == 1
 
 
 # Accepting and withdrawing.
