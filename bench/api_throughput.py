@@ -19,12 +19,14 @@ What it does, all on this machine and only on 127.0.0.1 (the server and database
    weighs on every scenario alike and the ratios compare like with like;
 4. prints, per scenario, the mean latency and the throughput it implies at that many threads (Little's law:
    threads / mean latency), then the ratios;
-5. measures throughput: applications (``POST /api/v1/applications/`` then ``POST …/{id}/submit/``, which decides
-   it; each merchant's first application) with a new Idempotency-Key on each request, the same without keys, and
-   ``GET`` of the bare ping, in alternating blocks so that only one side is in flight at a time and each side's
-   rate is the server's on that work alone. It prints applications per second against pings per second (target
-   at least 0.2; an application counts once although it is two requests) and the same in HTTP requests;
-   stops gunicorn and drops the database.
+5. measures throughput, each application decided in its answer (each merchant's first): applications in one
+   request (``POST /api/v1/applications/`` with ``"submit": true``) with a new Idempotency-Key, the same without a
+   key, applications in two requests (create, then ``POST …/{id}/submit/``) with a new key on each, and ``GET`` of
+   the bare ping, in alternating blocks so that only one side is in flight at a time and each side's rate is the
+   server's on that work alone. It prints applications per second against pings per second (target at least 0.2,
+   judged on the one-request side) and the same in HTTP requests, then the CPU per application and per ping of the
+   server, PostgreSQL and the load generator during each side's blocks; stops gunicorn, deletes its task queue and
+   drops the database.
 
 Every sales POST is a first import of seven new days for one of the 32 merchants in turn, so requests neither
 queue on one merchant's lock nor rewrite the same rows. Each keyed request uses a fresh key, so the key is

@@ -9,7 +9,8 @@ What it does, all on this machine and only on 127.0.0.1:
    one verified demo merchant (``merchants.demo.seed_merchants``, 24 months of sales up to yesterday, an API
    token) per application, so every application is a different, realistic merchant's first;
 2. starts ``gunicorn config.wsgi -w 2`` on a free port (test settings, DEBUG off, persistent connections,
-   Celery eager) with the application limits raised through the environment (said so in the output);
+   tasks published to a throwaway queue, see ``_server.py``) with the application limits raised through the
+   environment (said so in the output);
 3. measures, from ``--concurrency`` client threads:
 
    - **apply → decision**: ``POST /api/v1/applications/`` (an operating loan over 12 months for about one month
