@@ -54,6 +54,7 @@ class LoanProductAdmin(admin.ModelAdmin):
                     ("prepayment_policy", "prepayment_fee_rate"),
                     "offer_validity_days",
                     "default_after_days_past_due",
+                    ("deferral_max_days", "deferrals_per_loan"),
                 ]
             },
         ),

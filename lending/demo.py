@@ -41,6 +41,9 @@ DEMO_PRODUCTS: list[dict] = [
         "prepayment_policy": PrepaymentPolicy.ALLOWED,
         "offer_validity_days": 3,
         "default_after_days_past_due": 90,
+        # One short extension of the single repayment date.
+        "deferral_max_days": 7,
+        "deferrals_per_loan": 1,
     },
     {
         # 经营贷: months of instalments at an annual rate, with a small origination fee taken from the payout.
@@ -63,6 +66,8 @@ DEMO_PRODUCTS: list[dict] = [
         "prepayment_fee_rate": Decimal("0.010000"),
         "offer_validity_days": 7,
         "default_after_days_past_due": 90,
+        "deferral_max_days": 30,
+        "deferrals_per_loan": 1,
     },
     {
         # 消费分期: a few monthly instalments priced by a monthly fee on the amount, no interest.
@@ -82,6 +87,8 @@ DEMO_PRODUCTS: list[dict] = [
         "prepayment_policy": PrepaymentPolicy.ALLOWED,
         "offer_validity_days": 7,
         "default_after_days_past_due": 90,
+        "deferral_max_days": 15,
+        "deferrals_per_loan": 2,
     },
     {
         # 流水贷: an advance repaid from 10 % of each day's sales, at a fixed fee factor.
@@ -100,6 +107,9 @@ DEMO_PRODUCTS: list[dict] = [
         "prepayment_policy": PrepaymentPolicy.ALLOWED,
         "offer_validity_days": 7,
         "default_after_days_past_due": 120,
+        # Repaid from each day's sales: a slow day already pays less, there is no instalment to move.
+        "deferral_max_days": 0,
+        "deferrals_per_loan": 0,
     },
 ]
 

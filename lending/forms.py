@@ -246,6 +246,8 @@ class LoanProductAdminForm(forms.ModelForm):
             "prepayment_fee_rate",
             "offer_validity_days",
             "default_after_days_past_due",
+            "deferral_max_days",
+            "deferrals_per_loan",
             "sales_share_rate",
         ]
 

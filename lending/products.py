@@ -121,6 +121,7 @@ def product_terms_snapshot(*, product: LoanProduct, grade: str) -> dict:
         "prepayment": {"policy": product.prepayment_policy, "fee_rate": _rate(product.prepayment_fee_rate)},
         "offer_validity_days": product.offer_validity_days,
         "default_after_days_past_due": product.default_after_days_past_due,
+        "deferral": {"max_days": product.deferral_max_days, "per_loan": product.deferrals_per_loan},
         "sales_share": sales_share,
     }
 

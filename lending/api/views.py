@@ -99,6 +99,8 @@ class ProductOutputSerializer(serializers.ModelSerializer):
             "prepayment_policy",
             "prepayment_fee_rate",
             "offer_validity_days",
+            "deferral_max_days",
+            "deferrals_per_loan",
             "sales_share",
         ]
         read_only_fields = fields

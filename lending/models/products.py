@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils.text import get_text_list
@@ -40,6 +40,8 @@ RATE_DECIMAL_PLACES = 6
 RATE_QUANTUM = Decimal("0.000001")
 MAX_ORIGINATION_FEE_RATE = Decimal("0.5")  # the engine's bound on an origination fee
 MAX_PREPAYMENT_FEE_RATE = Decimal("0.1")
+MAX_DEFERRAL_DAYS = 90  # a longer pause is a restructure, which officers propose
+MAX_DEFERRALS_PER_LOAN = 12
 
 
 class ProductKind(models.TextChoices):
@@ -244,6 +246,24 @@ class LoanProduct(models.Model):
     default_after_days_past_due = models.PositiveSmallIntegerField(
         _("default after (days past due)"), default=90, validators=[MinValueValidator(1)]
     )
+    deferral_max_days = models.PositiveSmallIntegerField(
+        _("deferral up to (days)"),
+        default=30,
+        validators=[MaxValueValidator(MAX_DEFERRAL_DAYS)],
+        help_text=_(
+            "How many days later a merchant may ask to move one instalment (and always before the next one); "
+            "0 with 0 deferrals per loan offers none."
+        ),
+    )
+    deferrals_per_loan = models.PositiveSmallIntegerField(
+        _("deferrals per loan"),
+        default=1,
+        validators=[MaxValueValidator(MAX_DEFERRALS_PER_LOAN)],
+        help_text=_(
+            "How many instalments of one loan may be deferred; 0 offers no deferral. Sales-share advances have no "
+            "instalments and are never deferred."
+        ),
+    )
     sales_share_rate = models.DecimalField(
         _("share of daily sales"),
         max_digits=RATE_MAX_DIGITS,
@@ -334,8 +354,19 @@ class LoanProduct(models.Model):
         self._clean_terms(rule, add)
         self._clean_prices(rule, add)
         self._clean_fees(rule, add)
+        self._clean_deferral(add)
         if errors:
             raise ValidationError(errors)
+
+    def _clean_deferral(self, add) -> None:
+        days, count = self.deferral_max_days, self.deferrals_per_loan
+        if days is None or count is None:
+            return
+        if bool(days) != bool(count):
+            add(
+                "deferral_max_days" if count else "deferrals_per_loan",
+                _("Set both deferral fields above 0 to offer deferrals, or both to 0 to offer none."),
+            )
 
     def _clean_methods(self, rule: KindRule | None, add) -> None:
         methods = self.repayment_methods

@@ -1,12 +1,14 @@
 """Flexible repayment (deferring one instalment), the collections contact history, write-off and recovery.
 
-The deferral rule (``DEFERRAL_MAX_DAYS``, ``DEFERRALS_PER_LOAN``; a loan's signed terms may carry their own as
-``terms["deferral"] = {"max_days": .., "per_loan": ..}``, which no product sets yet):
+The deferral rule is the product's, as signed: the loan's terms carry ``terms["deferral"] = {"max_days": ..,
+"per_loan": ..}`` from the product's ``deferral_max_days`` and ``deferrals_per_loan`` when the offer was made (loans
+signed before products had them fall back to ``DEFERRAL_MAX_DAYS`` and ``DEFERRALS_PER_LOAN``: 30 days, one per loan):
 
 - The merchant's owner asks to move ONE instalment of an active (not overdue) instalment loan that is unpaid
   (due or partly paid) and not yet overdue (due today or later) to a later date: at least one day later, at most
-  30 days later, and before the next instalment's due date, so the schedule keeps its order.
-- At most one deferral is approved per loan, ever; and one request is open at a time per loan.
+  ``max_days`` later, and before the next instalment's due date, so the schedule keeps its order.
+- At most ``per_loan`` deferrals are approved per loan, ever (none when the terms say 0); and one request is open
+  at a time per loan.
 - An officer with ``lending.decide_deferral`` approves (the instalment's due date moves; its interest, fee and
   principal stay exactly as signed: the merchant pays no interest for the extra days) or refuses with a note.
   The instalment must still be unpaid and not overdue when the officer approves.
@@ -27,6 +29,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from core.audit import audit_record
 from core.exceptions import StateConflict
@@ -68,9 +71,32 @@ class DeferralWindow:
     latest: date
 
 
-def _rule(loan: Loan) -> tuple[int, int]:
+@dataclass(frozen=True)
+class DeferralRule:
+    """What the loan's signed terms allow: each deferral ``max_days`` long at most, ``per_loan`` of them."""
+
+    max_days: int
+    per_loan: int
+
+
+def deferral_rule(*, loan: Loan) -> DeferralRule:
     rule = (loan.terms or {}).get("deferral") or {}
-    return int(rule.get("max_days", DEFERRAL_MAX_DAYS)), int(rule.get("per_loan", DEFERRALS_PER_LOAN))
+    return DeferralRule(
+        max_days=int(rule.get("max_days", DEFERRAL_MAX_DAYS)), per_loan=int(rule.get("per_loan", DEFERRALS_PER_LOAN))
+    )
+
+
+def _rule(loan: Loan) -> tuple[int, int]:
+    rule = deferral_rule(loan=loan)
+    return rule.max_days, rule.per_loan
+
+
+def _deferrals_used(per_loan: int) -> str:
+    return ngettext(
+        "This loan has already had its one deferral.",
+        "This loan has already had all %(count)d of its deferrals.",
+        per_loan,
+    ) % {"count": per_loan}
 
 
 def deferral_window(*, instalment: Instalment) -> DeferralWindow:
@@ -106,9 +132,11 @@ def deferral_refusal(*, loan: Loan, instalment: Instalment, on: date) -> str | N
         return _("Instalment %(number)s is paid or already overdue: it cannot be deferred.") % {
             "number": instalment.number
         }
+    if per_loan <= 0:
+        return _("This loan's terms offer no deferral.")
     approved = DeferralRequest.objects.filter(loan=loan, status=DR.APPROVED).count()
     if approved >= per_loan:
-        return _("This loan has already had its one deferral.")
+        return _deferrals_used(per_loan)
     if DeferralRequest.objects.filter(loan=loan, status=DR.PENDING).exists():
         return _("A deferral request on this loan is already waiting for an officer.")
     return None
@@ -224,7 +252,7 @@ def deferral_approve(*, request: DeferralRequest, by: User, note: str = "") -> D
         _decide_checks(locked, by)
         _max_days, per_loan = _rule(loan)
         if DeferralRequest.objects.filter(loan=loan, status=DR.APPROVED).count() >= per_loan:
-            raise DeferralConflict(_("This loan has already had its one deferral."), code="deferral_used")
+            raise DeferralConflict(_deferrals_used(per_loan), code="deferral_used")
         if (
             loan.state != L.ACTIVE
             or instalment.status not in DEFERRABLE_STATUSES
@@ -425,12 +453,14 @@ __all__ = [
     "DEFERRAL_MAX_DAYS",
     "CollectionsConflict",
     "DeferralConflict",
+    "DeferralRule",
     "DeferralWindow",
     "collection_contact_record",
     "deferral_approve",
     "deferral_refusal",
     "deferral_refuse",
     "deferral_request",
+    "deferral_rule",
     "deferral_window",
     "instalments_deferrable",
     "loan_recover",

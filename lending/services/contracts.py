@@ -314,6 +314,8 @@ def contract_terms_for(*, application: LoanApplication) -> dict:
         },
         "grace_days": offer.get("grace_days", 0),
         "default_after_days_past_due": offer.get("default_after_days_past_due"),
+        # Offers made before products carried the rule have none in the contract (the servicing default applies).
+        "deferral": offer.get("deferral") or {},
         "prepayment": {
             "policy": _choice(PrepaymentPolicy, prepayment.get("policy", PrepaymentPolicy.ALLOWED)),
             "fee_rate": prepayment.get("fee_rate", "0"),

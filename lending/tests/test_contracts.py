@@ -174,6 +174,15 @@ def test_pdf_text_has_the_amount_apr_every_due_date_the_parties_the_document_id_
         assert f"第 {page} 页 / 共 {pages} 页 · Page {page} of {pages}" in text
 
 
+def test_the_contract_states_the_deferral_rule_of_the_product(contract):
+    text = " ".join(pdf_text(contract)[0].split())
+
+    assert contract.terms["deferral"] == {"max_days": 30, "per_loan": 1}
+    assert "每次最多 30 天" in text
+    assert "最多 1 次" in text
+    assert "by up to 30 days" in text
+
+
 def test_pdf_is_in_chinese_with_the_cjk_font_named_not_downloaded(contract):
     reader = PdfReader(io.BytesIO(contract_pdf_bytes(contract=contract)))
     fonts = {
@@ -221,6 +230,7 @@ def test_a_sales_share_advance_prints_the_share_of_sales_and_its_projected_sched
     assert share["term_limit_date"] in text
     for line in application.offer_quote["schedule"]:
         assert line["due_date"] in text
+    assert "may ask to move the due date" not in " ".join(text.split())
 
 
 # Versions.

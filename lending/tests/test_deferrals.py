@@ -21,7 +21,13 @@ from core.models import Notice
 from lending import urls as lending_urls
 from lending.admin_collections import collections_urls
 from lending.models import DeferralRequest, LoanState
-from lending.services.collections import DeferralConflict, deferral_approve, deferral_refuse, deferral_request
+from lending.services.collections import (
+    DeferralConflict,
+    deferral_approve,
+    deferral_refuse,
+    deferral_request,
+    instalments_deferrable,
+)
 from lending.tests.repayment_helpers import active_loan
 from lending.tests.test_funding import with_perms
 
@@ -188,6 +194,63 @@ def test_only_one_deferral_is_approved_per_loan(merchant, decider):
         ask(loan, number=2, by=merchant.owner)
 
 
+# The product's rule, as signed.
+
+
+def test_a_product_allowing_two_deferrals_approves_two_and_refuses_a_third(merchant, decider):
+    loan = fresh_loan(merchant, deferrals_per_loan=2, deferral_max_days=10)
+    deferral_approve(request=ask(loan, number=1, by=merchant.owner), by=decider)
+    deferral_approve(request=ask(loan, number=2, by=merchant.owner), by=decider)
+
+    with pytest.raises(DeferralConflict, match="already had all 2 of its deferrals"):
+        ask(loan, number=3, by=merchant.owner)
+
+
+def test_the_products_longest_deferral_bounds_the_dates_offered(merchant):
+    loan = fresh_loan(merchant, term=3, deferral_max_days=10, deferrals_per_loan=1)
+    last = loan.instalments.get(number=3)
+
+    with pytest.raises(ValidationError) as error:
+        ask(loan, number=3, days=11, by=merchant.owner)
+
+    assert error.value.message_dict["new_due_date"] == [
+        f"Choose a new due date from {(last.due_date + DAY).isoformat()} to {(last.due_date + 10 * DAY).isoformat()}."
+    ]
+    assert ask(loan, number=3, days=10, by=merchant.owner).status == "pending"
+
+
+def test_a_product_offering_no_deferral_says_so(merchant):
+    loan = fresh_loan(merchant, deferral_max_days=0, deferrals_per_loan=0)
+
+    with pytest.raises(DeferralConflict, match="terms offer no deferral"):
+        ask(loan, by=merchant.owner)
+    assert instalments_deferrable(loan=loan, on=timezone.localdate()) == set()
+
+
+def test_the_rule_signed_with_the_loan_holds_after_the_product_changes(merchant, decider):
+    loan = fresh_loan(merchant, deferrals_per_loan=2, deferral_max_days=10)
+    loan.product.deferrals_per_loan = 0
+    loan.product.deferral_max_days = 0
+    loan.product.save()
+
+    deferral_approve(request=ask(loan, number=1, by=merchant.owner), by=decider)
+    assert ask(loan, number=2, by=merchant.owner).status == "pending"
+
+
+def test_a_loan_signed_before_products_had_the_rule_keeps_thirty_days_once(merchant, decider):
+    loan = fresh_loan(merchant, term=3)
+    loan.terms.pop("deferral")
+    loan.save(update_fields=["terms"])
+    last = loan.instalments.get(number=3)
+
+    with pytest.raises(ValidationError) as error:
+        ask(loan, number=3, days=31, by=merchant.owner)
+    assert f"to {(last.due_date + 30 * DAY).isoformat()}" in error.value.message_dict["new_due_date"][0]
+    deferral_approve(request=ask(loan, number=3, days=30, by=merchant.owner), by=decider)
+    with pytest.raises(DeferralConflict, match="one deferral"):
+        ask(loan, number=1, by=merchant.owner)
+
+
 def test_staff_without_the_permission_cannot_approve(merchant, staff_without_role):
     loan = fresh_loan(merchant)
     request = ask(loan, by=merchant.owner)
@@ -276,6 +339,33 @@ def test_the_form_shows_the_allowed_range_when_the_date_is_out_of_it(client, mer
     assert response.status_code == 400
     assert "Choose a new due date from" in response.content.decode()
     assert not DeferralRequest.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("per_loan", "max_days", "says"),
+    [
+        (1, 30, "you may move one instalment, once, by up to 30 days"),
+        (3, 14, "you may move up to 3 instalments, one at a time, each by up to 14 days"),
+    ],
+)
+def test_the_form_states_the_rule_the_loan_was_signed_with(client, merchant, per_loan, max_days, says):
+    loan = fresh_loan(merchant, deferrals_per_loan=per_loan, deferral_max_days=max_days)
+    client.force_login(merchant.owner)
+
+    page = client.get(reverse("lending:deferral-request", args=[loan.pk, 1])).content.decode()
+
+    assert says in page
+
+
+def test_the_form_of_a_loan_offering_no_deferral_says_why_without_a_form(client, merchant):
+    loan = fresh_loan(merchant, deferrals_per_loan=0, deferral_max_days=0)
+    client.force_login(merchant.owner)
+
+    page = client.get(reverse("lending:deferral-request", args=[loan.pk, 1])).content.decode()
+
+    assert "This loan&#x27;s terms offer no deferral." in page
+    assert 'id="deferral-rule"' not in page
+    assert "<form" not in page.split("<main", 1)[-1]
 
 
 def test_the_form_of_another_merchants_loan_is_not_found(client, merchant, other_merchant):

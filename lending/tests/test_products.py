@@ -271,6 +271,23 @@ def test_seeding_puts_an_edited_demo_product_back_to_the_demos_terms():
     assert [row.action for row in audit_trail(operating)] == ["product.create", "product.update", "product.update"]
 
 
+def test_deferrals_are_offered_with_both_fields_or_with_neither():
+    assert errors_of(LoanProductFactory.build(deferral_max_days=0, deferrals_per_loan=2)) == {
+        "deferral_max_days": ["Set both deferral fields above 0 to offer deferrals, or both to 0 to offer none."]
+    }
+    assert errors_of(LoanProductFactory.build(deferral_max_days=15, deferrals_per_loan=0)) == {
+        "deferrals_per_loan": ["Set both deferral fields above 0 to offer deferrals, or both to 0 to offer none."]
+    }
+    LoanProductFactory.build(deferral_max_days=0, deferrals_per_loan=0).full_clean()
+
+
+def test_a_deferral_longer_than_90_days_or_more_than_12_per_loan_is_refused():
+    errors = errors_of(LoanProductFactory.build(deferral_max_days=91, deferrals_per_loan=13))
+
+    assert errors["deferral_max_days"] == ["Ensure this value is less than or equal to 90."]
+    assert errors["deferrals_per_loan"] == ["Ensure this value is less than or equal to 12."]
+
+
 # Snapshots: what an offer keeps.
 
 
@@ -291,6 +308,7 @@ def test_a_snapshot_is_plain_json_with_decimals_as_strings():
     }
     assert snapshot["allowed_terms"] == list(range(3, 25))
     assert snapshot["sales_share"] is None
+    assert snapshot["deferral"] == {"max_days": 30, "per_loan": 1}
 
 
 def test_a_sales_share_snapshot_keeps_the_contracts_window_rules():
@@ -415,10 +433,32 @@ def admin_form(**overrides) -> dict:
         "prepayment_fee_rate": "0",
         "offer_validity_days": "7",
         "default_after_days_past_due": "90",
+        "deferral_max_days": "30",
+        "deferrals_per_loan": "1",
         "sales_share_rate": "",
     }
     data.update(overrides)
     return data
+
+
+def test_the_admin_sets_a_products_deferral_rule(client, product_manager):
+    response = client.post(
+        "/admin/lending/loanproduct/add/", admin_form(deferral_max_days="14", deferrals_per_loan="2")
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    product = LoanProduct.objects.get(code="cafe-loan")
+    assert (product.deferral_max_days, product.deferrals_per_loan) == (14, 2)
+
+
+def test_the_admin_names_a_half_set_deferral_rule_and_saves_nothing(client, product_manager):
+    response = client.post("/admin/lending/loanproduct/add/", admin_form(deferral_max_days="0"))
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["deferral_max_days"] == [
+        "Set both deferral fields above 0 to offer deferrals, or both to 0 to offer none."
+    ]
+    assert not LoanProduct.objects.filter(code="cafe-loan").exists()
 
 
 def test_a_risk_manager_adds_a_product_with_its_grid_and_the_save_is_audited(client, product_manager):

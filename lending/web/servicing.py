@@ -30,6 +30,7 @@ from lending.selectors_servicing import loan_amount_owed
 from lending.services.collections import (
     deferral_refusal,
     deferral_request,
+    deferral_rule,
     deferral_window,
 )
 
@@ -69,7 +70,14 @@ class DeferralRequestView(_OwnLoanMixin, View):
     def _render(self, request, loan, instalment, form, status=200) -> HttpResponse:
         refusal = deferral_refusal(loan=loan, instalment=instalment, on=timezone.localdate())
         window = deferral_window(instalment=instalment)
-        context = {"loan": loan, "instalment": instalment, "form": form, "refusal": refusal, "window": window}
+        context = {
+            "loan": loan,
+            "instalment": instalment,
+            "form": form,
+            "refusal": refusal,
+            "window": window,
+            "rule": deferral_rule(loan=loan),
+        }
         return render(request, self.template_name, context, status=status)
 
     def get(self, request: HttpRequest, pk: int, number: int) -> HttpResponse:
