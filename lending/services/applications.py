@@ -152,7 +152,12 @@ def application_apply(
         )
         if application.state != S.DRAFT:
             return application
-        return application_submit(application=application, by=by)
+        if submission_token is not None:
+            # A draft found by its token may be older than this request: locked and checked as any submission.
+            return _submit_locked(_lock(application), by=by, terms_checked=False)
+        # The draft was made a moment ago in this transaction, under the merchant's lock, from these very terms: it
+        # is submitted as it is, without locking and reading it again or quoting the same terms twice.
+        return _submit_locked(application, by=by, terms_checked=True)
 
 
 def application_submit(*, application: LoanApplication, by: Any) -> LoanApplication:
@@ -164,18 +169,27 @@ def application_submit(*, application: LoanApplication, by: Any) -> LoanApplicat
     approval carries the offer: the terms snapshot at the decided grade, the schedule, the APR and the expiry.
     """
     with transaction.atomic():
-        locked = _lock(application)
-        _require_owner(locked.merchant, by)
-        _require_state(locked, locked.submit, _("Only a draft can be submitted."))
-        # ``_lock`` locked the merchant's row with the application's, so it is read once, not locked again.
-        merchant = locked.merchant
-        # The in-progress count serves both the limit here and the engine's request below (the merchant's row is
-        # locked, so it cannot change in between); the applications of the last 30 days come in the same query.
-        since = timezone.now() - VELOCITY_WINDOW
-        in_progress, submitted_before = applications_in_progress_and_submitted_since(
-            merchant=merchant, since=since, exclude_pk=locked.pk
-        )
-        _require_room(in_progress)
+        return _submit_locked(_lock(application), by=by, terms_checked=False)
+
+
+def _submit_locked(locked: LoanApplication, *, by: Any, terms_checked: bool) -> LoanApplication:
+    """``application_submit`` once the application and its merchant are locked, in the caller's transaction.
+
+    ``terms_checked``: the terms were checked against the product in this transaction already (the draft was just
+    made from them), so they are not quoted again.
+    """
+    _require_owner(locked.merchant, by)
+    _require_state(locked, locked.submit, _("Only a draft can be submitted."))
+    # ``_lock`` locked the merchant's row with the application's, so it is read once, not locked again.
+    merchant = locked.merchant
+    # The in-progress count serves both the limit here and the engine's request below (the merchant's row is
+    # locked, so it cannot change in between); the applications of the last 30 days come in the same query.
+    since = timezone.now() - VELOCITY_WINDOW
+    in_progress, submitted_before = applications_in_progress_and_submitted_since(
+        merchant=merchant, since=since, exclude_pk=locked.pk
+    )
+    _require_room(in_progress)
+    if not terms_checked:
         _quote_request(
             merchant=merchant,
             product=locked.product,
@@ -184,24 +198,24 @@ def application_submit(*, application: LoanApplication, by: Any) -> LoanApplicat
             method=locked.repayment_method,
             average_daily_sales=locked.average_daily_sales,
         )
-        # Not saved here: ``_apply_decision`` saves the application once with its outcome, in this transaction, so
-        # nobody can see the difference, and the "submit" audit row is written in its place all the same.
-        _transition(locked, locked.submit, action="application.submit", by=by, save=False)
-        try:
-            decision = decision_make(
-                merchant=merchant,
-                # This application counts among the last 30 days' submissions: it was submitted just now.
-                request=_credit_request(
-                    locked, in_progress=in_progress, submitted_last_30_days=submitted_before + 1, merchant=merchant
-                ),
-                exposures=application_exposures(application=locked),
-                application_id=locked.pk,
-            )
-        except NoActiveScorecardError:
-            # Nothing can be decided automatically: an officer decides instead, rather than the merchant waiting
-            # for a scorecard it cannot see.
-            decision = None
-        _apply_decision(locked, decision)
+    # Not saved here: ``_apply_decision`` saves the application once with its outcome, in this transaction, so
+    # nobody can see the difference, and the "submit" audit row is written in its place all the same.
+    _transition(locked, locked.submit, action="application.submit", by=by, save=False)
+    try:
+        decision = decision_make(
+            merchant=merchant,
+            # This application counts among the last 30 days' submissions: it was submitted just now.
+            request=_credit_request(
+                locked, in_progress=in_progress, submitted_last_30_days=submitted_before + 1, merchant=merchant
+            ),
+            exposures=application_exposures(application=locked),
+            application_id=locked.pk,
+        )
+    except NoActiveScorecardError:
+        # Nothing can be decided automatically: an officer decides instead, rather than the merchant waiting
+        # for a scorecard it cannot see.
+        decision = None
+    _apply_decision(locked, decision)
     return locked
 
 

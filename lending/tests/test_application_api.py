@@ -1,6 +1,7 @@
 """The applications API: status codes, bodies and who may call what."""
 
 import datetime
+import json
 from unittest import mock
 
 import pytest
@@ -10,6 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from core.models import AuditEvent
+from lending.api.applications import ApplicationSerializer
 from lending.models import LoanApplication
 from lending.tests.conftest import apply_for
 from underwriting.models import Decision
@@ -214,6 +216,18 @@ def test_a_retried_apply_and_submit_with_the_same_key_decides_once(api, loan_pro
     assert second.json() == first.json()
     assert LoanApplication.objects.count() == 1
     assert Decision.objects.count() == 1
+
+
+@pytest.mark.parametrize("scorecard", ["decisions_approve", "decisions_decline", "decisions_refer"])
+def test_the_shared_serializer_answers_as_a_fresh_one_would(request, api, loan_products, scorecard):
+    request.getfixturevalue(scorecard)
+    created = create(api, submit=True).json()
+    application = LoanApplication.objects.select_related("product", "decision").get(pk=created["id"])
+
+    fresh = ApplicationSerializer(application).data
+
+    assert created == json.loads(json.dumps(fresh))
+    assert api.get(url(application)).json() == created
 
 
 # Accepting and withdrawing.

@@ -5,7 +5,9 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.audit import audit_trail
@@ -137,6 +139,39 @@ def test_the_same_form_token_returns_the_first_application_instead_of_a_second(
     assert second.state == "approved"
     assert LoanApplication.objects.count() == 1
     assert Decision.objects.count() == 1
+
+
+@pytest.mark.postgres
+def test_applying_in_one_step_locks_only_the_merchant_and_reads_the_new_draft_no_more(
+    verified_merchant_with_sales, operating_loan, decisions_approve
+):
+    merchant = verified_merchant_with_sales
+
+    with CaptureQueriesContext(connection) as queries:
+        application = application_apply(
+            merchant=merchant, product=operating_loan, amount="20000", term=12, by=merchant.owner
+        )
+
+    assert application.state == "approved"
+    statements = [query["sql"] for query in queries.captured_queries]
+    locks = [sql for sql in statements if "FOR UPDATE" in sql]
+    assert len(locks) == 1
+    assert locks[0].startswith('SELECT "merchants_merchant"')
+    # The new draft is not read back: the row the decision updates is the one just inserted.
+    assert not [sql for sql in statements if sql.startswith('SELECT "lending_loanapplication"."id"')]
+
+
+def test_applying_in_one_step_refuses_terms_the_product_does_not_allow_and_writes_nothing(
+    verified_merchant_with_sales, operating_loan, decisions_approve
+):
+    merchant = verified_merchant_with_sales
+
+    with pytest.raises(ValidationError) as refused:
+        application_apply(merchant=merchant, product=operating_loan, amount="20000", term=30, by=merchant.owner)
+
+    assert "term" in refused.value.message_dict
+    assert not LoanApplication.objects.exists()
+    assert not Decision.objects.exists()
 
 
 def test_a_sales_share_advance_is_projected_from_the_merchants_own_daily_sales(
