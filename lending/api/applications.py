@@ -7,6 +7,7 @@ like a missing one. A step the application's state does not allow answers 409 wi
 signing endpoints are in ``lending.api.contracts``.
 """
 
+import django_filters
 from django.urls import path
 from django.utils import translation
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_serializer
@@ -16,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.exceptions import Conflict
+from core.api.filters import states_filter
 from core.api.idempotency import IdempotentMixin
 from core.api.pagination import DefaultCursorPagination
 from core.api.permissions import IsMerchantOwner, get_owned_object_or_404
@@ -211,10 +213,27 @@ def _answer_as_saved(application: LoanApplication, *, code: int = status.HTTP_20
     return Response(_APPLICATION.to_representation(application), status=code)
 
 
+class ApplicationFilter(django_filters.FilterSet):
+    state = states_filter(ApplicationState.choices)
+    product = django_filters.CharFilter(field_name="product__code", help_text="A product's code.")
+    # Dates, in the portal's time zone, rather than moments: what a person asks for, and nothing to misread.
+    created_from = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__gte", help_text="Made on or after this day (YYYY-MM-DD)."
+    )
+    created_to = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__lte", help_text="Made on or before this day (YYYY-MM-DD)."
+    )
+
+    class Meta:
+        model = LoanApplication
+        fields = ["state", "product", "created_from", "created_to"]
+
+
 class ApplicationListCreateApi(IdempotentMixin, ApplicationConflictMixin, generics.ListAPIView):
     permission_classes = [IsMerchantOwner]
     serializer_class = ApplicationSerializer
     pagination_class = DefaultCursorPagination
+    filterset_class = ApplicationFilter
 
     class InputSerializer(serializers.Serializer):
         # Text rather than number fields: the service checks each value against the product, so a bad value gets a
@@ -251,7 +270,8 @@ class ApplicationListCreateApi(IdempotentMixin, ApplicationConflictMixin, generi
 
     @extend_schema(
         summary="List the merchant's applications",
-        description="Newest first, in cursor pages.",
+        description="Newest first, in cursor pages (50 a page, `page_size` up to 200), filtered by state, product "
+        "and when they were made.",
         responses={200: ApplicationSerializer(many=True), 403: _NO_MERCHANT},
     )
     def get(self, request: Request, *args, **kwargs) -> Response:

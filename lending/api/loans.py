@@ -4,6 +4,7 @@ Merchants only: an officer or a partner gets 403 (partners will see the loans th
 exists; until then they have none). Another merchant's loan answers 404, the same as a missing one.
 """
 
+import django_filters
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
@@ -12,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.filters import states_filter
 from core.api.pagination import DefaultCursorPagination
 from core.api.permissions import IsMerchantOwner
 from lending.models import Disbursement, Loan, LoanState, RepaymentMethodChoice
@@ -85,19 +87,30 @@ class LoanDetailSerializer(LoanSerializer):
     schedule = LoanInstalmentSerializer(source="instalments.all", many=True)
 
 
+class LoanFilter(django_filters.FilterSet):
+    state = states_filter(LoanState.choices)
+    product = django_filters.CharFilter(field_name="product__code", help_text="A product's code.")
+
+    class Meta:
+        model = Loan
+        fields = ["state", "product"]
+
+
 class LoanListApi(generics.ListAPIView):
     """The requesting merchant's loans, newest first."""
 
     permission_classes = [IsMerchantOwner]
     serializer_class = LoanSerializer
     pagination_class = DefaultCursorPagination
+    filterset_class = LoanFilter
 
     def get_queryset(self):
         return loans_list(user=self.request.user)
 
     @extend_schema(
         summary="List the merchant's loans",
-        description="Merchants only; officers and partners get 403 (a partner's co-funded loans come later).",
+        description="Newest first, in cursor pages (50 a page, `page_size` up to 200), filtered by state and "
+        "product. Merchants only; officers and partners get 403 (a partner's co-funded loans come later).",
         responses={200: LoanSerializer(many=True), 403: OpenApiResponse(description="The account has no merchant.")},
     )
     def get(self, request: Request, *args, **kwargs) -> Response:

@@ -4,6 +4,7 @@ Quotes create nothing and are priced at the standard grade (C), so they are indi
 gives the merchant its own grade later.
 """
 
+import django_filters
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
@@ -12,9 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.filters import choice_filter
 from core.api.pagination import DefaultCursorPagination
 from core.api.throttling import ScopedUserRateThrottle
-from lending.models import GRADES, INDICATIVE_GRADE, LoanProduct, RepaymentMethodChoice
+from lending.models import GRADES, INDICATIVE_GRADE, LoanProduct, ProductKind, RepaymentMethodChoice
 from lending.money.sales_share import TERM_LIMIT_MONTHS, WINDOW_DAYS, WINDOW_SHARE
 from lending.products import price_label, product_by_code, quote_by_grade, quote_for_product
 from lending.selectors import products_active
@@ -136,10 +138,19 @@ class ProductOutputSerializer(serializers.ModelSerializer):
         ).data
 
 
+class ProductFilter(django_filters.FilterSet):
+    kind = choice_filter(ProductKind.choices, help_text="The kind of product.")
+
+    class Meta:
+        model = LoanProduct
+        fields = ["kind"]
+
+
 class ProductListApi(generics.ListAPIView):
     permission_classes = [AllowAny]
     serializer_class = ProductOutputSerializer
     pagination_class = ProductCursorPagination
+    filterset_class = ProductFilter
 
     def get_queryset(self):
         return products_active()

@@ -325,6 +325,23 @@ def test_anonymous_clients_must_authenticate(approved_application):
     assert client.post(url(approved_application, "submit")).status_code == 401
 
 
+def test_the_list_filters_by_product_and_by_the_day_applications_were_made(api, loan_products):
+    older = create(api).json()["id"]
+    newer = create(api, product="instalment-loan", amount="5000", term=6).json()["id"]
+    made = timezone.make_aware(datetime.datetime(2026, 3, 1, 23, 30))  # 1 March in the portal's time zone
+    LoanApplication.objects.filter(pk=older).update(created_at=made)
+
+    def ids(**params):
+        return [row["id"] for row in api.get(APPLICATIONS, params).json()["results"]]
+
+    assert ids(created_to="2026-03-01") == [older]
+    assert ids(created_from="2026-03-02") == [newer]
+    assert ids(product="instalment-loan") == [newer]
+    refused = api.get(APPLICATIONS, {"created_from": "1 March"})
+    assert refused.status_code == 400
+    assert list(refused.json()["fields"]) == ["created_from"]
+
+
 # Conventions: idempotency and throttling.
 
 

@@ -127,7 +127,7 @@ def test_the_list_returns_the_merchants_days_in_range_with_amounts_as_strings(ap
     response = api.get(URL, {"from": "2025-03-02", "to": "2025-03-03"})
 
     assert response.status_code == 200
-    assert response.json() == [
+    assert response.json()["results"] == [
         {
             "date": "2025-03-02",
             "gross_sales": "3200.00",
@@ -143,6 +143,18 @@ def test_the_list_returns_the_merchants_days_in_range_with_amounts_as_strings(ap
             "distinct_customers": 65,
         },
     ]
+
+
+def test_the_list_comes_in_cursor_pages_oldest_first(api, merchant):
+    for n in range(7):
+        SalesDayFactory(merchant=merchant, date=datetime.date(2025, 3, 1) + datetime.timedelta(days=n))
+
+    first = api.get(URL, {"page_size": 5}).json()
+    second = api.get(first["next"]).json()
+
+    assert [day["date"] for day in first["results"]] == [f"2025-03-0{n}" for n in range(1, 6)]
+    assert [day["date"] for day in second["results"]] == ["2025-03-06", "2025-03-07"]
+    assert second["next"] is None
 
 
 def test_a_malformed_range_is_a_400(api):

@@ -1,0 +1,259 @@
+"""Every list in the API: cursor pages with a cap, filters that refuse bad values by name, and a query count that
+does not grow with the list.
+
+The cases are keyed by the schema's operation ids. A list operation added to the API without a case here fails
+``test_every_list_in_the_schema_has_a_case``, as an operation missing from the authorisation matrix does; an
+operation answering a bare JSON array (a list without pages) fails ``test_no_operation_answers_a_bare_array``.
+"""
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import resolve
+from rest_framework.test import APIClient
+
+from core.api.pagination import DefaultCursorPagination
+from lending.models import ApplicationState, LoanApplication, LoanState
+from lending.tests.factories import InstalmentProductFactory, LoanProductFactory
+from lending.tests.repayment_helpers import active_loan
+from merchants.models import SalesDay
+from tests.api.conftest import generate_schema, schema_operations
+from underwriting.choices import Outcome
+from underwriting.models import Decision
+
+pytestmark = pytest.mark.django_db
+# Days of sales the sales case adds, far from any other test's: the list is asked for this year only.
+SALES_YEAR = 2001
+
+
+def _applications(merchant, count: int, start: int) -> None:
+    """Half drafts, half declined with their decision (the list reads each application's decision and product)."""
+    product = LoanProductFactory(code=f"list-product-{start}")
+    for n in range(start, start + count):
+        declined = n % 2 == 1
+        application = LoanApplication.objects.create(
+            merchant=merchant,
+            product=product,
+            amount=Decimal("20000.00") + n,
+            term=12,
+            repayment_method=product.repayment_methods[0],
+            state=ApplicationState.DECLINED if declined else ApplicationState.DRAFT,
+        )
+        if declined:
+            decision = Decision.objects.create(
+                merchant=merchant,
+                application_id=application.pk,
+                outcome=Outcome.DECLINE,
+                requested_amount=application.amount,
+                credit_line=Decimal("0.00"),
+            )
+            LoanApplication.objects.filter(pk=application.pk).update(decision=decision)
+
+
+def _loans(merchant, count: int, start: int) -> None:
+    """Active loans, every third one overdue, each on a product of its own (the list reads the product)."""
+    for n in range(start, start + count):
+        active_loan(
+            merchant,
+            code=f"list-loan-{n}",
+            state=LoanState.OVERDUE if n % 3 == 2 else LoanState.ACTIVE,
+        )
+
+
+def _products(_merchant, count: int, start: int) -> None:
+    for n in range(start, start + count):
+        if n % 2:
+            InstalmentProductFactory(code=f"list-instalments-{n}")
+        else:
+            LoanProductFactory(code=f"list-operating-{n}")
+
+
+def _sales(merchant, count: int, start: int) -> None:
+    first = datetime.date(SALES_YEAR, 1, 1)
+    SalesDay.objects.bulk_create(
+        SalesDay(
+            merchant=merchant,
+            date=first + datetime.timedelta(days=n),
+            gross_sales=Decimal("1000.00") + n,
+            refunds=Decimal("0.00"),
+            transaction_count=10,
+            distinct_customers=8,
+        )
+        for n in range(start, start + count)
+    )
+
+
+@dataclass(frozen=True)
+class ListCase:
+    path: str
+    make: Callable[[object, int, int], None]  # (merchant, how many, first serial): rows the persona sees
+    filter: dict[str, str]  # a filter that keeps some of the rows ``make`` adds, not all
+    kept: Callable[[dict], bool]  # what every row the filter keeps satisfies
+    bad_filter: dict[str, str] = field(default_factory=dict)  # a value the filter refuses, naming its field
+    anonymous: bool = False  # public: asked without signing in
+    params: dict[str, str] = field(default_factory=dict)  # always sent (the sales case's year)
+
+
+LISTS: dict[str, ListCase] = {
+    "applications_list": ListCase(
+        path="/api/v1/applications/",
+        make=_applications,
+        filter={"state": "declined"},
+        kept=lambda row: row["state"] == "declined" and row["decision"]["outcome"] == "decline",
+        bad_filter={"state": "pending"},
+    ),
+    "loans_list": ListCase(
+        path="/api/v1/loans/",
+        make=_loans,
+        filter={"state": "overdue"},
+        kept=lambda row: row["state"] == "overdue",
+        bad_filter={"state": "late"},
+    ),
+    "products_list": ListCase(
+        path="/api/v1/products/",
+        make=_products,
+        filter={"kind": "instalment_loan"},
+        kept=lambda row: row["kind"] == "instalment_loan",
+        bad_filter={"kind": "mortgage"},
+        anonymous=True,
+    ),
+    "sales_list": ListCase(
+        path="/api/v1/sales/",
+        make=_sales,
+        filter={"to": f"{SALES_YEAR}-01-03"},
+        kept=lambda row: row["date"] <= f"{SALES_YEAR}-01-03",
+        bad_filter={"from": "yesterday"},
+        params={"from": f"{SALES_YEAR}-01-01", "to": f"{SALES_YEAR}-12-31"},
+    ),
+}
+
+
+def _list_operations(schema: dict) -> dict[str, str]:
+    """operationId -> path of every GET answering a page of rows (a ``Paginated…`` schema)."""
+    found = {}
+    for operation_id, (method, path, operation) in schema_operations(schema).items():
+        answer = operation["responses"].get("200", {}).get("content", {}).get("application/json", {})
+        if method == "GET" and "/Paginated" in answer.get("schema", {}).get("$ref", ""):
+            found[operation_id] = path
+    return found
+
+
+def test_every_list_in_the_schema_has_a_case():
+    lists = _list_operations(generate_schema())
+
+    assert set(lists) == set(LISTS), "add a ListCase for each new list operation (and drop removed ones)"
+    for operation_id, path in lists.items():
+        assert LISTS[operation_id].path == path
+
+
+def test_no_operation_answers_a_bare_array():
+    schema = generate_schema()
+    bare = []
+    for operation_id, (_method, _path, operation) in schema_operations(schema).items():
+        for status, response in operation["responses"].items():
+            body = response.get("content", {}).get("application/json", {}).get("schema", {})
+            if body.get("type") == "array":
+                bare.append(f"{operation_id} {status}")
+
+    assert bare == [], "a list answers in cursor pages (DefaultCursorPagination), never as a bare array"
+
+
+@pytest.fixture
+def client_for(merchant):
+    def make(case: ListCase) -> APIClient:
+        client = APIClient()
+        if not case.anonymous:
+            client.force_authenticate(merchant.owner)
+        return client
+
+    return make
+
+
+def _get(client: APIClient, case: ListCase, **params):
+    response = client.get(case.path, {**case.params, **params})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+@pytest.mark.parametrize("operation_id", sorted(LISTS))
+def test_the_query_count_does_not_grow_with_the_list(operation_id, merchant, client_for):
+    case = LISTS[operation_id]
+    client = client_for(case)
+    case.make(merchant, 3, 0)
+    with CaptureQueriesContext(connection) as few:
+        rows_few = len(_get(client, case, page_size="200")["results"])
+
+    case.make(merchant, 12, 3)
+    with CaptureQueriesContext(connection) as more:
+        rows_more = len(_get(client, case, page_size="200")["results"])
+
+    assert rows_more >= rows_few + 12
+    assert len(more.captured_queries) == len(few.captured_queries), [q["sql"] for q in more.captured_queries]
+
+
+@pytest.mark.parametrize("operation_id", sorted(LISTS))
+def test_pages_follow_a_cursor_and_their_size_is_capped(operation_id, merchant, client_for):
+    case = LISTS[operation_id]
+    client = client_for(case)
+    case.make(merchant, 5, 0)
+
+    first = _get(client, case, page_size="2")
+    second = client.get(first["next"]).json()
+
+    assert len(first["results"]) == 2
+    assert first["results"] != second["results"]
+    paginator = resolve(case.path).func.view_class.pagination_class
+    assert issubclass(paginator, DefaultCursorPagination)
+    assert paginator.max_page_size == 200
+    assert len(_get(client, case, page_size="100000")["results"]) <= 200
+
+
+@pytest.mark.parametrize("operation_id", sorted(LISTS))
+def test_a_filter_keeps_only_the_rows_it_names(operation_id, merchant, client_for):
+    case = LISTS[operation_id]
+    client = client_for(case)
+    case.make(merchant, 6, 0)
+
+    everything = _get(client, case, page_size="200")["results"]
+    kept = _get(client, case, page_size="200", **case.filter)["results"]
+
+    assert kept
+    assert all(case.kept(row) for row in kept)
+    assert len(kept) < len(everything)
+
+
+@pytest.mark.parametrize("operation_id", sorted(LISTS))
+def test_a_value_a_filter_refuses_is_a_400_naming_the_field(operation_id, merchant, client_for):
+    case = LISTS[operation_id]
+    client = client_for(case)
+    (name, value), *_others = case.bad_filter.items()
+
+    response = client.get(case.path, {**case.params, name: value})
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "validation_error"
+    assert list(body["fields"]) == [name]
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "value", "allowed"),
+    [
+        ("/api/v1/applications/", "state", "pending", "draft, submitted, approved"),
+        ("/api/v1/loans/", "state", "late", "active, overdue"),
+        ("/api/v1/products/", "kind", "mortgage", "short_term_working_capital, operating_loan"),
+    ],
+)
+def test_a_refused_choice_lists_the_allowed_values(merchant, path, name, value, allowed):
+    client = APIClient()
+    client.force_authenticate(merchant.owner)
+
+    message = client.get(path, {name: value}).json()["fields"][name][0]
+
+    assert message.startswith(f"“{value}” is not one of the allowed values: ")
+    assert allowed in message
