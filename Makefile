@@ -51,6 +51,7 @@ check-deploy: $(VENV)/.installed
 	DJANGO_SETTINGS_MODULE=config.settings.production \
 	DJANGO_SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+	CACHE_URL=$${CACHE_URL:-redis://127.0.0.1:6379/1} \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 clean:
