@@ -89,12 +89,22 @@ class Notice(models.Model):
     url = models.CharField(_("link"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("sent at"), auto_now_add=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    emailed_at = models.DateTimeField(
+        _("emailed at"),
+        null=True,
+        blank=True,
+        help_text=_("When its email went out (or was found not needed: the user has no address)."),
+    )
 
     class Meta:
         verbose_name = _("notice")
         verbose_name_plural = _("notices")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "read_at", "-created_at"])]
+        indexes = [
+            models.Index(fields=["user", "read_at", "-created_at"]),
+            # The sweep for emails that never went out reads only the few notices still waiting.
+            models.Index(fields=["created_at"], condition=models.Q(emailed_at__isnull=True), name="notice_unemailed"),
+        ]
 
     def __str__(self) -> str:
         return self.title

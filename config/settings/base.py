@@ -140,6 +140,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict = {
     "idempotency-keys-purge": {"task": "core.tasks.idempotency_keys_purge_task", "schedule": 60 * 60},
     "offers-expire": {"task": "lending.tasks.applications.offers_expire_task", "schedule": 60 * 60},
+    "notices-email-unsent": {"task": "lending.tasks.applications.notices_email_unsent_task", "schedule": 10 * 60},
     # Nightly, in CELERY_TIMEZONE (Asia/Shanghai).
     "underwriting-preapproved-limits": {
         "task": "underwriting.tasks.preapproved_limits_refresh_task",

@@ -12,7 +12,6 @@ allows the step (the API answers 409); ``PermissionDenied`` means this person ma
 import datetime
 import uuid
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -26,6 +25,7 @@ from django_fsm import TransitionNotAllowed, can_proceed
 
 from core.audit import audit_record
 from core.exceptions import StateConflict
+from core.transactions import on_commit_robust
 from lending.models import INDICATIVE_GRADE, RATE_QUANTUM, ApplicationState, LoanApplication, LoanProduct
 from lending.money import Quote
 from lending.notices import notify_merchant
@@ -236,7 +236,7 @@ def application_accept(*, application: LoanApplication, by: Any) -> LoanApplicat
             _require_state(locked, locked.accept, _("Only an approved offer can be accepted."))
             _transition(locked, locked.accept, action="application.accept", by=by)
             # robust: the acceptance stands even if the queue is unreachable; the failure is logged for a retry.
-            transaction.on_commit(partial(_prepare_contract, locked.pk), robust=True)
+            on_commit_robust(_prepare_contract, locked.pk)
     if expired_at is not None:
         # Raised after the block so that the expiry commits: the offer is over whatever the merchant does next.
         raise ApplicationConflict(

@@ -30,10 +30,8 @@ import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from functools import partial
 
 from django.contrib.contenttypes.models import ContentType
-from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
 from django.db.models import F, Q, Sum
 from django.urls import NoReverseMatch, reverse
@@ -44,10 +42,11 @@ from core.audit import audit_record
 from core.middleware import current_request_id
 from core.models import AuditEvent, Notice
 from core.money import to_fen
+from core.transactions import on_commit_robust
 from lending.models import Instalment, Loan, LoanState, Payment, PaymentSource, Reminder, SalesShareDeduction
 from lending.models.products import RepaymentMethodChoice
 from lending.money.sales_share import WINDOW_DAYS, WINDOW_SHARE
-from lending.notices import notify_merchant
+from lending.notices import notices_email_send, notify_merchant
 
 logger = logging.getLogger(__name__)
 
@@ -385,7 +384,7 @@ def _reminder_notices(inserted: list[tuple[int, str]]) -> list[Notice]:
     created = Notice.objects.bulk_create(notices)
     notice_ids = [notice.pk for notice in created]
     for start in range(0, len(notice_ids), EMAIL_BATCH_SIZE):
-        transaction.on_commit(partial(_queue_emails, notice_ids[start : start + EMAIL_BATCH_SIZE]), robust=True)
+        on_commit_robust(_queue_emails, notice_ids[start : start + EMAIL_BATCH_SIZE])
     return created
 
 
@@ -446,21 +445,8 @@ def _queue_emails(notice_ids: list[int]) -> None:
 
 
 def reminder_emails_send(*, notice_ids: list[int]) -> int:
-    """Email a batch of notices over one mail connection; returns how many were sent."""
-    base = ""
-    from django.conf import settings
-
-    base = getattr(settings, "PORTAL_BASE_URL", "").rstrip("/")
-    messages = []
-    for notice in Notice.objects.filter(pk__in=notice_ids).select_related("user").order_by("pk"):
-        if not notice.user.email:
-            continue
-        body = f"{notice.body}\n\n{base}{notice.url}" if notice.url else notice.body
-        messages.append(EmailMessage(subject=notice.title, body=body, to=[notice.user.email]))
-    if not messages:
-        return 0
-    with get_connection() as mail:
-        return mail.send_messages(messages) or 0
+    """Email a batch of reminder notices over one mail connection; returns how many were sent."""
+    return notices_email_send(notice_ids=notice_ids)
 
 
 # 5. Sales-share sweeps.

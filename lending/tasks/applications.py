@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-__all__ = ["notice_email_task", "offers_expire_task"]
+__all__ = ["notice_email_task", "notices_email_unsent_task", "offers_expire_task"]
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
@@ -11,6 +11,14 @@ def notice_email_task(notice_id: int) -> bool:
     from lending.notices import notice_email_send
 
     return notice_email_send(notice_id=notice_id)
+
+
+@shared_task
+def notices_email_unsent_task() -> int:
+    """Email the notices whose email never went out (broker down at the commit, retries spent); beat, every 10 min."""
+    from lending.notices import notices_email_unsent
+
+    return notices_email_unsent()
 
 
 @shared_task
