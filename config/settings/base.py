@@ -151,6 +151,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(hour=1, minute=0),
     },
     "disbursements-reconcile": {"task": "lending.tasks.funding.disbursements_reconcile_task", "schedule": 5 * 60},
+    "applications-resume-stalled": {
+        "task": "lending.tasks.funding.applications_resume_stalled_task",
+        "schedule": 5 * 60,
+    },
 }
 
 # allauth: email as the login, verification by a code, passkeys for everyone.

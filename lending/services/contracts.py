@@ -26,7 +26,6 @@ import logging
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -40,6 +39,7 @@ from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
 from core.audit import audit_record
+from core.transactions import on_commit_robust
 from lending.contracts_render import contract_pdf
 from lending.models import (
     ApplicationState,
@@ -208,7 +208,7 @@ def contract_create_for(*, application_id: int) -> Contract:
             to_state=application.state,
             data={"contract": contract.pk, "version": contract.version},
         )
-        transaction.on_commit(partial(_queue_render, contract.pk))
+        on_commit_robust(_queue_render, contract.pk)
     return contract
 
 
@@ -523,7 +523,7 @@ def contract_sign(
                 to_state=application.state,
                 data={"contract": locked.pk, "version": locked.version, "sha256": stored_hash},
             )
-            transaction.on_commit(partial(_queue_funding, application.pk))
+            on_commit_robust(_queue_funding, application.pk)
     if integrity_failure is not None:
         # Nothing was changed above; the refusal itself is recorded, since it means the stored file was altered.
         logger.error("Contract %s failed its integrity check before signing: %s", locked.pk, integrity_failure)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 from datetime import date, timedelta
 from decimal import Decimal
-from functools import partial
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -40,6 +39,7 @@ from django.utils.translation import gettext as _
 
 from core.audit import audit_record
 from core.models import Notice
+from core.transactions import on_commit_robust
 from lending.models import ApplicationState, Contract, Disbursement, Instalment, Loan, LoanApplication, LoanState
 from lending.money import Quote
 from lending.money.sales_share import TERM_LIMIT_MONTHS
@@ -268,7 +268,7 @@ def _loan_create(application: LoanApplication, *, by: User | None) -> Loan:
         to_state=disbursement.status,
         data={"idempotency_key": str(disbursement.idempotency_key), "amount": str(disbursement.amount)},
     )
-    transaction.on_commit(partial(_queue_send, disbursement.pk))
+    on_commit_robust(_queue_send, disbursement.pk)
     return loan
 
 
@@ -366,7 +366,7 @@ def disbursement_retry(*, disbursement: Disbursement, by: User) -> Disbursement:
                 "account_changed": previous_account != locked.account_number,
             },
         )
-        transaction.on_commit(partial(_queue_send, locked.pk))
+        on_commit_robust(_queue_send, locked.pk)
     return locked
 
 
@@ -394,6 +394,47 @@ def disbursements_reconcile(*, older_than: timedelta | None = None) -> dict[str,
             logger.exception("Reconciling disbursement %s failed", pk)
             status = "error"
         outcome[status] = outcome.get(status, 0) + 1
+    return outcome
+
+
+# Applications left between steps: at most this many of each kind a run (a contract takes about a second to render).
+RESUME_BATCH = 50
+
+
+def applications_resume_stalled(*, older_than: timedelta | None = None) -> dict[str, int]:
+    """Take up the applications whose next step was queued at a commit but never ran (the broker was down, or the
+    task gave up): an accepted offer with no contract, a contract still being prepared, a signed application with
+    no loan. Each is handed to the step's own service, which locks and re-reads the state, so running this beside
+    the queued task, or twice, does nothing twice. Returns how many of each were taken up (and failed).
+
+    "Stalled" means older than ``older_than`` (the payout reconciliation's delay by default): the queued task has
+    had its chance. Run by beat every five minutes.
+    """
+    # Imported here: the contracts stage is imported by this module's callers too; it imports nothing of funding.
+    from lending.services.contracts import contract_prepare
+
+    cutoff = timezone.now() - (older_than if older_than is not None else reconcile_after())
+    waiting_for_contract = LoanApplication.objects.filter(
+        Q(state=S.ACCEPTED, accepted_at__lt=cutoff)
+        | Q(state=S.CONTRACTED, contracts__status=Contract.Status.RENDERING, contracts__created_at__lt=cutoff)
+    ).distinct()
+    waiting_for_loan = LoanApplication.objects.filter(state=S.SIGNED, signed_at__lt=cutoff)
+    steps = {
+        "contract": (waiting_for_contract, lambda pk: contract_prepare(application_id=pk)),
+        "loan": (waiting_for_loan, lambda pk: application_fund(application=LoanApplication(pk=pk))),
+    }
+    outcome: dict[str, int] = {}
+    for name, (stalled, step) in steps.items():
+        for pk in list(stalled.order_by("pk").values_list("pk", flat=True)[:RESUME_BATCH]):
+            try:
+                step(pk)
+                key = name
+            except Exception:
+                # One application's trouble (a funding refusal, a rendering error) must not stop the others; it is
+                # logged for the officers and tried again next run.
+                logger.exception("Resuming application %s (%s) failed", pk, name)
+                key = f"{name} failed"
+            outcome[key] = outcome.get(key, 0) + 1
     return outcome
 
 
@@ -608,6 +649,7 @@ __all__ = [
     "FundingError",
     "application_fund",
     "application_second_approve",
+    "applications_resume_stalled",
     "disbursement_reconcile",
     "disbursement_retry",
     "disbursement_send",

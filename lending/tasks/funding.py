@@ -14,6 +14,7 @@ from lending.services.applications import ApplicationConflict
 from lending.services.funding import (
     FundingError,
     application_fund,
+    applications_resume_stalled,
     disbursement_send,
     disbursements_reconcile,
 )
@@ -61,4 +62,15 @@ def disbursements_reconcile_task() -> dict[str, int]:
     return disbursements_reconcile()
 
 
-__all__ = ["application_fund_task", "disbursement_send_task", "disbursements_reconcile_task"]
+@shared_task(**TASK_OPTIONS)
+def applications_resume_stalled_task() -> dict[str, int]:
+    """Take up accepted, contracted and signed applications whose queued step never ran; beat, every five minutes."""
+    return applications_resume_stalled()
+
+
+__all__ = [
+    "application_fund_task",
+    "applications_resume_stalled_task",
+    "disbursement_send_task",
+    "disbursements_reconcile_task",
+]

@@ -22,6 +22,7 @@ from accounts.models import User
 from accounts.roles import Role
 from core.audit import audit_record
 from core.models import AuditEvent
+from core.transactions import on_commit_robust
 from merchants import tasks
 from merchants.choices import KycState
 from merchants.models import PROFILE_FIELDS, Merchant
@@ -250,7 +251,7 @@ def _transition(
         subject=merchant, action=action, by=by, from_state=from_state, to_state=merchant.kyc_state, reason=reason
     )
     if notify:
-        transaction.on_commit(partial(tasks.kyc_notify_task.delay, merchant.pk, event.pk))
+        on_commit_robust(tasks.kyc_notify_task.delay, merchant.pk, event.pk)
     return merchant
 
 
