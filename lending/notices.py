@@ -6,8 +6,9 @@ emails anyone and a slow mail server never holds a row lock.
 
 Every email is sent at least once: a notice records when its email went out (``emailed_at``), and
 ``notices_email_unsent`` (beat, every ten minutes) sends those still waiting after ten minutes: the broker was down
-when the step committed, or the task gave up. A notice is never emailed twice by the portal's own doing: the
-senders skip notices already emailed, and the sweep leaves the first ten minutes to the task queued at the commit.
+when the step committed, or the task gave up. The senders skip notices already emailed and the sweep leaves the first
+ten minutes to the task queued at the commit, so an email goes out twice only when a mail server fails in the middle
+of a batch (the batch is sent again, the messages before the failure included).
 
 The text is rendered in the language active when the notice is made (the merchant's own request, or the
 portal's default language for the nightly jobs): a notice is a record of what the merchant was told.
