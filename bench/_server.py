@@ -135,7 +135,12 @@ def _delete_queue(broker_url: str, queue: str) -> int:
     try:
         waiting = client.llen(queue)
         client.delete(queue)
-        for binding in client.scan_iter(match="_kombu.binding.*"):
+        # Kombu keeps the bindings in sets named after the exchange (``_kombu.binding.<exchange>``, and
+        # ``_kombu.binding_permanent.<exchange>`` in newer versions); the run's queue has an exchange of its own name.
+        for binding in client.scan_iter(match="_kombu.binding*"):
+            if binding.decode(errors="replace").endswith(f".{queue}"):
+                client.delete(binding)
+                continue
             for member in client.smembers(binding):
                 if member.decode(errors="replace").endswith(queue):
                     client.srem(binding, member)
