@@ -7,6 +7,7 @@ import time
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import path
 from django.utils import timezone
 from rest_framework import serializers, status
@@ -344,3 +345,69 @@ def test_the_sales_import_behind_the_mixin_imports_once_and_replays(merchant):
     assert again["Idempotent-Replayed"] == "true"
     assert merchant.sales_days.count() == 2
     assert AuditEvent.objects.filter(action="sales.import").count() == 1
+
+
+# On PostgreSQL outside a transaction, as in production, the claim and the answer are one statement each.
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_claim_and_the_answer_are_one_statement_each(merchant_owner):
+    client = APIClient()
+    client.force_authenticate(merchant_owner)
+
+    with CaptureQueriesContext(connection) as queries:
+        first = _post(client, "/things/", {"amount": "7.00"}, key="k-one-statement")
+    bookkeeping = [q["sql"] for q in queries.captured_queries if "core_idempotencykey" in q["sql"]]
+    again = _post(client, "/things/", {"amount": "7.00"}, key="k-one-statement")
+    other = _post(client, "/things/", {"amount": "8.00"}, key="k-one-statement")
+
+    assert len(bookkeeping) == 2
+    assert all("set_config('synchronous_commit', 'off', true)" in sql for sql in bookkeeping)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert again["Location"] == first["Location"]
+    assert other.status_code == 422
+    stored = IdempotencyKey.objects.get(key="k-one-statement")
+    assert (stored.state, stored.response_status, stored.response_body) == ("done", 201, first.json())
+    assert stored.response_headers == {"Location": first["Location"]}
+    assert _work_done() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_crash_releases_the_key_for_a_retry(merchant_owner):
+    _CrashingApi.calls = 0
+    client = APIClient()
+    client.force_authenticate(merchant_owner)
+
+    with pytest.raises(RuntimeError, match="hung up"):
+        _post(client, "/crashing/", {"amount": "1.00"}, key="k-crash-once")
+    assert not IdempotencyKey.objects.filter(key="k-crash-once").exists()
+
+    retried = _post(client, "/crashing/", {"amount": "1.00"}, key="k-crash-once")
+    replayed = _post(client, "/crashing/", {"amount": "1.00"}, key="k-crash-once")
+
+    assert retried.status_code == replayed.status_code == 201
+    assert replayed["Idempotent-Replayed"] == "true"
+    assert _work_done() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_key_in_flight_answers_409_and_an_abandoned_one_is_taken(merchant_owner):
+    raw = APIRequestFactory().post("/things/", {"amount": "10.00"}, format="json")
+    fingerprint = request_fingerprint(Request(raw, parsers=[JSONParser()]))
+    busy = IdempotencyKey.objects.create(user=merchant_owner, key="k-in-flight", request_hash=fingerprint)
+    client = APIClient()
+    client.force_authenticate(merchant_owner)
+
+    in_flight = _post(client, "/things/", {"amount": "10.00"}, key="k-in-flight")
+    IdempotencyKey.objects.filter(pk=busy.pk).update(created_at=timezone.now() - datetime.timedelta(minutes=11))
+    taken = _post(client, "/things/", {"amount": "10.00"}, key="k-in-flight")
+
+    assert (in_flight.status_code, in_flight.json()["code"]) == (409, "idempotency_in_progress")
+    assert taken.status_code == 201
+    assert IdempotencyKey.objects.get(key="k-in-flight").state == IdempotencyKey.State.DONE
+    assert _work_done() == 1
