@@ -207,8 +207,8 @@ def _answer_as_saved(application: LoanApplication, *, code: int = status.HTTP_20
     """The answer from the instance the service has just saved, with its product and decision, not read back.
 
     For services that set every field they change on the instance they return and load nothing behind it
-    (``application_create`` and ``application_submit``): the serializer rounds each amount to its field's places,
-    so the answer is the same as from a fresh read, without the query.
+    (``application_create``, ``application_apply`` and ``application_submit``): the serializer rounds each amount
+    to its field's places, so the answer is the same as from a fresh read, without the query.
     """
     return Response(_APPLICATION.to_representation(application), status=code)
 

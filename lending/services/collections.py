@@ -86,11 +86,6 @@ def deferral_rule(*, loan: Loan) -> DeferralRule:
     )
 
 
-def _rule(loan: Loan) -> tuple[int, int]:
-    rule = deferral_rule(loan=loan)
-    return rule.max_days, rule.per_loan
-
-
 def _deferrals_used(per_loan: int) -> str:
     return ngettext(
         "This loan has already had its one deferral.",
@@ -101,7 +96,7 @@ def _deferrals_used(per_loan: int) -> str:
 
 def deferral_window(*, instalment: Instalment) -> DeferralWindow:
     """From the day after the due date to ``max_days`` later, and before the next instalment's due date."""
-    max_days, _per_loan = _rule(instalment.loan)
+    max_days = deferral_rule(loan=instalment.loan).max_days
     next_due_date = _next_due_date(instalment)
     latest = instalment.due_date + timedelta(days=max_days)
     if next_due_date is not None:
@@ -120,7 +115,7 @@ def _next_due_date(instalment: Instalment) -> date | None:
 
 def deferral_refusal(*, loan: Loan, instalment: Instalment, on: date) -> str | None:
     """Why this instalment cannot be deferred on ``on`` (a sentence for the merchant), or None when it can."""
-    _max_days, per_loan = _rule(loan)
+    per_loan = deferral_rule(loan=loan).per_loan
     if loan.repayment_method == RepaymentMethodChoice.SALES_SHARE:
         return _("A sales-share advance is repaid from your sales; its windows cannot be deferred.")
     if loan.state != L.ACTIVE:
@@ -250,7 +245,7 @@ def deferral_approve(*, request: DeferralRequest, by: User, note: str = "") -> D
     with transaction.atomic():
         locked, loan, instalment = _locked_request(request)
         _decide_checks(locked, by)
-        _max_days, per_loan = _rule(loan)
+        per_loan = deferral_rule(loan=loan).per_loan
         if DeferralRequest.objects.filter(loan=loan, status=DR.APPROVED).count() >= per_loan:
             raise DeferralConflict(_deferrals_used(per_loan), code="deferral_used")
         if (

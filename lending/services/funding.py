@@ -429,9 +429,13 @@ def applications_resume_stalled(*, older_than: timedelta | None = None) -> dict[
             try:
                 step(pk)
                 key = name
+            except (FundingError, ApplicationConflict) as exc:
+                # A refusal that needs a person (the application stays in the officers' "signed, not funded"
+                # queue): said plainly, without a traceback every five minutes, and tried again next run.
+                logger.warning("Application %s (%s) waits for an officer: %s", pk, name, exc)
+                key = f"{name} failed"
             except Exception:
-                # One application's trouble (a funding refusal, a rendering error) must not stop the others; it is
-                # logged for the officers and tried again next run.
+                # Anything else (a rendering error, a lost connection) must not stop the others either.
                 logger.exception("Resuming application %s (%s) failed", pk, name)
                 key = f"{name} failed"
             outcome[key] = outcome.get(key, 0) + 1

@@ -46,7 +46,7 @@ from core.transactions import on_commit_robust
 from lending.models import Instalment, Loan, LoanState, Payment, PaymentSource, Reminder, SalesShareDeduction
 from lending.models.products import RepaymentMethodChoice
 from lending.money.sales_share import WINDOW_DAYS, WINDOW_SHARE
-from lending.notices import notices_email_send, notify_merchant
+from lending.notices import notify_merchant
 
 logger = logging.getLogger(__name__)
 
@@ -444,11 +444,6 @@ def _queue_emails(notice_ids: list[int]) -> None:
     reminder_emails_task.delay(notice_ids)
 
 
-def reminder_emails_send(*, notice_ids: list[int]) -> int:
-    """Email a batch of reminder notices over one mail connection; returns how many were sent."""
-    return notices_email_send(notice_ids=notice_ids)
-
-
 # 5. Sales-share sweeps.
 
 
@@ -729,7 +724,6 @@ __all__ = [
     "NEAR_BREACH_ACTION",
     "SalesShareWindowStatus",
     "instalment_amount_owed",
-    "reminder_emails_send",
     "sales_share_deductions_compute",
     "sales_share_deductions_post",
     "sales_share_window",

@@ -40,6 +40,6 @@ def servicing_daily_task(on: str | None = None) -> dict[str, int]:
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5, acks_late=True, reject_on_worker_lost=True)
 def reminder_emails_task(notice_ids: list[int]) -> int:
     """Email a batch of reminder notices (queued after the reminders' transaction commits)."""
-    from lending.services.servicing import reminder_emails_send
+    from lending.notices import notices_email_send
 
-    return reminder_emails_send(notice_ids=notice_ids)
+    return notices_email_send(notice_ids=notice_ids)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from lending.models import ApplicationState, Contract, Disbursement, Loan, LoanApplication
 from lending.services.contracts import contract_create_for
-from lending.services.funding import application_fund, applications_resume_stalled
+from lending.services.funding import FundingError, application_fund, applications_resume_stalled
 from lending.tasks.funding import applications_resume_stalled_task
 from lending.tests.factories import LoanProductFactory
 from lending.tests.test_contract_signing import sign
@@ -124,3 +124,18 @@ def test_beat_runs_the_sweep_every_five_minutes():
 
     assert entry == {"task": "lending.tasks.funding.applications_resume_stalled_task", "schedule": 300}
     assert applications_resume_stalled_task.name == entry["task"]
+
+
+def test_a_funding_refusal_is_logged_for_the_officers_without_a_traceback(merchant, caplog):
+    application = signed_application(merchant, LoanProductFactory(code="resume-refused"))
+    _age(LoanApplication, application.pk, signed_at=LONG_AGO)
+
+    refusal = FundingError("The merchant has no settlement account.")
+    with mock.patch("lending.services.funding.application_fund", side_effect=refusal):
+        outcome = applications_resume_stalled()
+
+    assert outcome == {"loan failed": 1}
+    record = next(r for r in caplog.records if "waits for an officer" in r.getMessage())
+    assert record.levelname == "WARNING"
+    assert record.exc_info is None
+    assert "no settlement account" in record.getMessage()
