@@ -342,6 +342,8 @@ class FeatureBinning:
     def bin_indexes(self, values: Sequence[Any]) -> np.ndarray:
         """The index in ``bins`` of each parsed value (float or nan for numeric, str or None otherwise)."""
         if self.kind == "numeric":
+            # Floats only to fit the model (numpy): these are feature values, not amounts moved, and the cut points
+            # are kept as Decimal on the scorecard, where a decision bins its features in Decimal (``scoring``).
             numbers = np.asarray(values, dtype=float)
             cuts = np.array([float(cut) for cut in self.cut_points], dtype=float)
             # side="right": a value equal to a cut point belongs to the bin that starts there, [lower, upper).
