@@ -4,7 +4,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from accounts.roles import Role
-from accounts.services import user_grant_role
+from accounts.services.roles import user_grant_role
 
 
 class AccountAdapter(DefaultAccountAdapter):

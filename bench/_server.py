@@ -293,10 +293,10 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from lending.demo import products_seed
-from merchants.demo import demo_email, seed_merchants
+from lending.catalogue.services.demo import products_seed
+from merchants.services.demo import demo_email, seed_merchants
 from merchants.models import Merchant, SalesDay
-from underwriting.demo import underwriting_seed
+from underwriting.services.demo import underwriting_seed
 
 products_seed()
 underwriting_seed()

@@ -6,7 +6,7 @@ What it does, all on this machine and only on 127.0.0.1:
 
 1. (re)creates the throwaway PostgreSQL database ``lp_bench_apply`` (``$BENCH_DATABASE_URL`` to change; the name
    must contain "bench"), migrates it, installs the demo products and the shipped scorecard and rules, and seeds
-   one verified demo merchant (``merchants.demo.seed_merchants``, 24 months of sales up to yesterday, an API
+   one verified demo merchant (``merchants.services.demo.seed_merchants``, 24 months of sales up to yesterday, an API
    token) per application, so every application is a different, realistic merchant's first;
 2. starts ``gunicorn config.wsgi -w 2`` on a free port (test settings, DEBUG off, persistent connections,
    tasks published to a throwaway queue, see ``_server.py``) with the application limits raised through the

@@ -40,10 +40,12 @@ from django.core.files.storage import default_storage  # noqa: E402
 from django.test import override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from lending.contracts_render import contract_html, font_configuration, html_to_pdf  # noqa: E402
-from lending.models import Contract, LoanApplication, LoanProduct, RepaymentMethodChoice  # noqa: E402
-from lending.products import product_terms_snapshot, quote_for_snapshot  # noqa: E402
-from lending.services.contracts import contract_terms_for  # noqa: E402
+from core.pdf import font_configuration, html_to_pdf  # noqa: E402
+from lending.catalogue.models import LoanProduct, RepaymentMethodChoice  # noqa: E402
+from lending.catalogue.services.products import product_terms_snapshot, quote_for_snapshot  # noqa: E402
+from lending.origination.models import Contract, LoanApplication  # noqa: E402
+from lending.origination.services.contract_pdf import contract_html  # noqa: E402
+from lending.origination.services.contracts import contract_terms_for  # noqa: E402
 from merchants.models import Merchant  # noqa: E402
 from merchants.tests.factories import valid_credit_code, valid_resident_id  # noqa: E402
 

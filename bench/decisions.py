@@ -5,17 +5,19 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/loanportal .venv/bin/python bench/decisions.py --decisions 2000
 
 It works in its own throwaway database (``lp_bench_uw`` on the server of ``DATABASE_URL``, created if missing,
-migrated), seeds it with ``merchants.demo.seed_merchants`` (24 months of daily sales each) unless it already holds
-that many merchants, and installs the default scorecard and rules (``underwriting.demo.underwriting_seed``).
+migrated), seeds it with ``merchants.services.demo.seed_merchants`` (24 months of daily sales each) unless it
+already holds that many merchants, and installs the default scorecard and rules
+(``underwriting.services.demo.underwriting_seed``).
 Decisions, fraud alerts and limits of earlier runs are emptied first, so every run starts alike.
 
 What it measures:
 
-- ``underwriting.services.decision_make`` for one merchant after another (features, rules, score, fraud signals,
-  credit line, the stored decision with its snapshot, its audit row): p50 and p99 over ``--decisions`` calls,
+
+- ``underwriting.services.decisions.decision_make`` for one merchant after another (features, rules, score, fraud
+  signals, credit line, the stored decision with its snapshot, its audit row): p50 and p99 over ``--decisions`` calls,
   against a **baseline**: a bare primary-key fetch of the same merchant (``Merchant.objects.get(pk=…)``).
   Targets: p50 ≤ 10 ms, p99 ≤ 50 ms.
-- ``underwriting.services.preapproved_limits_refresh`` over every merchant. Target: 10,000 in under 60 s.
+- ``underwriting.services.decisions.preapproved_limits_refresh`` over every merchant. Target: 10,000 in under 60 s.
 
 Exit status 1 when a target is missed (with at least 10,000 merchants), 0 otherwise.
 """
@@ -64,11 +66,11 @@ def main() -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from merchants.demo import seed_merchants
     from merchants.models import Merchant, SalesDay
-    from underwriting.demo import underwriting_seed
-    from underwriting.engine import CreditRequest, Exposures
-    from underwriting.services import decision_make, preapproved_limits_refresh
+    from merchants.services.demo import seed_merchants
+    from underwriting.engine.decision import CreditRequest, Exposures
+    from underwriting.services.decisions import decision_make, preapproved_limits_refresh
+    from underwriting.services.demo import underwriting_seed
 
     call_command("migrate", verbosity=0, interactive=False)
     print(f"database  {args.database} on {parts.hostname}:{parts.port or 5432}, PostgreSQL {connection.pg_version}")

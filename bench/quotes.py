@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lending.money import FeeTerms, QuoteTerms, RepaymentMethod, quote
-from lending.money.apr import _root_float  # the float IRR the engine itself starts from
+from lending.catalogue.money import FeeTerms, QuoteTerms, RepaymentMethod, quote
+from lending.catalogue.money.apr import _root_float  # the float IRR the engine itself starts from
 
 AMOUNT, TERM, RATE, FEE_RATE = 50_000.00, 36, 0.12, 0.01
 START = date(2025, 3, 10)

@@ -4,7 +4,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/loanportal .venv/bin/python bench/seed_demo.py --merchants 10000
 
 It works in its own throwaway database (``lp_bench`` on the same server, created if missing, emptied
-first), times ``merchants.demo.seed_merchants`` and then the baseline: a COPY of the same number of
+first), times ``merchants.services.demo.seed_merchants`` and then the baseline: a COPY of the same number of
 pre-generated plain tuples into a bare table with the same columns (no index, no constraint, no
 Django). The ratio is the price of generating plausible data and of the real table's index and checks.
 """
@@ -48,7 +48,7 @@ def main() -> int:
     from django.core.management import call_command
     from django.db import connection
 
-    from merchants.demo import seed_merchants
+    from merchants.services.demo import seed_merchants
 
     call_command("migrate", verbosity=0, interactive=False)
     with connection.cursor() as cursor:

@@ -65,7 +65,7 @@ def main() -> int:
     from django.core.management import call_command
     from django.db import connection
 
-    from lending.services.servicing import servicing_run_day
+    from lending.servicing.services.daily import servicing_run_day
 
     call_command("migrate", verbosity=0, interactive=False)
     print(f"database  {args.database} on {parts.hostname}:{parts.port or 5432}, PostgreSQL {connection.pg_version}")
@@ -76,7 +76,7 @@ def main() -> int:
         cursor.execute("VACUUM ANALYZE")
 
     # The reminder emails are queued on commit; the broker is not part of what is measured.
-    from lending.services import servicing
+    from lending.servicing.services import daily as servicing
 
     servicing._queue_emails = lambda notice_ids: None
 
@@ -128,10 +128,11 @@ def _seed(*, loans: int, on: datetime.date, seed: int) -> dict[str, int]:
     from django.db import connection
 
     from accounts.models import User
-    from lending.models import ApplicationState, Loan, LoanApplication
-    from lending.money.dates import add_months
-    from lending.products import product_terms_snapshot
-    from lending.tests.factories import LoanProductFactory
+    from lending.catalogue.money.dates import add_months
+    from lending.catalogue.services.products import product_terms_snapshot
+    from lending.catalogue.tests.factories import LoanProductFactory
+    from lending.origination.models import ApplicationState, LoanApplication
+    from lending.servicing.models import Loan
     from merchants.choices import KycState
     from merchants.models import Merchant
     from merchants.tests.factories import valid_credit_code

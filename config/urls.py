@@ -4,15 +4,17 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from accounts.views import admin_login
-from core.views import healthz
-from lending.admin_collections import collections_urls
-from underwriting.admin_monitoring import monitoring_urls
+from accounts.web.views import admin_login
+from core.web.views import healthz
+from lending.servicing.admin.collections import collections_urls
+from underwriting.admin.monitoring import monitoring_urls
 
 api_v1 = [
     path("auth/", include("accounts.api.urls")),
     path("", include("merchants.api.urls")),
-    path("", include("lending.api.urls")),
+    path("", include("lending.catalogue.api.urls")),
+    path("", include("lending.origination.api.urls")),
+    path("", include("lending.servicing.api.urls")),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]
@@ -22,7 +24,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("allauth.urls")),
-    path("merchant/", include("merchants.urls")),
+    path("merchant/", include("merchants.web.urls")),
     path("loans/", include("lending.urls")),
     # Staff sign in through allauth, so the second factor and the login throttles apply to them too.
     path("admin/login/", admin_login),
@@ -32,7 +34,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"))),
 ]
 
-handler404 = "core.views.not_found"
+handler404 = "core.web.views.not_found"
 
 admin.site.site_header = "商户贷 · Merchant Loans"
 admin.site.site_title = "Merchant Loans back office"

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 class AuditEvent(models.Model):
     """One row for every state change anywhere in the portal: who, when, from, to, why.
 
-    Rows are only ever inserted (by ``core.audit.audit_record``); nothing edits or deletes them.
+    Rows are only ever inserted (by ``core.services.audit.audit_record``); nothing edits or deletes them.
     """
 
     at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)

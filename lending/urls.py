@@ -1,15 +1,11 @@
-from django.urls import include, path
+"""The merchant's pages under ``/loans/``, one ``lending`` namespace over the three contexts' own URLs."""
 
-from lending import views
+from django.urls import include, path
 
 app_name = "lending"
 
 urlpatterns = [
-    path("calculator/", views.CalculatorView.as_view(), name="calculator"),
-    path("", include("lending.web.applications")),
-    path("", include("lending.web.contracts")),
-    path("", include("lending.web.loans")),
-    path("", include("lending.web.repayments")),
-    path("", include("lending.web.servicing")),
-    path("", include("lending.web.restructure")),
+    path("", include("lending.catalogue.web.urls")),
+    path("", include("lending.origination.web.urls")),
+    path("", include("lending.servicing.web.urls")),
 ]

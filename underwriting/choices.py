@@ -24,7 +24,7 @@ class Outcome(TextChoices):
 
 
 class Feature(TextChoices):
-    """What the engine measures from a merchant's own sales history (see underwriting.features)."""
+    """What the engine measures from a merchant's own sales history (see underwriting.selectors.features)."""
 
     MONTHS_ACTIVE = "months_active", _("Months trading on the platform")
     SALES_12M = "sales_12m", _("Gross sales, last 12 months")

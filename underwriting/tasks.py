@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from underwriting.services import preapproved_limits_refresh
+from underwriting.services.decisions import preapproved_limits_refresh
 
 
 @shared_task(acks_late=True)

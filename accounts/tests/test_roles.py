@@ -6,9 +6,9 @@ from django.urls import reverse
 
 from accounts.models import User
 from accounts.roles import Role
-from accounts.services import user_grant_role
+from accounts.services.roles import user_grant_role
 from accounts.tests.factories import UserFactory, make_user
-from core.audit import audit_trail
+from core.selectors.audit import audit_trail
 
 pytestmark = pytest.mark.django_db
 

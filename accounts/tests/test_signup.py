@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from accounts.roles import Role
-from core.audit import audit_trail
+from core.selectors.audit import audit_trail
 
 pytestmark = pytest.mark.django_db
 

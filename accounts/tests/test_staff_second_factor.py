@@ -19,7 +19,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from accounts.tests.factories import DEFAULT_PASSWORD
-from accounts.views import admin_login
+from accounts.web.views import admin_login
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from accounts.views import admin_login
+from accounts.web.views import admin_login
 from config.urls import urlpatterns as project_urlpatterns
 
 urlpatterns = [path("admin/login/", admin_login), *project_urlpatterns]

@@ -139,20 +139,20 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict = {
     "idempotency-keys-purge": {"task": "core.tasks.idempotency_keys_purge_task", "schedule": 60 * 60},
-    "offers-expire": {"task": "lending.tasks.applications.offers_expire_task", "schedule": 60 * 60},
-    "notices-email-unsent": {"task": "lending.tasks.applications.notices_email_unsent_task", "schedule": 10 * 60},
+    "offers-expire": {"task": "lending.origination.tasks.offers_expire_task", "schedule": 60 * 60},
+    "notices-email-unsent": {"task": "core.tasks.notices_email_unsent_task", "schedule": 10 * 60},
     # Nightly, in CELERY_TIMEZONE (Asia/Shanghai).
     "underwriting-preapproved-limits": {
         "task": "underwriting.tasks.preapproved_limits_refresh_task",
         "schedule": crontab(hour=2, minute=0),
     },
     "lending-servicing-daily": {
-        "task": "lending.tasks.servicing.servicing_daily_task",
+        "task": "lending.servicing.tasks.servicing_daily_task",
         "schedule": crontab(hour=1, minute=0),
     },
-    "disbursements-reconcile": {"task": "lending.tasks.funding.disbursements_reconcile_task", "schedule": 5 * 60},
+    "disbursements-reconcile": {"task": "lending.origination.tasks.disbursements_reconcile_task", "schedule": 5 * 60},
     "applications-resume-stalled": {
-        "task": "lending.tasks.funding.applications_resume_stalled_task",
+        "task": "lending.origination.tasks.applications_resume_stalled_task",
         "schedule": 5 * 60,
     },
 }
@@ -213,9 +213,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "ApplicationStateEnum": "lending.models.applications.ApplicationState",
-        "LoanStateEnum": "lending.models.loans.LoanState",
-        "DisbursementStatusEnum": "lending.models.loans.Disbursement.Status",
+        "ApplicationStateEnum": "lending.origination.models.ApplicationState",
+        "LoanStateEnum": "lending.servicing.models.LoanState",
+        "DisbursementStatusEnum": "lending.servicing.models.Disbursement.Status",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -228,14 +228,14 @@ SPECTACULAR_SETTINGS = {
 # Domain settings.
 # Above this amount a senior officer other than the approving officer must approve before funding.
 FOUR_EYES_THRESHOLD = Decimal(env("FOUR_EYES_THRESHOLD", default="200000.00"))
-PAYOUT_ADAPTER = env("PAYOUT_ADAPTER", default="lending.payouts.SimulatedBankRail")
+PAYOUT_ADAPTER = env("PAYOUT_ADAPTER", default="lending.servicing.services.rails.SimulatedBankRail")
 PAYOUT_SIMULATION = env("PAYOUT_SIMULATION", default="ok")  # ok | fail | timeout | timeout_after_paying
 PAYOUT_RECONCILE_AFTER_MINUTES = env.int("PAYOUT_RECONCILE_AFTER_MINUTES", default=10)
 # Underwriting: the credit line is a multiple of average monthly sales; above the ceiling an officer decides.
 UNDERWRITING_LINE_MULTIPLE = Decimal(env("UNDERWRITING_LINE_MULTIPLE", default="1.5"))
 UNDERWRITING_AUTO_APPROVE_CEILING = Decimal(env("UNDERWRITING_AUTO_APPROVE_CEILING", default="300000"))
 UNDERWRITING_PREAPPROVAL_CAP = Decimal(env("UNDERWRITING_PREAPPROVAL_CAP", default="200000"))
-UNDERWRITING_DEFAULTED_MERCHANTS = "lending.selectors_loans.merchants_in_default"
+UNDERWRITING_DEFAULTED_MERCHANTS = "lending.servicing.selectors.loans.merchants_in_default"
 MAX_OPEN_APPLICATIONS = env.int("MAX_OPEN_APPLICATIONS", default=1)
 # Where the portal is reached, for full links in emails (empty: links are relative to the site).
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="")

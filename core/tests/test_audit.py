@@ -1,5 +1,6 @@
-from core.audit import audit_record, audit_trail
 from core.models import AuditEvent
+from core.selectors.audit import audit_trail
+from core.services.audit import audit_record
 
 
 def test_audit_record_keeps_actor_states_and_reason(merchant, loan_officer):

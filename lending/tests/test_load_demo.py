@@ -13,10 +13,10 @@ from rest_framework.authtoken.models import Token
 from accounts.models import User
 from accounts.roles import Role
 from core.models import AuditEvent
-from lending.models import LoanProduct
+from lending.catalogue.models import LoanProduct
 from merchants.choices import KycState
-from merchants.demo import DEMO_PASSWORD
 from merchants.models import Merchant, SalesDay
+from merchants.services.demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.django_db
 

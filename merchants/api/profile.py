@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from accounts.roles import Role
 from merchants.choices import Industry, KycState, Province
 from merchants.models import PROFILE_FIELDS, Merchant
-from merchants.selectors import merchant_kyc_checklist
+from merchants.selectors.merchants import merchant_kyc_checklist
 from merchants.services.kyc import KycError, merchant_get_or_create, merchant_update_profile
 
 

@@ -11,9 +11,9 @@ from rest_framework.response import Response
 from core.api.idempotency import IdempotentMixin
 from core.api.pagination import DefaultCursorPagination
 from merchants.models import SalesDay
-from merchants.sales_csv import MAX_DAYS_PER_IMPORT, SalesDataError, SalesDataInvalid
-from merchants.selectors_sales import sales_days_list
+from merchants.selectors.sales import sales_days_list
 from merchants.services.sales import merchant_for_user, sales_import_csv, sales_import_rows
+from merchants.services.sales_csv import MAX_DAYS_PER_IMPORT, SalesDataError, SalesDataInvalid
 
 
 class SalesDayCursorPagination(DefaultCursorPagination):

@@ -6,12 +6,12 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from core.audit import audit_record
+from core.services.audit import audit_record
 from merchants.choices import DocumentKind
 from merchants.models import KycDocument, Merchant
-from merchants.ocr import LicenceReading, licence_read
 from merchants.services.kyc import EDITABLE_STATES, KycError
-from merchants.uploads import document_inspect
+from merchants.services.ocr import LicenceReading, licence_read
+from merchants.services.uploads import document_inspect
 
 OCR_CONTENT_TYPES = ("image/png", "image/jpeg")
 
@@ -82,7 +82,7 @@ def document_upload(*, merchant: Merchant, kind: str, uploaded_file: File, by: U
 def document_read_licence(*, document: KycDocument) -> LicenceReading | None:
     """OCR a business licence photo; None for other documents and for PDFs.
 
-    Raises ``merchants.ocr.OcrUnavailableError`` when tesseract cannot run; the upload stands regardless.
+    Raises ``merchants.services.ocr.OcrUnavailableError`` when tesseract cannot run; the upload stands regardless.
     """
     if document.kind != DocumentKind.BUSINESS_LICENCE or document.content_type not in OCR_CONTENT_TYPES:
         return None

@@ -20,13 +20,13 @@ from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
 
 from accounts.models import User
 from accounts.roles import Role
-from core.audit import audit_record
 from core.models import AuditEvent
+from core.services.audit import audit_record
 from core.transactions import on_commit_robust
 from merchants import tasks
 from merchants.choices import KycState
 from merchants.models import PROFILE_FIELDS, Merchant
-from merchants.selectors import merchant_kyc_checklist
+from merchants.selectors.merchants import merchant_kyc_checklist
 from merchants.validators import normalise_code
 
 EDITABLE_STATES = (KycState.DRAFT, KycState.REJECTED)

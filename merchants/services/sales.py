@@ -11,10 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.roles import Role
-from core.audit import audit_record
+from core.services.audit import audit_record
 from merchants.models import Merchant, SalesDay
-from merchants.sales_csv import SalesDayInput, sales_csv_read, sales_rows_read
 from merchants.services.kyc import merchant_get_or_create
+from merchants.services.sales_csv import SalesDayInput, sales_csv_read, sales_rows_read
 
 # The audit row lists each replaced day with its old and new values; past this many it only counts them,
 # so a re-import of five years cannot produce a megabyte of JSON.

@@ -11,9 +11,9 @@ from django.utils.dateformat import format as date_format
 from accounts.roles import Role
 from accounts.tests.factories import make_user
 from merchants.models import Merchant
-from merchants.selectors_sales import month_start, sales_monthly_totals
+from merchants.selectors.sales import month_start, sales_monthly_totals
 from merchants.tests.factories import MerchantFactory, SalesDayFactory
-from merchants.views.dashboard import _nice_step
+from merchants.web.dashboard import _nice_step
 
 URL = "/merchant/"
 

@@ -5,7 +5,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from accounts.tests.factories import UserFactory
-from core.audit import audit_trail
+from core.selectors.audit import audit_trail
 from merchants.choices import KycState
 from merchants.models import Merchant
 from merchants.services.kyc import kyc_submit

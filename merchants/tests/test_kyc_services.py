@@ -8,7 +8,7 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 
-from core.audit import audit_trail
+from core.selectors.audit import audit_trail
 from merchants.choices import KycState
 from merchants.models import Merchant
 from merchants.services.kyc import (

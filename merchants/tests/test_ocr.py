@@ -6,8 +6,8 @@ import stat
 import pytest
 from PIL import Image
 
-from merchants import ocr
-from merchants.ocr import OcrUnavailableError, licence_read, licence_reading_from_text
+from merchants.services import ocr
+from merchants.services.ocr import OcrUnavailableError, licence_read, licence_reading_from_text
 from merchants.tests.files.samples import licence_png
 
 

@@ -4,10 +4,10 @@ import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
-from core.audit import audit_trail
-from merchants import ocr
+from core.selectors.audit import audit_trail
 from merchants.choices import DocumentKind, KycState
 from merchants.models import KycDocument, Merchant
+from merchants.services import ocr
 from merchants.services.kyc import kyc_reject, kyc_submit
 from merchants.tests.files.samples import add_required_documents, jpeg_bytes, licence_png, pdf_bytes, png_bytes, upload
 

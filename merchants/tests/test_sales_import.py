@@ -13,8 +13,8 @@ from django.utils import timezone
 from accounts.tests.factories import UserFactory
 from core.models import AuditEvent
 from merchants.models import SalesDay
-from merchants.sales_csv import MAX_DAYS_PER_IMPORT, SalesDataInvalid
 from merchants.services.sales import sales_import_csv, sales_import_rows
+from merchants.services.sales_csv import MAX_DAYS_PER_IMPORT, SalesDataInvalid
 from merchants.tests.factories import SalesDayFactory
 
 HEADER = "date,gross_sales,refunds,transaction_count,distinct_customers"

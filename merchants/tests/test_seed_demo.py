@@ -14,10 +14,10 @@ from django.db.models import Count, Sum
 from accounts.models import User
 from accounts.roles import Role
 from core.models import AuditEvent
-from merchants import demo
 from merchants.choices import Industry
-from merchants.demo import DEMO_PASSWORD, demo_merchant, demo_sales, seed_merchants
 from merchants.models import Merchant, SalesDay
+from merchants.services import demo
+from merchants.services.demo import DEMO_PASSWORD, demo_merchant, demo_sales, seed_merchants
 from merchants.validators import validate_credit_code, validate_resident_id
 
 END = datetime.date(2025, 3, 31)

@@ -10,8 +10,8 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from PIL import Image
 
+from merchants.services.uploads import document_inspect
 from merchants.tests.files.samples import jpeg_bytes, pdf_bytes, png_bytes, png_claiming_size, upload
-from merchants.uploads import document_inspect
 
 
 def refusal(uploaded) -> ValidationError:

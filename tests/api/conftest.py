@@ -21,8 +21,8 @@ from rest_framework.test import APIClient
 
 from accounts.roles import Role
 from accounts.tests.factories import DEFAULT_PASSWORD, make_user
-from lending.models import LoanApplication
-from lending.tests.factories import LoanProductFactory
+from lending.catalogue.tests.factories import LoanProductFactory
+from lending.origination.models import LoanApplication
 from merchants.tests.factories import SalesDayFactory
 
 SCHEMA_CLASS = "core.api.schema.AutoSchema"

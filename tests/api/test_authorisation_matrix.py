@@ -13,7 +13,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from lending.models import LoanApplication
+from lending.origination.models import LoanApplication
 from merchants.models import Merchant, SalesDay
 from tests.api.conftest import DEFAULT_PASSWORD, PERSONAS, PRODUCT_CODE, Persona, schema_operations
 

@@ -19,8 +19,8 @@ from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework.views import APIView
 
 from core.api.idempotency import IdempotentMixin, request_fingerprint
-from core.audit import audit_record
 from core.models import AuditEvent, IdempotencyKey
+from core.services.audit import audit_record
 from core.tasks import idempotency_keys_purge_task
 from merchants.api.sales import SalesImportApi
 

@@ -19,9 +19,10 @@ from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
 
 from core.api.pagination import DefaultCursorPagination
-from lending.models import ApplicationState, LoanApplication, LoanState
-from lending.tests.factories import InstalmentProductFactory, LoanProductFactory
-from lending.tests.repayment_helpers import active_loan
+from lending.catalogue.tests.factories import InstalmentProductFactory, LoanProductFactory
+from lending.origination.models import ApplicationState, LoanApplication
+from lending.servicing.models import LoanState
+from lending.servicing.tests.factories import active_loan
 from merchants.models import SalesDay
 from tests.api.conftest import generate_schema, schema_operations
 from underwriting.choices import Outcome

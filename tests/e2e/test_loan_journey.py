@@ -7,8 +7,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from lending.demo import products_seed
-from lending.models import ApplicationState, LoanApplication, LoanState
+from lending.catalogue.services.demo import products_seed
+from lending.origination.models import ApplicationState, LoanApplication
+from lending.servicing.models import LoanState
 from merchants.models import Merchant, SalesDay
 from tests.e2e.test_kyc_journey import (
     EMAIL,
@@ -17,7 +18,7 @@ from tests.e2e.test_kyc_journey import (
     _sign_up_and_verify_email,
     _upload_documents,
 )
-from underwriting.demo import underwriting_seed
+from underwriting.services.demo import underwriting_seed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -5,16 +5,17 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from core.audit import audit_trail
 from core.models import AuditEvent
+from core.selectors.audit import audit_trail
 from merchants.tests.factories import MerchantFactory
-from underwriting import fraud, services
 from underwriting.choices import FraudSignal, Outcome, ScorecardState
-from underwriting.demo import RULES
-from underwriting.engine import CreditRequest, Exposures
+from underwriting.engine.decision import CreditRequest, Exposures
+from underwriting.engine.scoring import scorecard_cache_clear
 from underwriting.models import Decision, FraudAlert, PolicyRule
-from underwriting.scoring import scorecard_cache_clear
-from underwriting.services import NoActiveScorecardError, decision_make
+from underwriting.selectors import fraud_signals as fraud
+from underwriting.services import decisions as services
+from underwriting.services.decisions import NoActiveScorecardError, decision_make
+from underwriting.services.demo import RULES
 from underwriting.tests.factories import add_sales, known_scorecard
 
 AS_OF = datetime.date(2025, 7, 15)

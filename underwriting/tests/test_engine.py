@@ -12,12 +12,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from merchants.tests.factories import MerchantFactory
-from underwriting import fraud
 from underwriting.choices import FraudSignal, Outcome
-from underwriting.demo import RULES
-from underwriting.engine import CreditRequest, Exposures, credit_line_for, evaluate
+from underwriting.engine.decision import CreditRequest, Exposures, credit_line_for, evaluate
+from underwriting.engine.scoring import scorecard_cache_clear
 from underwriting.models import FraudAlert, PolicyRule
-from underwriting.scoring import scorecard_cache_clear
+from underwriting.selectors import fraud_signals as fraud
+from underwriting.services.demo import RULES
 from underwriting.tests.factories import add_sales, known_scorecard
 
 AS_OF = datetime.date(2025, 7, 15)

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from merchants.tests.factories import MerchantFactory
-from underwriting.features import MerchantFeatures, compute_features, merchant_features
+from underwriting.selectors.features import MerchantFeatures, compute_features, merchant_features
 from underwriting.tests.factories import add_monthly_sales, add_sales
 
 AS_OF = datetime.date(2025, 7, 15)

@@ -12,14 +12,14 @@ from django.db import connection
 
 from accounts.roles import Role
 from accounts.tests.factories import make_user
-from core.audit import audit_trail
-from merchants.demo import demo_email, seed_merchants
+from core.selectors.audit import audit_trail
 from merchants.models import Merchant
+from merchants.services.demo import demo_email, seed_merchants
 from merchants.tests.factories import MerchantFactory, SalesDayFactory
 from underwriting.choices import FraudSignal
-from underwriting.fraud import detect_signals
 from underwriting.models import FraudAlert
-from underwriting.services_fraud import (
+from underwriting.selectors.fraud_signals import detect_signals
+from underwriting.services.fraud import (
     FraudAlertError,
     fraud_alert_clear,
     fraud_alert_confirm,

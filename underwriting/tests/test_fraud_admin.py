@@ -7,10 +7,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import path, reverse
 
-import underwriting.admin_fraud  # noqa: F401  (registers FraudAlert until underwriting.admin imports it)
-from accounts.views import admin_login
+import underwriting.admin.fraud  # noqa: F401  (registers FraudAlert until underwriting.admin.engine imports it)
+from accounts.web.views import admin_login
 from config import urls as root_urls
-from core.audit import audit_trail
+from core.selectors.audit import audit_trail
 from merchants.tests.factories import MerchantFactory
 from underwriting.choices import FraudSignal
 from underwriting.models import FraudAlert

@@ -14,12 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import include, path, reverse
 from django.utils import timezone
 
-from accounts.views import admin_login
+from accounts.web.views import admin_login
 from config import urls as root_urls
-from underwriting.admin_monitoring import monitoring_url, monitoring_urls
+from underwriting.admin.monitoring import monitoring_url, monitoring_urls
 from underwriting.choices import Feature, Outcome, ScorecardState
 from underwriting.models import Decision, Scorecard, ScorecardBin
-from underwriting.monitoring import monitoring_report, parse_band
+from underwriting.selectors.monitoring import monitoring_report, parse_band
 
 # Until config/urls.py mounts the page, the tests mount it the same way, ahead of the admin.
 urlpatterns = [

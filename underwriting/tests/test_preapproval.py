@@ -7,16 +7,16 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from merchants.demo import seed_merchants
 from merchants.models import Merchant
+from merchants.services.demo import seed_merchants
 from merchants.tests.factories import MerchantFactory
 from underwriting.choices import FraudSignal, Outcome, ScorecardState
-from underwriting.demo import RULES, underwriting_seed
-from underwriting.engine import CreditRequest, Exposures, evaluate
+from underwriting.engine.decision import CreditRequest, Exposures, evaluate
+from underwriting.engine.scoring import scorecard_cache_clear
 from underwriting.models import FraudAlert, PolicyRule, PreApprovedLimit
-from underwriting.scoring import scorecard_cache_clear
-from underwriting.selectors import preapproved_limit_for, scorecard_active
-from underwriting.services import preapproved_limits_refresh
+from underwriting.selectors.decisions import preapproved_limit_for, scorecard_active
+from underwriting.services.decisions import preapproved_limits_refresh
+from underwriting.services.demo import RULES, underwriting_seed
 from underwriting.tasks import preapproved_limits_refresh_task
 from underwriting.tests.factories import add_sales, known_scorecard
 

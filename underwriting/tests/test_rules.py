@@ -5,8 +5,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from underwriting.choices import Outcome, RuleKind
+from underwriting.engine.rules import RuleInputs, rules_evaluate
 from underwriting.models import PolicyRule
-from underwriting.rules import RuleInputs, rules_evaluate
 
 GOOD = RuleInputs(
     kyc_state="verified",

@@ -10,13 +10,18 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.urls import reverse
 
-from core.audit import audit_trail
+from core.selectors.audit import audit_trail
 from merchants.tests.factories import MerchantFactory
 from underwriting.choices import Feature, ScorecardState
-from underwriting.demo import RULES, underwriting_seed
-from underwriting.engine import CreditRequest, Exposures
+from underwriting.engine.decision import CreditRequest, Exposures
 from underwriting.models import PolicyRule, Scorecard
-from underwriting.services import UnderwritingError, decision_make, scorecard_activate, scorecard_retire
+from underwriting.services.decisions import (
+    UnderwritingError,
+    decision_make,
+    scorecard_activate,
+    scorecard_retire,
+)
+from underwriting.services.demo import RULES, underwriting_seed
 from underwriting.tests.factories import ScorecardFactory, add_sales, known_scorecard
 
 SCORECARDS = reverse("admin:underwriting_scorecard_changelist")

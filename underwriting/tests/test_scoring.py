@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 
 from underwriting.choices import Feature, ScorecardState
-from underwriting.features import MerchantFeatures
+from underwriting.engine.scoring import score_features, scorecard_cache_clear, scorecard_load
 from underwriting.models import Scorecard, ScorecardBin
-from underwriting.scoring import score_features, scorecard_cache_clear, scorecard_load
+from underwriting.selectors.features import MerchantFeatures
 from underwriting.tests.factories import ScorecardBinFactory, ScorecardFactory, known_scorecard
 
 
@@ -181,7 +181,7 @@ def test_a_draft_is_read_afresh_so_edits_to_its_bins_count():
 
 @pytest.mark.django_db
 def test_the_default_scorecard_is_seeded_once_active_with_a_reason_for_every_bin_that_costs_points():
-    from underwriting.demo import underwriting_seed
+    from underwriting.services.demo import underwriting_seed
 
     assert underwriting_seed() == {"scorecards": 1, "rules": 7}
     assert underwriting_seed() == {"scorecards": 0, "rules": 0}
@@ -201,7 +201,7 @@ def test_the_default_scorecard_is_seeded_once_active_with_a_reason_for_every_bin
 
 @pytest.mark.django_db
 def test_the_default_scorecard_approves_a_steady_shop_and_declines_a_thin_file():
-    from underwriting.demo import underwriting_seed
+    from underwriting.services.demo import underwriting_seed
 
     underwriting_seed()
     card = scorecard_load(Scorecard.objects.get(version=1))

@@ -1,4 +1,4 @@
-"""Training scorecards from data (``underwriting.training`` and ``manage.py train_scorecard``).
+"""Training scorecards from data (``underwriting.services.training`` and ``manage.py train_scorecard``).
 
 The data is synthetic with a known logistic relationship: the odds of a bad fall with monthly sales and
 months active and rise with the refund ratio; ``distinct_customers`` is noise. The tests check what a risk
@@ -21,11 +21,11 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from core.models import AuditEvent
-from underwriting import training
 from underwriting.choices import ScorecardState
 from underwriting.management.commands.train_scorecard import Command as TrainScorecardCommand
 from underwriting.models import Scorecard
-from underwriting.training import (
+from underwriting.services import training
+from underwriting.services.training import (
     LoanRecord,
     TrainingDataError,
     loan_outcome_rows,
@@ -90,7 +90,7 @@ def holdout_indexes(rows: list[dict], *, seed: int, holdout: float = 0.3, target
     return sorted(train_index), sorted(holdout_index)
 
 
-# --- scoring from the stored scorecard, independently of underwriting.training --------------------------
+# --- scoring from the stored scorecard, independently of underwriting.services.training --------------------------
 
 
 def saved_bins(card: Scorecard) -> dict[str, list]:

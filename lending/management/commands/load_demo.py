@@ -21,21 +21,28 @@ from rest_framework.authtoken.models import Token
 
 from accounts.models import User
 from accounts.roles import Role
-from accounts.services import user_grant_role
-from core.audit import audit_record
-from lending.demo import products_seed
+from accounts.services.roles import user_grant_role
+from core.services.audit import audit_record
+from lending.catalogue.services.demo import products_seed
 from merchants.choices import Industry, KycState, Province
-from merchants.demo import DEMO_PASSWORD, demo_email, demo_merchant, demo_sales, seed_merchants, verified_merchant
 from merchants.models import Merchant
+from merchants.services.demo import (
+    DEMO_PASSWORD,
+    demo_email,
+    demo_merchant,
+    demo_sales,
+    seed_merchants,
+    verified_merchant,
+)
 from merchants.services.kyc import merchant_get_or_create, merchant_update_profile
 from merchants.services.sales import sales_import_rows
-from underwriting.demo import underwriting_seed
-from underwriting.services import preapproved_limits_refresh
+from underwriting.services.decisions import preapproved_limits_refresh
+from underwriting.services.demo import underwriting_seed
 
 DEMO_SEED = 20250101
 SALES_DAYS = 730  # 24 months
 DEFAULT_URL = "http://127.0.0.1:8000"
-# merchant@demo.example's business is drawn by merchants.demo at an index no seeded run reaches (they count up
+# merchant@demo.example's business is drawn by merchants.services.demo at an index no seeded run reaches (they count up
 # from 0), so its credit code is its own; its sales are the steady kind a first loan is made for.
 NAMED_MERCHANT_INDEX = 9_999_999
 # A small portfolio for the back office, with every sales pattern (growth, decline, refund spikes, window
@@ -186,7 +193,7 @@ class Command(BaseCommand):
         if Merchant.objects.filter(owner=owner).exists():
             return
         profile = replace(demo_merchant(seed=DEMO_SEED, index=NAMED_MERCHANT_INDEX), pattern="steady")
-        # Created verified, as merchants.demo creates its merchants: an insert of a finished review, not a KYC
+        # Created verified, as merchants.services.demo creates its merchants: an insert of a finished review, not a KYC
         # transition, recorded by its own audit row.
         merchant = verified_merchant(profile, owner=owner, now=timezone.now())
         merchant.save()

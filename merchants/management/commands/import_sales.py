@@ -5,8 +5,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from merchants.models import Merchant
-from merchants.sales_csv import SalesDataInvalid
 from merchants.services.sales import sales_import_csv
+from merchants.services.sales_csv import SalesDataInvalid
 from merchants.validators import normalise_code
 
 

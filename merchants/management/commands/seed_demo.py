@@ -1,11 +1,11 @@
-"""Load deterministic demo merchants with two years of daily sales (``merchants.demo``)."""
+"""Load deterministic demo merchants with two years of daily sales (``merchants.services.demo``)."""
 
 import datetime
 import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from merchants.demo import DEMO_PASSWORD, demo_email, seed_merchants
+from merchants.services.demo import DEMO_PASSWORD, demo_email, seed_merchants
 
 
 class Command(BaseCommand):

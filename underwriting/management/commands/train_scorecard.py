@@ -1,4 +1,4 @@
-"""Fit a scorecard from data and save it as a draft version (``underwriting.training``)."""
+"""Fit a scorecard from data and save it as a draft version (``underwriting.services.training``)."""
 
 import argparse
 import textwrap
@@ -8,7 +8,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
 
 from underwriting.choices import Feature
-from underwriting.training import (
+from underwriting.services.training import (
     APPROVE_DOWN_TO_GRADE,
     DEFAULT_BINS,
     DEFAULT_HOLDOUT,
@@ -43,7 +43,7 @@ and 0 for a good. Every other column is a candidate feature: numeric when every 
 otherwise categorical (force with --categorical). Empty cells and NA/NaN/null are missing values and get their
 own bin. The live engine computes these features, so name the columns after them to make the scorecard usable:
 {textwrap.fill(", ".join(Feature.values), width=110, initial_indent="  ", subsequent_indent="  ")}
-Values must be in the engine's units (underwriting.features): amounts in yuan, ratios and shares as fractions
+Values must be in the engine's units (underwriting.selectors.features): amounts in yuan, ratios and shares as fractions
 (0.05, not 5%), sales_trend as a change (0.10 is +10%), industry as the GB/T 4754 code (F5211 …).
 A scorecard with other columns is refused unless --allow-unknown-features (the engine would put every applicant
 in their missing bin); leave such columns out with --exclude.

@@ -1,0 +1,1 @@
+from lending.catalogue.admin import products  # noqa: F401

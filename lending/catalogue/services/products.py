@@ -1,0 +1,548 @@
+"""The product side of lending: a product's terms as an offer keeps them, and quotes priced from those terms.
+
+- ``product_terms_snapshot(*, product, grade)``: the terms of one product at one risk grade, as a JSON-ready dict
+  (Decimals as strings). An offer stores it, so editing the product later never changes what was offered.
+- ``quote_for_snapshot(...)`` prices a loan from a snapshot; ``quote_for_product(...)`` does so from a product as it
+  is now (the public calculator, the quote API). Both check the request against the terms and raise Django's
+  ``ValidationError({field: [message]})`` naming the input field and what it may be, every problem at once.
+- ``product_save(*, product, by)``: the one write, validated and audited.
+
+Quotes take the product's terms only through the snapshot, so a quote made today and an offer priced from its
+stored snapshot next month come out of the same code.
+"""
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
+
+from core.money import FEN
+from core.services.audit import audit_record
+from lending.catalogue.models import (
+    INDICATIVE_GRADE,
+    RATE_QUANTUM,
+    LoanProduct,
+    PriceBasis,
+    RepaymentMethodChoice,
+    TermUnitChoice,
+    describe_terms,
+)
+from lending.catalogue.money import (
+    FeeTerms,
+    Quote,
+    QuoteError,
+    QuoteTerms,
+    RepaymentMethod,
+    SalesShareTerms,
+    project_sales_share,
+    quote,
+)
+from lending.catalogue.money.sales_share import TERM_LIMIT_MONTHS, WINDOW_DAYS, WINDOW_SHARE
+from underwriting.choices import GRADES
+
+logger = logging.getLogger(__name__)
+
+SNAPSHOT_VERSION = 1
+# ASCII digits only: str.isdigit() also accepts "²" and other scripts' digits, which int() may refuse.
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")
+# A quote is for a loan drawn soon: an offer is valid for days, not months.
+START_DATE_MAX_DAYS_AHEAD = 90
+# Input fields of a quote request; the engine's own names are mapped onto them.
+_ENGINE_FIELDS = {
+    "amount": "amount",
+    "term": "term",
+    "start_date": "start_date",
+    "method": "repayment_method",
+    "sales_share.average_daily_sales": "average_daily_sales",
+}
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def _grouped(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def _rate(value: Decimal) -> str:
+    return str(Decimal(value).quantize(RATE_QUANTUM))
+
+
+# Snapshot: the terms an offer keeps.
+
+
+def product_terms_snapshot(*, product: LoanProduct, grade: str) -> dict:
+    """The product's terms at ``grade`` as plain JSON (Decimals as strings): what an offer stores and prices from."""
+    if grade not in GRADES:
+        raise ValidationError({"grade": [_("Choose a risk grade: %(grades)s.") % {"grades": ", ".join(GRADES)}]})
+    sales_share = None
+    if product.is_sales_share:
+        sales_share = {
+            "share_rate": _rate(product.sales_share_rate),
+            "window_days": WINDOW_DAYS,
+            "window_share": f"1/{WINDOW_SHARE}",
+            "max_months": TERM_LIMIT_MONTHS,
+        }
+    return {
+        "version": SNAPSHOT_VERSION,
+        "product": {
+            "id": product.pk,
+            "code": product.code,
+            "name_zh": product.name_zh,
+            "name_en": product.name_en,
+            "kind": product.kind,
+            "updated_at": product.updated_at.isoformat() if product.updated_at else None,
+        },
+        "grade": grade,
+        "currency": product.currency,
+        "amount_min": _money(product.amount_min),
+        "amount_max": _money(product.amount_max),
+        "term_unit": product.term_unit,
+        "allowed_terms": list(product.allowed_terms),
+        "repayment_methods": list(product.repayment_methods),
+        "price_basis": product.price_basis,
+        "price": _rate(product.price_for(grade)),
+        "day_count": product.day_count,
+        "fees": {
+            "origination_rate": _rate(product.origination_fee_rate),
+            "origination_fixed": _money(product.origination_fee_fixed),
+            "origination_timing": product.origination_fee_timing,
+        },
+        "late_fee": {"daily_rate": _rate(product.late_fee_daily_rate), "fixed": _money(product.late_fee_fixed)},
+        "grace_days": product.grace_days,
+        "prepayment": {"policy": product.prepayment_policy, "fee_rate": _rate(product.prepayment_fee_rate)},
+        "offer_validity_days": product.offer_validity_days,
+        "default_after_days_past_due": product.default_after_days_past_due,
+        "deferral": {"max_days": product.deferral_max_days, "per_loan": product.deferrals_per_loan},
+        "sales_share": sales_share,
+    }
+
+
+def quote_terms_from_snapshot(
+    snapshot: dict,
+    *,
+    amount: Decimal,
+    term: int | None,
+    start_date: date,
+    repayment_method: str,
+    average_daily_sales: Decimal | None = None,
+) -> QuoteTerms:
+    """The money engine's terms for a loan on ``snapshot``; raises ``QuoteError`` when the engine refuses them."""
+    price = Decimal(snapshot["price"])
+    if repayment_method == RepaymentMethod.SALES_SHARE:
+        return QuoteTerms(
+            amount=amount,
+            start_date=start_date,
+            method=RepaymentMethod.SALES_SHARE,
+            sales_share=SalesShareTerms(
+                fee_factor=price,
+                share_rate=Decimal(snapshot["sales_share"]["share_rate"]),
+                average_daily_sales=average_daily_sales,
+            ),
+        )
+    basis = snapshot["price_basis"]
+    fees = snapshot["fees"]
+    rate: dict[str, Decimal] = {}
+    if basis == PriceBasis.DAILY_RATE:
+        rate["daily_rate"] = price
+    elif basis == PriceBasis.ANNUAL_RATE:
+        rate["annual_rate"] = price
+    else:
+        # A fee-priced instalment loan charges no interest: its price is the monthly fee.
+        rate["annual_rate"] = Decimal(0)
+    return QuoteTerms(
+        amount=amount,
+        start_date=start_date,
+        method=repayment_method,
+        term=term,
+        term_unit=snapshot["term_unit"],
+        day_count=snapshot["day_count"],
+        fees=FeeTerms(
+            origination_rate=Decimal(fees["origination_rate"]),
+            origination_fixed=Decimal(fees["origination_fixed"]),
+            origination_timing=fees["origination_timing"],
+            periodic_rate=price if basis == PriceBasis.MONTHLY_FEE_RATE else Decimal(0),
+        ),
+        **rate,
+    )
+
+
+# Quotes.
+
+
+def product_by_code(*, code: str) -> LoanProduct:
+    """The offered product with ``code``; an unknown or withdrawn code is a field error listing the offered ones."""
+    product = LoanProduct.objects.filter(code=code).first() if isinstance(code, str) and code else None
+    if product is None or not product.is_active:
+        offered = ", ".join(LoanProduct.objects.filter(is_active=True).values_list("code", flat=True))
+        if product is None:
+            message = _("Unknown product “%(code)s”. Offered products: %(offered)s.")
+        else:
+            message = _("“%(code)s” is not offered at the moment. Offered products: %(offered)s.")
+        raise ValidationError({"product": [message % {"code": code or "", "offered": offered or "-"}]})
+    return product
+
+
+def quote_for_product(
+    *,
+    product: LoanProduct,
+    amount: Decimal | str,
+    term: int | str | None,
+    start_date: date | None = None,
+    repayment_method: str | None = None,
+    grade: str = INDICATIVE_GRADE,
+    average_daily_sales: Decimal | str | None = None,
+) -> Quote:
+    """Price ``amount`` over ``term`` on the product as it is now, at ``grade`` (the standard grade C by default).
+
+    Amounts may come as text (a form, a JSON string): they are checked here, against the product, so that every
+    message can name the product's own range. ``start_date`` defaults to today.
+    """
+    if not product.is_active:
+        raise ValidationError(
+            {"product": [_("“%(code)s” is not offered at the moment.") % {"code": product.code}]},
+        )
+    return quote_for_snapshot(
+        snapshot=product_terms_snapshot(product=product, grade=grade),
+        amount=amount,
+        term=term,
+        start_date=start_date,
+        repayment_method=repayment_method,
+        average_daily_sales=average_daily_sales,
+    )
+
+
+def quote_for_snapshot(
+    *,
+    snapshot: dict,
+    amount: Decimal | str,
+    term: int | str | None,
+    start_date: date | None = None,
+    repayment_method: str | None = None,
+    average_daily_sales: Decimal | str | None = None,
+) -> Quote:
+    """Price a loan on stored terms; every input problem is reported at once, by field."""
+    errors: dict[str, list] = {}
+    parsed_amount = _clean_amount(snapshot, amount, errors)
+    method = _clean_method(snapshot, repayment_method, errors)
+    is_sales_share = snapshot["sales_share"] is not None
+    parsed_term = None if is_sales_share else _clean_term(snapshot, term, errors)
+    if is_sales_share and term not in (None, ""):
+        errors.setdefault("term", []).append(
+            _(
+                "A sales-share advance has no fixed term: it is repaid from your sales within %(months)d months. "
+                "Leave the term out."
+            )
+            % {"months": TERM_LIMIT_MONTHS}
+        )
+    start = _clean_start_date(start_date, errors)
+    sales = _clean_average_daily_sales(average_daily_sales, errors) if is_sales_share else None
+    if not errors and is_sales_share:
+        _check_sales_share_payoff(snapshot, parsed_amount, start, sales, errors)
+    if errors:
+        raise ValidationError(errors)
+    try:
+        terms = quote_terms_from_snapshot(
+            snapshot,
+            amount=parsed_amount,
+            term=parsed_term,
+            start_date=start,
+            repayment_method=method,
+            average_daily_sales=sales,
+        )
+        return quote(terms)
+    except QuoteError as exc:
+        raise _field_error(exc, snapshot) from exc
+
+
+@dataclass(frozen=True)
+class GradeQuote:
+    """One grade's price and the APR it gives on the loan asked about (None when that grade cannot price it)."""
+
+    grade: str
+    price: Decimal
+    price_label: str
+    apr: Decimal | None
+    total_repayable: Decimal | None
+
+
+def quote_by_grade(
+    *,
+    product: LoanProduct,
+    amount: Decimal | str,
+    term: int | str | None,
+    start_date: date | None = None,
+    repayment_method: str | None = None,
+    average_daily_sales: Decimal | str | None = None,
+) -> list[GradeQuote]:
+    """Every grade's price with its APR for the same loan, so that no price is shown without its APR."""
+    rows = []
+    for grade in GRADES:
+        snapshot = product_terms_snapshot(product=product, grade=grade)
+        try:
+            priced = quote_for_snapshot(
+                snapshot=snapshot,
+                amount=amount,
+                term=term,
+                start_date=start_date,
+                repayment_method=repayment_method,
+                average_daily_sales=average_daily_sales,
+            )
+        except ValidationError:
+            priced = None
+        price = Decimal(snapshot["price"])
+        rows.append(
+            GradeQuote(
+                grade=grade,
+                price=price,
+                price_label=price_label(basis=snapshot["price_basis"], price=price),
+                apr=priced.apr if priced else None,
+                total_repayable=priced.total_repayable if priced else None,
+            )
+        )
+    return rows
+
+
+def product_sample_request(product: LoanProduct) -> dict:
+    """A typical loan on ``product``, for a first look: the calculator's opening quote and the admin's preview.
+
+    50,000 yuan (or the nearest amount the product allows), 12 months or the middle allowed term, the standard
+    method; for a sales-share advance, average daily sales that repay it in about six months.
+    """
+    amount = min(max(Decimal("50000.00"), product.amount_min), product.amount_max)
+    request = {"amount": amount, "term": None, "repayment_method": product.default_repayment_method}
+    if product.is_sales_share:
+        total = amount * product.price_for(INDICATIVE_GRADE)
+        # Rounded up to a hundred yuan: a figure a merchant would say.
+        daily = (total / 180 / product.sales_share_rate / 100).to_integral_value(rounding=ROUND_CEILING) * 100
+        request["average_daily_sales"] = daily.quantize(FEN)
+    else:
+        terms = product.allowed_terms
+        request["term"] = 12 if 12 in terms and product.term_unit == TermUnitChoice.MONTHS else terms[len(terms) // 2]
+    return request
+
+
+def _trimmed(number: Decimal) -> str:
+    """At least two decimals, at most four, no trailing zeros beyond two: 0.035 -> "0.035", 12 -> "12.00"."""
+    number = number.quantize(Decimal("0.0001")).normalize()
+    if number.as_tuple().exponent > -2:
+        number = number.quantize(Decimal("0.01"))
+    return f"{number:f}"
+
+
+def _percent(fraction: Decimal) -> str:
+    return _trimmed(fraction * 100)
+
+
+def price_label(*, basis: str, price: Decimal) -> str:
+    """A price as a merchant reads it: "12.00 % a year", "0.04 % a day", "0.60 % a month", "fee factor 1.08"."""
+    if basis == PriceBasis.ANNUAL_RATE:
+        return str(_("%(rate)s %% a year") % {"rate": _percent(price)})
+    if basis == PriceBasis.DAILY_RATE:
+        return str(_("%(rate)s %% a day") % {"rate": _percent(price)})
+    if basis == PriceBasis.MONTHLY_FEE_RATE:
+        return str(_("%(rate)s %% of the amount a month") % {"rate": _percent(price)})
+    return str(
+        _("fee factor %(factor)s (a fee of %(fee)s %% of the amount)")
+        % {"factor": _trimmed(price), "fee": _percent(price - 1)}
+    )
+
+
+def methods_description(methods: list[str]) -> str:
+    """Methods by code and label, for messages that API clients and people both read."""
+    return ", ".join(f"{method} ({RepaymentMethodChoice(method).label})" for method in methods)
+
+
+def _parse_money(value: object) -> Decimal | None:
+    """Text or a number as an amount with at most two decimals; thousands separators are allowed."""
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
+        return None
+    text = str(value).strip().replace(",", "").replace(" ", "")
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return None
+    # The size check comes first: quantizing an absurd exponent (1E+999999) would overflow.
+    if not number.is_finite() or abs(number) >= 10**13 or number != number.quantize(FEN):
+        return None
+    return number.quantize(FEN)
+
+
+def _clean_amount(snapshot: dict, amount: object, errors: dict) -> Decimal | None:
+    minimum, maximum = Decimal(snapshot["amount_min"]), Decimal(snapshot["amount_max"])
+    number = _parse_money(amount)
+    if number is None or not minimum <= number <= maximum:
+        errors.setdefault("amount", []).append(
+            _("Enter an amount between %(min)s and %(max)s yuan, with at most two decimal places.")
+            % {"min": _grouped(minimum), "max": _grouped(maximum)}
+        )
+        return None
+    return number
+
+
+def _clean_method(snapshot: dict, method: object, errors: dict) -> str | None:
+    allowed = snapshot["repayment_methods"]
+    if method in (None, ""):
+        return allowed[0]
+    if method not in allowed:
+        errors.setdefault("repayment_method", []).append(
+            _("Allowed repayment methods for this product: %(methods)s.") % {"methods": methods_description(allowed)}
+        )
+        return None
+    return method
+
+
+def _clean_term(snapshot: dict, term: object, errors: dict) -> int | None:
+    allowed = snapshot["allowed_terms"]
+    parsed = None
+    if isinstance(term, int) and not isinstance(term, bool):
+        parsed = term
+    elif isinstance(term, str) and _WHOLE_NUMBER.fullmatch(term.strip()):
+        parsed = int(term.strip())
+    if parsed not in allowed:
+        errors.setdefault("term", []).append(
+            _("Allowed terms are %(terms)s.") % {"terms": describe_terms(allowed, snapshot["term_unit"])}
+        )
+        return None
+    return parsed
+
+
+def _clean_start_date(start_date: object, errors: dict) -> date | None:
+    today = timezone.localdate()
+    if start_date is None:
+        return today
+    latest = today + timedelta(days=START_DATE_MAX_DAYS_AHEAD)
+    if not isinstance(start_date, date) or not today <= start_date <= latest:
+        errors.setdefault("start_date", []).append(
+            _("The start date must be a date from today (%(today)s) to %(latest)s, as YYYY-MM-DD.")
+            % {"today": today.isoformat(), "latest": latest.isoformat()}
+        )
+        return None
+    return start_date
+
+
+def _clean_average_daily_sales(value: object, errors: dict) -> Decimal | None:
+    if value in (None, ""):
+        errors.setdefault("average_daily_sales", []).append(
+            _(
+                "A sales-share advance is repaid from your sales: enter your average daily sales in yuan, "
+                "such as 3000.00."
+            )
+        )
+        return None
+    number = _parse_money(value)
+    if number is None or number <= 0:
+        errors.setdefault("average_daily_sales", []).append(
+            _("Enter your average daily sales in yuan, above 0.00 with at most two decimal places, such as 3000.00.")
+        )
+        return None
+    return number
+
+
+def _check_sales_share_payoff(snapshot: dict, amount: Decimal, start: date, sales: Decimal, errors: dict) -> None:
+    """Sales too low to repay within the limit: say which average daily sales would do, so the merchant can act."""
+    fee_factor = Decimal(snapshot["price"])
+    share_rate = Decimal(snapshot["sales_share"]["share_rate"])
+
+    def repaid_in_time(average: Decimal) -> bool:
+        projection = project_sales_share(
+            amount=amount, start_date=start, fee_factor=fee_factor, share_rate=share_rate, average_daily_sales=average
+        )
+        return not projection.breaches_term_limit and not projection.breaches_minimum
+
+    if repaid_in_time(sales):
+        return
+    projection = project_sales_share(
+        amount=amount, start_date=start, fee_factor=fee_factor, share_rate=share_rate, average_daily_sales=sales
+    )
+    limit_days = (projection.term_limit_date - start).days
+    needed = (projection.total_repayable / limit_days / share_rate).quantize(FEN, rounding=ROUND_CEILING)
+    # The daily deduction is rounded to the fen; a fen or two more covers what that rounding takes away.
+    while not repaid_in_time(needed):
+        needed += FEN
+    errors.setdefault("average_daily_sales", []).append(
+        _(
+            "At average daily sales of %(sales)s yuan this advance would not be repaid within %(months)d months. "
+            "It needs average daily sales of at least %(needed)s yuan; or borrow less."
+        )
+        % {"sales": _grouped(sales), "months": TERM_LIMIT_MONTHS, "needed": _grouped(needed)}
+    )
+
+
+def _field_error(exc: QuoteError, snapshot: dict) -> ValidationError:
+    field = _ENGINE_FIELDS.get(exc.field)
+    if field is None:
+        # The product's own terms were refused: its clean() should have caught this, so the product needs fixing.
+        logger.error("Product %s cannot be priced: %s", snapshot["product"]["code"], exc)
+        return ValidationError(
+            {"product": [_("This product cannot be priced at the moment (%(detail)s).") % {"detail": exc}]}
+        )
+    labels = {
+        "amount": _("The amount"),
+        "term": _("The term"),
+        "start_date": _("The start date"),
+        "repayment_method": _("The repayment method"),
+        "average_daily_sales": _("Average daily sales"),
+    }
+    return ValidationError({field: [capfirst(f"{labels[field]} {exc.message}.")]})
+
+
+# The one write.
+
+
+@transaction.atomic
+def product_save(*, product: LoanProduct, by=None, reason: str = "") -> LoanProduct:
+    """Validate and save a product, with one audit row naming each changed field and its old and new value.
+
+    Offers already made are not touched: each keeps the snapshot of the terms it was made on. Saving a product
+    with nothing changed writes nothing.
+    """
+    previous = None
+    if product.pk is not None:
+        previous = LoanProduct.objects.select_for_update().filter(pk=product.pk).first()
+    product.full_clean()
+    tracked = [f for f in LoanProduct._meta.concrete_fields if f.name not in {"id", "created_at", "updated_at"}]
+    changes = {
+        f.name: [_jsonable(getattr(previous, f.attname)) if previous else None, _jsonable(getattr(product, f.attname))]
+        for f in tracked
+        if previous is None or getattr(previous, f.attname) != getattr(product, f.attname)
+    }
+    if previous is not None and not changes:
+        return previous
+    product.save()
+    audit_record(
+        subject=product,
+        action="product.create" if previous is None else "product.update",
+        by=by,
+        reason=reason,
+        data={"changes": changes},
+    )
+    return product
+
+
+def _jsonable(value: object) -> object:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+__all__ = [
+    "SNAPSHOT_VERSION",
+    "GradeQuote",
+    "methods_description",
+    "price_label",
+    "product_by_code",
+    "product_sample_request",
+    "product_save",
+    "product_terms_snapshot",
+    "quote_by_grade",
+    "quote_for_product",
+    "quote_for_snapshot",
+    "quote_terms_from_snapshot",
+]

@@ -1,0 +1,1 @@
+from lending.origination.admin import applications, payouts  # noqa: F401

@@ -1,1 +1,0 @@
-"""Lending services, one module per stage: applications, contracts, funding (loans and payouts)."""

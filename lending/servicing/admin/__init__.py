@@ -1,0 +1,1 @@
+from lending.servicing.admin import collections, loans  # noqa: F401

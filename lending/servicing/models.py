@@ -1,0 +1,399 @@
+"""Loans, their schedules and their one disbursement.
+
+Loan: pending_disbursement -> active <-> overdue -> paid_off | defaulted -> written_off | recovered.
+"""
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from core.money import MoneyField
+from lending.catalogue.models import RATE_DECIMAL_PLACES, RATE_MAX_DIGITS, LoanProduct, RepaymentMethodChoice
+from lending.origination.models import LoanApplication
+from merchants.models import Merchant
+
+
+class LoanState(models.TextChoices):
+    PENDING_DISBURSEMENT = "pending_disbursement", _("Awaiting payout")
+    ACTIVE = "active", _("Active")
+    OVERDUE = "overdue", _("Overdue")
+    PAID_OFF = "paid_off", _("Paid off")
+    DEFAULTED = "defaulted", _("Defaulted")
+    WRITTEN_OFF = "written_off", _("Written off")
+    RECOVERED = "recovered", _("Recovered")
+
+
+L = LoanState
+
+
+class Loan(ConcurrentTransitionMixin, models.Model):
+    """Money lent on a signed contract, with the terms fixed at signing."""
+
+    application = models.OneToOneField(LoanApplication, on_delete=models.PROTECT, related_name="loan")
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="loans")
+    product = models.ForeignKey(LoanProduct, on_delete=models.PROTECT, related_name="loans")
+    principal = MoneyField(_("principal"))
+    term = models.PositiveSmallIntegerField(_("term"))
+    term_unit = models.CharField(_("term unit"), max_length=10)
+    repayment_method = models.CharField(_("repayment method"), max_length=20, choices=RepaymentMethodChoice.choices)
+    grade = models.CharField(_("risk grade"), max_length=1)
+    price = models.DecimalField(_("price"), max_digits=RATE_MAX_DIGITS, decimal_places=RATE_DECIMAL_PLACES)
+    apr = models.DecimalField(_("APR (%)"), max_digits=7, decimal_places=2)
+    net_disbursement = MoneyField(_("paid out"))
+    terms = models.JSONField(_("terms"), default=dict, help_text=_("The signed contract's terms."))
+    start_date = models.DateField(_("start date"))
+    maturity_date = models.DateField(_("maturity date"))
+    state = FSMField(_("state"), default=L.PENDING_DISBURSEMENT, choices=L.choices, protected=True, db_index=True)
+    days_past_due = models.PositiveIntegerField(_("days past due"), default=0)
+    # Money received beyond what was due, held for the next instalment.
+    credit_balance = MoneyField(_("credit held"), default=0)
+    # The last day the daily servicing jobs processed this loan: running a job twice on a day changes nothing.
+    serviced_on = models.DateField(_("serviced on"), null=True, blank=True)
+    defaulted_at = models.DateTimeField(_("defaulted at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    activated_at = models.DateTimeField(_("paid out at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("loan")
+        verbose_name_plural = _("loans")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["merchant", "state"]), models.Index(fields=["state", "days_past_due"])]
+
+    def __str__(self) -> str:
+        return f"{_('Loan')} #{self.pk} {self.merchant} {self.principal}"
+
+    @transition(field=state, source=L.PENDING_DISBURSEMENT, target=L.ACTIVE)
+    def activate(self) -> None:
+        self.activated_at = timezone.now()
+
+    @transition(field=state, source=L.ACTIVE, target=L.OVERDUE)
+    def mark_overdue(self) -> None:
+        pass
+
+    @transition(field=state, source=L.OVERDUE, target=L.ACTIVE)
+    def cure(self) -> None:
+        self.days_past_due = 0
+
+    @transition(field=state, source=[L.ACTIVE, L.OVERDUE], target=L.PAID_OFF)
+    def pay_off(self) -> None:
+        self.closed_at = timezone.now()
+
+    @transition(field=state, source=L.OVERDUE, target=L.DEFAULTED)
+    def default(self) -> None:
+        self.defaulted_at = timezone.now()
+
+    @transition(field=state, source=L.DEFAULTED, target=L.WRITTEN_OFF)
+    def write_off(self) -> None:
+        self.closed_at = timezone.now()
+
+    @transition(field=state, source=L.DEFAULTED, target=L.RECOVERED)
+    def recover(self) -> None:
+        self.closed_at = timezone.now()
+
+
+class Instalment(models.Model):
+    """One line of a loan's repayment schedule: what is due when, and what has been paid of it."""
+
+    class Status(models.TextChoices):
+        DUE = "due", _("Due")
+        PARTLY_PAID = "partly_paid", _("Partly paid")
+        PAID = "paid", _("Paid")
+        OVERDUE = "overdue", _("Overdue")
+
+    loan = models.ForeignKey(Loan, on_delete=models.CASCADE, related_name="instalments")
+    number = models.PositiveSmallIntegerField(_("number"))
+    due_date = models.DateField(_("due date"))
+    principal_due = MoneyField(_("principal"))
+    interest_due = MoneyField(_("interest"))
+    fee_due = MoneyField(_("fee"))
+    principal_paid = MoneyField(_("principal paid"), default=0)
+    interest_paid = MoneyField(_("interest paid"), default=0)
+    fee_paid = MoneyField(_("fee paid"), default=0)
+    # Late fees charged on this instalment by the daily job, and what has been paid of them.
+    penalty_due = MoneyField(_("late fees"), default=0)
+    penalty_paid = MoneyField(_("late fees paid"), default=0)
+    paid_on = models.DateField(_("paid in full on"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.DUE)
+
+    class Meta:
+        verbose_name = _("instalment")
+        verbose_name_plural = _("instalments")
+        ordering = ["loan", "number"]
+        constraints = [models.UniqueConstraint(fields=["loan", "number"], name="one_instalment_per_number")]
+        indexes = [models.Index(fields=["status", "due_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id}/{self.number} {self.due_date}"
+
+    @property
+    def payment_due(self):
+        return self.principal_due + self.interest_due + self.fee_due
+
+
+class Disbursement(models.Model):
+    """The one payout of a loan to the merchant's settlement account.
+
+    Exactly one per loan (unique constraint), sent to the bank rail with an idempotency key that never
+    changes, so a retry after a crash or a timeout can never pay twice.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SUCCEEDED = "succeeded", _("Paid out")
+        FAILED = "failed", _("Failed")
+
+    loan = models.OneToOneField(Loan, on_delete=models.PROTECT, related_name="disbursement")
+    amount = MoneyField(_("amount"))
+    account_name = models.CharField(_("account name"), max_length=200)
+    account_number = models.CharField(_("account number"), max_length=34)
+    bank_name = models.CharField(_("bank"), max_length=100)
+    idempotency_key = models.UUIDField(_("idempotency key"), default=uuid.uuid4, unique=True, editable=False)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    rail_reference = models.CharField(_("bank reference"), max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # When the latest attempt was handed to the rail: a payout still "sending" long after this was interrupted
+    # (a timeout, a killed worker) and is settled by the reconcile job, never sent twice by a second worker.
+    last_attempt_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("disbursement")
+        verbose_name_plural = _("disbursements")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "last_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id} {self.amount} ({self.get_status_display()})"
+
+
+class SimulatedTransfer(models.Model):
+    """What the simulated bank rail has paid: one row per idempotency key, as a real rail would keep."""
+
+    idempotency_key = models.UUIDField(unique=True)
+    reference = models.CharField(max_length=64, unique=True)
+    amount = MoneyField()
+    account_number = models.CharField(max_length=34)
+    account_name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("simulated bank transfer")
+        verbose_name_plural = _("simulated bank transfers")
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class PaymentSource(models.TextChoices):
+    PORTAL = "portal", _("Paid in the portal")
+    API = "api", _("Posted through the API")
+    SALES_SHARE = "sales_share", _("Share of daily sales")
+    OFFICER = "officer", _("Recorded by an officer")
+
+
+class Payment(models.Model):
+    """Money received for a loan; idempotent by its external reference. Allocations say where it went."""
+
+    class Kind(models.TextChoices):
+        REGULAR = "regular", _("Repayment")
+        PARTIAL_PREPAYMENT = "partial_prepayment", _("Partial prepayment")
+        FULL_PAYOFF = "full_payoff", _("Full payoff")
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="payments")
+    amount = MoneyField(_("amount"))
+    received_on = models.DateField(_("received on"))
+    source = models.CharField(_("source"), max_length=12, choices=PaymentSource.choices)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.REGULAR)
+    external_reference = models.CharField(_("external reference"), max_length=64)
+    recorded_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["loan", "received_on", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "external_reference"], name="one_payment_per_reference"),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id} {self.amount} {self.received_on}"
+
+
+class Allocation(models.Model):
+    """Where part of a payment went: a component of one instalment, or the loan's credit balance."""
+
+    class Component(models.TextChoices):
+        FEE = "fee", _("Fee")
+        PENALTY = "penalty", _("Late fee")
+        INTEREST = "interest", _("Interest")
+        PRINCIPAL = "principal", _("Principal")
+        CREDIT = "credit", _("Held as credit")
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="allocations")
+    instalment = models.ForeignKey(
+        Instalment, null=True, blank=True, on_delete=models.PROTECT, related_name="allocations"
+    )
+    component = models.CharField(_("component"), max_length=10, choices=Component.choices)
+    amount = MoneyField(_("amount"))
+
+    class Meta:
+        verbose_name = _("allocation")
+        verbose_name_plural = _("allocations")
+        ordering = ["payment", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.payment_id} {self.component} {self.amount}"
+
+
+class Reminder(models.Model):
+    """A reminder sent about one instalment; one of each kind, ever (the unique constraint makes it so)."""
+
+    class Kind(models.TextChoices):
+        DUE_SOON = "due_soon", _("Due in three days")
+        DUE_TODAY = "due_today", _("Due today")
+        OVERDUE_1 = "overdue_1", _("One day overdue")
+        OVERDUE_7 = "overdue_7", _("A week overdue")
+        OVERDUE_30 = "overdue_30", _("A month overdue")
+
+    instalment = models.ForeignKey(Instalment, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    sent_on = models.DateField(_("sent on"))
+
+    class Meta:
+        verbose_name = _("reminder")
+        verbose_name_plural = _("reminders")
+        constraints = [models.UniqueConstraint(fields=["instalment", "kind"], name="one_reminder_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.instalment} {self.kind}"
+
+
+class SalesShareDeduction(models.Model):
+    """One day's deduction from a sales-share advance: the agreed share of that day's gross sales."""
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="sales_deductions")
+    sales_date = models.DateField(_("sales date"))
+    gross_sales = MoneyField(_("gross sales"))
+    amount = MoneyField(_("deducted"))
+    payment = models.OneToOneField(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("sales-share deduction")
+        verbose_name_plural = _("sales-share deductions")
+        ordering = ["loan", "sales_date"]
+        constraints = [models.UniqueConstraint(fields=["loan", "sales_date"], name="one_deduction_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id} {self.sales_date} {self.amount}"
+
+
+class DeferralRequest(models.Model):
+    """A merchant's request to move one instalment later (flexible repayment), decided by an officer."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for an officer")
+        APPROVED = "approved", _("Approved")
+        REFUSED = "refused", _("Refused")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="deferral_requests")
+    instalment = models.ForeignKey(Instalment, on_delete=models.PROTECT, related_name="deferral_requests")
+    requested_due_date = models.DateField(_("new due date asked for"))
+    reason = models.TextField(_("reason"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(_("asked at"), auto_now_add=True)
+    decided_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.TextField(_("officer's note"), blank=True)
+
+    class Meta:
+        verbose_name = _("deferral request")
+        verbose_name_plural = _("deferral requests")
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instalment"], condition=models.Q(status="pending"), name="one_pending_deferral_per_instalment"
+            )
+        ]
+        permissions = [("decide_deferral", "Can approve or refuse a deferral request")]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id}/{self.instalment_id} → {self.requested_due_date}"
+
+
+class CollectionContact(models.Model):
+    """One contact with a merchant about an overdue loan: the collections history officers work from."""
+
+    class Channel(models.TextChoices):
+        PHONE = "phone", _("Phone call")
+        SMS = "sms", _("Text message")
+        EMAIL = "email", _("Email")
+        VISIT = "visit", _("Visit")
+
+    class Outcome(models.TextChoices):
+        PROMISE_TO_PAY = "promise_to_pay", _("Promised to pay")
+        NO_ANSWER = "no_answer", _("No answer")
+        DISPUTE = "dispute", _("Disputes the debt")
+        HARDSHIP = "hardship", _("In hardship")
+        OTHER = "other", _("Other")
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="collection_contacts")
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices)
+    promised_amount = MoneyField(_("promised amount"), null=True, blank=True)
+    promised_on = models.DateField(_("promised for"), null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    contacted_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    contacted_at = models.DateTimeField(_("contacted at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("collections contact")
+        verbose_name_plural = _("collections contacts")
+        ordering = ["-contacted_at"]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id} {self.channel} {self.outcome}"
+
+
+class RestructureProposal(models.Model):
+    """An officer's new schedule for a loan in difficulty; it takes effect only when the merchant accepts it."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("Waiting for the merchant")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined by the merchant")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="restructure_proposals")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PROPOSED)
+    # The outstanding balance re-scheduled: new term, rate and first due date, and the schedule they make.
+    terms = models.JSONField(_("new terms"), default=dict)
+    schedule = models.JSONField(_("new schedule"), default=list)
+    reason = models.TextField(_("reason"))
+    proposed_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(_("proposed at"), auto_now_add=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("restructure proposal")
+        verbose_name_plural = _("restructure proposals")
+        ordering = ["-proposed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["loan"], condition=models.Q(status="proposed"), name="one_open_restructure_per_loan"
+            )
+        ]
+        permissions = [("propose_restructure", "Can propose a new schedule for a loan")]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id} {self.get_status_display()}"

@@ -1,0 +1,52 @@
+"""Reading loans: a merchant's own, one with its schedule and its payout, and the merchants in default."""
+
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+
+from lending.servicing.models import Disbursement, Instalment, Loan, LoanState
+
+
+def loans_list(*, user) -> QuerySet[Loan]:
+    """The loans of the merchant ``user`` owns, newest first; nothing for anyone else."""
+    if not getattr(user, "is_authenticated", False):
+        return Loan.objects.none()
+    first_due = Instalment.objects.filter(loan=OuterRef("pk")).order_by("number").values("due_date")[:1]
+    return (
+        Loan.objects.filter(merchant__owner=user)
+        .select_related("product", "disbursement")
+        .annotate(first_due_date=Subquery(first_due))
+        .order_by("-id")
+    )
+
+
+def loan_with_schedule(*, user, pk: int) -> Loan | None:
+    """One of ``user``'s loans with its instalments in order, or None (not found and not theirs look the same)."""
+    return (
+        loans_list(user=user)
+        .prefetch_related(Prefetch("instalments", queryset=Instalment.objects.order_by("number")))
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def loan_paid_out(loan: Loan) -> Disbursement | None:
+    """The loan's payout, or None before one exists."""
+    try:
+        return loan.disbursement
+    except Disbursement.DoesNotExist:
+        return None
+
+
+__all__ = [
+    "loan_paid_out",
+    "loan_with_schedule",
+    "loans_list",
+]
+
+
+def merchants_in_default(merchant_ids) -> set[int]:
+    """Of these merchants, those with a loan in default now: underwriting's nightly limits leave them out."""
+    return set(
+        Loan.objects.filter(merchant_id__in=list(merchant_ids), state=LoanState.DEFAULTED)
+        .values_list("merchant_id", flat=True)
+        .distinct()
+    )

@@ -1,0 +1,740 @@
+"""The daily servicing jobs: overdue and days past due, late fees, default, reminders, sales-share sweeps.
+
+``servicing_run_day(*, on)`` runs them in order for the business date ``on`` (beat calls it at 01:00 Shanghai time
+for the day that begins). Each job is a service ``servicing_<job>(*, on) -> counts``.
+
+Invariants this module protects:
+
+- Set-based: every job works with a fixed number of SQL statements per batch, never with a Python loop over the
+  portfolio's loans. The only per-loan work is posting a sales-share deduction as a payment (the repayment
+  waterfall is Python) and the sales-share window check, both over the sales-share loans of the day only.
+- Idempotent: running a job twice on the same day changes nothing. Overdue marking, days past due and default are
+  pure functions of the rows; late fees are charged only to loans with ``serviced_on < on`` and the same
+  transaction sets ``serviced_on = on``; reminders and sales-share deductions are unique rows inserted with
+  ``ON CONFLICT DO NOTHING`` and only the rows actually inserted are acted on.
+- Resumable: each batch is its own transaction, and what is left to do is derived from the rows again, so a crash
+  loses nothing and repeats nothing.
+- Audited: every loan state change (active -> overdue, overdue -> active, overdue -> defaulted) gets its own audit
+  row, written in the same transaction as the state change.
+
+The SQL runs on PostgreSQL (production, CI) and SQLite (``make run``); ``_Dialect`` holds the few expressions
+that differ. Money arithmetic is done by the database in ``numeric`` on PostgreSQL, rounded half-up to the fen
+(``round(numeric, 2)`` rounds half away from zero, which is half-up for the positive amounts here); SQLite has no
+decimal type, so its results are only as exact as its floating point, which is good enough for a developer's
+machine and never used in production.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection, transaction
+from django.db.models import F, Q, Sum
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.middleware import current_request_id
+from core.models import AuditEvent, Notice
+from core.money import to_fen
+from core.services.audit import audit_record
+from core.services.notices import notify_merchant
+from core.transactions import on_commit_robust
+from lending.catalogue.models import RepaymentMethodChoice
+from lending.catalogue.money.sales_share import WINDOW_DAYS, WINDOW_SHARE
+from lending.servicing.models import Instalment, Loan, LoanState, Payment, PaymentSource, Reminder, SalesShareDeduction
+
+logger = logging.getLogger(__name__)
+
+L = LoanState
+I = Instalment.Status  # noqa: E741 - the house's short alias for a choices class, as ``L`` above
+R = Reminder.Kind
+# Loans still owed: overdue marking and days past due run over them (the collections queue needs the days past
+# due of a defaulted loan too). Late fees stop at default: a defaulted loan is in recovery, not accruing.
+OWED_STATES = (L.ACTIVE, L.OVERDUE, L.DEFAULTED)
+ACCRUING_STATES = (L.ACTIVE, L.OVERDUE)
+UNPAID = (I.DUE, I.PARTLY_PAID, I.OVERDUE)
+BATCH_SIZE = 5000
+EMAIL_BATCH_SIZE = 200
+NEAR_BREACH_DAY = 45
+SALES_AVERAGE_DAYS = 30
+BREACH_ACTION = "sales_share.breach"
+NEAR_BREACH_ACTION = "sales_share.near_breach"
+# Reminders: the kind, and the due dates it is for as (first, last) days relative to ``on`` (due_date - on). A
+# range, not one day: a day the job did not run still gets its reminder the next day, once (the unique row).
+REMINDER_WINDOWS: tuple[tuple[str, int, int], ...] = (
+    (R.DUE_SOON, 1, 3),
+    (R.DUE_TODAY, 0, 0),
+    (R.OVERDUE_1, -6, -1),
+    (R.OVERDUE_7, -29, -7),
+    (R.OVERDUE_30, -3650, -30),
+)
+
+
+# SQL that differs between PostgreSQL and SQLite.
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    vendor: str
+
+    @property
+    def pg(self) -> bool:
+        return self.vendor == "postgresql"
+
+    def json_int(self, column: str, *path: str) -> str:
+        if self.pg:
+            return f"({column} #>> '{{{','.join(path)}}}')::integer"
+        return f"CAST(json_extract({column}, '$.{'.'.join(path)}') AS INTEGER)"
+
+    def json_numeric(self, column: str, *path: str) -> str:
+        if self.pg:
+            return f"({column} #>> '{{{','.join(path)}}}')::numeric"
+        return f"CAST(json_extract({column}, '$.{'.'.join(path)}') AS REAL)"
+
+    def add_days(self, day: str, days: str) -> str:
+        if self.pg:
+            return f"({day} + {days})"
+        return f"date({day}, ({days}) || ' days')"
+
+    def days_between(self, later: str, earlier: str) -> str:
+        if self.pg:
+            return f"({later} - {earlier})"
+        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
+    def date_param(self) -> str:
+        return "%s::date" if self.pg else "%s"
+
+
+def _dialect() -> _Dialect:
+    return _Dialect(connection.vendor)
+
+
+def _in(values) -> str:
+    """A literal SQL list of choice values (constants of this module, never user input)."""
+    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
+
+
+def _execute(sql: str, params: list) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def _fetch(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _iso(day: date) -> str:
+    return day.isoformat()
+
+
+# 1. Overdue and days past due.
+
+
+def servicing_overdue(*, on: date) -> dict[str, int]:
+    """Mark instalments overdue after their grace, compute each loan's days past due, move loans active <-> overdue.
+
+    An unpaid instalment is overdue once ``due_date + grace_days < on``; a loan's days past due are ``on`` minus the
+    due date of its oldest overdue instalment (0 without one). A loan with days past due becomes overdue, an
+    overdue loan without them is cured.
+    """
+    d = _dialect()
+    grace = f"COALESCE({d.json_int('l.terms', 'grace_days')}, 0)"
+    with transaction.atomic():
+        marked = _execute(
+            f"""
+            UPDATE lending_instalment SET status = '{I.OVERDUE}'
+            WHERE status IN {_in((I.DUE, I.PARTLY_PAID))}
+              AND due_date < {d.date_param()}
+              AND EXISTS (
+                SELECT 1 FROM lending_loan l
+                WHERE l.id = lending_instalment.loan_id AND l.state IN {_in(OWED_STATES)}
+                  AND {d.add_days("lending_instalment.due_date", grace)} < {d.date_param()}
+              )
+            """,  # noqa: S608 - only module constants and placeholders are interpolated
+            [_iso(on), _iso(on)],
+        )
+        # One UPDATE ... FROM (subquery): the oldest overdue due date of every owed loan, written only where the
+        # number changes, so a second run on the same day writes nothing.
+        dpd = f"COALESCE({d.days_between(d.date_param(), 'MIN(i.due_date)')}, 0)"
+        dated = _execute(
+            f"""
+            UPDATE lending_loan SET days_past_due = oldest.dpd
+            FROM (
+                SELECT l.id AS loan_id, {dpd} AS dpd
+                FROM lending_loan l
+                LEFT JOIN lending_instalment i ON i.loan_id = l.id AND i.status = '{I.OVERDUE}'
+                WHERE l.state IN {_in(OWED_STATES)}
+                GROUP BY l.id
+            ) AS oldest
+            WHERE lending_loan.id = oldest.loan_id AND lending_loan.days_past_due <> oldest.dpd
+            """,  # noqa: S608 - only module constants and placeholders are interpolated
+            [_iso(on)],
+        )
+    became_overdue = _loans_transition(
+        on=on,
+        source=L.ACTIVE,
+        target=L.OVERDUE,
+        action="loan.mark_overdue",
+        condition={"days_past_due__gt": 0},
+    )
+    cured = _loans_transition(
+        on=on, source=L.OVERDUE, target=L.ACTIVE, action="loan.cure", condition={"days_past_due": 0}
+    )
+    return {
+        "instalments_overdue": marked,
+        "loans_days_past_due_changed": dated,
+        "loans_overdue": became_overdue,
+        "loans_cured": cured,
+    }
+
+
+def _loans_transition(
+    *, on: date, source: str, target: str, action: str, condition: dict, extra_fields: dict | None = None
+) -> int:
+    """Move every ``source`` loan matching ``condition`` to ``target``, in batches, with one audit row each.
+
+    The house rule forbids ``QuerySet.update()`` on an audited state field because it skips the state machine and
+    the audit row. Here the audit rows are written by this function, in the same transaction as the UPDATE, for
+    exactly the rows it changes (locked first): a per-loan ``transition() + save()`` would be a Python loop over
+    the portfolio, and the protected FSM field cannot be assigned on an instance anyway. The transitions' own side
+    effects are applied by the UPDATE (``cure`` zeroes the days past due, which ``condition`` already requires;
+    ``default`` sets ``defaulted_at``, passed in ``extra_fields``).
+    """
+    content_type = ContentType.objects.get_for_model(Loan, for_concrete_model=False)
+    reason = _("daily servicing %(date)s") % {"date": _iso(on)}
+    request_id = current_request_id() or ""
+    changed = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                Loan.objects.select_for_update()
+                .filter(state=source, **condition)
+                .order_by("id")
+                .values_list("id", "days_past_due")[:BATCH_SIZE]
+            )
+            if not rows:
+                return changed
+            AuditEvent.objects.bulk_create(
+                AuditEvent(
+                    actor=None,
+                    action=action,
+                    from_state=source,
+                    to_state=target,
+                    reason=reason,
+                    content_type=content_type,
+                    object_id=str(loan_id),
+                    request_id=request_id,
+                    data={"days_past_due": days_past_due, "serviced_for": _iso(on)},
+                )
+                for loan_id, days_past_due in rows
+            )
+            Loan.objects.filter(id__in=[loan_id for loan_id, _dpd in rows]).update(state=target, **(extra_fields or {}))
+            changed += len(rows)
+
+
+# 2. Late fees.
+
+
+def servicing_late_fees(*, on: date) -> dict[str, int]:
+    """Charge late fees by each loan's terms into ``Instalment.penalty_due``, once per loan and day.
+
+    For an overdue instalment: ``late_fee.daily_rate`` x the overdue amount (principal, interest and fee still
+    unpaid; late fees never earn late fees) for each day past ``due_date + grace_days`` since the loan was last
+    serviced, rounded half-up to the fen once per charge; plus ``late_fee.fixed`` once, on the first day past grace.
+    Only loans with ``serviced_on`` before ``on`` are charged; the same transaction sets ``serviced_on = on``, batch
+    by batch, so a second run charges nothing and a run after a crash charges only what was left.
+    """
+    d = _dialect()
+    grace_end = d.add_days("i.due_date", f"COALESCE({d.json_int('l.terms', 'grace_days')}, 0)")
+    rate = f"COALESCE({d.json_numeric('l.terms', 'late_fee', 'daily_rate')}, 0)"
+    fixed = f"COALESCE({d.json_numeric('l.terms', 'late_fee', 'fixed')}, 0)"
+    # Days charged: from the later of the grace end and the last serviced day, to ``on``.
+    since = f"CASE WHEN l.serviced_on IS NULL OR l.serviced_on < {grace_end} THEN {grace_end} ELSE l.serviced_on END"
+    days = d.days_between(d.date_param(), since)
+    overdue_amount = "(i.principal_due + i.interest_due + i.fee_due - i.principal_paid - i.interest_paid - i.fee_paid)"
+    first_day = f"CASE WHEN l.serviced_on IS NULL OR l.serviced_on <= {grace_end} THEN {fixed} ELSE 0 END"
+    charge = f"ROUND({overdue_amount} * {rate} * {days}, 2) + {first_day}"
+    counts = {"loans_serviced": 0, "instalments_charged": 0}
+    while True:
+        with transaction.atomic():
+            loan_ids = list(
+                Loan.objects.select_for_update()
+                .filter(state__in=ACCRUING_STATES)
+                .exclude(serviced_on__gte=on)
+                .order_by("id")
+                .values_list("id", flat=True)[:BATCH_SIZE]
+            )
+            if not loan_ids:
+                return counts
+            # The batch as an id range: the loans in it still to service are exactly the ones just locked (the first
+            # ones by id), and a range is an index range scan where a list of 5,000 ids is tested row by row.
+            first, last = loan_ids[0], loan_ids[-1]
+            due_for_service = Q(state__in=ACCRUING_STATES, id__gte=first, id__lte=last) & ~Q(serviced_on__gte=on)
+            charged = _execute(
+                f"""
+                UPDATE lending_instalment SET penalty_due = penalty_due + charged.amount
+                FROM (
+                    SELECT i.id AS instalment_id, {charge} AS amount
+                    FROM lending_instalment i JOIN lending_loan l ON l.id = i.loan_id
+                    WHERE i.loan_id BETWEEN %s AND %s AND i.status = '{I.OVERDUE}'
+                      AND l.state IN {_in(ACCRUING_STATES)}
+                      AND (l.serviced_on IS NULL OR l.serviced_on < {d.date_param()})
+                      AND {grace_end} < {d.date_param()}
+                ) AS charged
+                WHERE lending_instalment.id = charged.instalment_id AND charged.amount > 0
+                """,  # noqa: S608 - only module constants and placeholders are interpolated
+                # ``charge`` holds one date parameter (the days charged), then the range, then ``on`` twice.
+                [_iso(on), first, last, _iso(on), _iso(on)],
+            )
+            Loan.objects.filter(due_for_service).update(serviced_on=on)
+            counts["loans_serviced"] += len(loan_ids)
+            counts["instalments_charged"] += charged
+
+
+# 3. Default.
+
+
+def servicing_defaults(*, on: date) -> dict[str, int]:
+    """Default every overdue loan whose days past due reached its terms' ``default_after_days_past_due``.
+
+    A loan whose terms name no threshold never defaults by this job (an officer decides). Runs after
+    ``servicing_overdue`` so that the days past due are today's.
+    """
+    from django.db.models import IntegerField
+    from django.db.models.fields.json import KT
+    from django.db.models.functions import Cast
+
+    threshold = Cast(KT("terms__default_after_days_past_due"), IntegerField())
+    defaulted = _loans_transition(
+        on=on,
+        source=L.OVERDUE,
+        target=L.DEFAULTED,
+        action="loan.default",
+        condition={"days_past_due__gte": threshold},
+        extra_fields={"defaulted_at": timezone.now()},
+    )
+    return {"loans_defaulted": defaulted}
+
+
+# 4. Reminders.
+
+
+def servicing_reminders(*, on: date) -> dict[str, int]:
+    """Remind merchants of instalments due in three days, due today and overdue (1, 7, 30 days): each kind once.
+
+    Reminder rows are inserted with ``ON CONFLICT DO NOTHING ... RETURNING``, so only the rows this run actually
+    inserted get a notice, and a second run (or a concurrent one) finds every row there and sends nothing. The
+    in-app notices are made in the same transaction; their emails are queued after it commits, in batches.
+    """
+    d = _dialect()
+    counts: dict[str, int] = {}
+    with transaction.atomic():
+        inserted: list[tuple[int, str]] = []
+        for kind, first, last in REMINDER_WINDOWS:
+            rows = _fetch(
+                f"""
+                INSERT INTO lending_reminder (instalment_id, kind, sent_on)
+                SELECT i.id, %s, {d.date_param()}
+                FROM lending_instalment i JOIN lending_loan l ON l.id = i.loan_id
+                WHERE l.state IN {_in(ACCRUING_STATES)} AND i.status IN {_in(UNPAID)}
+                  AND i.due_date BETWEEN {d.date_param()} AND {d.date_param()}
+                ON CONFLICT (instalment_id, kind) DO NOTHING
+                RETURNING instalment_id
+                """,  # noqa: S608 - only module constants and placeholders are interpolated
+                [kind, _iso(on), _iso(on + timedelta(days=first)), _iso(on + timedelta(days=last))],
+            )
+            inserted.extend((instalment_id, kind) for (instalment_id,) in rows)
+            counts[f"reminders_{kind}"] = len(rows)
+        notices = _reminder_notices(inserted)
+    counts["notices"] = len(notices)
+    return counts
+
+
+def _reminder_notices(inserted: list[tuple[int, str]]) -> list[Notice]:
+    """One in-app notice per reminder inserted (one query for the instalments, one bulk insert), emails on commit."""
+    if not inserted:
+        return []
+    instalments = {
+        instalment.pk: instalment
+        for instalment in Instalment.objects.filter(pk__in={pk for pk, _kind in inserted}).select_related(
+            "loan__merchant"
+        )
+    }
+    title_max = Notice._meta.get_field("title").max_length
+    notices = []
+    for instalment_id, kind in sorted(inserted):
+        instalment = instalments[instalment_id]
+        title, body = _reminder_text(kind, instalment)
+        notices.append(
+            Notice(
+                user_id=instalment.loan.merchant.owner_id,
+                title=title[:title_max],
+                body=body,
+                url=_loan_url(instalment.loan_id),
+            )
+        )
+    created = Notice.objects.bulk_create(notices)
+    notice_ids = [notice.pk for notice in created]
+    for start in range(0, len(notice_ids), EMAIL_BATCH_SIZE):
+        on_commit_robust(_queue_emails, notice_ids[start : start + EMAIL_BATCH_SIZE])
+    return created
+
+
+def _reminder_text(kind: str, instalment: Instalment) -> tuple[str, str]:
+    owed = instalment_amount_owed(instalment)
+    params = {
+        "number": instalment.number,
+        "loan": instalment.loan_id,
+        "due": instalment.due_date.isoformat(),
+        "amount": f"{owed:,.2f}",
+    }
+    if kind == R.DUE_SOON:
+        title = _("Instalment %(number)s of loan #%(loan)s is due on %(due)s") % params
+        body = _("%(amount)s yuan is due on %(due)s. Please make sure your account can cover it.") % params
+    elif kind == R.DUE_TODAY:
+        title = _("Instalment %(number)s of loan #%(loan)s is due today") % params
+        body = _("%(amount)s yuan is due today (%(due)s). You can pay it now from your loan page.") % params
+    else:
+        days = {R.OVERDUE_1: 1, R.OVERDUE_7: 7, R.OVERDUE_30: 30}[kind]
+        params["days"] = days
+        title = _("Instalment %(number)s of loan #%(loan)s is overdue") % params
+        body = (
+            _(
+                "%(amount)s yuan was due on %(due)s and is now more than %(days)s day(s) late. Late fees are charged "
+                "by your contract's terms; please pay now from your loan page or contact us."
+            )
+            % params
+        )
+    return title, body
+
+
+def instalment_amount_owed(instalment: Instalment) -> Decimal:
+    """What is still owed on one instalment: principal, interest, fee and late fees, less what was paid."""
+    return (
+        instalment.principal_due
+        + instalment.interest_due
+        + instalment.fee_due
+        + instalment.penalty_due
+        - instalment.principal_paid
+        - instalment.interest_paid
+        - instalment.fee_paid
+        - instalment.penalty_paid
+    )
+
+
+def _loan_url(loan_id: int) -> str:
+    try:
+        return reverse("lending:loan-detail", kwargs={"pk": loan_id})
+    except NoReverseMatch:
+        return ""
+
+
+def _queue_emails(notice_ids: list[int]) -> None:
+    # Imported here: the tasks module imports this one.
+    from core.tasks import reminder_emails_task
+
+    reminder_emails_task.delay(notice_ids)
+
+
+# 5. Sales-share sweeps.
+
+
+def servicing_sales_share(*, on: date) -> dict[str, int]:
+    """Deduct the agreed share of yesterday's gross sales from every active sales-share advance, then check windows.
+
+    ``sales_share_deductions_compute`` makes the day's deduction rows (set-based), ``sales_share_deductions_post``
+    posts each non-zero one as a payment, and ``sales_share_windows_check`` warns at day 45 and marks breaches.
+    """
+    counts = {"deductions": sales_share_deductions_compute(on=on)}
+    counts.update(sales_share_deductions_post(on=on))
+    counts.update(sales_share_windows_check(on=on))
+    return counts
+
+
+def sales_share_deductions_compute(*, on: date) -> int:
+    """Insert one deduction per active sales-share loan for the sales of ``on - 1``; returns how many were inserted.
+
+    The amount is ``share_rate`` x the day's gross sales, rounded half-up to the fen, capped at what is still owed
+    (less credit held and deductions not yet posted). A day without sales, or a day with none recorded, makes a
+    zero row: the day was looked at. Unique per loan and day, so a second run inserts nothing.
+    """
+    d = _dialect()
+    sales_date = on - timedelta(days=1)
+    rate = f"COALESCE({d.json_numeric('l.terms', 'sales_share', 'share_rate')}, 0)"
+    gross = "COALESCE(s.gross_sales, 0)"
+    share = f"ROUND({gross} * {rate}, 2)"
+    remaining = (
+        "(owed.amount - l.credit_balance - COALESCE((SELECT SUM(p.amount) FROM lending_salessharededuction p"
+        " WHERE p.loan_id = l.id AND p.payment_id IS NULL), 0))"
+    )
+    unpaid = (
+        "i.principal_due + i.interest_due + i.fee_due + i.penalty_due"
+        " - i.principal_paid - i.interest_paid - i.fee_paid - i.penalty_paid"
+    )
+    sweeping = (
+        f"l.repayment_method = '{RepaymentMethodChoice.SALES_SHARE}' AND l.state IN {_in(ACCRUING_STATES)}"
+        f" AND l.start_date <= {d.date_param()}"
+    )
+    with transaction.atomic():
+        return _execute(
+            f"""
+            INSERT INTO lending_salessharededuction (loan_id, sales_date, gross_sales, amount, payment_id)
+            SELECT l.id, {d.date_param()}, {gross},
+                   CASE WHEN {share} <= {remaining} THEN {share}
+                        WHEN {remaining} > 0 THEN {remaining} ELSE 0 END,
+                   NULL
+            FROM lending_loan l
+            JOIN (
+                SELECT i.loan_id, SUM({unpaid}) AS amount
+                FROM lending_instalment i JOIN lending_loan l ON l.id = i.loan_id
+                WHERE {sweeping}
+                GROUP BY i.loan_id
+            ) AS owed ON owed.loan_id = l.id
+            LEFT JOIN merchants_salesday s ON s.merchant_id = l.merchant_id AND s.date = {d.date_param()}
+            WHERE {sweeping}
+            ON CONFLICT (loan_id, sales_date) DO NOTHING
+            """,  # noqa: S608 - only module constants and placeholders are interpolated
+            [_iso(sales_date), _iso(sales_date), _iso(sales_date), _iso(sales_date)],
+        )
+
+
+def sales_share_deductions_post(*, on: date) -> dict[str, int]:
+    """Post every non-zero deduction not yet posted as a ``sales_share`` payment received on ``on``.
+
+    One transaction per deduction: the payment (``payment_record``, idempotent by the external reference
+    ``sales-share:<loan>:<sales date>``) and the link to it commit together, so a crash between two deductions
+    leaves the rest for the next run, and a repeat finds the payment it made.
+    """
+    from lending.servicing.services import repayments
+
+    payment_record = getattr(repayments, "payment_record", None)
+    pending = list(
+        SalesShareDeduction.objects.filter(payment__isnull=True, amount__gt=0, sales_date__lt=on)
+        .order_by("loan_id", "sales_date")
+        .values_list("pk", flat=True)
+    )
+    if pending and payment_record is None:  # pragma: no cover - until the repayments service is in place
+        logger.warning(
+            "%s sales-share deductions wait for lending.servicing.services.repayments.payment_record", len(pending)
+        )
+        return {"deductions_posted": 0, "deductions_failed": 0}
+    posted = failed = 0
+    for pk in pending:
+        try:
+            with transaction.atomic():
+                deduction = SalesShareDeduction.objects.select_for_update().select_related("loan").get(pk=pk)
+                if deduction.payment_id is not None:
+                    continue
+                deduction.payment = payment_record(
+                    loan=deduction.loan,
+                    amount=deduction.amount,
+                    received_on=on,
+                    source=PaymentSource.SALES_SHARE,
+                    external_reference=f"sales-share:{deduction.loan_id}:{_iso(deduction.sales_date)}",
+                )
+                deduction.save(update_fields=["payment"])
+                posted += 1
+        except Exception:
+            # One loan's refusal (paid off meanwhile, a conflict) must not stop the sweep of the others; the row
+            # stays unposted and is tried again tomorrow, and the log says why.
+            logger.exception("Sales-share deduction %s was not posted", pk)
+            failed += 1
+    return {"deductions_posted": posted, "deductions_failed": failed}
+
+
+@dataclass(frozen=True)
+class SalesShareWindowStatus:
+    number: int
+    start_date: date
+    end_date: date
+    minimum: Decimal
+    paid: Decimal
+
+    @property
+    def behind(self) -> bool:
+        return self.paid < self.minimum
+
+
+def sales_share_window(*, start_date: date, total: Decimal, number: int, payments: list[tuple[date, Decimal]]):
+    """Window ``number`` (days 60(n-1)+1 .. 60n after the start) with its minimum and what was paid in it.
+
+    The minimum is 1/18 of the total repayable, or what was left at the window's start when that is less (the
+    engine's rule, ``lending.catalogue.money.sales_share``).
+    """
+    first = start_date + timedelta(days=WINDOW_DAYS * (number - 1) + 1)
+    last = start_date + timedelta(days=WINDOW_DAYS * number)
+    paid_before = sum((amount for day, amount in payments if day < first), Decimal("0.00"))
+    paid = sum((amount for day, amount in payments if first <= day <= last), Decimal("0.00"))
+    minimum = min(to_fen(total / WINDOW_SHARE), max(total - paid_before, Decimal("0.00")))
+    return SalesShareWindowStatus(number=number, start_date=first, end_date=last, minimum=minimum, paid=paid)
+
+
+def sales_share_windows_check(*, on: date) -> dict[str, int]:
+    """Warn a merchant behind its 60-day minimum at day 45 of the window, and mark a breach once the window ends.
+
+    Each is done once per loan and window: the audit row (``sales_share.near_breach`` / ``sales_share.breach``,
+    with the window in ``data``) is the record, and its presence stops a repeat. The window that ended most
+    recently is checked every day until it is marked, so a day the job did not run is caught up.
+    """
+    loans = list(
+        Loan.objects.filter(repayment_method=RepaymentMethodChoice.SALES_SHARE, state__in=ACCRUING_STATES)
+        .annotate(
+            total=Sum(F("instalments__principal_due") + F("instalments__interest_due") + F("instalments__fee_due"))
+        )
+        .values_list("pk", "start_date", "total")
+    )
+    if not loans:
+        return {"near_breaches": 0, "breaches": 0}
+    ids = [pk for pk, _start, _total in loans]
+    payments: dict[int, list[tuple[date, Decimal]]] = {pk: [] for pk in ids}
+    for loan_id, received_on, amount in Payment.objects.filter(loan_id__in=ids, received_on__lte=on).values_list(
+        "loan_id", "received_on", "amount"
+    ):
+        payments[loan_id].append((received_on, amount))
+    content_type = ContentType.objects.get_for_model(Loan, for_concrete_model=False)
+    done = {
+        (int(object_id), action, (data or {}).get("window"))
+        for object_id, action, data in AuditEvent.objects.filter(
+            content_type=content_type,
+            object_id__in=[str(pk) for pk in ids],
+            action__in=[NEAR_BREACH_ACTION, BREACH_ACTION],
+        ).values_list("object_id", "action", "data")
+    }
+    actions: list[tuple[int, str, SalesShareWindowStatus]] = []
+    for pk, start_date, total in loans:
+        day = (on - start_date).days
+        if day < 1:
+            continue
+        current, day_in_window = (day - 1) // WINDOW_DAYS + 1, (day - 1) % WINDOW_DAYS + 1
+        if day_in_window >= NEAR_BREACH_DAY and (pk, NEAR_BREACH_ACTION, current) not in done:
+            window = sales_share_window(start_date=start_date, total=total, number=current, payments=payments[pk])
+            if window.behind:
+                actions.append((pk, NEAR_BREACH_ACTION, window))
+        ended = day // WINDOW_DAYS
+        if ended >= 1 and (pk, BREACH_ACTION, ended) not in done:
+            window = sales_share_window(start_date=start_date, total=total, number=ended, payments=payments[pk])
+            if window.behind:
+                actions.append((pk, BREACH_ACTION, window))
+    counts = {"near_breaches": 0, "breaches": 0}
+    for pk, action, window in actions:
+        with transaction.atomic():
+            loan = Loan.objects.select_for_update(of=("self",)).select_related("merchant").get(pk=pk)
+            _window_record(loan=loan, action=action, window=window, on=on)
+        counts["breaches" if action == BREACH_ACTION else "near_breaches"] += 1
+    return counts
+
+
+def _window_record(*, loan: Loan, action: str, window: SalesShareWindowStatus, on: date) -> None:
+    params = {
+        "loan": loan.pk,
+        "start": window.start_date.isoformat(),
+        "end": window.end_date.isoformat(),
+        "minimum": f"{window.minimum:,.2f}",
+        "paid": f"{window.paid:,.2f}",
+        "short": f"{window.minimum - window.paid:,.2f}",
+    }
+    if action == BREACH_ACTION:
+        reason = _("The 60-day minimum was not met: %(paid)s of %(minimum)s yuan from %(start)s to %(end)s.") % params
+        title = _("Advance #%(loan)s: the 60-day minimum was not met") % params
+        body = (
+            _(
+                "From %(start)s to %(end)s, %(paid)s yuan was repaid from your sales; your contract requires at least "
+                "%(minimum)s yuan in every 60-day window. Please pay the %(short)s yuan short now, or contact us."
+            )
+            % params
+        )
+    else:
+        reason = _("Behind the 60-day minimum at day 45: %(paid)s of %(minimum)s yuan.") % params
+        title = _("Advance #%(loan)s is behind its 60-day minimum") % params
+        body = (
+            _(
+                "Since %(start)s, %(paid)s yuan has been repaid from your sales; by %(end)s your contract requires "
+                "%(minimum)s yuan. Pay the %(short)s yuan short from your loan page to stay within your contract."
+            )
+            % params
+        )
+    audit_record(
+        subject=loan,
+        action=action,
+        from_state=loan.state,
+        to_state=loan.state,
+        reason=reason,
+        data={
+            "window": window.number,
+            "start_date": window.start_date.isoformat(),
+            "end_date": window.end_date.isoformat(),
+            "minimum": str(window.minimum),
+            "paid": str(window.paid),
+            "checked_on": on.isoformat(),
+        },
+    )
+    notify_merchant(merchant=loan.merchant, title=title, body=body, url=_loan_url(loan.pk))
+
+
+# Credit held.
+
+
+def servicing_credit_apply(*, on: date) -> dict[str, int]:
+    """Spend credit held (overpayments) on instalments that fell due, through ``repayments.credit_apply``.
+
+    Only loans holding credit with something due are visited (``loans_with_credit_due``), one transaction each;
+    ``credit_apply`` changes nothing when there is nothing to do, so a repeat is harmless.
+    """
+    from lending.servicing.selectors.repayments import loans_with_credit_due
+    from lending.servicing.services.repayments import credit_apply
+
+    applied = 0
+    for loan in loans_with_credit_due(on=on).order_by("pk").iterator():
+        if credit_apply(loan=loan, on=on):
+            applied += 1
+    return {"credit_applied": applied}
+
+
+# The day.
+
+
+def servicing_run_day(*, on: date) -> dict[str, int]:
+    """Run the day's jobs in order; returns their counts. Safe to run again, and to resume after a crash.
+
+    Sales first and credit held next (either can pay what fell due and cure a loan), then overdue and days past
+    due, late fees on the result, default on today's days past due, and reminders last (they must not remind of
+    what the sweep just paid).
+    """
+    counts: dict[str, int] = {}
+    for job in (
+        servicing_sales_share,
+        servicing_credit_apply,
+        servicing_overdue,
+        servicing_late_fees,
+        servicing_defaults,
+        servicing_reminders,
+    ):
+        counts.update(job(on=on))
+    return counts
+
+
+__all__ = [
+    "BREACH_ACTION",
+    "NEAR_BREACH_ACTION",
+    "SalesShareWindowStatus",
+    "instalment_amount_owed",
+    "sales_share_deductions_compute",
+    "sales_share_deductions_post",
+    "sales_share_window",
+    "sales_share_windows_check",
+    "servicing_credit_apply",
+    "servicing_defaults",
+    "servicing_late_fees",
+    "servicing_overdue",
+    "servicing_reminders",
+    "servicing_run_day",
+    "servicing_sales_share",
+]

@@ -1,0 +1,399 @@
+"""Restructuring: an officer proposes a new schedule for a loan in difficulty; the merchant accepts or declines.
+
+What is re-scheduled (the "capitalised balance"), as of the day of the proposal:
+
+- all unpaid principal, on every instalment (due or not yet due);
+- plus the unpaid interest, fees and late fees of the instalments already due on that day (arrears are folded
+  into the new principal, so the new schedule charges interest on them);
+- the interest and fees of instalments not yet due are NOT capitalised: they are dropped, because the new
+  schedule charges its own interest from the day of the proposal. Credit held on the loan stays held; the daily
+  job spends it on the new instalments as they fall due.
+
+The new schedule is the money engine's equal instalments for that balance over ``term`` months at
+``annual_rate``, starting on the day of the proposal, first due on ``first_due_date``; its principal column sums
+exactly to the capitalised balance (the engine guarantees it, and acceptance checks it again).
+
+Acceptance replaces every unpaid instalment: a line with nothing paid on it is deleted; a line with money
+paid on it (or a deferral request pointing at it) is kept with what is due cut down to what was paid, so it is
+paid and nothing is counted twice. The new lines follow, numbered after the last kept one. An overdue loan is
+cured; a defaulted one stays defaulted (only a payment recovers it). Late fees charged after the proposal are
+waived by accepting it (they accrue on lines the restructure replaces); any payment in between makes the
+proposal stale and acceptance is refused, so the officer proposes again on the new balance.
+
+The loan's ``principal`` stays the signed figure; the audit rows carry both schedules and the balance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.exceptions import StateConflict
+from core.services.audit import audit_record
+from core.services.notices import notify_merchant
+from lending.catalogue.models import RepaymentMethodChoice
+from lending.catalogue.money import QuoteError, QuoteTerms, RepaymentMethod, quote
+from lending.servicing.models import DeferralRequest, Instalment, Loan, LoanState, RestructureProposal
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+L = LoanState
+P = RestructureProposal.Status
+PROPOSE_PERMISSION = "lending.propose_restructure"
+RESTRUCTURABLE_STATES = (L.ACTIVE, L.OVERDUE, L.DEFAULTED)
+REASON_MAX_LENGTH = 2000
+ZERO = Decimal("0.00")
+COMPONENTS = ("principal", "interest", "fee", "penalty")
+
+
+class RestructureConflict(StateConflict):
+    """The loan or the proposal is not in a state that allows this step (HTTP 409)."""
+
+
+@dataclass(frozen=True)
+class CapitalisedBalance:
+    principal: Decimal
+    interest: Decimal
+    fee: Decimal
+    penalty: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.principal + self.interest + self.fee + self.penalty
+
+    def as_dict(self) -> dict[str, str]:
+        return {**{name: f"{getattr(self, name):.2f}" for name in COMPONENTS}, "total": f"{self.total:.2f}"}
+
+
+def _unpaid(row: Instalment, component: str) -> Decimal:
+    return getattr(row, f"{component}_due") - getattr(row, f"{component}_paid")
+
+
+def capitalised_balance(*, instalments: list[Instalment], on: date) -> CapitalisedBalance:
+    """All unpaid principal; unpaid interest, fees and late fees of the lines due on or before ``on``."""
+    due = [row for row in instalments if row.due_date <= on]
+    return CapitalisedBalance(
+        principal=sum((_unpaid(row, "principal") for row in instalments), ZERO),
+        interest=sum((_unpaid(row, "interest") for row in due), ZERO),
+        fee=sum((_unpaid(row, "fee") for row in due), ZERO),
+        penalty=sum((_unpaid(row, "penalty") for row in due), ZERO),
+    )
+
+
+def schedule_rows(instalments) -> list[dict]:
+    """The schedule as the audit rows and the merchant's page show it."""
+    return [
+        {
+            "number": row.number,
+            "due_date": row.due_date.isoformat(),
+            "principal": f"{row.principal_due:.2f}",
+            "interest": f"{row.interest_due:.2f}",
+            "fee": f"{row.fee_due:.2f}",
+            "penalty": f"{row.penalty_due:.2f}",
+            "paid": f"{row.principal_paid + row.interest_paid + row.fee_paid + row.penalty_paid:.2f}",
+            "status": row.status,
+        }
+        for row in instalments
+    ]
+
+
+def _proposal_url(proposal: RestructureProposal) -> str:
+    try:
+        return reverse("lending:restructure-proposal", args=[proposal.loan_id, proposal.pk])
+    except NoReverseMatch:
+        # Until lending/urls.py includes lending.servicing.web.restructure the loan page is the closest link.
+        return reverse("lending:loan-detail", args=[proposal.loan_id])
+
+
+# Input checks: a clear message naming the field.
+
+
+def _checked_term(term: object) -> int:
+    if isinstance(term, bool) or not isinstance(term, int) or not 1 <= term <= 60:
+        raise ValidationError({"term": [_("Enter the new term as a whole number of months from 1 to 60.")]})
+    return term
+
+
+def _checked_rate(annual_rate: object) -> Decimal:
+    try:
+        value = annual_rate if isinstance(annual_rate, Decimal) else Decimal(str(annual_rate))
+    except (InvalidOperation, TypeError, ValueError):
+        value = None
+    if isinstance(annual_rate, float | bool) or value is None or not value.is_finite() or not 0 <= value <= 1:
+        raise ValidationError(
+            {"annual_rate": [_("Enter the yearly interest rate as a fraction from 0 to 1, such as 0.12 for 12 %.")]}
+        )
+    return value
+
+
+def _checked_reason(reason: object) -> str:
+    if not isinstance(reason, str) or not reason.strip() or len(reason.strip()) > REASON_MAX_LENGTH:
+        raise ValidationError(
+            {"reason": [_("Say why the loan is restructured: 1 to %(max)d characters.") % {"max": REASON_MAX_LENGTH}]}
+        )
+    return reason.strip()
+
+
+def _new_quote(*, balance: Decimal, on: date, term: int, annual_rate: Decimal, first_due_date: date):
+    if not isinstance(first_due_date, date):
+        raise ValidationError({"first_due_date": [_("Enter the first due date as YYYY-MM-DD.")]})
+    try:
+        return quote(
+            QuoteTerms(
+                amount=balance,
+                start_date=on,
+                method=RepaymentMethod.EQUAL_INSTALMENT,
+                term=term,
+                annual_rate=annual_rate,
+                first_due_date=first_due_date,
+            )
+        )
+    except QuoteError as error:
+        field = error.field if error.field in ("term", "annual_rate", "first_due_date") else "__all__"
+        raise ValidationError({field: [str(error.message)]}) from None
+
+
+def _locked_loan(loan: Loan) -> tuple[Loan, list[Instalment]]:
+    locked = Loan.objects.select_for_update().select_related("merchant").get(pk=loan.pk)
+    instalments = list(Instalment.objects.select_for_update().filter(loan=locked).order_by("number"))
+    return locked, instalments
+
+
+def _check_loan(loan: Loan) -> None:
+    if loan.state not in RESTRUCTURABLE_STATES:
+        raise RestructureConflict(
+            _("Loan #%(id)s is %(state)s: only an active, overdue or defaulted loan can be restructured.")
+            % {"id": loan.pk, "state": loan.get_state_display()}
+        )
+    if loan.repayment_method == RepaymentMethodChoice.SALES_SHARE:
+        raise RestructureConflict(
+            _("A sales-share advance is repaid from sales; it cannot be restructured into instalments."),
+            code="sales_share",
+        )
+
+
+# Proposing.
+
+
+def restructure_propose(
+    *,
+    loan: Loan,
+    by: User,
+    term: int,
+    annual_rate: Decimal,
+    first_due_date: date,
+    reason: str,
+    on: date | None = None,
+) -> RestructureProposal:
+    """Propose equal instalments for the capitalised balance; the merchant is told and decides."""
+    if not by.has_perm(PROPOSE_PERMISSION):
+        raise PermissionDenied(_("You may not propose restructures."))
+    on = on or timezone.localdate()
+    errors: dict[str, list[str]] = {}
+    checked: dict[str, object] = {}
+    for name, check, value in (
+        ("term", _checked_term, term),
+        ("annual_rate", _checked_rate, annual_rate),
+        ("reason", _checked_reason, reason),
+    ):
+        try:
+            checked[name] = check(value)
+        except ValidationError as error:
+            errors.update(error.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        locked, instalments = _locked_loan(loan)
+        _check_loan(locked)
+        if RestructureProposal.objects.filter(loan=locked, status=P.PROPOSED).exists():
+            raise RestructureConflict(
+                _("Loan #%(id)s already has a proposal waiting for the merchant.") % {"id": locked.pk},
+                code="proposal_open",
+            )
+        balance = capitalised_balance(instalments=instalments, on=on)
+        if balance.total <= 0:
+            raise RestructureConflict(_("Nothing is left to restructure on this loan."), code="nothing_owed")
+        priced = _new_quote(
+            balance=balance.total,
+            on=on,
+            term=checked["term"],
+            annual_rate=checked["annual_rate"],
+            first_due_date=first_due_date,
+        )
+        try:
+            with transaction.atomic():
+                proposal = RestructureProposal.objects.create(
+                    loan=locked,
+                    terms={
+                        "method": RepaymentMethod.EQUAL_INSTALMENT.value,
+                        "term": checked["term"],
+                        "annual_rate": str(checked["annual_rate"]),
+                        "start_date": on.isoformat(),
+                        "first_due_date": first_due_date.isoformat(),
+                        "capitalised": balance.as_dict(),
+                        "apr": f"{priced.apr:.2f}",
+                        "total_interest": f"{priced.total_interest:.2f}",
+                        "total_repayable": f"{priced.total_repayable:.2f}",
+                    },
+                    schedule=[line.as_dict() for line in priced.lines],
+                    reason=checked["reason"],
+                    proposed_by=by,
+                )
+        except IntegrityError:
+            # The partial unique index: another officer proposed at the same moment.
+            raise RestructureConflict(
+                _("Loan #%(id)s already has a proposal waiting for the merchant.") % {"id": locked.pk},
+                code="proposal_open",
+            ) from None
+        audit_record(
+            subject=locked,
+            action="restructure.propose",
+            by=by,
+            reason=checked["reason"],
+            data={"proposal_id": proposal.pk, **proposal.terms, "schedule": proposal.schedule},
+        )
+        notify_merchant(
+            merchant=locked.merchant,
+            title=_("A new repayment plan is proposed for loan #%(id)s") % {"id": locked.pk},
+            body=_(
+                "We propose to re-schedule the %(balance)s yuan outstanding over %(term)d monthly instalments of "
+                "about %(payment)s yuan. Review it and accept or decline."
+            )
+            % {"balance": balance.total, "term": checked["term"], "payment": priced.lines[0].payment},
+            url=_proposal_url(proposal),
+        )
+    return proposal
+
+
+# The merchant's decision.
+
+
+def _locked_proposal(proposal: RestructureProposal, by: User) -> RestructureProposal:
+    locked = RestructureProposal.objects.select_for_update().select_related("loan__merchant").get(pk=proposal.pk)
+    if locked.loan.merchant.owner_id != getattr(by, "pk", None):
+        raise PermissionDenied(_("Only the merchant's owner can decide on this proposal."))
+    if locked.status != P.PROPOSED:
+        raise RestructureConflict(
+            _("This proposal is already %(status)s.") % {"status": locked.get_status_display().lower()},
+            code="proposal_decided",
+        )
+    return locked
+
+
+def restructure_accept(*, proposal: RestructureProposal, by: User, on: date | None = None) -> RestructureProposal:
+    """Replace the unpaid schedule with the proposed one, atomically with the loan locked."""
+    on = on or timezone.localdate()
+    with transaction.atomic():
+        proposal = _locked_proposal(proposal, by)
+        loan, instalments = _locked_loan(proposal.loan)
+        _check_loan(loan)
+        terms = proposal.terms
+        start = date.fromisoformat(terms["start_date"])
+        if on >= date.fromisoformat(terms["first_due_date"]):
+            raise RestructureConflict(
+                _("This proposal's first instalment date has passed; ask for a new proposal."), code="stale"
+            )
+        stored = {name: Decimal(terms["capitalised"][name]) for name in COMPONENTS}
+        now = capitalised_balance(instalments=instalments, on=start)
+        if any(getattr(now, name) != stored[name] for name in ("principal", "interest", "fee")) or (
+            now.penalty < stored["penalty"]
+        ):
+            raise RestructureConflict(
+                _("The loan's balance changed since this proposal was made; ask for a new proposal."), code="stale"
+            )
+        schedule = proposal.schedule
+        balance = CapitalisedBalance(**stored)
+        if sum((Decimal(line["principal"]) for line in schedule), ZERO) != balance.total:
+            # The engine makes this true; checked again because it is the whole point of the exercise.
+            raise RestructureConflict(_("The proposed schedule does not add up; ask for a new proposal."))
+        old_schedule = schedule_rows(instalments)
+        deferred = set(DeferralRequest.objects.filter(instalment__loan=loan).values_list("instalment_id", flat=True))
+        kept: list[Instalment] = []
+        dropped: list[int] = []
+        for row in instalments:
+            if not any(_unpaid(row, name) for name in COMPONENTS):
+                kept.append(row)
+                continue
+            paid = any(getattr(row, f"{name}_paid") for name in COMPONENTS)
+            if not paid and row.pk not in deferred:
+                dropped.append(row.pk)
+                continue
+            # What was paid stays where it was booked; what was owed moves into the new schedule.
+            for name in COMPONENTS:
+                setattr(row, f"{name}_due", getattr(row, f"{name}_paid"))
+            row.status = Instalment.Status.PAID
+            row.paid_on = row.paid_on or on
+            row.save(update_fields=[*(f"{name}_due" for name in COMPONENTS), "status", "paid_on"])
+            kept.append(row)
+        Instalment.objects.filter(pk__in=dropped).delete()
+        last_number = max((row.number for row in kept), default=0)
+        Instalment.objects.bulk_create(
+            Instalment(
+                loan=loan,
+                number=last_number + index,
+                due_date=date.fromisoformat(line["due_date"]),
+                principal_due=Decimal(line["principal"]),
+                interest_due=Decimal(line["interest"]),
+                fee_due=Decimal(line["fee"]),
+            )
+            for index, line in enumerate(schedule, start=1)
+        )
+        new_instalments = list(Instalment.objects.filter(loan=loan).order_by("number"))
+        from_state = loan.state
+        loan.maturity_date = new_instalments[-1].due_date
+        if loan.state == L.OVERDUE:
+            loan.cure()
+            loan.days_past_due = 0
+        loan.save()
+        proposal.status = P.ACCEPTED
+        proposal.decided_at = timezone.now()
+        proposal.save(update_fields=["status", "decided_at"])
+        audit_record(
+            subject=loan,
+            action="loan.restructure",
+            by=by,
+            from_state=from_state,
+            to_state=loan.state,
+            reason=proposal.reason,
+            data={
+                "proposal_id": proposal.pk,
+                "capitalised": balance.as_dict(),
+                "late_fees_waived": f"{now.penalty - balance.penalty:.2f}",
+                "old_schedule": old_schedule,
+                "new_schedule": schedule_rows(new_instalments),
+            },
+        )
+        audit_record(subject=proposal, action="restructure.accept", by=by, from_state=P.PROPOSED, to_state=P.ACCEPTED)
+    return proposal
+
+
+def restructure_decline(*, proposal: RestructureProposal, by: User) -> RestructureProposal:
+    """The merchant keeps the current schedule."""
+    with transaction.atomic():
+        proposal = _locked_proposal(proposal, by)
+        proposal.status = P.DECLINED
+        proposal.decided_at = timezone.now()
+        proposal.save(update_fields=["status", "decided_at"])
+        audit_record(subject=proposal, action="restructure.decline", by=by, from_state=P.PROPOSED, to_state=P.DECLINED)
+    return proposal
+
+
+__all__ = [
+    "PROPOSE_PERMISSION",
+    "CapitalisedBalance",
+    "RestructureConflict",
+    "capitalised_balance",
+    "restructure_accept",
+    "restructure_decline",
+    "restructure_propose",
+    "schedule_rows",
+]

@@ -1,0 +1,182 @@
+"""Sales-share sweeps: the daily deduction from yesterday's sales, the 60-day minimum, the projection."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from core.models import Notice
+from lending.catalogue.tests.factories import SalesShareProductFactory
+from lending.servicing.models import Instalment, Loan, Payment, SalesShareDeduction
+from lending.servicing.selectors.daily import sales_share_breaches, sales_share_projection
+from lending.servicing.services.daily import (
+    sales_share_deductions_compute,
+    sales_share_window,
+    servicing_run_day,
+    servicing_sales_share,
+)
+from lending.servicing.tests.test_servicing_jobs import database_snapshot, loan_events, make_loan
+from merchants.models import SalesDay
+
+pytestmark = pytest.mark.django_db
+
+START = date(2027, 1, 1)
+
+
+@pytest.fixture
+def advance(merchant) -> Loan:
+    """9,000 yuan at a fee factor of 1.08 (9,720.00 to repay, at least 540.00 per 60 days), 10 % of daily sales."""
+    product = SalesShareProductFactory(code="servicing-sales-share")
+    loan = make_loan(merchant, product, start=START, months=3, method="sales_share")
+    for number in (1, 2, 3):
+        Instalment.objects.filter(loan=loan, number=number).update(
+            due_date=START + timedelta(days=60 * number),
+            principal_due=Decimal("3000.00"),
+            interest_due=Decimal("0.00"),
+            fee_due=Decimal("240.00"),
+        )
+    return loan
+
+
+def sales(merchant, day: date, gross: str) -> None:
+    SalesDay.objects.update_or_create(
+        merchant=merchant,
+        date=day,
+        defaults={
+            "gross_sales": Decimal(gross),
+            "refunds": Decimal("0.00"),
+            "transaction_count": 10,
+            "distinct_customers": 5,
+        },
+    )
+
+
+def every_day(merchant, first: date, last: date, gross: str) -> None:
+    day = first
+    while day <= last:
+        sales(merchant, day, gross)
+        day += timedelta(days=1)
+
+
+def sweep(first: date, last: date) -> None:
+    day = first
+    while day <= last:
+        servicing_sales_share(on=day)
+        day += timedelta(days=1)
+
+
+def test_the_deduction_is_the_share_of_yesterdays_gross_sales_rounded_half_up(advance, merchant):
+    sales(merchant, date(2027, 1, 10), "1234.55")  # 10 % = 123.455
+    assert sales_share_deductions_compute(on=date(2027, 1, 11)) == 1
+    deduction = SalesShareDeduction.objects.get()
+    assert (deduction.sales_date, deduction.gross_sales, deduction.amount) == (
+        date(2027, 1, 10),
+        Decimal("1234.55"),
+        Decimal("123.46"),
+    )
+    assert deduction.payment is None
+    assert sales_share_deductions_compute(on=date(2027, 1, 11)) == 0
+
+
+def test_a_day_without_sales_makes_a_zero_deduction_and_no_payment(advance, merchant):
+    sales(merchant, date(2027, 1, 10), "0.00")
+    servicing_sales_share(on=date(2027, 1, 11))
+    servicing_sales_share(on=date(2027, 1, 12))  # no sales row at all for 11 Jan
+    assert list(SalesShareDeduction.objects.values_list("sales_date", "amount", "payment")) == [
+        (date(2027, 1, 10), Decimal("0.00"), None),
+        (date(2027, 1, 11), Decimal("0.00"), None),
+    ]
+    assert not Payment.objects.exists()
+
+
+def test_the_deduction_is_posted_as_a_sales_share_payment_once(advance, merchant):
+    sales(merchant, date(2027, 1, 10), "800.00")
+    counts = servicing_sales_share(on=date(2027, 1, 11))
+    assert counts["deductions_posted"] == 1
+    payment = Payment.objects.get()
+    assert (payment.amount, payment.source, payment.received_on, payment.external_reference) == (
+        Decimal("80.00"),
+        "sales_share",
+        date(2027, 1, 11),
+        f"sales-share:{advance.pk}:2027-01-10",
+    )
+    assert SalesShareDeduction.objects.get().payment == payment
+    assert Instalment.objects.get(loan=advance, number=1).fee_paid + Instalment.objects.get(
+        loan=advance, number=1
+    ).principal_paid == Decimal("80.00")
+    before = database_snapshot()
+    servicing_sales_share(on=date(2027, 1, 11))
+    assert database_snapshot() == before
+
+
+def test_the_deduction_never_takes_more_than_is_owed(advance, merchant):
+    Instalment.objects.filter(loan=advance).update(principal_paid=Decimal("3000.00"), fee_paid=Decimal("240.00"))
+    Instalment.objects.filter(loan=advance, number=3).update(principal_paid=Decimal("2990.00"))
+    sales(merchant, date(2027, 1, 10), "5000.00")
+    sales_share_deductions_compute(on=date(2027, 1, 11))
+    assert SalesShareDeduction.objects.get().amount == Decimal("10.00")
+
+
+def test_a_merchant_behind_the_minimum_is_warned_at_day_45_once_and_breaches_at_day_60(advance, merchant):
+    # 50.00 of sales a day: 5.00 deducted, 300.00 in 60 days against a minimum of 540.00.
+    every_day(merchant, START, START + timedelta(days=70), "50.00")
+    sweep(START + timedelta(days=1), START + timedelta(days=44))
+    assert not loan_events(advance, "sales_share.near_breach").exists()
+    sweep(START + timedelta(days=45), START + timedelta(days=59))
+    warning = loan_events(advance, "sales_share.near_breach").get()
+    assert warning.data["window"] == 1
+    assert (warning.data["minimum"], warning.data["paid"]) == ("540.00", "225.00")
+    assert not sales_share_breaches(loan=advance).exists()
+    sweep(START + timedelta(days=60), START + timedelta(days=62))
+    breach = sales_share_breaches(loan=advance).get()
+    assert breach.data["window"] == 1
+    assert (breach.data["start_date"], breach.data["end_date"]) == ("2027-01-02", "2027-03-02")
+    assert (breach.data["minimum"], breach.data["paid"]) == ("540.00", "300.00")
+    titles = list(Notice.objects.filter(user=merchant.owner).values_list("title", flat=True))
+    assert f"Advance #{advance.pk} is behind its 60-day minimum" in titles
+    assert f"Advance #{advance.pk}: the 60-day minimum was not met" in titles
+    assert sum(1 for title in titles if "60-day minimum" in title) == 2
+
+
+def test_a_merchant_on_track_gets_no_warning_and_no_breach(advance, merchant):
+    every_day(merchant, START, START + timedelta(days=61), "120.00")  # 12.00 a day: 720.00 in 60 days
+    sweep(START + timedelta(days=1), START + timedelta(days=61))
+    assert not loan_events(advance, "sales_share.near_breach").exists()
+    assert not sales_share_breaches(loan=advance).exists()
+
+
+def test_the_window_minimum_is_what_is_left_when_that_is_less():
+    payments = [(date(2027, 1, 2), Decimal("9500.00"))]
+    window = sales_share_window(start_date=START, total=Decimal("9720.00"), number=2, payments=payments)
+    assert (window.start_date, window.end_date, window.minimum) == (
+        date(2027, 3, 3),
+        date(2027, 5, 1),
+        Decimal("220.00"),
+    )
+
+
+def test_the_projection_uses_the_average_of_the_last_30_days(advance, merchant):
+    every_day(merchant, date(2027, 1, 1), date(2027, 1, 30), "1000.00")
+    outlook = sales_share_projection(loan=advance, on=date(2027, 1, 31))
+    assert (outlook.average_daily_sales, outlook.daily_deduction, outlook.remaining) == (
+        Decimal("1000.00"),
+        Decimal("100.00"),
+        Decimal("9720.00"),
+    )
+    assert outlook.payoff_date == date(2027, 1, 31) + timedelta(days=98)  # 9,720 / 100 = 97.2 days
+    assert outlook.within_term_limit
+
+
+def test_the_projection_has_no_payoff_date_without_sales(advance):
+    outlook = sales_share_projection(loan=advance, on=date(2027, 1, 31))
+    assert outlook.payoff_date is None
+    assert not outlook.within_term_limit
+
+
+def test_the_whole_day_run_twice_over_an_advance_changes_nothing(advance, merchant):
+    every_day(merchant, START, START + timedelta(days=61), "50.00")
+    for offset in range(1, 62):
+        servicing_run_day(on=START + timedelta(days=offset))
+    before = database_snapshot()
+    servicing_run_day(on=START + timedelta(days=61))
+    assert database_snapshot() == before

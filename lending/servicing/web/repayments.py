@@ -1,0 +1,155 @@
+"""Pay now and the payment history of one loan, for the merchant's owner only (anyone else: 404).
+
+The pay form carries a token made when the form is shown: submitting the same form twice (a double click, the
+back button) collects and records one payment.
+"""
+
+import uuid
+from decimal import Decimal
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
+
+from core.exceptions import StateConflict
+from lending.servicing.models import Loan
+from lending.servicing.selectors.repayments import loan_for_owner, payments_of_loan
+from lending.servicing.services.repayments import (
+    KEEP_INSTALMENT,
+    KEEP_TERM,
+    PAY_DUE,
+    PAY_OFF,
+    PAY_OTHER,
+    PAY_PREPAY,
+    PAYABLE_STATES,
+    amount_due_now,
+    payoff_quote,
+    portal_payment_make,
+)
+
+
+class PayForm(forms.Form):
+    choice = forms.ChoiceField(
+        label=gettext_lazy("What to pay"),
+        widget=forms.RadioSelect,
+        choices=[
+            (PAY_DUE, gettext_lazy("What is due now")),
+            (PAY_OTHER, gettext_lazy("Another amount")),
+            (PAY_OFF, gettext_lazy("Pay off the loan in full today")),
+            (PAY_PREPAY, gettext_lazy("Repay part of the loan early")),
+        ],
+    )
+    amount = forms.DecimalField(
+        label=gettext_lazy("Amount (yuan)"),
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+    )
+    keep = forms.ChoiceField(
+        label=gettext_lazy("After repaying early, keep"),
+        widget=forms.RadioSelect,
+        initial=KEEP_TERM,
+        required=False,
+        choices=[
+            (KEEP_TERM, gettext_lazy("the same term, with a lower instalment")),
+            (KEEP_INSTALMENT, gettext_lazy("the same instalment, with a shorter term")),
+        ],
+    )
+    token = forms.UUIDField(widget=forms.HiddenInput)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("choice") in (PAY_OTHER, PAY_PREPAY) and not cleaned.get("amount"):
+            self.add_error("amount", _("Enter the amount you want to pay."))
+        return cleaned
+
+
+class _OwnLoanMixin(LoginRequiredMixin):
+    def own_loan(self) -> Loan:
+        loan = loan_for_owner(user=self.request.user, pk=self.kwargs["pk"])
+        if loan is None:
+            raise Http404
+        return loan
+
+
+class RepaymentPayView(_OwnLoanMixin, View):
+    template_name = "lending/repayment_pay.html"
+
+    def _render(self, request: HttpRequest, loan: Loan, form: PayForm, status: int = 200) -> HttpResponse:
+        today = timezone.localdate()
+        payable = loan.state in PAYABLE_STATES
+        quote = quote_error = None
+        if payable:
+            try:
+                quote = payoff_quote(loan=loan, on=today)
+            except StateConflict as error:
+                quote_error = error.message
+        context = {
+            "loan": loan,
+            "form": form,
+            "payable": payable,
+            "due_now": amount_due_now(loan=loan, on=today) if payable else None,
+            "quote": quote,
+            "quote_error": quote_error,
+            "today": today,
+        }
+        return render(request, self.template_name, context, status=status)
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        loan = self.own_loan()
+        due = amount_due_now(loan=loan, on=timezone.localdate()) if loan.state in PAYABLE_STATES else None
+        form = PayForm(initial={"choice": PAY_DUE, "amount": due, "keep": KEEP_TERM, "token": uuid.uuid4()})
+        return self._render(request, loan, form)
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        loan = self.own_loan()
+        form = PayForm(request.POST)
+        if not form.is_valid():
+            return self._render(request, loan, form, status=400)
+        data = form.cleaned_data
+        try:
+            payment = portal_payment_make(
+                loan=loan,
+                choice=data["choice"],
+                amount=data.get("amount"),
+                keep=data.get("keep") or KEEP_TERM,
+                token=data["token"],
+                by=request.user,
+            )
+        except ValidationError as error:
+            messages_by_field = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
+            for field, errors in messages_by_field.items():
+                for message in errors:
+                    form.add_error(field if field in form.fields else None, message)
+            return self._render(request, loan, form, status=400)
+        except StateConflict as error:
+            form.add_error(None, error.message)
+            return self._render(request, loan, form, status=409)
+        messages.success(
+            request, _("We received your payment of %(amount)s yuan. Thank you.") % {"amount": payment.amount}
+        )
+        return redirect("lending:repayment-history", pk=loan.pk)
+
+
+class RepaymentHistoryView(_OwnLoanMixin, View):
+    template_name = "lending/repayment_history.html"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        loan = self.own_loan()
+        return render(request, self.template_name, {"loan": loan, "payments": payments_of_loan(loan=loan)})
+
+
+urlpatterns = [
+    path("loans/<int:pk>/pay/", RepaymentPayView.as_view(), name="repayment-pay"),
+    path("loans/<int:pk>/payments/", RepaymentHistoryView.as_view(), name="repayment-history"),
+]

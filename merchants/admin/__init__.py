@@ -1,0 +1,1 @@
+from merchants.admin import merchants  # noqa: F401

@@ -1,0 +1,1 @@
+from underwriting.admin import engine, fraud, monitoring  # noqa: F401

@@ -1,0 +1,1260 @@
+"""Fitting a scorecard from data: binning, weight of evidence, logistic regression, points, holdout metrics.
+
+The pipeline is the classic application scorecard:
+
+1. every column is numeric (each non-empty value parses as a number) or categorical; a missing value is
+   its own bin;
+2. rows are split into a training set and a stratified holdout with a seed, so the split can be redone;
+3. numeric columns get quantile bins on the training set, merged until each bin holds a minimum share of
+   the rows and both goods and bads, and (by default) until the bad rate moves in one direction;
+   categorical columns get one bin per category, rare ones pooled into ``other``;
+4. each bin's weight of evidence is ln(share of goods / share of bads), Laplace-smoothed so that no bin is
+   infinite; a feature whose information value is below ``min_iv`` is dropped and reported;
+5. a logistic regression on the WoE-encoded features gives the log-odds of a bad;
+6. points follow the Scorecard model's scaling, score = offset + factor × ln(good:bad odds) with
+   factor = pdo / ln 2 and offset = base_score − factor × ln(base_odds): the intercept and the offset go
+   into ``intercept_points`` and each bin carries −factor × coefficient × WoE, so the PD read back from a
+   score is the regression's probability (up to rounding the points to 0.001);
+7. AUC, KS and Gini are measured on the scores that the saved bins give, on train and holdout, so anyone
+   can recompute them from the stored scorecard.
+
+Rows can come from any source (``train_scorecard(rows=...)``): a CSV file (``read_training_csv``) or,
+once lending has funded loans, the feature snapshots of the decisions behind them (``loan_training_rows``).
+Nothing here imports lending. ``scorecard_create_trained`` is the only function that writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import hashlib
+import io
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.apps import apps
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from scipy.stats import ks_2samp
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+
+from core.services.audit import audit_record
+from merchants.choices import Industry
+from underwriting.choices import Feature, RiskGrade, ScorecardState
+from underwriting.models import Decision, Scorecard, ScorecardBin
+
+# The category of the bin that holds missing values, numeric or categorical. The live engine puts an
+# applicant whose feature is None (or empty) in this bin.
+MISSING = "__missing__"
+# The bin that pools rare categories has a blank category: the live engine (``underwriting.engine.scoring``) reads a
+# categorical bin without a category as "any other value", so categories it has no bin for score there.
+OTHER = ""
+
+# Values that mean "not known" in a CSV file, besides the empty cell.
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "-"})
+
+DEFAULT_HOLDOUT = 0.3
+DEFAULT_SEED = 1
+DEFAULT_BINS = 5
+DEFAULT_MIN_BIN_SHARE = 0.05
+# The usual rule of thumb: below 0.02 a feature is not predictive; keeping it only adds noise.
+DEFAULT_MIN_IV = 0.02
+DEFAULT_MAX_CATEGORIES = 20
+# L2 regularisation: modest, so that two collinear WoE columns do not get large opposite weights, yet weak
+# enough that the probabilities stay calibrated on a few thousand rows.
+REGULARISATION_C = 1.0
+# Half a good and half a bad added to every bin (Laplace smoothing): a bin without bads gets a large but
+# finite weight of evidence.
+SMOOTHING = 0.5
+MIN_ROWS = 100
+MIN_ROWS_PER_CLASS = 10
+MAX_HOLDOUT = 0.9
+# What ScorecardBin can hold: bounds have 18 digits with 6 decimals, categories and features 40 characters.
+BOUND_PLACES = Decimal("0.000001")
+MAX_BOUND = Decimal("1e12")
+MAX_LABEL_LENGTH = 40
+MAX_REASON_LENGTH = 200
+POINTS_PLACES = Decimal("0.001")
+WOE_PLACES = Decimal("0.000001")
+SCORE_PLACES = Decimal("0.01")
+# Significant figures kept in a numeric cut point: "48,200" reads better than "48,213.77" in a points
+# table and is as good a boundary.
+CUT_POINT_DIGITS = 3
+# Probability-of-default ceilings per grade; above D's ceiling an applicant is grade E.
+GRADE_PD_CEILINGS = {"A": "0.01", "B": "0.025", "C": "0.05", "D": "0.10"}
+# Automatic approval down to grade C, referral for grade D, decline for E.
+APPROVE_DOWN_TO_GRADE = "C"
+REFER_DOWN_TO_GRADE = "D"
+# The training population's score distribution is stored on bands of pdo points around the base score,
+# the same for every scorecard on one scale, so that drift (PSI) compares like with like.
+DISTRIBUTION_BANDS_EACH_SIDE = 5
+# A loan's outcome is known once it has defaulted or has been on the books this long.
+LOAN_OUTCOME_DAYS = 365
+LOAN_TARGET = "defaulted_12m"
+# Errors quoted from a bad file: the first few say enough.
+ERRORS_QUOTED = 5
+
+
+class TrainingDataError(Exception):
+    """The data or the options cannot give a scorecard; the message says what is wrong and what would do."""
+
+
+class _Unbinnable(Exception):  # noqa: N818 - an outcome for one column, which is then dropped
+    """A column whose bins could not be stored; the message says why, and the column is dropped."""
+
+
+# --- reading rows ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    """Rows as mappings of column → raw value, with where they came from (for messages and the audit)."""
+
+    rows: list[dict[str, Any]]
+    columns: list[str]
+    line_numbers: list[int] | None = None
+    source: dict[str, Any] = field(default_factory=dict)
+
+
+def read_training_csv(path: Path | str) -> TrainingRows:
+    """Read a CSV file with a header line; raise ``TrainingDataError`` naming the problem."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise TrainingDataError(_("No such file: %(path)s.") % {"path": path}) from exc
+    except OSError as exc:
+        raise TrainingDataError(
+            _("Cannot read %(path)s: %(reason)s.") % {"path": path, "reason": exc.strerror or exc}
+        ) from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise TrainingDataError(
+            _("%(path)s is not UTF-8 text (byte %(position)d); save it as CSV UTF-8.")
+            % {"path": path, "position": exc.start}
+        ) from exc
+    if not text.strip():
+        raise TrainingDataError(
+            _("%(path)s is empty: it needs a header line naming the columns, then one line per applicant.")
+            % {"path": path}
+        )
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [name.strip() for name in next(reader)]
+        records = [(reader.line_num, cells) for cells in reader if any(cell.strip() for cell in cells)]
+    except csv.Error as exc:
+        raise TrainingDataError(
+            _("%(path)s, line %(line)d: not readable as CSV (%(reason)s).")
+            % {"path": path, "line": reader.line_num, "reason": exc}
+        ) from exc
+    _check_header(header, path)
+    if not records:
+        raise TrainingDataError(
+            _("%(path)s has a header but no data lines: add one line per applicant below it.") % {"path": path}
+        )
+    ragged = [(line, len(cells)) for line, cells in records if len(cells) != len(header)]
+    if ragged:
+        quoted = ", ".join(
+            _("line %(line)d has %(count)d") % {"line": line, "count": count} for line, count in ragged[:ERRORS_QUOTED]
+        )
+        raise TrainingDataError(
+            _("%(path)s: %(bad)d line(s) do not have the %(expected)d values of the header (%(quoted)s).")
+            % {"path": path, "bad": len(ragged), "expected": len(header), "quoted": quoted}
+        )
+    return TrainingRows(
+        rows=[dict(zip(header, cells, strict=True)) for _line, cells in records],
+        columns=header,
+        line_numbers=[line for line, _cells in records],
+        source={"kind": "csv", "file": path.name, "sha256": hashlib.sha256(raw).hexdigest()},
+    )
+
+
+def _check_header(header: list[str], path: Path) -> None:
+    blank = [str(position) for position, name in enumerate(header, start=1) if not name]
+    if blank:
+        raise TrainingDataError(
+            _("%(path)s: the header has no name for column(s) %(positions)s.")
+            % {"path": path, "positions": ", ".join(blank)}
+        )
+    twice = sorted(name for name, count in Counter(header).items() if count > 1)
+    if twice:
+        raise TrainingDataError(
+            _("%(path)s: the header names the column(s) %(columns)s more than once.")
+            % {"path": path, "columns": ", ".join(twice)}
+        )
+
+
+@dataclass(frozen=True)
+class LoanRecord:
+    """What training needs from one funded loan: its features at decision time and when it defaulted."""
+
+    features: Mapping[str, Any]
+    funded_at: datetime.datetime
+    defaulted_at: datetime.datetime | None
+
+
+def loan_outcome_rows(records: Iterable[LoanRecord], *, as_of: datetime.datetime) -> list[dict[str, Any]]:
+    """Rows of features plus ``defaulted_12m`` (1 if the loan defaulted within 12 months of funding).
+
+    A loan funded less than 12 months before ``as_of`` that has not defaulted yet has no known outcome and
+    is left out: counting it as good would flatter the scorecard. Only ``Feature`` values are kept from the
+    snapshot, which also records the dates the features were measured on.
+    """
+    window = datetime.timedelta(days=LOAN_OUTCOME_DAYS)
+    rows = []
+    for record in records:
+        defaulted = record.defaulted_at is not None and record.defaulted_at - record.funded_at <= window
+        if not defaulted and as_of - record.funded_at < window:
+            continue
+        features = {name: value for name, value in record.features.items() if name in Feature.values}
+        rows.append({**features, LOAN_TARGET: 1 if defaulted else 0})
+    return rows
+
+
+def loan_training_rows(*, as_of: datetime.datetime | None = None) -> TrainingRows:
+    """Rows built from the platform's funded loans and the snapshots of the decisions that approved them.
+
+    Underwriting does not import lending: the Loan model is looked up by name, and training from loans
+    waits until lending has one. It needs on Loan an ``application`` link, a payout time (``activated_at``,
+    ``funded_at`` or ``disbursed_at``) and ``defaulted_at``; the features are ``Decision.snapshot["features"]`` of the
+    latest decision on the loan's application.
+    """
+    no_loans = _("No funded loans to train on yet")
+    try:
+        loan_model = apps.get_model("lending", "Loan")
+    except LookupError as exc:
+        raise TrainingDataError(
+            _("%(no_loans)s: the lending app has no Loan model. Train from a CSV file with --csv.")
+            % {"no_loans": no_loans}
+        ) from exc
+    names = {model_field.attname for model_field in loan_model._meta.concrete_fields}
+    # lending.Loan records the payout as ``activated_at``; the other names are kept for other lending apps.
+    funded_field = next((name for name in ("activated_at", "funded_at", "disbursed_at") if name in names), None)
+    missing = [
+        name
+        for name, present in (
+            ("application", "application_id" in names),
+            ("activated_at, funded_at or disbursed_at", funded_field is not None),
+            ("defaulted_at", "defaulted_at" in names),
+        )
+        if not present
+    ]
+    if missing:
+        raise TrainingDataError(
+            _("Training from loans needs these fields on lending.Loan, which it lacks: %(fields)s.")
+            % {"fields": ", ".join(missing)}
+        )
+    loans = list(
+        loan_model.objects.filter(**{f"{funded_field}__isnull": False}).values_list(
+            "application_id", funded_field, "defaulted_at"
+        )
+    )
+    snapshots: dict[int, Mapping[str, Any]] = {}
+    decisions = Decision.objects.filter(application_id__in=[loan[0] for loan in loans]).order_by("decided_at", "id")
+    for application_id, snapshot in decisions.values_list("application_id", "snapshot"):
+        snapshots[application_id] = (snapshot or {}).get("features") or {}
+    records = [
+        LoanRecord(features=snapshots[application_id], funded_at=_moment(funded_at), defaulted_at=_moment(defaulted_at))
+        for application_id, funded_at, defaulted_at in loans
+        if snapshots.get(application_id)
+    ]
+    rows = loan_outcome_rows(records, as_of=as_of or timezone.now())
+    if not rows:
+        raise TrainingDataError(
+            _("%(no_loans)s: none has defaulted or been on the books for 12 months with a decision snapshot.")
+            % {"no_loans": no_loans}
+        )
+    columns = list(dict.fromkeys(name for row in rows for name in row))
+    return TrainingRows(rows=rows, columns=columns, source={"kind": "loans", "loans": len(rows)})
+
+
+def _moment(value: datetime.date | datetime.datetime | None) -> datetime.datetime | None:
+    """A date field read as the start of that day, so that dates and times compare."""
+    if value is None or isinstance(value, datetime.datetime):
+        return value
+    return timezone.make_aware(datetime.datetime.combine(value, datetime.time.min))
+
+
+# --- the result -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainedBin:
+    """One bin: a numeric range [lower, upper) or a category, its training counts, WoE and points."""
+
+    lower: Decimal | None = None
+    upper: Decimal | None = None
+    category: str = ""
+    # The pooled bin of a categorical feature (its category is blank, like a numeric range's).
+    other: bool = False
+    # Too few training rows to weigh: the bin carries its feature's lowest weight of evidence.
+    no_evidence: bool = False
+    count: int = 0
+    bads: int = 0
+    woe: Decimal = Decimal(0)
+    points: Decimal = Decimal(0)
+    reason_en: str = ""
+    reason_zh: str = ""
+
+    @property
+    def bad_rate(self) -> float | None:
+        return self.bads / self.count if self.count else None
+
+    @property
+    def label(self) -> str:
+        if self.category == MISSING:
+            return _("missing")
+        if self.other:
+            return _("other")
+        if self.category:
+            return self.category
+        lower = "-∞" if self.lower is None else _plain(self.lower)
+        upper = "∞" if self.upper is None else _plain(self.upper)
+        return f"[{lower}, {upper})"
+
+
+@dataclass
+class FeatureBinning:
+    """The bins of one feature and how a raw value finds its bin."""
+
+    name: str
+    kind: str  # "numeric" or "categorical"
+    bins: list[TrainedBin]
+    iv: float = 0.0
+    cut_points: list[Decimal] = field(default_factory=list)
+    coefficient: float | None = None
+
+    @property
+    def missing_index(self) -> int:
+        return len(self.bins) - 1
+
+    def bin_indexes(self, values: Sequence[Any]) -> np.ndarray:
+        """The index in ``bins`` of each parsed value (float or nan for numeric, str or None otherwise)."""
+        if self.kind == "numeric":
+            # Floats only to fit the model (numpy): these are feature values, not amounts moved, and the cut points
+            # are kept as Decimal on the scorecard, where a decision bins its features in Decimal (``scoring``).
+            numbers = np.asarray(values, dtype=float)
+            cuts = np.array([float(cut) for cut in self.cut_points], dtype=float)
+            # side="right": a value equal to a cut point belongs to the bin that starts there, [lower, upper).
+            indexes = np.searchsorted(cuts, numbers, side="right")
+            indexes[np.isnan(numbers)] = self.missing_index
+            return indexes
+        position = {bin_.category: index for index, bin_ in enumerate(self.bins) if not bin_.other}
+        other = next(index for index, bin_ in enumerate(self.bins) if bin_.other)
+        return np.array(
+            [self.missing_index if value is None else position.get(value, other) for value in values], dtype=int
+        )
+
+
+@dataclass
+class TrainedScorecard:
+    """Everything a fit produced; ``scorecard_create_trained`` stores it."""
+
+    features: list[FeatureBinning]
+    dropped: dict[str, str]
+    information_values: dict[str, float]
+    column_types: dict[str, str]
+    regression: LogisticRegression
+    base_score: Decimal
+    base_odds: Decimal
+    pdo: Decimal
+    intercept_points: Decimal
+    approve_min_score: Decimal
+    refer_min_score: Decimal
+    metrics: dict[str, Any]
+    training_distribution: dict[str, Any]
+    train_index: np.ndarray
+    holdout_index: np.ndarray
+    target: str
+    source: dict[str, Any]
+
+    @property
+    def unknown_features(self) -> list[str]:
+        """Kept features that are not ``Feature`` values: the live engine has no value for them."""
+        return [binning.name for binning in self.features if binning.name not in Feature.values]
+
+
+# --- training -------------------------------------------------------------------------------------------
+
+
+def train_scorecard(
+    rows: Iterable[Mapping[str, Any]],
+    target: str,
+    *,
+    holdout: float = DEFAULT_HOLDOUT,
+    seed: int = DEFAULT_SEED,
+    bins: int = DEFAULT_BINS,
+    monotonic: bool = True,
+    min_bin_share: float = DEFAULT_MIN_BIN_SHARE,
+    min_iv: float = DEFAULT_MIN_IV,
+    max_categories: int = DEFAULT_MAX_CATEGORIES,
+    exclude: Sequence[str] = (),
+    categorical: Sequence[str] = (),
+    base_score: Decimal = Decimal(600),
+    base_odds: Decimal = Decimal(50),
+    pdo: Decimal = Decimal(20),
+    line_numbers: Sequence[int] | None = None,
+    source: Mapping[str, Any] | None = None,
+) -> TrainedScorecard:
+    """Fit a scorecard on ``rows`` (mappings of column → value) whose ``target`` is 1 for a bad, 0 for a good.
+
+    Raises ``TrainingDataError`` with a message naming the problem; nothing is written to the database.
+    """
+    _check_options(
+        holdout=holdout,
+        bins=bins,
+        min_bin_share=min_bin_share,
+        max_categories=max_categories,
+        base_score=base_score,
+        base_odds=base_odds,
+        pdo=pdo,
+    )
+    rows = list(rows)
+    if not rows:
+        raise TrainingDataError(_("There are no rows to train on."))
+    columns = list(dict.fromkeys(name for row in rows for name in row))
+    if target not in columns:
+        raise TrainingDataError(
+            _("There is no target column %(target)s. The columns are: %(columns)s.")
+            % {"target": target, "columns": ", ".join(columns)}
+        )
+    unknown_options = sorted((set(exclude) | set(categorical)) - set(columns))
+    if unknown_options:
+        raise TrainingDataError(
+            _("No column named %(names)s (in --exclude or --categorical). The columns are: %(columns)s.")
+            % {"names": ", ".join(unknown_options), "columns": ", ".join(columns)}
+        )
+    y = _read_target(rows, target, line_numbers)
+    feature_names = [name for name in columns if name != target and name not in set(exclude)]
+    if not feature_names:
+        raise TrainingDataError(_("There is no column to train on besides the target %(target)s.") % {"target": target})
+
+    column_types: dict[str, str] = {}
+    values: dict[str, list[Any]] = {}
+    for name in feature_names:
+        raw = [row.get(name) for row in rows]
+        numbers = None if name in categorical else _as_numbers(raw)
+        column_types[name] = "categorical" if numbers is None else "numeric"
+        values[name] = _as_categories(raw) if numbers is None else numbers
+
+    train_index, holdout_index = _split(y, holdout=holdout, seed=seed)
+    y_train, y_holdout = y[train_index], y[holdout_index]
+
+    binnings, dropped, information_values = _bin_features(
+        column_types,
+        values,
+        train_index,
+        y_train,
+        bins=bins,
+        min_count=max(1, math.ceil(min_bin_share * len(train_index))),
+        monotonic=monotonic,
+        max_categories=max_categories,
+        min_iv=min_iv,
+    )
+    regression, binnings = _fit(binnings, values, train_index, y_train, dropped)
+    factor = float(pdo) / math.log(2)
+    offset = float(base_score) - factor * math.log(float(base_odds))
+    for binning in binnings:
+        for bin_ in binning.bins:
+            bin_.points = _quantize(-factor * binning.coefficient * float(bin_.woe), POINTS_PLACES)
+        _write_reasons(binning)
+    intercept_points = _quantize(offset - factor * float(regression.intercept_[0]), POINTS_PLACES)
+
+    def score(index: np.ndarray) -> np.ndarray:
+        return _scores(binnings, values, index, intercept_points)
+
+    train_scores, holdout_scores = score(train_index), score(holdout_index)
+    approve_min_score = _score_at_pd(float(GRADE_PD_CEILINGS[APPROVE_DOWN_TO_GRADE]), factor, offset)
+    refer_min_score = _score_at_pd(float(GRADE_PD_CEILINGS[REFER_DOWN_TO_GRADE]), factor, offset)
+    metrics = {
+        "train": _metrics(train_scores, y_train),
+        "holdout": {
+            **_metrics(holdout_scores, y_holdout),
+            **_outcome_shares(holdout_scores, approve_min_score, refer_min_score),
+            "grades": _grade_shares(holdout_scores, factor, offset),
+        },
+        "rows": len(rows),
+        "target": target,
+        "information_value": information_values,
+        "dropped_features": dropped,
+        "coefficients": {binning.name: round(binning.coefficient, 6) for binning in binnings}
+        | {"intercept": round(float(regression.intercept_[0]), 6)},
+        "column_types": column_types,
+        "seed": seed,
+        "holdout_share": holdout,
+        "bins_requested": bins,
+        "monotonic": monotonic,
+        "min_bin_share": min_bin_share,
+        "min_iv": min_iv,
+        "regularisation_c": REGULARISATION_C,
+        "thresholds": {
+            "approve_min_score": {"score": str(approve_min_score), "pd": GRADE_PD_CEILINGS[APPROVE_DOWN_TO_GRADE]},
+            "refer_min_score": {"score": str(refer_min_score), "pd": GRADE_PD_CEILINGS[REFER_DOWN_TO_GRADE]},
+        },
+        "source": dict(source or {}),
+    }
+    return TrainedScorecard(
+        features=binnings,
+        dropped=dropped,
+        information_values=information_values,
+        column_types=column_types,
+        regression=regression,
+        base_score=Decimal(base_score),
+        base_odds=Decimal(base_odds),
+        pdo=Decimal(pdo),
+        intercept_points=intercept_points,
+        approve_min_score=approve_min_score,
+        refer_min_score=refer_min_score,
+        metrics=metrics,
+        training_distribution=_distribution(train_scores, base_score=float(base_score), pdo=float(pdo)),
+        train_index=train_index,
+        holdout_index=holdout_index,
+        target=target,
+        source=dict(source or {}),
+    )
+
+
+def _bin_features(
+    column_types: Mapping[str, str],
+    values: Mapping[str, list[Any]],
+    train_index: np.ndarray,
+    y_train: np.ndarray,
+    *,
+    bins: int,
+    min_count: int,
+    monotonic: bool,
+    max_categories: int,
+    min_iv: float,
+) -> tuple[list[FeatureBinning], dict[str, str], dict[str, float]]:
+    """Bin every column on the training rows; keep those with an information value of at least ``min_iv``."""
+    binnings: list[FeatureBinning] = []
+    dropped: dict[str, str] = {}
+    information_values: dict[str, float] = {}
+    for name, kind in column_types.items():
+        train_values = [values[name][index] for index in train_index]
+        if all(_is_missing_parsed(value) for value in train_values):
+            dropped[name] = _("no values in the training rows")
+            information_values[name] = 0.0
+            continue
+        try:
+            if kind == "numeric":
+                binning = _bin_numeric(name, np.asarray(train_values, dtype=float), y_train, bins, min_count, monotonic)
+            else:
+                binning = _bin_categorical(name, train_values, y_train, min_count, max_categories)
+        except _Unbinnable as exc:
+            dropped[name] = str(exc)
+            information_values[name] = 0.0
+            continue
+        information_values[name] = round(binning.iv, 6)
+        if binning.iv < min_iv:
+            dropped[name] = _("information value %(iv).4f is below %(min_iv)s") % {"iv": binning.iv, "min_iv": min_iv}
+        else:
+            binnings.append(binning)
+    if not binnings:
+        ivs = ", ".join(f"{name} {iv:.4f}" for name, iv in information_values.items())
+        raise TrainingDataError(
+            _("No column predicts the target well enough (information value at least %(min_iv)s): %(ivs)s.")
+            % {"min_iv": min_iv, "ivs": ivs}
+        )
+    return binnings, dropped, information_values
+
+
+def woe_matrix(trained: TrainedScorecard, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """The WoE-encoded rows, one column per kept feature, as the regression saw them."""
+    columns = []
+    for binning in trained.features:
+        raw = [row.get(binning.name) for row in rows]
+        parsed = _as_numbers(raw, strict=False) if binning.kind == "numeric" else _as_categories(raw)
+        woes = np.array([float(bin_.woe) for bin_ in binning.bins])
+        columns.append(woes[binning.bin_indexes(parsed)])
+    return np.column_stack(columns)
+
+
+def _check_options(
+    *,
+    holdout: float,
+    bins: int,
+    min_bin_share: float,
+    max_categories: int,
+    base_score: Decimal,
+    base_odds: Decimal,
+    pdo: Decimal,
+) -> None:
+    if not 0 < holdout < MAX_HOLDOUT:
+        raise TrainingDataError(
+            _("The holdout share must be above 0 and below %(max)s (for example 0.3); it is %(holdout)s.")
+            % {"max": MAX_HOLDOUT, "holdout": holdout}
+        )
+    if bins < 2:  # one bin is no binning
+        raise TrainingDataError(_("--bins must be at least 2; it is %(bins)d.") % {"bins": bins})
+    if not 0 < min_bin_share < 0.5:  # above half, two bins cannot both be that large
+        raise TrainingDataError(
+            _("The minimum bin share must be above 0 and below 0.5; it is %(share)s.") % {"share": min_bin_share}
+        )
+    if max_categories < 2:  # one kept category plus "other"
+        raise TrainingDataError(_("The category cap must be at least 2."))
+    if base_odds <= 0 or pdo <= 0:
+        raise TrainingDataError(_("The base odds and the points to double the odds must be above 0."))
+    # The Scorecard fields hold two decimals (three for the odds); more would be rounded away on saving and
+    # the stored scorecard would no longer give the scores measured here.
+    for option, value, places in (("--base-score", base_score, 2), ("--base-odds", base_odds, 3), ("--pdo", pdo, 2)):
+        if Decimal(value).as_tuple().exponent < -places:
+            raise TrainingDataError(
+                _("%(option)s takes at most %(places)d decimal places.") % {"option": option, "places": places}
+            )
+
+
+def _read_target(rows: list[Mapping[str, Any]], target: str, line_numbers: Sequence[int] | None) -> np.ndarray:
+    """The 0/1 target; a CSV's problems are quoted by line, other rows' by position from 1."""
+    y = np.zeros(len(rows), dtype=int)
+    offending: list[tuple[int, Any]] = []
+    for index, row in enumerate(rows):
+        value = _binary(row.get(target))
+        if value is None:
+            offending.append((line_numbers[index] if line_numbers else index + 1, row.get(target)))
+        else:
+            y[index] = value
+    if offending:
+        located = _("%(value)s on line %(line)d") if line_numbers else _("%(value)s in row %(line)d")
+        quoted = ", ".join(
+            located % {"value": _quote(value), "line": line} for line, value in offending[:ERRORS_QUOTED]
+        )
+        more = len(offending) - ERRORS_QUOTED
+        tail = ngettext(" and %(n)d more line", " and %(n)d more lines", more) % {"n": more} if more > 0 else ""
+        raise TrainingDataError(
+            _("The target column %(target)s must be 0 (good) or 1 (bad) on every row; found %(quoted)s%(tail)s.")
+            % {"target": target, "quoted": quoted, "tail": tail}
+        )
+    bads = int(y.sum())
+    goods = len(y) - bads
+    if not bads or not goods:
+        only = _("1 (bad)") if bads else _("0 (good)")
+        raise TrainingDataError(
+            _(
+                "The target column %(target)s has only one class, %(only)s, on all %(rows)d rows: "
+                "a scorecard needs both goods (0) and bads (1)."
+            )
+            % {"target": target, "only": only, "rows": len(y)}
+        )
+    if len(y) < MIN_ROWS:
+        raise TrainingDataError(
+            _("Only %(rows)d rows: at least %(min)d are needed to train and hold out a test set.")
+            % {"rows": len(y), "min": MIN_ROWS}
+        )
+    if min(bads, goods) < MIN_ROWS_PER_CLASS:
+        raise TrainingDataError(
+            _("Only %(bads)d bad (1) and %(goods)d good (0) rows: at least %(min)d of each are needed.")
+            % {"bads": bads, "goods": goods, "min": MIN_ROWS_PER_CLASS}
+        )
+    return y
+
+
+def _binary(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float | Decimal):
+        return int(value) if value in (0, 1) else None
+    if isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except ArithmeticError:
+            return None
+        return int(number) if number in (0, 1) else None
+    return None
+
+
+def _quote(value: Any) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return _("an empty value")
+    return repr(value) if isinstance(value, str) else repr(str(value))
+
+
+def _is_missing_raw(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and value.strip().lower() in MISSING_TOKENS
+
+
+def _is_missing_parsed(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _as_numbers(raw: Sequence[Any], *, strict: bool = True) -> list[float] | None:
+    """Floats (nan for missing) if every present value is a finite number, else None (a categorical column).
+
+    Not strict (scoring held-out or live rows): a value that is not a number counts as missing.
+    """
+    numbers: list[float] = []
+    for value in raw:
+        if _is_missing_raw(value):
+            numbers.append(math.nan)
+            continue
+        try:
+            number = float(value.strip() if isinstance(value, str) else value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if isinstance(value, bool) or not math.isfinite(number):
+            if strict:
+                return None
+            number = math.nan
+        numbers.append(number)
+    return numbers
+
+
+def _as_categories(raw: Sequence[Any]) -> list[str | None]:
+    return [None if _is_missing_raw(value) else str(value).strip() for value in raw]
+
+
+def _split(y: np.ndarray, *, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        train_index, holdout_index = train_test_split(
+            np.arange(len(y)), test_size=holdout, stratify=y, random_state=seed
+        )
+    except ValueError as exc:
+        raise TrainingDataError(
+            _("Cannot hold out %(holdout)s of the rows with both classes on each side (%(reason)s).")
+            % {"holdout": holdout, "reason": exc}
+        ) from exc
+    for part, index in ((_("training"), train_index), (_("holdout"), holdout_index)):
+        if len(set(y[index].tolist())) < 2:  # goods and bads
+            raise TrainingDataError(
+                _("The %(part)s set has only one class; use a holdout share nearer 0.3 or more rows.") % {"part": part}
+            )
+    return np.sort(train_index), np.sort(holdout_index)
+
+
+# --- binning --------------------------------------------------------------------------------------------
+
+
+def _bin_numeric(name: str, x: np.ndarray, y: np.ndarray, bins: int, min_count: int, monotonic: bool) -> FeatureBinning:
+    present = ~np.isnan(x)
+    cuts = _quantile_cut_points(x[present], bins)
+    # Work on [goods, bads] per range bin; merging bin i with i + 1 removes cut point i.
+    indexes = np.searchsorted(np.array([float(c) for c in cuts]), x[present], side="right")
+    goods = np.bincount(indexes[y[present] == 0], minlength=len(cuts) + 1).tolist()
+    bads = np.bincount(indexes[y[present] == 1], minlength=len(cuts) + 1).tolist()
+    cuts, goods, bads = _merge_small(cuts, goods, bads, min_count)
+    if monotonic and len(goods) > 2:  # two bins are always monotonic
+        missing = (int((~present & (y == 0)).sum()), int((~present & (y == 1)).sum()))
+        candidates = [_merge_until_monotonic(cuts, goods, bads, increasing=flag) for flag in (True, False)]
+        # Of the two directions, the one that keeps more information is the one the data supports.
+        cuts, goods, bads = max(
+            candidates, key=lambda c: (_information_value([*c[1], missing[0]], [*c[2], missing[1]]), len(c[1]))
+        )
+    edges: list[Decimal | None] = [None, *cuts, None]
+    range_bins = [
+        TrainedBin(lower=edges[i], upper=edges[i + 1], count=goods[i] + bads[i], bads=bads[i])
+        for i in range(len(goods))
+    ]
+    missing_bin = TrainedBin(category=MISSING, count=int((~present).sum()), bads=int((~present & (y == 1)).sum()))
+    binning = FeatureBinning(name=name, kind="numeric", bins=[*range_bins, missing_bin], cut_points=list(cuts))
+    _set_woe(binning, min_count)
+    return binning
+
+
+def _quantile_cut_points(x: np.ndarray, bins: int) -> list[Decimal]:
+    quantiles = np.quantile(x, np.linspace(0, 1, bins + 1)[1:-1])
+    cuts = sorted({_round_cut_point(float(q)) for q in quantiles})
+    for cut in cuts:
+        if abs(cut) >= MAX_BOUND:
+            raise _Unbinnable(
+                _("a bin boundary of %(value)s is too large to store (at most 12 digits before the point)")
+                % {"value": cut}
+            )
+    return cuts
+
+
+def _round_cut_point(value: float) -> Decimal:
+    if value == 0:
+        return Decimal(0).quantize(BOUND_PLACES)
+    exact = Decimal(repr(value))
+    places = max(exact.adjusted() - CUT_POINT_DIGITS + 1, BOUND_PLACES.as_tuple().exponent)
+    return exact.quantize(Decimal(1).scaleb(places), rounding=ROUND_HALF_UP).quantize(BOUND_PLACES)
+
+
+def _merge(cuts: list, goods: list, bads: list, i: int) -> tuple[list, list, list]:
+    """Bins i and i + 1 become one."""
+    return (
+        cuts[:i] + cuts[i + 1 :],
+        [*goods[:i], goods[i] + goods[i + 1], *goods[i + 2 :]],
+        [*bads[:i], bads[i] + bads[i + 1], *bads[i + 2 :]],
+    )
+
+
+def _merge_small(cuts: list, goods: list, bads: list, min_count: int) -> tuple[list, list, list]:
+    """Merge bins until each holds ``min_count`` rows and at least one good and one bad."""
+    while len(goods) > 1:
+        weak = [i for i in range(len(goods)) if goods[i] + bads[i] < min_count or not goods[i] or not bads[i]]
+        if not weak:
+            break
+        i = min(weak, key=lambda k: (goods[k] + bads[k], k))
+        if i == 0:
+            cuts, goods, bads = _merge(cuts, goods, bads, 0)
+            continue
+        if i == len(goods) - 1:
+            cuts, goods, bads = _merge(cuts, goods, bads, i - 1)
+            continue
+        # Between two neighbours, join the one whose bad rate is closer: it loses the least information.
+        rate = [b / (g + b) if g + b else 0.0 for g, b in zip(goods, bads, strict=True)]
+        left, right = abs(rate[i] - rate[i - 1]), abs(rate[i] - rate[i + 1])
+        cuts, goods, bads = _merge(cuts, goods, bads, i - 1 if left <= right else i)
+    return cuts, goods, bads
+
+
+def _merge_until_monotonic(cuts: list, goods: list, bads: list, *, increasing: bool) -> tuple[list, list, list]:
+    """Merge neighbours whose bad rates go the wrong way (or are equal) until the rate strictly moves one way."""
+    while len(goods) > 1:
+        rate = [b / (g + b) for g, b in zip(goods, bads, strict=True)]
+        wrong = [i for i in range(len(rate) - 1) if (rate[i] >= rate[i + 1] if increasing else rate[i] <= rate[i + 1])]
+        if not wrong:
+            break
+        # The worst violation first: merging it usually settles its neighbours too.
+        i = max(wrong, key=lambda k: (abs(rate[k] - rate[k + 1]), -k))
+        cuts, goods, bads = _merge(cuts, goods, bads, i)
+    return cuts, goods, bads
+
+
+def _bin_categorical(
+    name: str, values: list[str | None], y: np.ndarray, min_count: int, max_categories: int
+) -> FeatureBinning:
+    counts = Counter(value for value in values if value is not None)
+    frequent = [category for category, count in counts.items() if count >= min_count]
+    # The cap keeps the most frequent categories (then alphabetical, for a stable table); "other" takes the rest.
+    frequent = sorted(frequent, key=lambda category: (-counts[category], category))[: max_categories - 1]
+    too_long = [category for category in frequent if len(category) > MAX_LABEL_LENGTH]
+    if too_long:
+        raise _Unbinnable(
+            _("the category %(category)s is longer than %(max)d characters, the most a bin holds")
+            % {"category": _quote(too_long[0]), "max": MAX_LABEL_LENGTH}
+        )
+    categories = sorted(frequent)
+    binning = FeatureBinning(
+        name=name,
+        kind="categorical",
+        bins=[
+            *(TrainedBin(category=category) for category in categories),
+            TrainedBin(category=OTHER, other=True),
+            TrainedBin(category=MISSING),
+        ],
+    )
+    indexes = binning.bin_indexes(values)
+    for index, bin_ in enumerate(binning.bins):
+        in_bin = indexes == index
+        bin_.count, bin_.bads = int(in_bin.sum()), int((in_bin & (y == 1)).sum())
+    _set_woe(binning, min_count)
+    return binning
+
+
+def _smoothed_shares(goods: Sequence[int], bads: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    g, b = np.asarray(goods, dtype=float), np.asarray(bads, dtype=float)
+    k = len(g)
+    return (g + SMOOTHING) / (g.sum() + SMOOTHING * k), (b + SMOOTHING) / (b.sum() + SMOOTHING * k)
+
+
+def _information_value(goods: Sequence[int], bads: Sequence[int]) -> float:
+    observed = [(g, b) for g, b in zip(goods, bads, strict=True) if g + b]
+    share_good, share_bad = _smoothed_shares([g for g, _b in observed], [b for _g, b in observed])
+    return float(((share_good - share_bad) * np.log(share_good / share_bad)).sum())
+
+
+def _set_woe(binning: FeatureBinning, min_count: int) -> None:
+    """WoE = ln(share of goods / share of bads) per bin; a bin with too few rows scores as the riskiest one.
+
+    The missing-value and "other" bins cannot be merged into a neighbour, so they may hold fewer rows than
+    the minimum, or none (values training never saw). Too few rows are no evidence: such a bin takes the
+    feature's lowest weight of evidence, so the live engine never rewards an applicant for a value that
+    hardly anyone in the training data had. Range bins and kept categories always meet the minimum.
+    """
+    for bin_ in binning.bins:
+        bin_.no_evidence = (bin_.category == MISSING or bin_.other) and bin_.count < min_count
+    evidence = [bin_ for bin_ in binning.bins if not bin_.no_evidence]
+    if not evidence:
+        binning.iv = 0.0
+        return
+    share_good, share_bad = _smoothed_shares(
+        [bin_.count - bin_.bads for bin_ in evidence], [bin_.bads for bin_ in evidence]
+    )
+    woes = np.log(share_good / share_bad)
+    for bin_, woe in zip(evidence, woes, strict=True):
+        bin_.woe = _quantize(float(woe), WOE_PLACES)
+    worst = min(bin_.woe for bin_ in evidence)
+    for bin_ in binning.bins:
+        if bin_.no_evidence:
+            bin_.woe = worst
+    binning.iv = float(((share_good - share_bad) * woes).sum())
+
+
+# --- fitting and scoring --------------------------------------------------------------------------------
+
+
+def _fit(
+    binnings: list[FeatureBinning],
+    values: Mapping[str, list[Any]],
+    train_index: np.ndarray,
+    y_train: np.ndarray,
+    dropped: dict[str, str],
+) -> tuple[LogisticRegression, list[FeatureBinning]]:
+    """Fit on the WoE columns; drop a feature whose weight comes out the wrong way round and fit again.
+
+    With WoE = ln(good/bad) a higher WoE means fewer bads, so every coefficient on the bad class must be
+    negative. A positive one means the feature's information is carried by another, collinear one, and
+    keeping it would turn its points table upside down.
+    """
+    kept = list(binnings)
+    while True:
+        x = _woe_columns(kept, values, train_index)
+        regression = LogisticRegression(C=REGULARISATION_C, solver="lbfgs", max_iter=1000)
+        regression.fit(x, y_train)
+        coefficients = regression.coef_[0]
+        worst = int(np.argmax(coefficients))
+        if coefficients[worst] < 0 or len(kept) == 1:
+            break
+        dropped[kept[worst].name] = _("its weight came out positive (another feature carries the same information)")
+        del kept[worst]
+    if coefficients[worst] >= 0:
+        raise TrainingDataError(
+            _("The only feature left, %(name)s, gets a weight the wrong way round; the data cannot make a scorecard.")
+            % {"name": kept[0].name}
+        )
+    for binning, coefficient in zip(kept, coefficients, strict=True):
+        binning.coefficient = float(coefficient)
+    return regression, kept
+
+
+def _woe_columns(binnings: list[FeatureBinning], values: Mapping[str, list[Any]], index: np.ndarray) -> np.ndarray:
+    columns = []
+    for binning in binnings:
+        woes = np.array([float(bin_.woe) for bin_ in binning.bins])
+        columns.append(woes[binning.bin_indexes([values[binning.name][i] for i in index])])
+    return np.column_stack(columns)
+
+
+def _scores(
+    binnings: list[FeatureBinning], values: Mapping[str, list[Any]], index: np.ndarray, intercept_points: Decimal
+) -> np.ndarray:
+    """Scores as the saved bins give them: the intercept points plus each feature's bin points."""
+    total = np.full(len(index), float(intercept_points))
+    for binning in binnings:
+        points = np.array([float(bin_.points) for bin_ in binning.bins])
+        total += points[binning.bin_indexes([values[binning.name][i] for i in index])]
+    # Sums of 0.001-point values: rounding to the same places removes float noise, so that ties stay ties.
+    return np.round(total, 3)
+
+
+def _metrics(scores: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    # A higher score means a lower risk, so the score ranks goods above bads: AUC of −score against "bad".
+    auc = float(roc_auc_score(y, -scores))
+    ks = float(ks_2samp(scores[y == 0], scores[y == 1]).statistic)
+    return {
+        "auc": round(auc, 6),
+        "ks": round(ks, 6),
+        "gini": round(2 * auc - 1, 6),
+        "rows": len(y),
+        "bads": int(y.sum()),
+        "bad_rate": round(float(y.mean()), 6),
+    }
+
+
+def _score_at_pd(pd: float, factor: float, offset: float) -> Decimal:
+    return _quantize(offset + factor * math.log((1 - pd) / pd), SCORE_PLACES)
+
+
+def _outcome_shares(scores: np.ndarray, approve_min_score: Decimal, refer_min_score: Decimal) -> dict[str, float]:
+    approve = scores >= float(approve_min_score)
+    refer = (scores >= float(refer_min_score)) & ~approve
+    return {
+        "approve_share": round(float(approve.mean()), 6),
+        "refer_share": round(float(refer.mean()), 6),
+        "decline_share": round(float((~approve & ~refer).mean()), 6),
+    }
+
+
+def _grade_shares(scores: np.ndarray, factor: float, offset: float) -> dict[str, float]:
+    pds = 1.0 / (1.0 + np.exp((scores - offset) / factor))
+    grades = np.full(len(scores), RiskGrade.E.value, dtype=object)
+    for grade, ceiling in reversed(GRADE_PD_CEILINGS.items()):
+        grades[pds <= float(ceiling)] = grade
+    return {grade: round(float((grades == grade).mean()), 6) for grade in RiskGrade.values}
+
+
+def _distribution(scores: np.ndarray, *, base_score: float, pdo: float) -> dict[str, Any]:
+    """Shares of the training scores on fixed bands: base score ± k·pdo, open at both ends."""
+    edges = [base_score + pdo * k for k in range(-DISTRIBUTION_BANDS_EACH_SIDE, DISTRIBUTION_BANDS_EACH_SIDE + 1)]
+    indexes = np.searchsorted(np.array(edges), scores, side="right")
+    counts = np.bincount(indexes, minlength=len(edges) + 1)
+    bounds: list[float | None] = [None, *edges, None]
+    return {
+        "rows": len(scores),
+        "edges": edges,
+        "bands": [
+            {"lower": bounds[i], "upper": bounds[i + 1], "share": round(float(counts[i] / len(scores)), 6)}
+            for i in range(len(counts))
+        ],
+    }
+
+
+def _quantize(value: float, places: Decimal) -> Decimal:
+    return Decimal(repr(value)).quantize(places, rounding=ROUND_HALF_UP)
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+# --- reasons --------------------------------------------------------------------------------------------
+
+# Per feature: (English, Chinese) for a value below the best-scoring range, then above it. Each names what
+# the merchant can see in its own sales, never "score too low".
+REASONS: dict[str, dict[str, tuple[str, str]]] = {
+    Feature.MONTHS_ACTIVE: {
+        "low": ("The business has traded on the platform for a short time", "在平台的经营时间较短"),
+        "high": ("Months trading on the platform are outside the best-scoring range", "在平台经营月数不在最佳区间"),
+    },
+    Feature.SALES_12M: {
+        "low": ("Sales over the last 12 months are low for the amount requested", "近12个月销售额相对申请金额偏低"),
+        "high": ("Sales over the last 12 months are outside the best-scoring range", "近12个月销售额不在最佳区间"),
+    },
+    Feature.MONTHLY_SALES_AVG: {
+        "low": ("Monthly sales are low for the amount requested", "月均销售额相对申请金额偏低"),
+        "high": ("Monthly sales are outside the best-scoring range", "月均销售额不在最佳区间"),
+    },
+    Feature.SALES_TREND: {
+        "low": ("Sales in the last 3 months fell against the 3 months before", "近3个月销售额较前3个月下降"),
+        "high": ("Sales in the last 3 months jumped unusually against the 3 before", "近3个月销售额较前3个月异常猛增"),
+    },
+    Feature.SALES_CV: {
+        "low": ("Monthly sales are unusually flat for this kind of business", "月销售额异常平稳"),
+        "high": ("Monthly sales swing widely from month to month", "月销售额波动较大"),
+    },
+    Feature.REFUND_RATIO: {
+        "low": ("Refunds are outside the usual range for this kind of business", "退款比例不在常见区间"),
+        "high": ("Refunds are a high share of sales", "退款占销售额的比例偏高"),
+    },
+    Feature.ACTIVE_DAY_SHARE: {
+        "low": ("Sales happen on few of the days", "有销售的天数占比偏低"),
+        "high": ("The share of days with sales is outside the best-scoring range", "有销售的天数占比不在最佳区间"),
+    },
+    Feature.DISTINCT_CUSTOMERS: {
+        "low": ("Few distinct customers bought in the last 90 days", "近90天的独立顾客偏少"),
+        "high": (
+            "Distinct customers in the last 90 days are outside the best-scoring range",
+            "近90天独立顾客数不在最佳区间",
+        ),
+    },
+    Feature.DAYS_SINCE_LAST_SALE: {
+        "low": ("Days since the last sale are outside the best-scoring range", "距最近一笔销售的天数不在最佳区间"),
+        "high": ("No sales have been recorded recently", "近期没有销售记录"),
+    },
+    Feature.SEASONALITY: {
+        "low": ("Sales follow an unusual seasonal pattern", "销售的季节性规律异常"),
+        "high": ("Sales depend heavily on a peak season", "销售额高度依赖旺季"),
+    },
+    Feature.AMOUNT_TO_MONTHLY_SALES: {
+        "low": (
+            "The amount requested is outside the best-scoring range against sales",
+            "申请金额与月销售额之比不在最佳区间",
+        ),
+        "high": ("The amount requested is large against monthly sales", "申请金额相对月销售额偏高"),
+    },
+}
+# Chinese names of the features, for the reasons about missing values and categories.
+FEATURE_NAMES_ZH = {
+    Feature.MONTHS_ACTIVE: "经营月数",
+    Feature.SALES_12M: "近12个月销售额",
+    Feature.MONTHLY_SALES_AVG: "月均销售额",
+    Feature.SALES_TREND: "销售趋势",
+    Feature.SALES_CV: "月销售额波动",
+    Feature.REFUND_RATIO: "退款比例",
+    Feature.ACTIVE_DAY_SHARE: "有销售天数占比",
+    Feature.DISTINCT_CUSTOMERS: "独立顾客数",
+    Feature.DAYS_SINCE_LAST_SALE: "距最近销售天数",
+    Feature.SEASONALITY: "季节性",
+    Feature.AMOUNT_TO_MONTHLY_SALES: "申请金额与月销售额之比",
+    Feature.INDUSTRY: "行业",
+}
+FEATURE_NAMES_EN = {
+    Feature.MONTHS_ACTIVE: "months trading on the platform",
+    Feature.SALES_12M: "sales over the last 12 months",
+    Feature.MONTHLY_SALES_AVG: "average monthly sales",
+    Feature.SALES_TREND: "the sales trend",
+    Feature.SALES_CV: "the volatility of monthly sales",
+    Feature.REFUND_RATIO: "the refund ratio",
+    Feature.ACTIVE_DAY_SHARE: "the share of days with sales",
+    Feature.DISTINCT_CUSTOMERS: "distinct customers",
+    Feature.DAYS_SINCE_LAST_SALE: "days since the last sale",
+    Feature.SEASONALITY: "seasonality",
+    Feature.AMOUNT_TO_MONTHLY_SALES: "the amount requested against monthly sales",
+    Feature.INDUSTRY: "the industry",
+}
+
+
+def _write_reasons(binning: FeatureBinning) -> None:
+    """A specific reason on every bin that scores below the feature's best bin (the engine quotes it)."""
+    best_points = max(bin_.points for bin_ in binning.bins)
+    range_bins = [bin_ for bin_ in binning.bins if binning.kind == "numeric" and not bin_.category]
+    best_range = max(range(len(range_bins)), key=lambda i: range_bins[i].points) if range_bins else 0
+    name = binning.name
+    name_en = FEATURE_NAMES_EN.get(name, name)
+    name_zh = FEATURE_NAMES_ZH.get(name, name)
+    for bin_ in binning.bins:
+        if bin_.points >= best_points:
+            continue
+        if bin_.category == MISSING:
+            en, zh = _missing_reason(name, name_en, name_zh)
+        elif binning.kind == "categorical":
+            en, zh = _category_reason(name, bin_, name_en, name_zh)
+        else:
+            side = "low" if range_bins.index(bin_) < best_range else "high"
+            if name in REASONS:
+                en, zh = REASONS[name][side]
+            elif side == "low":
+                en, zh = (
+                    f"{name} ({bin_.label}) is lower than in the best-scoring range",
+                    f"{name}（{bin_.label}）低于最佳区间",
+                )
+            else:
+                en, zh = (
+                    f"{name} ({bin_.label}) is higher than in the best-scoring range",
+                    f"{name}（{bin_.label}）高于最佳区间",
+                )
+        bin_.reason_en, bin_.reason_zh = en[:MAX_REASON_LENGTH], zh[:MAX_REASON_LENGTH]
+
+
+def _missing_reason(name: str, name_en: str, name_zh: str) -> tuple[str, str]:
+    if name == Feature.INDUSTRY:
+        return "The merchant's industry is not on record", "商户的行业信息缺失"
+    if name in Feature.values:
+        return f"There is not enough sales history to measure {name_en}", f"销售记录不足，无法计算{name_zh}"
+    return f"{name} is not known", f"{name}缺失"
+
+
+def _category_reason(name: str, bin_: TrainedBin, name_en: str, name_zh: str) -> tuple[str, str]:
+    category = bin_.category
+    if name == Feature.INDUSTRY:
+        if bin_.other:
+            return "Merchants in less common industries have defaulted more often", "非主要行业商户的违约率较高"
+        label_en, label_zh = category, category
+        if category in Industry.values:
+            with translation.override("en"):
+                label_en = str(Industry(category).label).lower()
+            with translation.override("zh-hans"):
+                label_zh = str(Industry(category).label)
+        return f"Merchants in {label_en} have defaulted more often", f"{label_zh}行业商户的违约率较高"
+    if bin_.other:
+        return f"Uncommon values of {name_en} have defaulted more often", f"{name_zh}为少见取值的违约率较高"
+    return f"Applicants with {name_en} {category} have defaulted more often", f"{name_zh}为“{category}”的违约率较高"
+
+
+# --- saving ---------------------------------------------------------------------------------------------
+
+
+def scorecard_create_trained(
+    *, trained: TrainedScorecard, name: str, by: Any = None, allow_unknown_features: bool = False
+) -> Scorecard:
+    """Store a fitted scorecard as the next draft version, with its bins and one audit row.
+
+    Refuses (``TrainingDataError``, nothing saved) a scorecard with features the live engine does not
+    compute unless ``allow_unknown_features``: such a scorecard would put every applicant in those
+    features' missing bins.
+    """
+    unknown = trained.unknown_features
+    if unknown and not allow_unknown_features:
+        raise TrainingDataError(
+            _(
+                "Not saved: the column(s) %(columns)s are not features the live engine computes (%(known)s). "
+                "Rename them, leave them out with --exclude, or save anyway with --allow-unknown-features."
+            )
+            % {"columns": ", ".join(unknown), "known": ", ".join(Feature.values)}
+        )
+    too_long = [column for column in unknown if len(column) > MAX_LABEL_LENGTH]
+    if too_long:
+        raise TrainingDataError(
+            _("Not saved: the column name(s) %(columns)s are longer than %(max)d characters.")
+            % {"columns": ", ".join(too_long), "max": MAX_LABEL_LENGTH}
+        )
+    name = name.strip()
+    if not name or len(name) > Scorecard._meta.get_field("name").max_length:
+        raise TrainingDataError(_("The scorecard name must be 1 to 100 characters."))
+    metrics = {**trained.metrics, "unknown_features": unknown}
+    with transaction.atomic():
+        # Lock the newest version so that two trainings at once number themselves one after the other.
+        latest = Scorecard.objects.select_for_update().order_by("-version").first()
+        scorecard = Scorecard.objects.create(
+            name=name,
+            version=(latest.version + 1) if latest else 1,
+            source="trained",
+            base_score=trained.base_score,
+            base_odds=trained.base_odds,
+            pdo=trained.pdo,
+            intercept_points=trained.intercept_points,
+            grade_pd_ceilings=dict(GRADE_PD_CEILINGS),
+            approve_min_score=trained.approve_min_score,
+            refer_min_score=trained.refer_min_score,
+            metrics=metrics,
+            training_distribution=trained.training_distribution,
+            notes=_notes(trained),
+            created_by=by if getattr(by, "is_authenticated", False) else None,
+        )
+        ScorecardBin.objects.bulk_create(
+            ScorecardBin(
+                scorecard=scorecard,
+                feature=binning.name,
+                lower=bin_.lower,
+                upper=bin_.upper,
+                category=bin_.category,
+                points=bin_.points,
+                woe=bin_.woe,
+                reason_en=bin_.reason_en,
+                reason_zh=bin_.reason_zh,
+            )
+            for binning in trained.features
+            for bin_ in binning.bins
+        )
+        holdout = trained.metrics["holdout"]
+        audit_record(
+            subject=scorecard,
+            action="scorecard.train",
+            by=by,
+            to_state=ScorecardState.DRAFT,
+            reason=_("Trained on %(rows)d rows; holdout AUC %(auc).3f, KS %(ks).3f, Gini %(gini).3f.")
+            % {"rows": trained.metrics["rows"], "auc": holdout["auc"], "ks": holdout["ks"], "gini": holdout["gini"]},
+            data={
+                "source": trained.source,
+                "seed": trained.metrics["seed"],
+                "features": [b.name for b in trained.features],
+            },
+        )
+    return scorecard
+
+
+def _notes(trained: TrainedScorecard) -> str:
+    source = trained.source
+    origin = (
+        f"CSV {source.get('file')} (sha256 {source.get('sha256')})"
+        if source.get("kind") == "csv"
+        else f"{source.get('kind', 'rows')}"
+    )
+    lines = [
+        f"Trained from {origin}, target {trained.target}, seed {trained.metrics['seed']}, "
+        f"holdout {trained.metrics['holdout_share']}.",
+        "Missing values score in the __missing__ bin; categories without a bin of their own score in the bin "
+        "with a blank category (other). A missing or other bin with under "
+        f"{trained.metrics['min_bin_share']:.0%} of the training rows carries its feature's riskiest weight "
+        "of evidence.",
+    ]
+    if trained.dropped:
+        lines.append("Dropped: " + "; ".join(f"{name}: {why}" for name, why in trained.dropped.items()) + ".")
+    return "\n".join(lines)
