@@ -32,8 +32,8 @@ def notices_email_unsent_task() -> int:
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5, acks_late=True, reject_on_worker_lost=True)
-def reminder_emails_task(notice_ids: list[int]) -> int:
-    """Email a batch of reminder notices (queued after the reminders' transaction commits)."""
+def notices_email_task(notice_ids: list[int]) -> int:
+    """Email a batch of notices (the nightly reminders; queued after their transaction commits)."""
     from core.services.notices import notices_email_send
 
     return notices_email_send(notice_ids=notice_ids)

@@ -1,6 +1,6 @@
-"""In-app notices to a merchant, with the same message by email, for each step the merchant must know about.
+"""The notices outbox: an in-app notice to a user, with the same message by email, for each step they must know about.
 
-``notify_merchant`` is called by services inside their transaction: the notice row commits (or rolls back) with
+``notify`` is called by services inside their transaction: the notice row commits (or rolls back) with
 the state change it announces, and the email is queued only after the commit, so a rolled-back step never
 emails anyone and a slow mail server never holds a row lock.
 
@@ -21,32 +21,43 @@ from django.core.mail import EmailMessage, get_connection
 from django.utils import timezone
 
 from core.models import Notice
-from core.transactions import on_commit_robust
-from merchants.models import Merchant
+from core.transactions import task_on_commit
 
 
-def notify_merchant(*, merchant: Merchant, title: str, body: str = "", url: str = "") -> Notice:
-    """Create a notice for the merchant's owner and email it after the surrounding transaction commits.
+def notify(*, user_id: int, title: str, body: str = "", url: str = "") -> Notice:
+    """Create a notice for the user and email it after the surrounding transaction commits.
 
     ``url`` is a path inside the portal (``reverse(...)``); the email turns it into a full link when
     ``settings.PORTAL_BASE_URL`` is set.
     """
     notice = Notice.objects.create(
-        user_id=merchant.owner_id,
+        user_id=user_id,
         title=str(title)[: Notice._meta.get_field("title").max_length],
         body=str(body),
         url=str(url)[: Notice._meta.get_field("url").max_length],
     )
-    # robust: a broker that is down must not turn a committed step into an error page; the notice is in the inbox.
-    on_commit_robust(_queue_email, notice.pk)
+    # A broker that is down at the commit is logged, never an error page: the notice is in the inbox, and the sweep
+    # emails it.
+    task_on_commit("core.tasks.notice_email_task", notice.pk)
     return notice
 
 
-def _queue_email(notice_id: int) -> None:
-    # Imported here: the tasks module imports the services, which import this module.
-    from core.tasks import notice_email_task
+# Emails for a batch of notices go out over one mail connection per this many notices.
+EMAIL_BATCH_SIZE = 200
 
-    notice_email_task.delay(notice_id)
+
+def notify_many(*, notices: list[Notice]) -> list[Notice]:
+    """Create many notices with one insert (the nightly reminders) and email them in batches after the commit."""
+    title_max = Notice._meta.get_field("title").max_length
+    url_max = Notice._meta.get_field("url").max_length
+    for notice in notices:
+        notice.title = str(notice.title)[:title_max]
+        notice.url = str(notice.url)[:url_max]
+    created = Notice.objects.bulk_create(notices)
+    notice_ids = [notice.pk for notice in created]
+    for start in range(0, len(notice_ids), EMAIL_BATCH_SIZE):
+        task_on_commit("core.tasks.notices_email_task", notice_ids[start : start + EMAIL_BATCH_SIZE])
+    return created
 
 
 def notice_email_send(*, notice_id: int) -> bool:
@@ -113,5 +124,6 @@ __all__ = [
     "notices_email_send",
     "notices_email_unsent",
     "notices_mark_read",
-    "notify_merchant",
+    "notify",
+    "notify_many",
 ]

@@ -9,21 +9,21 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.models import Notice
-from core.services.notices import UNSENT_GRACE, notice_email_send, notices_email_unsent, notify_merchant
+from core.services.notices import UNSENT_GRACE, notice_email_send, notices_email_unsent, notify
 
 pytestmark = pytest.mark.django_db
 MINUTE = datetime.timedelta(minutes=1)
 
 
-def notify(merchant, capture, *, execute: bool = True) -> Notice:
+def notice_for(merchant, capture, *, execute: bool = True) -> Notice:
     with capture(execute=execute), transaction.atomic():
-        return notify_merchant(merchant=merchant, title="Your statement is ready", body="See it.", url="/loans/1/")
+        return notify(user_id=merchant.owner_id, title="Your statement is ready", body="See it.", url="/loans/1/")
 
 
 def test_a_notice_is_emailed_once_after_the_commit_and_recorded(
     merchant, django_capture_on_commit_callbacks, mailoutbox
 ):
-    notice = notify(merchant, django_capture_on_commit_callbacks)
+    notice = notice_for(merchant, django_capture_on_commit_callbacks)
 
     notice.refresh_from_db()
     assert [mail.subject for mail in mailoutbox] == ["Your statement is ready"]
@@ -33,8 +33,8 @@ def test_a_notice_is_emailed_once_after_the_commit_and_recorded(
 
 
 def test_an_email_the_broker_never_took_is_sent_by_the_sweep(merchant, django_capture_on_commit_callbacks, mailoutbox):
-    with mock.patch("core.services.notices._queue_email", side_effect=ConnectionError("broker down")):
-        notice = notify(merchant, django_capture_on_commit_callbacks)
+    with mock.patch("core.tasks.notice_email_task.delay", side_effect=ConnectionError("broker down")):
+        notice = notice_for(merchant, django_capture_on_commit_callbacks)
     assert mailoutbox == []
     notice.refresh_from_db()
     assert notice.emailed_at is None
@@ -53,14 +53,14 @@ def test_an_email_the_broker_never_took_is_sent_by_the_sweep(merchant, django_ca
 def test_the_sweep_leaves_the_first_minutes_to_the_queued_task(
     merchant, django_capture_on_commit_callbacks, mailoutbox
 ):
-    notify(merchant, django_capture_on_commit_callbacks, execute=False)
+    notice_for(merchant, django_capture_on_commit_callbacks, execute=False)
 
     assert notices_email_unsent(now=timezone.now() + UNSENT_GRACE - MINUTE) == 0
     assert mailoutbox == []
 
 
 def test_the_sweep_gives_up_on_notices_older_than_two_days(merchant, django_capture_on_commit_callbacks, mailoutbox):
-    notice = notify(merchant, django_capture_on_commit_callbacks, execute=False)
+    notice = notice_for(merchant, django_capture_on_commit_callbacks, execute=False)
 
     assert notices_email_unsent(now=notice.created_at + datetime.timedelta(days=2, minutes=1)) == 0
     assert mailoutbox == []
@@ -69,7 +69,7 @@ def test_the_sweep_gives_up_on_notices_older_than_two_days(merchant, django_capt
 def test_a_mail_server_failure_leaves_the_notice_to_be_sent_again(
     merchant, django_capture_on_commit_callbacks, mailoutbox
 ):
-    notice = notify(merchant, django_capture_on_commit_callbacks, execute=False)
+    notice = notice_for(merchant, django_capture_on_commit_callbacks, execute=False)
 
     with (
         mock.patch("django.core.mail.backends.locmem.EmailBackend.send_messages", side_effect=OSError("smtp down")),
@@ -86,7 +86,7 @@ def test_a_mail_server_failure_leaves_the_notice_to_be_sent_again(
 def test_a_user_without_an_address_is_recorded_and_not_swept_again(
     merchant, django_capture_on_commit_callbacks, mailoutbox
 ):
-    notice = notify(merchant, django_capture_on_commit_callbacks, execute=False)
+    notice = notice_for(merchant, django_capture_on_commit_callbacks, execute=False)
     type(merchant.owner).objects.filter(pk=merchant.owner.pk).update(email="")
 
     assert notices_email_unsent(now=timezone.now() + UNSENT_GRACE + MINUTE) == 0

@@ -12,7 +12,6 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from core.money import MoneyField
 from lending.catalogue.models import RATE_DECIMAL_PLACES, RATE_MAX_DIGITS, LoanProduct, RepaymentMethodChoice
-from lending.origination.models import LoanApplication
 from merchants.models import Merchant
 
 
@@ -32,7 +31,7 @@ L = LoanState
 class Loan(ConcurrentTransitionMixin, models.Model):
     """Money lent on a signed contract, with the terms fixed at signing."""
 
-    application = models.OneToOneField(LoanApplication, on_delete=models.PROTECT, related_name="loan")
+    application = models.OneToOneField("lending.LoanApplication", on_delete=models.PROTECT, related_name="loan")
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="loans")
     product = models.ForeignKey(LoanProduct, on_delete=models.PROTECT, related_name="loans")
     principal = MoneyField(_("principal"))

@@ -11,8 +11,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -20,10 +20,8 @@ from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
 
 from accounts.models import User
 from accounts.roles import Role
-from core.models import AuditEvent
 from core.services.audit import audit_record
-from core.transactions import on_commit_robust
-from merchants import tasks
+from core.services.notices import notify
 from merchants.choices import KycState
 from merchants.models import PROFILE_FIELDS, Merchant
 from merchants.selectors.merchants import merchant_kyc_checklist
@@ -168,7 +166,7 @@ def kyc_verify(*, merchant: Merchant, by: User) -> Merchant:
         locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
         _require_state(locked, locked.verify_kyc, _("Only a submitted KYC can be verified; this one is %(state)s."))
         _require_reviewer(locked, locked.verify_kyc, by)
-        return _transition(locked, partial(locked.verify_kyc, by=by), action="kyc.verify", by=by, notify=True)
+        return _transition(locked, partial(locked.verify_kyc, by=by), action="kyc.verify", by=by, tell_owner=True)
 
 
 def kyc_reject(*, merchant: Merchant, by: User, reason: str) -> Merchant:
@@ -184,7 +182,7 @@ def kyc_reject(*, merchant: Merchant, by: User, reason: str) -> Merchant:
             action="kyc.reject",
             by=by,
             reason=reason,
-            notify=True,
+            tell_owner=True,
         )
 
 
@@ -195,7 +193,7 @@ def merchant_suspend(*, merchant: Merchant, by: User, reason: str) -> Merchant:
         _require_state(locked, locked.suspend, _("Only a verified merchant can be suspended; this one is %(state)s."))
         _require_reviewer(locked, locked.suspend, by)
         reason = _required_reason(reason, _("A reason is required to suspend a merchant."))
-        return _transition(locked, locked.suspend, action="merchant.suspend", by=by, reason=reason, notify=True)
+        return _transition(locked, locked.suspend, action="merchant.suspend", by=by, reason=reason, tell_owner=True)
 
 
 def merchant_reinstate(*, merchant: Merchant, by: User, reason: str) -> Merchant:
@@ -207,7 +205,7 @@ def merchant_reinstate(*, merchant: Merchant, by: User, reason: str) -> Merchant
         )
         _require_reviewer(locked, locked.reinstate, by)
         reason = _required_reason(reason, _("A reason is required to reinstate a merchant."))
-        return _transition(locked, locked.reinstate, action="merchant.reinstate", by=by, reason=reason, notify=True)
+        return _transition(locked, locked.reinstate, action="merchant.reinstate", by=by, reason=reason, tell_owner=True)
 
 
 def _require_state(merchant: Merchant, method: Callable, message: str) -> None:
@@ -234,7 +232,7 @@ def _required_reason(reason: str, message: str) -> str:
 
 
 def _transition(
-    merchant: Merchant, method: Callable, *, action: str, by: User, reason: str = "", notify: bool = False
+    merchant: Merchant, method: Callable, *, action: str, by: User, reason: str = "", tell_owner: bool = False
 ) -> Merchant:
     from_state = merchant.kyc_state
     try:
@@ -247,15 +245,15 @@ def _transition(
             params={"state": merchant.get_kyc_state_display()},
         ) from exc
     merchant.save()
-    event = audit_record(
+    audit_record(
         subject=merchant, action=action, by=by, from_state=from_state, to_state=merchant.kyc_state, reason=reason
     )
-    if notify:
-        on_commit_robust(tasks.kyc_notify_task.delay, merchant.pk, event.pk)
+    if tell_owner:
+        _notify_owner(merchant, action=action, reason=reason)
     return merchant
 
 
-# Keyed by audit action; translated when the email is sent, in the portal's default language.
+# Keyed by audit action; written in the portal's default language, like every notice the merchant is sent.
 _NOTIFICATIONS = {
     "kyc.verify": (
         gettext_noop("Your business is verified"),
@@ -279,23 +277,13 @@ _NOTIFICATIONS = {
 }
 
 
-def kyc_notification_send(*, merchant_id: int, audit_event_id: int) -> bool:
-    """Email the merchant's owner about the review decision recorded by ``audit_event_id``.
-
-    The email names the decision and, for a rejection or a suspension, the reason the officer gave.
-    Returns False when the event is not one the merchant is told about.
-    """
-    merchant = Merchant.objects.select_related("owner").get(pk=merchant_id)
-    event = AuditEvent.objects.get(pk=audit_event_id, object_id=str(merchant.pk))
-    template = _NOTIFICATIONS.get(event.action)
-    if template is None:
-        return False
-    subject, body = template
+def _notify_owner(merchant: Merchant, *, action: str, reason: str) -> None:
+    """Tell the owner of a review decision (in the inbox, and by email after the commit, at least once)."""
+    subject, body = _NOTIFICATIONS[action]
     with translation.override(settings.LANGUAGE_CODE):
-        send_mail(
-            subject=_(subject),
-            message=_(body).format(name=merchant.legal_name or merchant.owner.email, reason=event.reason),
-            from_email=None,
-            recipient_list=[merchant.owner.email],
+        notify(
+            user_id=merchant.owner_id,
+            title=_(subject),
+            body=_(body).format(name=merchant.legal_name or merchant.owner.email, reason=reason),
+            url=reverse("merchants:dashboard"),
         )
-    return True

@@ -33,6 +33,7 @@ from django.conf import settings
 from django.db.models import Q, Sum
 from django.db.models.functions import TruncMonth
 
+from core.formatting import yuan
 from core.money import to_fen
 from merchants.models import Merchant, SalesDay
 from merchants.selectors.sales import month_start
@@ -69,10 +70,6 @@ def thresholds() -> dict[str, Decimal]:
         "YOUNG_MERCHANT_SALES_MULTIPLE": _setting("YOUNG_MERCHANT_SALES_MULTIPLE", "3"),
         "YOUNG_MERCHANT_MAX_AMOUNT": _setting("YOUNG_MERCHANT_MAX_AMOUNT", "100000"),
     }
-
-
-def _yuan(amount: Decimal) -> str:
-    return f"¥{to_fen(amount):,}"
 
 
 def _number(value: Decimal) -> str:
@@ -206,12 +203,12 @@ def _window_dressing_hit(merchant: Merchant, *, as_of: datetime.date, limits: di
         signal=FraudSignal.WINDOW_DRESSING,
         details=details,
         message_en=(
-            f"Sales in {month_label} ({_yuan(last_total)}) were {times_en} the median month of the "
-            f"{len(totals)} months before ({_yuan(median)}); more than {_number(factor)} times is unusual."
+            f"Sales in {month_label} ({yuan(last_total)}) were {times_en} the median month of the "
+            f"{len(totals)} months before ({yuan(median)}); more than {_number(factor)} times is unusual."
         ),
         message_zh=(
-            f"{last_month.year}年{last_month.month}月的销售额（{_yuan(last_total)}）是此前 {len(totals)} 个月"
-            f"月销售额中位数（{_yuan(median)}）的 {times_zh}，超过 {_number(factor)} 倍属于异常。"
+            f"{last_month.year}年{last_month.month}月的销售额（{yuan(last_total)}）是此前 {len(totals)} 个月"
+            f"月销售额中位数（{yuan(median)}）的 {times_zh}，超过 {_number(factor)} 倍属于异常。"
         ),
     )
 
@@ -258,21 +255,21 @@ def _young_large_amount_hit(
     }
     reasons_en, reasons_zh = [], []
     if above_multiple:
-        reasons_en.append(f"more than {_number(multiple)} times its average monthly sales ({_yuan(monthly_sales)})")
-        reasons_zh.append(f"超过月均销售额（{_yuan(monthly_sales)}）的 {_number(multiple)} 倍")
+        reasons_en.append(f"more than {_number(multiple)} times its average monthly sales ({yuan(monthly_sales)})")
+        reasons_zh.append(f"超过月均销售额（{yuan(monthly_sales)}）的 {_number(multiple)} 倍")
     if above_max:
-        reasons_en.append(f"more than {_yuan(max_amount)}")
-        reasons_zh.append(f"超过 {_yuan(max_amount)}")
+        reasons_en.append(f"more than {yuan(max_amount)}")
+        reasons_zh.append(f"超过 {yuan(max_amount)}")
     young = int(limits["YOUNG_MERCHANT_MONTHS"])
     return SignalHit(
         signal=FraudSignal.YOUNG_MERCHANT_LARGE_AMOUNT,
         details=details,
         message_en=(
             f"A merchant trading for {months_active} month{'s' if months_active != 1 else ''} (under {young}) "
-            f"asks for {_yuan(requested_amount)}, {' and '.join(reasons_en)}."
+            f"asks for {yuan(requested_amount)}, {' and '.join(reasons_en)}."
         ),
         message_zh=(
-            f"商户仅经营 {months_active} 个月（不足 {young} 个月），申请金额 {_yuan(requested_amount)}，"
+            f"商户仅经营 {months_active} 个月（不足 {young} 个月），申请金额 {yuan(requested_amount)}，"
             f"{'，且'.join(reasons_zh)}。"
         ),
     )

@@ -23,6 +23,8 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from core.formatting import amount as amount_grouped
+from core.formatting import amount_plain, number, percent
 from core.money import FEN
 from core.services.audit import audit_record
 from lending.catalogue.models import (
@@ -64,14 +66,6 @@ _ENGINE_FIELDS = {
 }
 
 
-def _money(value: Decimal) -> str:
-    return f"{value:.2f}"
-
-
-def _grouped(value: Decimal) -> str:
-    return f"{value:,.2f}"
-
-
 def _rate(value: Decimal) -> str:
     return str(Decimal(value).quantize(RATE_QUANTUM))
 
@@ -103,8 +97,8 @@ def product_terms_snapshot(*, product: LoanProduct, grade: str) -> dict:
         },
         "grade": grade,
         "currency": product.currency,
-        "amount_min": _money(product.amount_min),
-        "amount_max": _money(product.amount_max),
+        "amount_min": amount_plain(product.amount_min),
+        "amount_max": amount_plain(product.amount_max),
         "term_unit": product.term_unit,
         "allowed_terms": list(product.allowed_terms),
         "repayment_methods": list(product.repayment_methods),
@@ -113,10 +107,10 @@ def product_terms_snapshot(*, product: LoanProduct, grade: str) -> dict:
         "day_count": product.day_count,
         "fees": {
             "origination_rate": _rate(product.origination_fee_rate),
-            "origination_fixed": _money(product.origination_fee_fixed),
+            "origination_fixed": amount_plain(product.origination_fee_fixed),
             "origination_timing": product.origination_fee_timing,
         },
-        "late_fee": {"daily_rate": _rate(product.late_fee_daily_rate), "fixed": _money(product.late_fee_fixed)},
+        "late_fee": {"daily_rate": _rate(product.late_fee_daily_rate), "fixed": amount_plain(product.late_fee_fixed)},
         "grace_days": product.grace_days,
         "prepayment": {"policy": product.prepayment_policy, "fee_rate": _rate(product.prepayment_fee_rate)},
         "offer_validity_days": product.offer_validity_days,
@@ -330,29 +324,17 @@ def product_sample_request(product: LoanProduct) -> dict:
     return request
 
 
-def _trimmed(number: Decimal) -> str:
-    """At least two decimals, at most four, no trailing zeros beyond two: 0.035 -> "0.035", 12 -> "12.00"."""
-    number = number.quantize(Decimal("0.0001")).normalize()
-    if number.as_tuple().exponent > -2:
-        number = number.quantize(Decimal("0.01"))
-    return f"{number:f}"
-
-
-def _percent(fraction: Decimal) -> str:
-    return _trimmed(fraction * 100)
-
-
 def price_label(*, basis: str, price: Decimal) -> str:
     """A price as a merchant reads it: "12.00 % a year", "0.04 % a day", "0.60 % a month", "fee factor 1.08"."""
     if basis == PriceBasis.ANNUAL_RATE:
-        return str(_("%(rate)s %% a year") % {"rate": _percent(price)})
+        return str(_("%(rate)s %% a year") % {"rate": percent(price)})
     if basis == PriceBasis.DAILY_RATE:
-        return str(_("%(rate)s %% a day") % {"rate": _percent(price)})
+        return str(_("%(rate)s %% a day") % {"rate": percent(price)})
     if basis == PriceBasis.MONTHLY_FEE_RATE:
-        return str(_("%(rate)s %% of the amount a month") % {"rate": _percent(price)})
+        return str(_("%(rate)s %% of the amount a month") % {"rate": percent(price)})
     return str(
         _("fee factor %(factor)s (a fee of %(fee)s %% of the amount)")
-        % {"factor": _trimmed(price), "fee": _percent(price - 1)}
+        % {"factor": number(price), "fee": percent(price - 1)}
     )
 
 
@@ -361,7 +343,7 @@ def methods_description(methods: list[str]) -> str:
     return ", ".join(f"{method} ({RepaymentMethodChoice(method).label})" for method in methods)
 
 
-def _parse_money(value: object) -> Decimal | None:
+def _parseamount_plain(value: object) -> Decimal | None:
     """Text or a number as an amount with at most two decimals; thousands separators are allowed."""
     if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
         return None
@@ -378,11 +360,11 @@ def _parse_money(value: object) -> Decimal | None:
 
 def _clean_amount(snapshot: dict, amount: object, errors: dict) -> Decimal | None:
     minimum, maximum = Decimal(snapshot["amount_min"]), Decimal(snapshot["amount_max"])
-    number = _parse_money(amount)
+    number = _parseamount_plain(amount)
     if number is None or not minimum <= number <= maximum:
         errors.setdefault("amount", []).append(
             _("Enter an amount between %(min)s and %(max)s yuan, with at most two decimal places.")
-            % {"min": _grouped(minimum), "max": _grouped(maximum)}
+            % {"min": amount_grouped(minimum), "max": amount_grouped(maximum)}
         )
         return None
     return number
@@ -438,7 +420,7 @@ def _clean_average_daily_sales(value: object, errors: dict) -> Decimal | None:
             )
         )
         return None
-    number = _parse_money(value)
+    number = _parseamount_plain(value)
     if number is None or number <= 0:
         errors.setdefault("average_daily_sales", []).append(
             _("Enter your average daily sales in yuan, above 0.00 with at most two decimal places, such as 3000.00.")
@@ -473,7 +455,7 @@ def _check_sales_share_payoff(snapshot: dict, amount: Decimal, start: date, sale
             "At average daily sales of %(sales)s yuan this advance would not be repaid within %(months)d months. "
             "It needs average daily sales of at least %(needed)s yuan; or borrow less."
         )
-        % {"sales": _grouped(sales), "months": TERM_LIMIT_MONTHS, "needed": _grouped(needed)}
+        % {"sales": amount_grouped(sales), "months": TERM_LIMIT_MONTHS, "needed": amount_grouped(needed)}
     )
 
 

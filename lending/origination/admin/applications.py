@@ -39,6 +39,7 @@ from core.admin.mixins import (
     html_table,
     refusal_message,
 )
+from core.formatting import amount as amount_grouped
 from lending.catalogue.models import RepaymentMethodChoice
 from lending.origination.admin.payouts import retry_payouts
 from lending.origination.models import ApplicationState, Contract, LoanApplication
@@ -80,10 +81,6 @@ def _message(item: dict) -> str:
     return item.get("message_en") or item.get("message_zh") or ""
 
 
-def _yuan(amount: Decimal | None) -> str:
-    return "—" if amount is None else f"{amount:,.2f}"
-
-
 def _when(moment) -> str:
     return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S}" if moment else "—"
 
@@ -101,7 +98,7 @@ def sales_bars(months) -> str:
                 height - bar_height,
                 bar,
                 bar_height,
-                f"{month.month:%Y-%m}: {_yuan(month.net_sales)}",
+                f"{month.month:%Y-%m}: {amount_grouped(month.net_sales)}",
                 index * (bar + gap) + bar // 2,
                 height + 14,
                 f"{month.month:%m}",
@@ -161,8 +158,8 @@ class CounterOfferForm(forms.Form):
             (method, RepaymentMethodChoice(method).label) for method in product.repayment_methods
         ]
         self.fields["amount"].help_text = gettext("From %(min)s to %(max)s yuan.") % {
-            "min": _yuan(product.amount_min),
-            "max": _yuan(product.amount_max),
+            "min": amount_grouped(product.amount_min),
+            "max": amount_grouped(product.amount_max),
         }
         if product.is_sales_share:
             self.fields["term"].help_text = gettext("A sales-share advance has no term: leave it empty.")
@@ -298,7 +295,7 @@ class LoanApplicationAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.Model
             return "—"
         term = f" · {application.offer_term}" if application.offer_term else ""
         apr = f" · APR {application.offer_apr:.2f} %" if application.offer_apr is not None else ""
-        return f"{_yuan(application.offer_amount)}{term}{apr}"
+        return f"{amount_grouped(application.offer_amount)}{term}{apr}"
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         # One indexed COUNT per queue, whatever the table's size: the links atop the list say what waits.
@@ -345,7 +342,7 @@ class LoanApplicationAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.Model
             gettext("Probability of default"),
             decision.probability_of_default if decision.probability_of_default is not None else "—",
             gettext("Credit line"),
-            _yuan(decision.credit_line),
+            amount_grouped(decision.credit_line),
             gettext("Reasons"),
             reasons or format_html("<li>—</li>"),
         )
@@ -405,9 +402,9 @@ class LoanApplicationAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.Model
             (
                 (
                     f"{month.month:%Y-%m}",
-                    _yuan(month.gross_sales),
-                    _yuan(month.refunds),
-                    _yuan(month.net_sales),
+                    amount_grouped(month.gross_sales),
+                    amount_grouped(month.refunds),
+                    amount_grouped(month.net_sales),
                     month.days,
                 )
                 for month in months

@@ -18,10 +18,10 @@ from core.admin.mixins import (
     ReadOnlyAdminMixin,
     refusal_message,
 )
+from core.formatting import masked_account
 from lending.origination.services.funding import (
     RETRY_PAYOUT_PERMISSION,
     disbursement_retry,
-    masked_account,
 )
 from lending.servicing.models import Disbursement
 

@@ -25,8 +25,8 @@ from django_fsm import TransitionNotAllowed, can_proceed
 
 from core.exceptions import StateConflict
 from core.services.audit import audit_record
-from core.services.notices import notify_merchant
-from core.transactions import on_commit_robust
+from core.services.notices import notify
+from core.transactions import task_on_commit
 from lending.catalogue.models import INDICATIVE_GRADE, RATE_QUANTUM, LoanProduct
 from lending.catalogue.money import Quote
 from lending.catalogue.services.products import (
@@ -241,8 +241,8 @@ def application_accept(*, application: LoanApplication, by: Any) -> LoanApplicat
         else:
             _require_state(locked, locked.accept, _("Only an approved offer can be accepted."))
             _transition(locked, locked.accept, action="application.accept", by=by)
-            # robust: the acceptance stands even if the queue is unreachable; the failure is logged for a retry.
-            on_commit_robust(_prepare_contract, locked.pk)
+            # The acceptance stands even if the queue is unreachable; the five-minute sweep makes the contract.
+            task_on_commit("lending.origination.tasks.contract_prepare_task", locked.pk)
     if expired_at is not None:
         # Raised after the block so that the expiry commits: the offer is over whatever the merchant does next.
         raise ApplicationConflict(
@@ -439,8 +439,8 @@ def application_request_documents(*, application: LoanApplication, by: Any, mess
             to_state=locked.state,
             reason=message,
         )
-        notify_merchant(
-            merchant=locked.merchant,
+        notify(
+            user_id=locked.merchant.owner_id,
             title=_("Documents needed for your application #%(id)s") % {"id": locked.pk},
             body=_("The officer reviewing your application asks for: %(message)s") % {"message": message},
             url=_application_url(locked),
@@ -585,8 +585,8 @@ def _apply_decision(application: LoanApplication, decision: Decision | None) -> 
         _save_and_audit(
             application, action="application.refer", by=None, from_state=S.SUBMITTED, decision=decision, reason=reason
         )
-        notify_merchant(
-            merchant=application.merchant,
+        notify(
+            user_id=application.merchant.owner_id,
             title=_("Your application #%(id)s is being reviewed") % {"id": application.pk},
             body=_(
                 "An officer will review your application within one working day. We will tell you the outcome here "
@@ -684,8 +684,8 @@ def _expire(application: LoanApplication) -> None:
         reason="The offer lapsed on "
         f"{application.offer_expires_at.isoformat() if application.offer_expires_at else '-'} without being signed.",
     )
-    notify_merchant(
-        merchant=application.merchant,
+    notify(
+        user_id=application.merchant.owner_id,
         title=_("Your loan offer #%(id)s has expired") % {"id": application.pk},
         body=_("The offer was valid until %(when)s. You can apply again at any time.")
         % {"when": timezone.localtime(application.offer_expires_at).strftime("%Y-%m-%d %H:%M")},
@@ -790,8 +790,8 @@ def _notify_offer(application: LoanApplication) -> None:
         if application.is_counter_offer
         else _("Your application #%(id)s is approved")
     )
-    notify_merchant(
-        merchant=application.merchant,
+    notify(
+        user_id=application.merchant.owner_id,
         title=title % {"id": application.pk},
         body=_("Offer: %(amount)s yuan at an APR of %(apr)s %%. Accept it before %(when)s to receive your contract.")
         % {
@@ -804,19 +804,12 @@ def _notify_offer(application: LoanApplication) -> None:
 
 
 def _notify_decided(application: LoanApplication) -> None:
-    notify_merchant(
-        merchant=application.merchant,
+    notify(
+        user_id=application.merchant.owner_id,
         title=_("Your application #%(id)s was not approved") % {"id": application.pk},
         body=_("See the reasons, and what would change the outcome, on the application's page."),
         url=_application_url(application),
     )
-
-
-def _prepare_contract(application_id: int) -> None:
-    # Imported when the callback runs: the contracts stage is a separate module that imports this one.
-    from lending.origination.tasks import contract_prepare_task
-
-    contract_prepare_task.delay(application_id)
 
 
 __all__ = [

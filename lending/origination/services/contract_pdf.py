@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from core.formatting import amount as amount_grouped
 from core.pdf import DOCUMENT_LANGUAGE, FONT_FAMILY, RenderedPdf, html_to_pdf
 
 CONTRACT_TEMPLATE = "lending/contract.html"
@@ -35,11 +36,11 @@ def contract_context(*, contract) -> dict:
     schedule = [
         {
             **line,
-            "principal_display": grouped(line["principal"]),
-            "interest_display": grouped(line["interest"]),
-            "fee_display": grouped(line["fee"]),
-            "payment_display": grouped(line["payment"]),
-            "balance_display": grouped(line["balance"]),
+            "principal_display": amount_grouped(line["principal"]),
+            "interest_display": amount_grouped(line["interest"]),
+            "fee_display": amount_grouped(line["fee"]),
+            "payment_display": amount_grouped(line["payment"]),
+            "balance_display": amount_grouped(line["balance"]),
         }
         for line in terms["schedule"]
     ]
@@ -51,19 +52,14 @@ def contract_context(*, contract) -> dict:
         "terms": terms,
         "font_family": FONT_FAMILY,
         "schedule": schedule,
-        "amount_display": grouped(terms["amount"]),
+        "amount_display": amount_grouped(terms["amount"]),
         "amount_capitals": amount_in_chinese_capitals(Decimal(terms["amount"])),
-        "totals_display": {name: grouped(value) for name, value in totals.items()},
+        "totals_display": {name: amount_grouped(value) for name, value in totals.items()},
         "schedule_sums": {
-            name: grouped(sum((Decimal(line[name]) for line in terms["schedule"]), Decimal(0)))
+            name: amount_grouped(sum((Decimal(line[name]) for line in terms["schedule"]), Decimal(0)))
             for name in ("principal", "interest", "fee", "payment")
         },
     }
-
-
-def grouped(value: str | Decimal) -> str:
-    """50000 -> "50,000.00": how every amount is printed in the contract."""
-    return f"{Decimal(value):,.2f}"
 
 
 _DIGITS = "零壹贰叁肆伍陆柒捌玖"

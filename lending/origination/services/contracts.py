@@ -38,9 +38,10 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
+from core.formatting import amount_plain, masked_account, percent
 from core.services.audit import audit_record
-from core.services.notices import notify_merchant
-from core.transactions import on_commit_robust
+from core.services.notices import notify
+from core.transactions import task_on_commit
 from lending.catalogue.models import (
     FeeTimingChoice,
     PrepaymentPolicy,
@@ -207,7 +208,7 @@ def contract_create_for(*, application_id: int) -> Contract:
             to_state=application.state,
             data={"contract": contract.pk, "version": contract.version},
         )
-        on_commit_robust(_queue_render, contract.pk)
+        task_on_commit("lending.origination.tasks.contract_render_task", contract.pk)
     return contract
 
 
@@ -249,7 +250,7 @@ def contract_terms_for(*, application: LoanApplication) -> dict:
     sales_share = None
     if quote.get("sales_share"):
         sales_share = {**quote["sales_share"], **(offer.get("sales_share") or {})}
-        sales_share["share_percent"] = _percent(Decimal(sales_share["share_rate"]))
+        sales_share["share_percent"] = percent(Decimal(sales_share["share_rate"]))
         sales_share.pop("windows", None)  # the schedule has one line per window already
 
     return {
@@ -266,7 +267,7 @@ def contract_terms_for(*, application: LoanApplication) -> dict:
             "legal_rep_id_masked": merchant.masked_id_number,
             "settlement_bank_name": merchant.settlement_bank_name,
             "settlement_account_name": merchant.settlement_account_name,
-            "settlement_account_masked": _masked_account(merchant.settlement_account_number),
+            "settlement_account_masked": masked_account(merchant.settlement_account_number),
         },
         "product": {
             "code": product.get("code", application.product.code),
@@ -275,7 +276,7 @@ def contract_terms_for(*, application: LoanApplication) -> dict:
             "kind": _choice(ProductKind, product.get("kind", application.product.kind)),
         },
         "currency": offer.get("currency", "CNY"),
-        "amount": _money(application.offer_amount if application.offer_amount is not None else quote["amount"]),
+        "amount": amount_plain(application.offer_amount if application.offer_amount is not None else quote["amount"]),
         "term": application.offer_term,
         "term_unit": _choice(TermUnitChoice, offer.get("term_unit", application.product.term_unit)),
         "repayment_method": _choice(RepaymentMethodChoice, method),
@@ -289,7 +290,7 @@ def contract_terms_for(*, application: LoanApplication) -> dict:
         "day_count": offer.get("day_count", ""),
         "fees": {
             "origination_rate": fees.get("origination_rate", "0"),
-            "origination_percent": _percent(Decimal(fees.get("origination_rate", "0"))),
+            "origination_percent": percent(Decimal(fees.get("origination_rate", "0"))),
             "origination_fixed": fees.get("origination_fixed", "0.00"),
             "origination_timing": _choice(FeeTimingChoice, fees.get("origination_timing", FeeTimingChoice.DEDUCTED)),
             "origination_fee": quote.get("origination_fee", "0.00"),
@@ -308,7 +309,7 @@ def contract_terms_for(*, application: LoanApplication) -> dict:
         "schedule": list(quote["schedule"]),
         "late_fee": {
             "daily_rate": late_fee.get("daily_rate", "0"),
-            "daily_percent": _percent(Decimal(late_fee.get("daily_rate", "0"))),
+            "daily_percent": percent(Decimal(late_fee.get("daily_rate", "0"))),
             "fixed": late_fee.get("fixed", "0.00"),
         },
         "grace_days": offer.get("grace_days", 0),
@@ -318,7 +319,7 @@ def contract_terms_for(*, application: LoanApplication) -> dict:
         "prepayment": {
             "policy": _choice(PrepaymentPolicy, prepayment.get("policy", PrepaymentPolicy.ALLOWED)),
             "fee_rate": prepayment.get("fee_rate", "0"),
-            "fee_percent": _percent(Decimal(prepayment.get("fee_rate", "0"))),
+            "fee_percent": percent(Decimal(prepayment.get("fee_rate", "0"))),
         },
         "sales_share": sales_share,
         "offer": {
@@ -373,8 +374,8 @@ def contract_render(*, contract_id: int) -> Contract:
                     data={"sha256": digest, "pages": rendered.page_count, "bytes": len(rendered.pdf)},
                 )
                 application = locked.application
-                notify_merchant(
-                    merchant=application.merchant,
+                notify(
+                    user_id=application.merchant.owner_id,
                     title=_("Your contract is ready to sign"),
                     body=_(
                         "The loan contract for application #%(id)s (%(amount)s yuan) is ready. Read it, confirm it is "
@@ -522,7 +523,7 @@ def contract_sign(
                 to_state=application.state,
                 data={"contract": locked.pk, "version": locked.version, "sha256": stored_hash},
             )
-            on_commit_robust(_queue_funding, application.pk)
+            task_on_commit("lending.origination.tasks.application_fund_task", application.pk)
     if integrity_failure is not None:
         # Nothing was changed above; the refusal itself is recorded, since it means the stored file was altered.
         logger.error("Contract %s failed its integrity check before signing: %s", locked.pk, integrity_failure)
@@ -561,22 +562,6 @@ def _require_signable(contract: Contract, application: LoanApplication) -> None:
         )
 
 
-# Side effects, run after the commit.
-
-
-def _queue_render(contract_id: int) -> None:
-    from lending.origination.tasks import contract_render_task
-
-    contract_render_task.delay(contract_id)
-
-
-def _queue_funding(application_id: int) -> None:
-    # Imported when the callback runs: funding is a later stage that imports this one.
-    from lending.origination.tasks import application_fund_task
-
-    application_fund_task.delay(application_id)
-
-
 # Helpers.
 
 
@@ -593,20 +578,6 @@ def _choice(choices, code: str) -> dict[str, str]:
     if code in choices.values:
         return {"code": code, **_both(lambda: choices(code).label)}
     return {"code": code or "", "zh": code or "", "en": code or ""}
-
-
-def _money(value: Decimal | str) -> str:
-    return f"{Decimal(value):.2f}"
-
-
-def _percent(fraction: Decimal) -> str:
-    """0.0005 -> "0.05", 0.1 -> "10": a rate as a percentage, with no digits it does not have."""
-    return f"{(fraction * 100).normalize():f}"
-
-
-def _masked_account(number: str) -> str:
-    """A bank account number with only its last four digits shown: ****0042."""
-    return f"****{number[-4:]}" if len(number) > 4 else number
 
 
 __all__ = [

@@ -37,10 +37,12 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.formatting import amount as amount_grouped
+from core.formatting import masked_account
 from core.models import Notice
 from core.services.audit import audit_record
-from core.services.notices import notify_merchant
-from core.transactions import on_commit_robust
+from core.services.notices import notify
+from core.transactions import task_on_commit
 from lending.catalogue.money import Quote
 from lending.catalogue.money.sales_share import TERM_LIMIT_MONTHS
 from lending.catalogue.services.products import quote_for_snapshot
@@ -164,10 +166,13 @@ def _await_second_approval(application: LoanApplication, *, by: User | None) -> 
         from_state=from_state,
         to_state=application.state,
         reason=_("%(amount)s yuan is above the four-eyes threshold of %(threshold)s yuan.")
-        % {"amount": _yuan(application.offer_amount), "threshold": _yuan(settings.FOUR_EYES_THRESHOLD)},
+        % {
+            "amount": amount_grouped(application.offer_amount),
+            "threshold": amount_grouped(settings.FOUR_EYES_THRESHOLD),
+        },
     )
-    notify_merchant(
-        merchant=application.merchant,
+    notify(
+        user_id=application.merchant.owner_id,
         title=_("Your loan is having a final check"),
         body=_(
             "Your contract is signed. Loans of this size are checked by a second officer before they are paid out; "
@@ -179,7 +184,7 @@ def _await_second_approval(application: LoanApplication, *, by: User | None) -> 
         permission=SECOND_APPROVE_PERMISSION,
         title=_("A loan awaits your second approval"),
         body=_("Application #%(id)s of %(merchant)s for %(amount)s yuan is signed and needs a second approval.")
-        % {"id": application.pk, "merchant": application.merchant, "amount": _yuan(application.offer_amount)},
+        % {"id": application.pk, "merchant": application.merchant, "amount": amount_grouped(application.offer_amount)},
         url=reverse("admin:lending_loanapplication_change", args=[application.pk]),
     )
 
@@ -269,7 +274,7 @@ def _loan_create(application: LoanApplication, *, by: User | None) -> Loan:
         to_state=disbursement.status,
         data={"idempotency_key": str(disbursement.idempotency_key), "amount": str(disbursement.amount)},
     )
-    on_commit_robust(_queue_send, disbursement.pk)
+    task_on_commit("lending.origination.tasks.disbursement_send_task", disbursement.pk)
     return loan
 
 
@@ -367,7 +372,7 @@ def disbursement_retry(*, disbursement: Disbursement, by: User) -> Disbursement:
                 "account_changed": previous_account != locked.account_number,
             },
         )
-        on_commit_robust(_queue_send, locked.pk)
+        task_on_commit("lending.origination.tasks.disbursement_send_task", locked.pk)
     return locked
 
 
@@ -540,18 +545,18 @@ def _record_success(disbursement_id: int, result: PayoutResult) -> Disbursement:
             loan.save()
             audit_record(subject=loan, action="loan.activate", from_state=from_state, to_state=loan.state)
         first = loan.instalments.order_by("number").first()
-        notify_merchant(
-            merchant=loan.merchant,
+        notify(
+            user_id=loan.merchant.owner_id,
             title=_("Your loan has been paid out"),
             body=_(
                 "%(amount)s yuan has been paid into your account %(account)s at %(bank)s. "
                 "Your first repayment of %(payment)s yuan is due on %(due)s."
             )
             % {
-                "amount": _yuan(locked.amount),
+                "amount": amount_grouped(locked.amount),
                 "account": masked_account(locked.account_number),
                 "bank": locked.bank_name,
-                "payment": _yuan(first.payment_due) if first else "-",
+                "payment": amount_grouped(first.payment_due) if first else "-",
                 "due": first.due_date.isoformat() if first else "-",
             },
             url=reverse("lending:loan-detail", kwargs={"pk": loan.pk}),
@@ -572,8 +577,8 @@ def _record_failure(disbursement_id: int, error: str) -> Disbursement:
             subject=locked, action="disbursement.fail", from_state=from_status, to_state=locked.status, reason=error
         )
         merchant = locked.loan.merchant
-        notify_merchant(
-            merchant=merchant,
+        notify(
+            user_id=merchant.owner_id,
             title=_("Your payout is delayed"),
             body=_(
                 "Your bank could not receive the payout of your loan yet. Our team is looking into it and will "
@@ -609,13 +614,6 @@ def _record_no_answer(disbursement_id: int, error: str) -> Disbursement:
     return locked
 
 
-def _queue_send(disbursement_id: int) -> None:
-    # Imported here: the tasks import this module.
-    from lending.origination.tasks import disbursement_send_task
-
-    disbursement_send_task.delay(disbursement_id)
-
-
 def _notify_officers(*, permission: str, title: str, body: str, url: str) -> None:
     """An in-app notice to every active officer who can act on it (no email: officers work the back office)."""
     from accounts.models import User
@@ -631,15 +629,6 @@ def _notify_officers(*, permission: str, title: str, body: str, url: str) -> Non
         .distinct()
     )
     Notice.objects.bulk_create(Notice(user=officer, title=title, body=body, url=url) for officer in officers)
-
-
-def masked_account(number: str) -> str:
-    """An account number as a merchant is shown it: only the last four digits."""
-    return f"**** {number[-4:]}" if len(number) > 4 else number
-
-
-def _yuan(amount: Decimal | None) -> str:
-    return "-" if amount is None else f"{amount:,.2f}"
 
 
 def _application_url(application: LoanApplication) -> str:
@@ -659,6 +648,5 @@ __all__ = [
     "disbursement_retry",
     "disbursement_send",
     "disbursements_reconcile",
-    "masked_account",
     "reconcile_after",
 ]

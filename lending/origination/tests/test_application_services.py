@@ -349,12 +349,7 @@ def test_accepting_an_offer_queues_the_contract_after_commit(
 ):
     queued: list[int] = []
 
-    class FakeTask:
-        @staticmethod
-        def delay(application_id: int) -> None:
-            queued.append(application_id)
-
-    monkeypatch.setattr("lending.origination.tasks.contract_prepare_task", FakeTask, raising=False)
+    monkeypatch.setattr("lending.origination.tasks.contract_prepare_task.delay", queued.append)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         application = application_accept(application=approved_application, by=approved_application.merchant.owner)
@@ -374,12 +369,7 @@ def test_accepting_an_offer_queues_the_contract_after_commit(
 def test_two_concurrent_acceptances_accept_once_and_ask_for_one_contract(approved_application, monkeypatch):
     queued: list[int] = []
 
-    class FakeTask:
-        @staticmethod
-        def delay(application_id: int) -> None:
-            queued.append(application_id)
-
-    monkeypatch.setattr("lending.origination.tasks.contract_prepare_task", FakeTask, raising=False)
+    monkeypatch.setattr("lending.origination.tasks.contract_prepare_task.delay", queued.append)
 
     def accept() -> str:
         application_accept(application=approved_application, by=approved_application.merchant.owner)

@@ -86,7 +86,7 @@ def test_signing_while_the_broker_is_down_still_signs_and_the_sweep_funds(
 ):
     contract = prepared_contract(accepted_application, django_capture_on_commit_callbacks)
     with (
-        mock.patch("lending.origination.services.contracts._queue_funding", side_effect=ConnectionError("broker down")),
+        mock.patch("lending.origination.tasks.application_fund_task.delay", side_effect=ConnectionError("broker down")),
         django_capture_on_commit_callbacks(execute=True),
     ):
         sign(contract)

@@ -16,8 +16,8 @@ from rest_framework.views import APIView
 from core.api.filters import states_filter
 from core.api.pagination import DefaultCursorPagination
 from core.api.permissions import IsMerchantOwner
+from core.formatting import masked_account
 from lending.catalogue.models import RepaymentMethodChoice
-from lending.origination.services.funding import masked_account
 from lending.servicing.models import Disbursement, Loan, LoanState
 from lending.servicing.selectors.loans import loan_paid_out, loan_with_schedule, loans_list
 

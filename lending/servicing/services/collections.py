@@ -34,7 +34,7 @@ from django.utils.translation import ngettext
 from core.exceptions import StateConflict
 from core.money import FEN
 from core.services.audit import audit_record
-from core.services.notices import notify_merchant
+from core.services.notices import notify
 from lending.catalogue.models import RepaymentMethodChoice
 from lending.servicing.models import CollectionContact, DeferralRequest, Instalment, Loan, LoanState, Reminder
 
@@ -291,8 +291,8 @@ def deferral_approve(*, request: DeferralRequest, by: User, note: str = "") -> D
             reason=locked.decision_note,
             data=data,
         )
-        notify_merchant(
-            merchant=loan.merchant,
+        notify(
+            user_id=loan.merchant.owner_id,
             title=_("Instalment %(number)s of loan #%(id)s is now due on %(date)s")
             % {"number": instalment.number, "id": loan.pk, "date": instalment.due_date.isoformat()},
             body=_(
@@ -328,8 +328,8 @@ def deferral_refuse(*, request: DeferralRequest, by: User, note: str) -> Deferra
         audit_record(
             subject=locked, action="deferral.refuse", by=by, from_state=DR.PENDING, to_state=DR.REFUSED, reason=note
         )
-        notify_merchant(
-            merchant=loan.merchant,
+        notify(
+            user_id=loan.merchant.owner_id,
             title=_("Your request to defer instalment %(number)s was refused") % {"number": instalment.number},
             body=_("Instalment %(number)s stays due on %(date)s. The officer's note: %(note)s")
             % {"number": instalment.number, "date": instalment.due_date.isoformat(), "note": note},

@@ -42,8 +42,7 @@ from core.middleware import current_request_id
 from core.models import AuditEvent, Notice
 from core.money import to_fen
 from core.services.audit import audit_record
-from core.services.notices import notify_merchant
-from core.transactions import on_commit_robust
+from core.services.notices import notify, notify_many
 from lending.catalogue.models import RepaymentMethodChoice
 from lending.catalogue.money.sales_share import WINDOW_DAYS, WINDOW_SHARE
 from lending.servicing.models import Instalment, Loan, LoanState, Payment, PaymentSource, Reminder, SalesShareDeduction
@@ -59,7 +58,6 @@ OWED_STATES = (L.ACTIVE, L.OVERDUE, L.DEFAULTED)
 ACCRUING_STATES = (L.ACTIVE, L.OVERDUE)
 UNPAID = (I.DUE, I.PARTLY_PAID, I.OVERDUE)
 BATCH_SIZE = 5000
-EMAIL_BATCH_SIZE = 200
 NEAR_BREACH_DAY = 45
 SALES_AVERAGE_DAYS = 30
 BREACH_ACTION = "sales_share.breach"
@@ -368,7 +366,6 @@ def _reminder_notices(inserted: list[tuple[int, str]]) -> list[Notice]:
             "loan__merchant"
         )
     }
-    title_max = Notice._meta.get_field("title").max_length
     notices = []
     for instalment_id, kind in sorted(inserted):
         instalment = instalments[instalment_id]
@@ -376,16 +373,12 @@ def _reminder_notices(inserted: list[tuple[int, str]]) -> list[Notice]:
         notices.append(
             Notice(
                 user_id=instalment.loan.merchant.owner_id,
-                title=title[:title_max],
+                title=title,
                 body=body,
                 url=_loan_url(instalment.loan_id),
             )
         )
-    created = Notice.objects.bulk_create(notices)
-    notice_ids = [notice.pk for notice in created]
-    for start in range(0, len(notice_ids), EMAIL_BATCH_SIZE):
-        on_commit_robust(_queue_emails, notice_ids[start : start + EMAIL_BATCH_SIZE])
-    return created
+    return notify_many(notices=notices)
 
 
 def _reminder_text(kind: str, instalment: Instalment) -> tuple[str, str]:
@@ -435,13 +428,6 @@ def _loan_url(loan_id: int) -> str:
         return reverse("lending:loan-detail", kwargs={"pk": loan_id})
     except NoReverseMatch:
         return ""
-
-
-def _queue_emails(notice_ids: list[int]) -> None:
-    # Imported here: the tasks module imports this one.
-    from core.tasks import reminder_emails_task
-
-    reminder_emails_task.delay(notice_ids)
 
 
 # 5. Sales-share sweeps.
@@ -676,7 +662,7 @@ def _window_record(*, loan: Loan, action: str, window: SalesShareWindowStatus, o
             "checked_on": on.isoformat(),
         },
     )
-    notify_merchant(merchant=loan.merchant, title=title, body=body, url=_loan_url(loan.pk))
+    notify(user_id=loan.merchant.owner_id, title=title, body=body, url=_loan_url(loan.pk))
 
 
 # Credit held.

@@ -50,7 +50,7 @@ from django.utils.translation import gettext as _
 from core.exceptions import StateConflict
 from core.money import FEN, to_fen
 from core.services.audit import audit_record
-from core.services.notices import notify_merchant
+from core.services.notices import notify
 from lending.catalogue.models import PrepaymentPolicy, PriceBasis
 from lending.catalogue.money import QuoteError, QuoteTerms, RepaymentMethod, quote
 from lending.catalogue.money.dates import add_months
@@ -296,8 +296,8 @@ def _notify_payment(loan: Loan, payment: Payment) -> None:
     if payment.source == PaymentSource.SALES_SHARE:
         # A deduction a day would flood the inbox; the sales-share job tells the merchant about its sweeps.
         return
-    notify_merchant(
-        merchant=loan.merchant,
+    notify(
+        user_id=loan.merchant.owner_id,
         title=_("Payment of %(amount)s yuan received") % {"amount": payment.amount},
         body=_("We received %(amount)s yuan for loan #%(id)s on %(date)s. Thank you.")
         % {"amount": payment.amount, "id": loan.pk, "date": payment.received_on.isoformat()},

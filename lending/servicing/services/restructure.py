@@ -38,7 +38,7 @@ from django.utils.translation import gettext as _
 
 from core.exceptions import StateConflict
 from core.services.audit import audit_record
-from core.services.notices import notify_merchant
+from core.services.notices import notify
 from lending.catalogue.models import RepaymentMethodChoice
 from lending.catalogue.money import QuoteError, QuoteTerms, RepaymentMethod, quote
 from lending.servicing.models import DeferralRequest, Instalment, Loan, LoanState, RestructureProposal
@@ -261,8 +261,8 @@ def restructure_propose(
             reason=checked["reason"],
             data={"proposal_id": proposal.pk, **proposal.terms, "schedule": proposal.schedule},
         )
-        notify_merchant(
-            merchant=locked.merchant,
+        notify(
+            user_id=locked.merchant.owner_id,
             title=_("A new repayment plan is proposed for loan #%(id)s") % {"id": locked.pk},
             body=_(
                 "We propose to re-schedule the %(balance)s yuan outstanding over %(term)d monthly instalments of "

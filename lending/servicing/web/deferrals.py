@@ -23,8 +23,8 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 
 from core.exceptions import StateConflict
-from core.pdf import FONT_FAMILY, html_to_pdf
-from lending.origination.services.contract_pdf import CONTRACT_LANGUAGE, grouped
+from core.formatting import amount as amount_grouped
+from core.pdf import DOCUMENT_LANGUAGE, FONT_FAMILY, html_to_pdf
 from lending.servicing.models import Instalment, Loan
 from lending.servicing.selectors.daily import loan_amount_owed
 from lending.servicing.selectors.repayments import loan_for_owner, payments_of_loan
@@ -128,10 +128,10 @@ def _line(row: Instalment, on: date) -> dict:
         "due_date": row.due_date.isoformat(),
         "status": row.status,
         "status_display": row.get_status_display(),
-        "due": grouped(due),
-        "paid": grouped(paid),
-        "outstanding": grouped(outstanding),
-        "overdue": grouped(overdue),
+        "due": amount_grouped(due),
+        "paid": amount_grouped(paid),
+        "outstanding": amount_grouped(outstanding),
+        "overdue": amount_grouped(overdue),
         "_due": due,
         "_paid": paid,
         "_outstanding": outstanding,
@@ -145,7 +145,7 @@ def statement_context(*, loan: Loan, on: date) -> dict:
     payments = [
         {
             "received_on": payment.received_on.isoformat(),
-            "amount": grouped(payment.amount),
+            "amount": amount_grouped(payment.amount),
             "source_display": payment.get_source_display(),
             "kind_display": payment.get_kind_display(),
             "reference": payment.external_reference,
@@ -153,7 +153,7 @@ def statement_context(*, loan: Loan, on: date) -> dict:
                 {
                     "instalment": allocation.instalment.number if allocation.instalment else None,
                     "component_display": allocation.get_component_display(),
-                    "amount": grouped(allocation.amount),
+                    "amount": amount_grouped(allocation.amount),
                 }
                 for allocation in payment.allocations.all()
             ],
@@ -164,7 +164,7 @@ def statement_context(*, loan: Loan, on: date) -> dict:
         (row.principal_due - row.principal_paid for row in loan.instalments.all()),
         ZERO,
     )
-    totals = {key: grouped(sum((line[f"_{key}"] for line in lines), ZERO)) for key in ("due", "paid", "overdue")}
+    totals = {key: amount_grouped(sum((line[f"_{key}"] for line in lines), ZERO)) for key in ("due", "paid", "overdue")}
     return {
         "loan": loan,
         "on": on.isoformat(),
@@ -172,16 +172,16 @@ def statement_context(*, loan: Loan, on: date) -> dict:
         "lines": lines,
         "payments": payments,
         "totals": totals,
-        "principal": grouped(loan.principal),
-        "principal_outstanding": grouped(principal_outstanding),
-        "credit": grouped(loan.credit_balance),
-        "balance": grouped(loan_amount_owed(loan=loan)),
+        "principal": amount_grouped(loan.principal),
+        "principal_outstanding": amount_grouped(principal_outstanding),
+        "credit": amount_grouped(loan.credit_balance),
+        "balance": amount_grouped(loan_amount_owed(loan=loan)),
     }
 
 
 def statement_html(*, loan: Loan, on: date) -> str:
     """Always in Chinese with English beside it, whatever language the merchant browses in."""
-    with translation.override(CONTRACT_LANGUAGE):
+    with translation.override(DOCUMENT_LANGUAGE):
         return render_to_string(STATEMENT_TEMPLATE, statement_context(loan=loan, on=on))
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import DetailView, ListView
 
-from lending.origination.services.funding import masked_account
+from core.formatting import masked_account
 from lending.servicing.models import Disbursement, Loan
 from lending.servicing.selectors.loans import loan_paid_out, loan_with_schedule, loans_list
 from lending.servicing.services.collections import instalments_deferrable
