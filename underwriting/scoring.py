@@ -251,7 +251,7 @@ def grade_for_pd(card: LoadedScorecard, pd: Decimal) -> str:
 
 def _bin_for(feature_bins: tuple[Bin, ...], value) -> Bin:
     worst = min(feature_bins, key=lambda bin_: bin_.points)
-    if value is None:
+    if value is None or value == "":  # the engine records an unknown industry as ""
         return next((bin_ for bin_ in feature_bins if bin_.category == MISSING), worst)
     for bin_ in feature_bins:
         if bin_.category == MISSING:

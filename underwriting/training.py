@@ -688,7 +688,7 @@ def _bin_features(
             dropped[name] = str(exc)
             continue
         information_values[name] = round(binning.iv, 6)
-        alone = _single_feature_auc(binning, train_values, y_train)
+        alone = _single_column_auc(binning, train_values, y_train)
         if alone >= LEAKAGE_AUC:
             dropped[name] = _(
                 "leakage: on its own it separates goods from bads almost perfectly (training AUC %(auc).3f, at least "
@@ -725,11 +725,24 @@ def _equals_target(values: Sequence[Any], y: np.ndarray) -> bool:
     return len(classes) == 2
 
 
-def _single_feature_auc(binning: FeatureBinning, values: Sequence[Any], y: np.ndarray) -> float:
-    """How well the feature's weight of evidence alone ranks the rows (either way round), as an AUC."""
-    woes = np.array([float(bin_.woe) for bin_ in binning.bins])[binning.bin_indexes(values)]
-    auc = _auc(-woes, y)
-    return max(auc, 1 - auc)
+def _single_column_auc(binning: FeatureBinning, values: Sequence[Any], y: np.ndarray) -> float:
+    """How well the column alone ranks the training rows (either way round), as an AUC.
+
+    A number is ranked by its value (missing values first, then last: the better of the two), so a perfect
+    separator shows even though binning merges it into one bin (a bin needs goods and bads); a category by its
+    bin's weight of evidence, so that an identifier's one-row categories (pooled into "other") do not count.
+    """
+    if binning.kind == "numeric":
+        x = np.asarray(values, dtype=float)
+        present = ~np.isnan(x)
+        aucs = []
+        for fill in (-np.inf, np.inf):
+            ranked = np.where(present, x, fill)
+            aucs.append(_auc(ranked, y))
+    else:
+        woes = np.array([float(bin_.woe) for bin_ in binning.bins])[binning.bin_indexes(values)]
+        aucs = [_auc(-woes, y)]
+    return max(max(auc, 1 - auc) for auc in aucs)
 
 
 def woe_matrix(trained: TrainedScorecard, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
