@@ -65,7 +65,9 @@ from sklearn.model_selection import train_test_split
 from core.audit import audit_record
 from merchants.choices import Industry
 from underwriting.choices import Feature, RiskGrade, ScorecardState
+from underwriting.features import MerchantFeatures
 from underwriting.models import Decision, Scorecard, ScorecardBin
+from underwriting.scoring import score_features, scorecard_load
 
 # The category of the bin that holds missing values, numeric or categorical. The live engine puts an
 # applicant whose feature is None (or empty) in this bin.
@@ -1739,3 +1741,87 @@ def _notes(trained: TrainedScorecard) -> str:
     if trained.dropped:
         lines.append("Dropped: " + "; ".join(f"{name}: {why}" for name, why in trained.dropped.items()) + ".")
     return "\n".join(lines)
+
+
+# --- a challenger beside the champion -------------------------------------------------------------------
+
+CHALLENGER_DAYS = 90
+# The most recent decisions compared, so that the page stays quick on a busy book; the result says so.
+CHALLENGER_MAX_DECISIONS = 20000
+
+
+@dataclass(frozen=True)
+class ScorecardMix:
+    """What one scorecard would have decided: outcome shares and grade shares over the same decisions."""
+
+    scorecard: Scorecard
+    outcomes: dict[str, float]
+    grades: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ChallengerComparison:
+    since: datetime.datetime
+    decisions: int
+    capped: bool
+    champion: ScorecardMix | None
+    challenger: ScorecardMix
+    # Decisions on which the two scorecards' score-based outcomes differ.
+    outcome_changes: int
+
+
+def challenger_compare(
+    *, challenger: Scorecard, days: int = CHALLENGER_DAYS, now: datetime.datetime | None = None
+) -> ChallengerComparison:
+    """Score the last ``days`` of decisions with the challenger and with the active scorecard (the champion).
+
+    Each decision's features are the ones in its snapshot, as the engine measured them at the time; each
+    scorecard's outcome is its own approve / refer / decline cut-off on its own score. Policy rules and fraud
+    checks, which apply alike whichever scorecard is active, are left out. Read-only.
+    """
+    since = (now or timezone.now()) - datetime.timedelta(days=days)
+    snapshots = list(
+        Decision.objects.filter(decided_at__gte=since, snapshot__has_key="features")
+        .order_by("-decided_at", "-id")
+        .values_list("snapshot", flat=True)[: CHALLENGER_MAX_DECISIONS + 1]
+    )
+    capped = len(snapshots) > CHALLENGER_MAX_DECISIONS
+    features = [MerchantFeatures.from_dict(snapshot["features"]) for snapshot in snapshots[:CHALLENGER_MAX_DECISIONS]]
+    champion = Scorecard.objects.filter(state=ScorecardState.ACTIVE).exclude(pk=challenger.pk).first()
+
+    def outcomes_of(scorecard: Scorecard) -> tuple[list[str], list[str]]:
+        card = scorecard_load(scorecard)
+        outcomes, grades = [], []
+        for merchant_features in features:
+            result = score_features(features=merchant_features, scorecard=card)
+            if result.score >= card.approve_min_score:
+                outcomes.append("approve")
+            elif result.score >= card.refer_min_score:
+                outcomes.append("refer")
+            else:
+                outcomes.append("decline")
+            grades.append(result.grade)
+        return outcomes, grades
+
+    def mix(scorecard: Scorecard, outcomes: list[str], grades: list[str]) -> ScorecardMix:
+        total = len(outcomes) or 1
+        return ScorecardMix(
+            scorecard=scorecard,
+            outcomes={name: outcomes.count(name) / total for name in ("approve", "refer", "decline")},
+            grades={grade: grades.count(grade) / total for grade in RiskGrade.values},
+        )
+
+    challenger_outcomes, challenger_grades = outcomes_of(challenger)
+    champion_mix, changes = None, 0
+    if champion is not None:
+        champion_outcomes, champion_grades = outcomes_of(champion)
+        champion_mix = mix(champion, champion_outcomes, champion_grades)
+        changes = sum(a != b for a, b in zip(champion_outcomes, challenger_outcomes, strict=True))
+    return ChallengerComparison(
+        since=since,
+        decisions=len(features),
+        capped=capped,
+        champion=champion_mix,
+        challenger=mix(challenger, challenger_outcomes, challenger_grades),
+        outcome_changes=changes,
+    )
