@@ -32,7 +32,8 @@ The pipeline is the classic application scorecard:
 
 Rows can come from any source (``train_scorecard(rows=...)``): a CSV file (``read_training_csv``) or,
 once lending has funded loans, the feature snapshots of the decisions behind them (``loan_training_rows``).
-Nothing here imports lending. ``scorecard_create_trained`` is the only function that writes.
+Before a draft is activated, ``challenger_compare`` scores the last 90 days of decisions with it and with the
+active scorecard. Nothing here imports lending. ``scorecard_create_trained`` is the only function that writes.
 """
 
 from __future__ import annotations
@@ -900,7 +901,7 @@ _NUMBER_TEXT = re.compile(r"^([+-]?)[¥$€£]?\s*(\d{1,3}(?:,\d{3})+|\d*)(\.\d*
 
 
 def _number_from_text(text: str) -> float:
-    """ " 1,200.50 ", "¥350", "１２" (full-width) → a float; anything else raises ValueError."""
+    """A number written as text (" 1,200.50 ", "¥350", full-width "１２") as a float, else ValueError."""
     text = unicodedata.normalize("NFKC", text).strip()
     match = _NUMBER_TEXT.match(text)
     if not match or not (match.group(2) or (match.group(3) or "")[1:]):
@@ -1251,6 +1252,11 @@ def _metrics(scores: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         "bads": int(y.sum()),
         "bad_rate": round(float(y.mean()), 6),
     }
+
+
+# Evaluation works on float scores, as fitting does: they rank applicants and are never amounts of money. The
+# cut-offs it chooses are stored as Decimal at the live engine's 0.01 places, and holdout shares are counted on
+# scores rounded the way the engine rounds them.
 
 
 def _auc(scores: np.ndarray, y: np.ndarray) -> float:
@@ -1694,6 +1700,8 @@ def scorecard_create_trained(
                 "source": trained.source,
                 "seed": trained.metrics["seed"],
                 "features": [b.name for b in trained.features],
+                "dropped": trained.dropped,
+                "cutoffs": trained.metrics["cutoffs"],
             },
         )
     return scorecard

@@ -240,6 +240,27 @@ def test_u_shaped_risk_is_merged_to_monotonic_bins_only_when_asked():
     assert (forced > 0).all() or (forced < 0).all()
 
 
+def test_by_default_bins_are_monotone_where_the_data_supports_it_and_the_trainer_says_where_not():
+    rng = np.random.default_rng(4)
+    cv = rng.uniform(0, 2, 4000)
+    sales = rng.lognormal(math.log(60000), 0.7, 4000)
+    log_odds = -2.5 + 3 * (cv - 1) ** 2 - 0.9 * np.log(sales / 60000)
+    bad = rng.random(4000) < 1 / (1 + np.exp(-log_odds))
+    rows = [
+        {"sales_cv": f"{x:.4f}", "monthly_sales_avg": f"{s:.2f}", "bad": int(b)}
+        for x, s, b in zip(cv, sales, bad, strict=True)
+    ]
+
+    binnings = {binning.name: binning for binning in train_scorecard(rows, "bad").features}
+
+    assert binnings["sales_cv"].shape.startswith("20 fine classes → 6 coarse; not monotone: the data rejects one trend")
+    rates = [bin_.bad_rate for bin_ in binnings["sales_cv"].bins if not bin_.category]
+    assert rates[0] > min(rates) < rates[-1]  # the U is kept
+    assert binnings["monthly_sales_avg"].shape.endswith("monotone: the bad rate falls as the value rises")
+    rates = [bin_.bad_rate for bin_ in binnings["monthly_sales_avg"].bins if not bin_.category]
+    assert rates == sorted(rates, reverse=True)
+
+
 def test_missing_values_and_rare_categories_get_their_own_bins(db, applicants_csv):
     path, _rows = applicants_csv
     train(path, "--target", "defaulted")
