@@ -1409,8 +1409,7 @@ def cutoff_search(
         approve if refer_share == 0 or approved_share >= 1 else score_at_rate(min(1.0, approved_share + refer_share))
     )
     approve_min_score, refer_min_score = _quantize(approve, SCORE_PLACES), _quantize(min(refer, approve), SCORE_PLACES)
-    # The live engine rounds a score to 0.01 half up before comparing: compare the holdout the same way.
-    live = np.array([float(_quantize(float(score), SCORE_PLACES)) for score in scores])
+    live = _live_scores(scores)
     approved = live >= float(approve_min_score)
     referred = (live >= float(refer_min_score)) & ~approved
     basis |= {
@@ -1428,7 +1427,13 @@ def _score_at_pd(pd: float, factor: float, offset: float) -> Decimal:
     return _quantize(offset + factor * math.log((1 - pd) / pd), SCORE_PLACES)
 
 
+def _live_scores(scores: np.ndarray) -> np.ndarray:
+    """The scores as the live engine compares them with a cut-off: rounded to 0.01, half up (in Decimal)."""
+    return np.array([float(_quantize(float(score), SCORE_PLACES)) for score in scores])
+
+
 def _outcome_shares(scores: np.ndarray, approve_min_score: Decimal, refer_min_score: Decimal) -> dict[str, float]:
+    scores = _live_scores(scores)
     approve = scores >= float(approve_min_score)
     refer = (scores >= float(refer_min_score)) & ~approve
     return {
