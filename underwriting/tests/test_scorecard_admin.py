@@ -492,3 +492,15 @@ def test_the_champion_itself_says_it_is_the_champion(manager_client):
     page = manager_client.get(reverse("admin:underwriting_scorecard_change", args=[champion.pk])).content.decode()
 
     assert "This version is the champion: a draft is compared with it here before activation." in page
+
+
+def test_a_challenger_without_a_champion_shows_its_own_mix_and_says_there_is_none(manager_client):
+    challenger = known_scorecard(name="First")
+    DecisionFactory(snapshot={"features": {"months_active": 24, "monthly_sales_avg": "60000", "refund_ratio": "0.01"}})
+
+    page = manager_client.get(reverse("admin:underwriting_scorecard_change", args=[challenger.pk])).content.decode()
+
+    assert "1 decisions since" in page
+    assert "No version is active: there is no champion to compare with." in page
+    assert f"<th>Would have produced</th><th>challenger: First v{challenger.version}</th>" in page
+    assert "<tr><td>approved</td><td>100.0%</td></tr>" in page  # 500 + 60 + 40 + 20 + 0 + 0 = 620 ≥ 560
