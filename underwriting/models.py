@@ -127,10 +127,15 @@ class ScorecardBin(models.Model):
     """One bin of one feature: a numeric range [lower, upper) or a category, and its points."""
 
     scorecard = models.ForeignKey(Scorecard, on_delete=models.CASCADE, related_name="bins")
-    feature = models.CharField(_("feature"), max_length=40, choices=Feature.choices)
-    lower = models.DecimalField(_("from (inclusive)"), max_digits=18, decimal_places=6, null=True, blank=True)
-    upper = models.DecimalField(_("to (exclusive)"), max_digits=18, decimal_places=6, null=True, blank=True)
-    category = models.CharField(_("category"), max_length=40, blank=True)
+    # A trained scorecard may keep a column the live engine does not compute (--allow-unknown-features); its
+    # name is whatever the data set calls it, so the field is long enough for real column names.
+    feature = models.CharField(_("feature"), max_length=200, choices=Feature.choices)
+    lower = models.DecimalField(_("from (inclusive)"), max_digits=28, decimal_places=6, null=True, blank=True)
+    upper = models.DecimalField(_("to (exclusive)"), max_digits=28, decimal_places=6, null=True, blank=True)
+    # A short code for the category (the label itself when it is short); ``label`` holds the category exactly as
+    # the data spells it, of any length or script, and is what a value is matched against when it is set.
+    category = models.CharField(_("category code"), max_length=40, blank=True)
+    label = models.TextField(_("category (full label)"), blank=True)
     points = models.DecimalField(_("points"), max_digits=9, decimal_places=3)
     woe = models.DecimalField(_("weight of evidence"), max_digits=9, decimal_places=6, null=True, blank=True)
     # The reason shown when this bin costs the applicant points, e.g. "monthly sales below the level for

@@ -24,6 +24,7 @@ from underwriting.services.decisions import (
     scorecard_retire,
     scorecard_save,
 )
+from underwriting.services.training import CHALLENGER_DAYS, challenger_compare
 
 METRIC_LABELS = {
     "auc": _("AUC"),
@@ -75,7 +76,7 @@ class ScorecardBinInline(admin.TabularInline):
 
     model = ScorecardBin
     extra = 0
-    fields = ["feature", "lower", "upper", "category", "points", "woe", "reason_en", "reason_zh"]
+    fields = ["feature", "lower", "upper", "category", "label", "points", "woe", "reason_en", "reason_zh"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Scorecard | None = None):
         return [] if _is_draft(obj) else self.fields
@@ -126,13 +127,19 @@ class ScorecardAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        (_("Holdout metrics"), {"fields": ["metrics_table", "training_distribution"]}),
+        (_("Holdout metrics"), {"fields": ["metrics_table", "holdout_figures", "training_distribution"]}),
+        (_("Calibration and cut-offs on the holdout"), {"fields": ["calibration_table", "tradeoff_table"]}),
+        (_("Challenger against the champion"), {"fields": ["challenger_comparison"]}),
         (_("History"), {"fields": ["created_by", "created_at", "activated_at", "retired_at"]}),
     ]
     readonly_fields = [
         "state_badge",
         "score_bands",
         "metrics_table",
+        "holdout_figures",
+        "calibration_table",
+        "tradeoff_table",
+        "challenger_comparison",
         "created_by",
         "created_at",
         "activated_at",
@@ -168,7 +175,9 @@ class ScorecardAdmin(admin.ModelAdmin):
         return format_html('<span class="status status-{}">{}</span>', scorecard.state, scorecard.get_state_display())
 
     def _metric(self, scorecard: Scorecard, name: str) -> str:
-        value = (scorecard.metrics or {}).get(name)
+        metrics = scorecard.metrics or {}
+        # A trained scorecard keeps its figures per part (train, holdout): the list shows the holdout's.
+        value = (metrics.get("holdout") or {}).get(name, metrics.get(name))
         if value is None:
             return "—"
         try:
@@ -203,6 +212,157 @@ class ScorecardAdmin(admin.ModelAdmin):
         if not rows:
             return gettext("No holdout metrics: an expert scorecard is not fitted to data.")
         return _table([gettext("Metric"), gettext("Value")], rows)
+
+    @admin.display(description=_("train and holdout"))
+    def holdout_figures(self, scorecard: Scorecard) -> str:
+        metrics = scorecard.metrics or {}
+        train, holdout = metrics.get("train"), metrics.get("holdout")
+        if not isinstance(train, dict) or not isinstance(holdout, dict):
+            return "—"
+        low, high = holdout.get("auc_interval") or (None, None)
+        rows = [
+            (
+                part_name,
+                f"{part['auc']:.3f}",
+                f"{low:.3f} – {high:.3f}" if part is holdout and low is not None else "",
+                f"{part['ks']:.3f}",
+                f"{part['gini']:.3f}",
+                part["rows"],
+                part["bads"],
+                f"{part['bad_rate']:.1%}",
+            )
+            for part_name, part in ((gettext("train"), train), (gettext("holdout"), holdout))
+        ]
+        table = _table(
+            [
+                gettext("Rows scored"),
+                gettext("AUC"),
+                gettext("95 % interval (bootstrap)"),
+                gettext("KS"),
+                gettext("Gini"),
+                gettext("rows"),
+                gettext("bads"),
+                gettext("bad rate"),
+            ],
+            rows,
+        )
+        notes = [*metrics.get("warnings", [])]
+        dropped = metrics.get("dropped_features") or {}
+        notes += [gettext("%(column)s refused: %(reason)s") % {"column": c, "reason": r} for c, r in dropped.items()]
+        return format_html("{}{}", table, format_html_join("", "<p>{}</p>", ((note,) for note in notes)))
+
+    @admin.display(description=_("calibration"))
+    def calibration_table(self, scorecard: Scorecard) -> str:
+        bands = (scorecard.metrics or {}).get("calibration")
+        if not bands:
+            return "—"
+        rows = [
+            (
+                f"{band['min_score']:.2f} – {band['max_score']:.2f}",
+                band["rows"],
+                band["bads"],
+                f"{band['observed_bad_rate']:.1%}",
+                f"{band['predicted_bad_rate']:.1%}",
+            )
+            for band in bands
+        ]
+        rows.append(
+            (
+                gettext("all"),
+                sum(band["rows"] for band in bands),
+                sum(band["bads"] for band in bands),
+                f"{scorecard.metrics['holdout']['bad_rate']:.1%}",
+                "",
+            )
+        )
+        return _table(
+            [
+                gettext("Score band"),
+                gettext("rows"),
+                gettext("bads"),
+                gettext("observed bad rate"),
+                gettext("predicted bad rate"),
+            ],
+            rows,
+        )
+
+    @admin.display(description=_("trade-off"))
+    def tradeoff_table(self, scorecard: Scorecard) -> str:
+        lines = (scorecard.metrics or {}).get("tradeoff")
+        if not lines:
+            return "—"
+        rows = [
+            (
+                line["cutoff"],
+                f"{line['approval_rate']:.1%}",
+                line["approved"],
+                line["bads"],
+                f"{line['bad_rate']:.1%}",
+                f"{line['predicted_bad_rate']:.1%}",
+            )
+            for line in lines
+        ]
+        cutoffs = scorecard.metrics.get("cutoffs") or {}
+        if cutoffs.get("basis") == "target_approval_rate":
+            basis = gettext("Cut-offs set for a target approval rate of %(rate).1f %%.") % {
+                "rate": 100 * cutoffs["target_approval_rate"]
+            }
+        elif cutoffs.get("basis") == "max_bad_rate":
+            basis = gettext("Cut-offs set for a bad rate among the approved of at most %(rate).1f %%.") % {
+                "rate": 100 * cutoffs["max_bad_rate"]
+            }
+        else:
+            basis = gettext("Cut-offs at the grade PD ceilings.")
+        return format_html(
+            "<p>{}</p>{}",
+            basis,
+            _table(
+                [
+                    gettext("Approve from score"),
+                    gettext("approval rate"),
+                    gettext("approved"),
+                    gettext("bads"),
+                    gettext("bad rate among approved"),
+                    gettext("predicted"),
+                ],
+                rows,
+            ),
+        )
+
+    @admin.display(description=_("last 90 days of decisions"))
+    def challenger_comparison(self, scorecard: Scorecard) -> str:
+        if scorecard.pk is None:
+            return "—"
+        if scorecard.state == ScorecardState.ACTIVE:
+            return gettext("This version is the champion: a draft is compared with it here before activation.")
+        comparison = challenger_compare(challenger=scorecard, days=CHALLENGER_DAYS)
+        if not comparison.decisions:
+            return gettext("No decisions in the last %(days)d days to compare on.") % {"days": CHALLENGER_DAYS}
+        sides = [(gettext("challenger"), comparison.challenger)]
+        if comparison.champion is not None:
+            sides.insert(0, (gettext("champion"), comparison.champion))
+        headers = [gettext("Would have produced")] + [
+            f"{role}: {side.scorecard.name} v{side.scorecard.version}" for role, side in sides
+        ]
+        labels = {"approve": gettext("approved"), "refer": gettext("referred"), "decline": gettext("declined")}
+        rows = [(labels[name], *(f"{side.outcomes[name]:.1%}" for _role, side in sides)) for name in labels]
+        rows += [
+            (gettext("grade %(grade)s") % {"grade": grade}, *(f"{side.grades[grade]:.1%}" for _role, side in sides))
+            for grade in comparison.challenger.grades
+        ]
+        summary = gettext(
+            "%(count)d decisions since %(since)s, scored again from their snapshots; only the score and each "
+            "version's cut-offs differ (policy rules and fraud checks apply alike)."
+        ) % {"count": comparison.decisions, "since": comparison.since.date().isoformat()}
+        if comparison.champion is None:
+            summary += " " + gettext("No version is active: there is no champion to compare with.")
+        else:
+            summary += " " + gettext("The outcome would change for %(changes)d of them.") % {
+                "changes": comparison.outcome_changes
+            }
+        if comparison.capped:
+            summary += " " + gettext("Only the most recent decisions are compared.")
+        return format_html("<p>{}</p>{}", summary, _table(headers, rows))
 
     @admin.display(description=_("what the thresholds mean"))
     def score_bands(self, scorecard: Scorecard) -> str:

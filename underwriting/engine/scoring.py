@@ -2,9 +2,16 @@
 
 Any scorecard works, expert or trained (``underwriting.services.training``): a numeric bin covers [lower, upper) with
 None for an open end; a categorical bin (the ``industry`` feature) matches its ``category``, and a categorical bin
-with a blank category stands for "any other value". A value that cannot be measured (None) or that falls in no
-bin gets the feature's worst bin: a thin or odd file never scores better than a bad one. A feature without bins
+with a blank category stands for "any other value". A value that cannot be measured (None) scores in the feature's
+missing-value bin when it has one (see below); one that falls in no bin, or is None without such a bin, gets the
+feature's worst bin: a thin or odd file never scores better than a bad one. A feature without bins
 in the scorecard does not count. Every score starts from the scorecard's ``intercept_points``.
+
+A trained scorecard bins a decision's features exactly as training did: a value the engine could not measure
+(None) scores in the feature's missing-value bin (category ``__missing__``) when the scorecard has one (training
+gives a missing bin with too few rows its feature's riskiest points), and a category is matched on the bin's full
+``label`` (any length or script) when the bin has one, else on its ``category`` code. Numeric bins compare in
+Decimal against the stored Decimal bounds.
 
 Probability of default from the score, with the scorecard's scaling (odds are good:bad)::
 
@@ -40,6 +47,8 @@ PD_PLACES = Decimal("0.000001")
 PD_FLOOR = Decimal("0.000001")
 PD_CEILING = Decimal("0.999999")
 CATEGORICAL_FEATURES = frozenset({Feature.INDUSTRY.value})
+# The category of a trained scorecard's missing-value bin (``underwriting.training.MISSING``).
+MISSING = "__missing__"
 LANGUAGES = {"en": "en", "zh": "zh-hans"}
 
 
@@ -52,18 +61,20 @@ class Bin:
     points: Decimal
     reason_en: str
     reason_zh: str
+    # The category exactly as the training data spelt it; blank on expert scorecards (the code is the category).
+    full_label: str = ""
 
     @property
     def label(self) -> str:
         if self.feature in CATEGORICAL_FEATURES or self.category:
-            return self.category or "*"
+            return self.full_label or self.category or "*"
         lower = "-∞" if self.lower is None else _plain(self.lower)
         upper = "∞" if self.upper is None else _plain(self.upper)
         return f"[{lower}, {upper})"
 
     def contains(self, value: Decimal | int | str) -> bool:
         if self.feature in CATEGORICAL_FEATURES or self.category:
-            return str(value) == self.category
+            return str(value).strip() == (self.full_label or self.category)
         number = Decimal(value)
         return (self.lower is None or number >= self.lower) and (self.upper is None or number < self.upper)
 
@@ -165,6 +176,7 @@ def _load(scorecard: Scorecard) -> LoadedScorecard:
                 points=Decimal(row.points),
                 reason_en=row.reason_en,
                 reason_zh=row.reason_zh,
+                full_label=row.label,
             )
         )
     ceilings = scorecard.grade_pd_ceilings or {}
@@ -239,9 +251,11 @@ def grade_for_pd(card: LoadedScorecard, pd: Decimal) -> str:
 
 def _bin_for(feature_bins: tuple[Bin, ...], value) -> Bin:
     worst = min(feature_bins, key=lambda bin_: bin_.points)
-    if value is None:
-        return worst
+    if value is None or value == "":  # the engine records an unknown industry as ""
+        return next((bin_ for bin_ in feature_bins if bin_.category == MISSING), worst)
     for bin_ in feature_bins:
+        if bin_.category == MISSING:
+            continue
         if bin_.category or bin_.feature in CATEGORICAL_FEATURES:
             if bin_.category and bin_.contains(value):
                 return bin_

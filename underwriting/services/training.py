@@ -2,25 +2,38 @@
 
 The pipeline is the classic application scorecard:
 
-1. every column is numeric (each non-empty value parses as a number) or categorical; a missing value is
-   its own bin;
+1. every column is numeric (each non-empty value parses as a number, also when stored as text: " 1,200 ",
+   "¥350", full-width digits) or categorical, whatever its labels look like (any length, any script,
+   punctuation); a missing value is its own bin;
 2. rows are split into a training set and a stratified holdout with a seed, so the split can be redone;
-3. numeric columns get quantile bins on the training set, merged until each bin holds a minimum share of
-   the rows and both goods and bads, and (by default) until the bad rate moves in one direction;
-   categorical columns get one bin per category, rare ones pooled into ``other``;
+3. fine classing then coarse classing: numeric columns get up to ``fine_bins`` quantile bins on the training
+   set, merged until each bin holds a minimum share of the rows and both goods and bads, then neighbours are
+   merged (least information lost first) down to ``bins``; the weight of evidence is made monotone unless the
+   data rejects a monotone trend (a G-test at ``MONOTONE_TEST_LEVEL``), and the trainer says when it does;
+   categorical columns get one bin per category holding the minimum share,
+   the rarer ones (and those beyond the cap) pooled into ``other``. A bin stores a short code and the full
+   label, so a category is never truncated;
 4. each bin's weight of evidence is ln(share of goods / share of bads), Laplace-smoothed so that no bin is
-   infinite; a feature whose information value is below ``min_iv`` is dropped and reported;
+   infinite; a column is refused only for a stated statistical reason, printed with it: no values, a single
+   value, leakage (it equals the target, or alone separates goods from bads almost perfectly), or an
+   information value below ``min_iv``;
 5. a logistic regression on the WoE-encoded features gives the log-odds of a bad;
 6. points follow the Scorecard model's scaling, score = offset + factor × ln(good:bad odds) with
    factor = pdo / ln 2 and offset = base_score − factor × ln(base_odds): the intercept and the offset go
    into ``intercept_points`` and each bin carries −factor × coefficient × WoE, so the PD read back from a
    score is the regression's probability (up to rounding the points to 0.001);
 7. AUC, KS and Gini are measured on the scores that the saved bins give, on train and holdout, so anyone
-   can recompute them from the stored scorecard.
+   can recompute them from the stored scorecard; the holdout AUC gets a bootstrap interval, the holdout a
+   calibration table (predicted against observed bad rate by score band), and a gap of more than
+   ``OVERFIT_GAP`` between train and holdout AUC a warning;
+8. the approve and refer cut-offs come from the risk appetite when one is given (a target approval rate, or
+   a maximum bad rate among the approved), read off the holdout's trade-off table; otherwise from the grade
+   PD ceilings.
 
 Rows can come from any source (``train_scorecard(rows=...)``): a CSV file (``read_training_csv``) or,
 once lending has funded loans, the feature snapshots of the decisions behind them (``loan_training_rows``).
-Nothing here imports lending. ``scorecard_create_trained`` is the only function that writes.
+Before a draft is activated, ``challenger_compare`` scores the last 90 days of decisions with it and with the
+active scorecard. Nothing here imports lending. ``scorecard_create_trained`` is the only function that writes.
 """
 
 from __future__ import annotations
@@ -30,6 +43,8 @@ import datetime
 import hashlib
 import io
 import math
+import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +58,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from scipy.stats import ks_2samp
+from scipy.stats import chi2, ks_2samp, rankdata
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
@@ -51,7 +66,9 @@ from sklearn.model_selection import train_test_split
 from core.services.audit import audit_record
 from merchants.choices import Industry
 from underwriting.choices import Feature, RiskGrade, ScorecardState
+from underwriting.engine.scoring import score_features, scorecard_load
 from underwriting.models import Decision, Scorecard, ScorecardBin
+from underwriting.selectors.features import MerchantFeatures
 
 # The category of the bin that holds missing values, numeric or categorical. The live engine puts an
 # applicant whose feature is None (or empty) in this bin.
@@ -65,7 +82,9 @@ MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "-"})
 
 DEFAULT_HOLDOUT = 0.3
 DEFAULT_SEED = 1
-DEFAULT_BINS = 5
+# Fine classing: quantile bins before any merging. Coarse classing: at most this many range bins after it.
+DEFAULT_FINE_BINS = 20
+DEFAULT_BINS = 6
 DEFAULT_MIN_BIN_SHARE = 0.05
 # The usual rule of thumb: below 0.02 a feature is not predictive; keeping it only adds noise.
 DEFAULT_MIN_IV = 0.02
@@ -79,10 +98,30 @@ SMOOTHING = 0.5
 MIN_ROWS = 100
 MIN_ROWS_PER_CLASS = 10
 MAX_HOLDOUT = 0.9
-# What ScorecardBin can hold: bounds have 18 digits with 6 decimals, categories and features 40 characters.
+# What ScorecardBin can hold: bounds have 28 digits with 6 decimals, a category code 40 characters (the full
+# label has no limit), a column name 200.
 BOUND_PLACES = Decimal("0.000001")
-MAX_BOUND = Decimal("1e12")
-MAX_LABEL_LENGTH = 40
+MAX_BOUND = Decimal("1e22")
+MAX_CODE_LENGTH = 40
+MAX_FEATURE_NAME_LENGTH = 200
+# A numeric column keeps a monotone weight of evidence unless the best binning without the constraint fits the
+# training rows significantly better: a likelihood-ratio (G) test of the two bin tables at this level. A strict
+# level, because a shape that bends is believed only on strong evidence: on a few hundred rows, wiggles are noise.
+MONOTONE_TEST_LEVEL = 0.001
+# A column that alone ranks the training rows this well is not a predictor but the outcome written down
+# after the fact (or the target itself): real application data does not separate goods from bads so cleanly.
+LEAKAGE_AUC = 0.98
+# Bootstrap of the holdout AUC: resamples and the two-sided level of the interval.
+BOOTSTRAP_RESAMPLES = 500
+BOOTSTRAP_LEVEL = 0.95
+# A train AUC above the holdout's by more than this suggests the bins learnt noise.
+OVERFIT_GAP = 0.05
+# Calibration: equal-count bands of the holdout score.
+CALIBRATION_BANDS = 10
+# The trade-off table: one line per step of approval rate, from the best-scoring 5 % to everyone.
+TRADEOFF_STEP = Decimal("0.05")
+# With cut-offs from the risk appetite, the next tenth of applicants below the approve cut-off is referred.
+DEFAULT_REFER_SHARE = 0.10
 MAX_REASON_LENGTH = 200
 POINTS_PLACES = Decimal("0.001")
 WOE_PLACES = Decimal("0.000001")
@@ -110,7 +149,7 @@ class TrainingDataError(Exception):
 
 
 class _Unbinnable(Exception):  # noqa: N818 - an outcome for one column, which is then dropped
-    """A column whose bins could not be stored; the message says why, and the column is dropped."""
+    """A column that cannot be binned for a stated reason; the message says why, and the column is dropped."""
 
 
 # --- reading rows ---------------------------------------------------------------------------------------
@@ -312,6 +351,18 @@ class TrainedBin:
         return self.bads / self.count if self.count else None
 
     @property
+    def code(self) -> str:
+        """The category code stored on the bin: the label itself when it fits, else a readable prefix and a hash.
+
+        The full label is stored beside it (``ScorecardBin.label``) and is what decisions are matched against, so
+        the code only has to be short and distinct: the hash of the whole label makes it so.
+        """
+        if self.other or self.category in (MISSING, OTHER) or len(self.category) <= MAX_CODE_LENGTH:
+            return self.category
+        digest = hashlib.sha1(self.category.encode(), usedforsecurity=False).hexdigest()[:10]
+        return f"{self.category[: MAX_CODE_LENGTH - 12]}~{digest}"
+
+    @property
     def label(self) -> str:
         if self.category == MISSING:
             return _("missing")
@@ -334,6 +385,8 @@ class FeatureBinning:
     iv: float = 0.0
     cut_points: list[Decimal] = field(default_factory=list)
     coefficient: float | None = None
+    # How the bins were made, in words: the fine and coarse classes and the trend (or why there is none).
+    shape: str = ""
 
     @property
     def missing_index(self) -> int:
@@ -395,7 +448,8 @@ def train_scorecard(
     holdout: float = DEFAULT_HOLDOUT,
     seed: int = DEFAULT_SEED,
     bins: int = DEFAULT_BINS,
-    monotonic: bool = True,
+    fine_bins: int = DEFAULT_FINE_BINS,
+    monotonic: bool | str = "auto",
     min_bin_share: float = DEFAULT_MIN_BIN_SHARE,
     min_iv: float = DEFAULT_MIN_IV,
     max_categories: int = DEFAULT_MAX_CATEGORIES,
@@ -404,16 +458,27 @@ def train_scorecard(
     base_score: Decimal = Decimal(600),
     base_odds: Decimal = Decimal(50),
     pdo: Decimal = Decimal(20),
+    target_approval_rate: float | None = None,
+    max_bad_rate: float | None = None,
+    refer_share: float = DEFAULT_REFER_SHARE,
     line_numbers: Sequence[int] | None = None,
     source: Mapping[str, Any] | None = None,
 ) -> TrainedScorecard:
     """Fit a scorecard on ``rows`` (mappings of column → value) whose ``target`` is 1 for a bad, 0 for a good.
 
+    ``monotonic``: "auto" (monotone weight of evidence where the data supports it), "always" (or True) or
+    "never" (or False). ``target_approval_rate`` or ``max_bad_rate`` set the cut-offs from the risk appetite.
     Raises ``TrainingDataError`` with a message naming the problem; nothing is written to the database.
     """
+    monotonic = {True: "always", False: "never"}.get(monotonic, monotonic)  # type: ignore[call-overload]
     _check_options(
         holdout=holdout,
         bins=bins,
+        fine_bins=fine_bins,
+        monotonic=monotonic,
+        target_approval_rate=target_approval_rate,
+        max_bad_rate=max_bad_rate,
+        refer_share=refer_share,
         min_bin_share=min_bin_share,
         max_categories=max_categories,
         base_score=base_score,
@@ -457,6 +522,7 @@ def train_scorecard(
         train_index,
         y_train,
         bins=bins,
+        fine_bins=fine_bins,
         min_count=max(1, math.ceil(min_bin_share * len(train_index))),
         monotonic=monotonic,
         max_categories=max_categories,
@@ -475,15 +541,51 @@ def train_scorecard(
         return _scores(binnings, values, index, intercept_points)
 
     train_scores, holdout_scores = score(train_index), score(holdout_index)
-    approve_min_score = _score_at_pd(float(GRADE_PD_CEILINGS[APPROVE_DOWN_TO_GRADE]), factor, offset)
-    refer_min_score = _score_at_pd(float(GRADE_PD_CEILINGS[REFER_DOWN_TO_GRADE]), factor, offset)
+    tradeoff = tradeoff_table(holdout_scores, y_holdout, factor=factor, offset=offset)
+    if target_approval_rate is None and max_bad_rate is None:
+        approve_min_score = _score_at_pd(float(GRADE_PD_CEILINGS[APPROVE_DOWN_TO_GRADE]), factor, offset)
+        refer_min_score = _score_at_pd(float(GRADE_PD_CEILINGS[REFER_DOWN_TO_GRADE]), factor, offset)
+        cutoffs: dict[str, Any] = {
+            "basis": "pd_ceilings",
+            "approve_pd": GRADE_PD_CEILINGS[APPROVE_DOWN_TO_GRADE],
+            "refer_pd": GRADE_PD_CEILINGS[REFER_DOWN_TO_GRADE],
+        }
+    else:
+        approve_min_score, refer_min_score, cutoffs = cutoff_search(
+            holdout_scores,
+            y_holdout,
+            target_approval_rate=target_approval_rate,
+            max_bad_rate=max_bad_rate,
+            refer_share=refer_share,
+        )
+    train_metrics, holdout_metrics = _metrics(train_scores, y_train), _metrics(holdout_scores, y_holdout)
+    low, high = bootstrap_auc_interval(holdout_scores, y_holdout, seed=seed)
+    warnings = []
+    if train_metrics["auc"] - holdout_metrics["auc"] > OVERFIT_GAP or (
+        holdout_metrics["auc"] - train_metrics["auc"] > OVERFIT_GAP
+    ):
+        warnings.append(
+            _(
+                "Train AUC %(train).3f and holdout AUC %(holdout).3f differ by more than %(gap)s: the bins may have "
+                "learnt noise (try fewer --bins or a larger --min-bin-share) or the holdout is too small to judge."
+            )
+            % {"train": train_metrics["auc"], "holdout": holdout_metrics["auc"], "gap": OVERFIT_GAP}
+        )
     metrics = {
-        "train": _metrics(train_scores, y_train),
+        "train": train_metrics,
         "holdout": {
-            **_metrics(holdout_scores, y_holdout),
+            **holdout_metrics,
+            "auc_interval": [low, high],
+            "auc_interval_level": BOOTSTRAP_LEVEL,
+            "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
             **_outcome_shares(holdout_scores, approve_min_score, refer_min_score),
             "grades": _grade_shares(holdout_scores, factor, offset),
         },
+        "calibration": calibration_table(holdout_scores, y_holdout, factor=factor, offset=offset),
+        "tradeoff": tradeoff,
+        "cutoffs": cutoffs,
+        "warnings": warnings,
+        "binning": {binning.name: binning.shape for binning in binnings},
         "rows": len(rows),
         "target": target,
         "information_value": information_values,
@@ -494,13 +596,20 @@ def train_scorecard(
         "seed": seed,
         "holdout_share": holdout,
         "bins_requested": bins,
+        "fine_bins": fine_bins,
         "monotonic": monotonic,
         "min_bin_share": min_bin_share,
         "min_iv": min_iv,
         "regularisation_c": REGULARISATION_C,
         "thresholds": {
-            "approve_min_score": {"score": str(approve_min_score), "pd": GRADE_PD_CEILINGS[APPROVE_DOWN_TO_GRADE]},
-            "refer_min_score": {"score": str(refer_min_score), "pd": GRADE_PD_CEILINGS[REFER_DOWN_TO_GRADE]},
+            "approve_min_score": {
+                "score": str(approve_min_score),
+                "pd": str(_pd_at_score(approve_min_score, factor, offset)),
+            },
+            "refer_min_score": {
+                "score": str(refer_min_score),
+                "pd": str(_pd_at_score(refer_min_score, factor, offset)),
+            },
         },
         "source": dict(source or {}),
     }
@@ -532,32 +641,63 @@ def _bin_features(
     y_train: np.ndarray,
     *,
     bins: int,
+    fine_bins: int,
     min_count: int,
-    monotonic: bool,
+    monotonic: str,
     max_categories: int,
     min_iv: float,
 ) -> tuple[list[FeatureBinning], dict[str, str], dict[str, float]]:
-    """Bin every column on the training rows; keep those with an information value of at least ``min_iv``."""
+    """Bin every column on the training rows; keep those that pass every statistical test, say why of the others.
+
+    The only reasons a column is refused: no values, a single value, leakage (it equals the target, or alone
+    ranks the training rows with an AUC of ``LEAKAGE_AUC`` or more) or an information value below ``min_iv``.
+    """
     binnings: list[FeatureBinning] = []
     dropped: dict[str, str] = {}
     information_values: dict[str, float] = {}
     for name, kind in column_types.items():
         train_values = [values[name][index] for index in train_index]
-        if all(_is_missing_parsed(value) for value in train_values):
+        information_values[name] = 0.0
+        present = [value for value in train_values if not _is_missing_parsed(value)]
+        if not present:
             dropped[name] = _("no values in the training rows")
-            information_values[name] = 0.0
+            continue
+        distinct = set(present)
+        if len(distinct) == 1 and len(present) == len(train_values):
+            dropped[name] = _("a single value (%(value)s) on every training row: it cannot tell goods from bads") % {
+                "value": _quote(_plain_value(present[0]))
+            }
+            continue
+        if _equals_target(train_values, y_train):
+            dropped[name] = _(
+                "leakage: it equals the target on every training row, so it is the outcome itself, not something "
+                "known when the application is decided"
+            )
             continue
         try:
             if kind == "numeric":
-                binning = _bin_numeric(name, np.asarray(train_values, dtype=float), y_train, bins, min_count, monotonic)
+                binning = _bin_numeric(
+                    name,
+                    np.asarray(train_values, dtype=float),
+                    y_train,
+                    fine_bins=fine_bins,
+                    max_bins=bins,
+                    min_count=min_count,
+                    monotonic=monotonic,
+                )
             else:
                 binning = _bin_categorical(name, train_values, y_train, min_count, max_categories)
         except _Unbinnable as exc:
             dropped[name] = str(exc)
-            information_values[name] = 0.0
             continue
         information_values[name] = round(binning.iv, 6)
-        if binning.iv < min_iv:
+        alone = _single_column_auc(binning, train_values, y_train)
+        if alone >= LEAKAGE_AUC:
+            dropped[name] = _(
+                "leakage: on its own it separates goods from bads almost perfectly (training AUC %(auc).3f, at least "
+                "%(limit)s); a column recorded after the outcome cannot be known when the application is decided"
+            ) % {"auc": alone, "limit": LEAKAGE_AUC}
+        elif binning.iv < min_iv:
             dropped[name] = _("information value %(iv).4f is below %(min_iv)s") % {"iv": binning.iv, "min_iv": min_iv}
         else:
             binnings.append(binning)
@@ -568,6 +708,44 @@ def _bin_features(
             % {"min_iv": min_iv, "ivs": ivs}
         )
     return binnings, dropped, information_values
+
+
+def _plain_value(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _equals_target(values: Sequence[Any], y: np.ndarray) -> bool:
+    """True when the column is the target written another way: 0/1 (or 1/0), or two labels one per class."""
+    if any(_is_missing_parsed(value) for value in values):
+        return False
+    classes: dict[Any, set[int]] = {}
+    for value, outcome in zip(values, y.tolist(), strict=True):
+        classes.setdefault(value, set()).add(outcome)
+        if len(classes) > 2 or len(classes[value]) > 1:
+            return False
+    return len(classes) == 2
+
+
+def _single_column_auc(binning: FeatureBinning, values: Sequence[Any], y: np.ndarray) -> float:
+    """How well the column alone ranks the training rows (either way round), as an AUC.
+
+    A number is ranked by its value (missing values first, then last: the better of the two), so a perfect
+    separator shows even though binning merges it into one bin (a bin needs goods and bads); a category by its
+    bin's weight of evidence, so that an identifier's one-row categories (pooled into "other") do not count.
+    """
+    if binning.kind == "numeric":
+        x = np.asarray(values, dtype=float)
+        present = ~np.isnan(x)
+        aucs = []
+        for fill in (-np.inf, np.inf):
+            ranked = np.where(present, x, fill)
+            aucs.append(_auc(ranked, y))
+    else:
+        woes = np.array([float(bin_.woe) for bin_ in binning.bins])[binning.bin_indexes(values)]
+        aucs = [_auc(-woes, y)]
+    return max(max(auc, 1 - auc) for auc in aucs)
 
 
 def woe_matrix(trained: TrainedScorecard, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
@@ -585,6 +763,11 @@ def _check_options(
     *,
     holdout: float,
     bins: int,
+    fine_bins: int,
+    monotonic: str,
+    target_approval_rate: float | None,
+    max_bad_rate: float | None,
+    refer_share: float,
     min_bin_share: float,
     max_categories: int,
     base_score: Decimal,
@@ -598,6 +781,27 @@ def _check_options(
         )
     if bins < 2:  # one bin is no binning
         raise TrainingDataError(_("--bins must be at least 2; it is %(bins)d.") % {"bins": bins})
+    if fine_bins < bins:
+        raise TrainingDataError(
+            _("--fine-bins (%(fine)d) must be at least --bins (%(bins)d): coarse classes are merged fine ones.")
+            % {"fine": fine_bins, "bins": bins}
+        )
+    if monotonic not in ("auto", "always", "never"):
+        raise TrainingDataError(_("--monotonic is auto, always or never; it is %(value)s.") % {"value": monotonic})
+    if target_approval_rate is not None and max_bad_rate is not None:
+        raise TrainingDataError(
+            _("Give either --target-approval-rate or --max-bad-rate: one sets the cut-off, the other follows from it.")
+        )
+    for option, value in (("--target-approval-rate", target_approval_rate), ("--max-bad-rate", max_bad_rate)):
+        if value is not None and not 0 < value < 1:
+            raise TrainingDataError(
+                _("%(option)s is a fraction above 0 and below 1 (0.6 for 60 %%); it is %(value)s.")
+                % {"option": option, "value": value}
+            )
+    if not 0 <= refer_share < 1:
+        raise TrainingDataError(
+            _("--refer-share is a fraction from 0 to below 1; it is %(value)s.") % {"value": refer_share}
+        )
     if not 0 < min_bin_share < 0.5:  # above half, two bins cannot both be that large
         raise TrainingDataError(
             _("The minimum bin share must be above 0 and below 0.5; it is %(share)s.") % {"share": min_bin_share}
@@ -692,10 +896,25 @@ def _is_missing_parsed(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+# A number written as text: an optional sign and currency symbol, digits with optional thousands separators.
+_NUMBER_TEXT = re.compile(r"^([+-]?)[¥$€£]?\s*(\d{1,3}(?:,\d{3})+|\d*)(\.\d*)?(e[+-]?\d+)?$", re.IGNORECASE)
+
+
+def _number_from_text(text: str) -> float:
+    """A number written as text (" 1,200.50 ", "¥350", full-width "１２") as a float, else ValueError."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    match = _NUMBER_TEXT.match(text)
+    if not match or not (match.group(2) or (match.group(3) or "")[1:]):
+        return float(text)  # "inf", "nan", "1e5" and the like, or a ValueError
+    sign, whole, fraction, exponent = match.groups()
+    return float(f"{sign}{whole.replace(',', '') or '0'}{fraction or ''}{exponent or ''}")
+
+
 def _as_numbers(raw: Sequence[Any], *, strict: bool = True) -> list[float] | None:
     """Floats (nan for missing) if every present value is a finite number, else None (a categorical column).
 
-    Not strict (scoring held-out or live rows): a value that is not a number counts as missing.
+    Numbers stored as text count as numbers ("1,200", "¥350", full-width digits). Not strict (scoring held-out
+    or live rows): a value that is not a number counts as missing.
     """
     numbers: list[float] = []
     for value in raw:
@@ -703,7 +922,7 @@ def _as_numbers(raw: Sequence[Any], *, strict: bool = True) -> list[float] | Non
             numbers.append(math.nan)
             continue
         try:
-            number = float(value.strip() if isinstance(value, str) else value)
+            number = _number_from_text(value) if isinstance(value, str) else float(value)
         except (TypeError, ValueError):
             number = math.nan
         if isinstance(value, bool) or not math.isfinite(number):
@@ -715,6 +934,7 @@ def _as_numbers(raw: Sequence[Any], *, strict: bool = True) -> list[float] | Non
 
 
 def _as_categories(raw: Sequence[Any]) -> list[str | None]:
+    """Labels as the data spells them, of any length or script; only surrounding blanks are dropped."""
     return [None if _is_missing_raw(value) else str(value).strip() for value in raw]
 
 
@@ -739,30 +959,89 @@ def _split(y: np.ndarray, *, holdout: float, seed: int) -> tuple[np.ndarray, np.
 # --- binning --------------------------------------------------------------------------------------------
 
 
-def _bin_numeric(name: str, x: np.ndarray, y: np.ndarray, bins: int, min_count: int, monotonic: bool) -> FeatureBinning:
+def _bin_numeric(
+    name: str, x: np.ndarray, y: np.ndarray, *, fine_bins: int, max_bins: int, min_count: int, monotonic: str
+) -> FeatureBinning:
+    """Fine classes (quantiles), merged to the minimum size, then coarse classes, monotone where the data allows."""
     present = ~np.isnan(x)
-    cuts = _quantile_cut_points(x[present], bins)
+    missing = (int((~present & (y == 0)).sum()), int((~present & (y == 1)).sum()))
+    cuts = _quantile_cut_points(x[present], fine_bins)
     # Work on [goods, bads] per range bin; merging bin i with i + 1 removes cut point i.
     indexes = np.searchsorted(np.array([float(c) for c in cuts]), x[present], side="right")
     goods = np.bincount(indexes[y[present] == 0], minlength=len(cuts) + 1).tolist()
     bads = np.bincount(indexes[y[present] == 1], minlength=len(cuts) + 1).tolist()
+    fine = len(goods)
     cuts, goods, bads = _merge_small(cuts, goods, bads, min_count)
-    if monotonic and len(goods) > 2:  # two bins are always monotonic
-        missing = (int((~present & (y == 0)).sum()), int((~present & (y == 1)).sum()))
-        candidates = [_merge_until_monotonic(cuts, goods, bads, increasing=flag) for flag in (True, False)]
+
+    def iv_of(candidate: tuple[list, list, list]) -> float:
+        return _information_value([*candidate[1], missing[0]], [*candidate[2], missing[1]])
+
+    free = _merge_to_at_most(cuts, goods, bads, max_bins, missing)
+    if len(free[1]) <= 2:
+        chosen, shape = free, _("two bins or fewer: a trend needs no merging")
+    elif monotonic == "never":
+        chosen, shape = free, _("not forced monotone (--monotonic never)")
+    else:
+        candidates = [
+            _merge_to_at_most(*_merge_until_monotonic(cuts, goods, bads, increasing=flag), max_bins, missing)
+            for flag in (True, False)
+        ]
         # Of the two directions, the one that keeps more information is the one the data supports.
-        cuts, goods, bads = max(
-            candidates, key=lambda c: (_information_value([*c[1], missing[0]], [*c[2], missing[1]]), len(c[1]))
-        )
+        best = max(candidates, key=lambda c: (iv_of(c), len(c[1])))
+        rising = best[2][-1] / max(1, best[1][-1] + best[2][-1]) > best[2][0] / max(1, best[1][0] + best[2][0])
+        trend = _("the bad rate rises with the value") if rising else _("the bad rate falls as the value rises")
+        # Likelihood-ratio statistic of the free bins against the monotone ones, degrees of freedom at least 1.
+        g_free, g_mono = _g_statistic(free[1], free[2]), _g_statistic(best[1], best[2])
+        critical = float(chi2.ppf(1 - MONOTONE_TEST_LEVEL, max(1, len(free[1]) - len(best[1]))))
+        if monotonic == "always" or g_free - g_mono <= critical:
+            chosen, shape = best, _("monotone: %(trend)s") % {"trend": trend}
+        else:
+            chosen = free
+            shape = _(
+                "not monotone: the data rejects one trend (G-test: the bins that follow the data fit better by "
+                "%(gain).1f, more than %(critical).1f at the %(level)s level; a monotone binning keeps IV %(mono).3f "
+                "of %(free).3f), so the bins follow the data"
+            ) % {
+                "gain": g_free - g_mono,
+                "critical": critical,
+                "level": MONOTONE_TEST_LEVEL,
+                "mono": iv_of(best),
+                "free": iv_of(free),
+            }
+    cuts, goods, bads = chosen
     edges: list[Decimal | None] = [None, *cuts, None]
     range_bins = [
         TrainedBin(lower=edges[i], upper=edges[i + 1], count=goods[i] + bads[i], bads=bads[i])
         for i in range(len(goods))
     ]
-    missing_bin = TrainedBin(category=MISSING, count=int((~present).sum()), bads=int((~present & (y == 1)).sum()))
+    missing_bin = TrainedBin(category=MISSING, count=sum(missing), bads=missing[1])
     binning = FeatureBinning(name=name, kind="numeric", bins=[*range_bins, missing_bin], cut_points=list(cuts))
+    binning.shape = _("%(fine)d fine classes → %(coarse)d coarse; %(shape)s") % {
+        "fine": fine,
+        "coarse": len(goods),
+        "shape": shape,
+    }
     _set_woe(binning, min_count)
     return binning
+
+
+def _g_statistic(goods: Sequence[int], bads: Sequence[int]) -> float:
+    """G = 2 Σ observed × ln(observed / expected) of the bins × {good, bad} table (independence as the null)."""
+    table = np.array([goods, bads], dtype=float)
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
+    observed = table > 0
+    return float(2 * (table[observed] * np.log(table[observed] / expected[observed])).sum())
+
+
+def _merge_to_at_most(cuts: list, goods: list, bads: list, max_bins: int, missing: tuple[int, int]) -> tuple:
+    """Coarse classing: merge the pair of neighbours whose merging loses the least information value."""
+    while len(goods) > max_bins:
+        remaining = []
+        for i in range(len(goods) - 1):
+            merged = _merge(cuts, goods, bads, i)
+            remaining.append(_information_value([*merged[1], missing[0]], [*merged[2], missing[1]]))
+        cuts, goods, bads = _merge(cuts, goods, bads, int(np.argmax(remaining)))
+    return cuts, goods, bads
 
 
 def _quantile_cut_points(x: np.ndarray, bins: int) -> list[Decimal]:
@@ -833,13 +1112,9 @@ def _bin_categorical(
     counts = Counter(value for value in values if value is not None)
     frequent = [category for category, count in counts.items() if count >= min_count]
     # The cap keeps the most frequent categories (then alphabetical, for a stable table); "other" takes the rest.
+    rare = len(counts) - len(frequent)
     frequent = sorted(frequent, key=lambda category: (-counts[category], category))[: max_categories - 1]
-    too_long = [category for category in frequent if len(category) > MAX_LABEL_LENGTH]
-    if too_long:
-        raise _Unbinnable(
-            _("the category %(category)s is longer than %(max)d characters, the most a bin holds")
-            % {"category": _quote(too_long[0]), "max": MAX_LABEL_LENGTH}
-        )
+    beyond_cap = len(counts) - rare - len(frequent)
     categories = sorted(frequent)
     binning = FeatureBinning(
         name=name,
@@ -854,6 +1129,17 @@ def _bin_categorical(
     for index, bin_ in enumerate(binning.bins):
         in_bin = indexes == index
         bin_.count, bin_.bads = int(in_bin.sum()), int((in_bin & (y == 1)).sum())
+    binning.shape = _(
+        "%(total)d categories: one bin each for %(kept)d; into 'other' go %(rare)d with fewer than %(min)d training "
+        "rows (the minimum bin size) and %(cap)d beyond the cap of %(max)d bins"
+    ) % {
+        "total": len(counts),
+        "kept": len(categories),
+        "rare": rare,
+        "min": min_count,
+        "cap": beyond_cap,
+        "max": max_categories,
+    }
     _set_woe(binning, min_count)
     return binning
 
@@ -968,11 +1254,186 @@ def _metrics(scores: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     }
 
 
+# Evaluation works on float scores, as fitting does: they rank applicants and are never amounts of money. The
+# cut-offs it chooses are stored as Decimal at the live engine's 0.01 places, and holdout shares are counted on
+# scores rounded the way the engine rounds them.
+
+
+def _auc(scores: np.ndarray, y: np.ndarray) -> float:
+    """AUC of ``scores`` ranking bads (1) above goods (0), ties counting half (Mann-Whitney, from ranks)."""
+    bads = int(y.sum())
+    goods = len(y) - bads
+    if not bads or not goods:
+        return math.nan
+    ranks = rankdata(scores)
+    return float((ranks[y == 1].sum() - bads * (bads + 1) / 2) / (bads * goods))
+
+
+def bootstrap_auc_interval(scores: np.ndarray, y: np.ndarray, *, seed: int) -> tuple[float, float]:
+    """The percentile bootstrap interval (``BOOTSTRAP_LEVEL``) of the holdout AUC, resampling holdout rows.
+
+    Resamples keep the holdout's numbers of goods and bads (stratified), as the holdout split itself does.
+    """
+    rng = np.random.default_rng(seed)
+    bad_rows, good_rows = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    aucs = []
+    for _resample in range(BOOTSTRAP_RESAMPLES):
+        index = np.concatenate(
+            [rng.choice(bad_rows, len(bad_rows), replace=True), rng.choice(good_rows, len(good_rows), replace=True)]
+        )
+        aucs.append(_auc(-scores[index], y[index]))
+    tail = (1 - BOOTSTRAP_LEVEL) / 2 * 100
+    low, high = np.percentile(aucs, [tail, 100 - tail])
+    return round(float(low), 6), round(float(high), 6)
+
+
+def _pds(scores: np.ndarray, factor: float, offset: float) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp((scores - offset) / factor))
+
+
+def _pd_at_score(score: Decimal, factor: float, offset: float) -> Decimal:
+    return _quantize(float(_pds(np.array([float(score)]), factor, offset)[0]), Decimal("0.000001"))
+
+
+def calibration_table(scores: np.ndarray, y: np.ndarray, *, factor: float, offset: float) -> list[dict[str, Any]]:
+    """Predicted against observed bad rate in up to ``CALIBRATION_BANDS`` equal-count bands of the score.
+
+    Band edges are score quantiles; applicants with the same score always share a band, so a band may hold
+    more or fewer rows than a tenth. Lowest scores (riskiest) first. Rows and bads add up to the holdout's.
+    """
+    edges = np.unique(np.quantile(scores, np.linspace(0, 1, CALIBRATION_BANDS + 1)[1:-1]))
+    band = np.searchsorted(edges, scores, side="right")
+    pds = _pds(scores, factor, offset)
+    table = []
+    for index in range(len(edges) + 1):
+        in_band = band == index
+        rows = int(in_band.sum())
+        if not rows:
+            continue
+        bads = int(y[in_band].sum())
+        table.append(
+            {
+                "min_score": round(float(scores[in_band].min()), 2),
+                "max_score": round(float(scores[in_band].max()), 2),
+                "rows": rows,
+                "bads": bads,
+                "observed_bad_rate": round(bads / rows, 6),
+                "predicted_bad_rate": round(float(pds[in_band].mean()), 6),
+            }
+        )
+    return table
+
+
+def _approve_line(scores: np.ndarray, y: np.ndarray, pds: np.ndarray, cutoff: float) -> dict[str, Any]:
+    approved = scores >= cutoff
+    count = int(approved.sum())
+    bads = int(y[approved].sum())
+    return {
+        "cutoff": str(_quantize(cutoff, SCORE_PLACES)),
+        "approval_rate": round(count / len(scores), 6),
+        "approved": count,
+        "bads": bads,
+        "bad_rate": round(bads / count, 6) if count else 0.0,
+        "predicted_bad_rate": round(float(pds[approved].mean()), 6) if count else 0.0,
+    }
+
+
+def tradeoff_table(scores: np.ndarray, y: np.ndarray, *, factor: float, offset: float) -> list[dict[str, Any]]:
+    """Cut-off → approval rate, bad rate among the approved (observed and predicted), on the holdout.
+
+    One line per ``TRADEOFF_STEP`` of approval rate: the cut-off is the score of the last applicant approved when
+    that share of the holdout, best scores first, is approved (ties approve together, so a line may approve a
+    little more than its step).
+    """
+    ordered = np.sort(scores)[::-1]
+    pds = _pds(scores, factor, offset)
+    lines, seen = [], set()
+    steps = int(1 / TRADEOFF_STEP)
+    for step in range(1, steps + 1):
+        position = max(0, math.ceil(float(TRADEOFF_STEP * step) * len(ordered)) - 1)
+        cutoff = float(ordered[position])
+        if cutoff in seen:
+            continue
+        seen.add(cutoff)
+        lines.append(_approve_line(scores, y, pds, cutoff))
+    return lines
+
+
+def cutoff_search(
+    scores: np.ndarray,
+    y: np.ndarray,
+    *,
+    target_approval_rate: float | None = None,
+    max_bad_rate: float | None = None,
+    refer_share: float = DEFAULT_REFER_SHARE,
+) -> tuple[Decimal, Decimal, dict[str, Any]]:
+    """Approve and refer cut-offs from the risk appetite, read off the holdout scores and outcomes.
+
+    With a target approval rate: the approve cut-off is the score of the applicant at that rank, best first
+    (ties approve together). With a maximum bad rate: the lowest cut-off (the most approvals) whose observed
+    bad rate among the approved holdout rows does not exceed it. The refer cut-off sends the next
+    ``refer_share`` of the holdout below the approve cut-off to an officer; below it, decline.
+    """
+    ordered = np.sort(scores)[::-1]
+    n = len(ordered)
+
+    def score_at_rate(rate: float) -> float:
+        return float(ordered[min(n - 1, max(0, math.ceil(rate * n) - 1))])
+
+    if target_approval_rate is not None:
+        approve = score_at_rate(target_approval_rate)
+        basis: dict[str, Any] = {"basis": "target_approval_rate", "target_approval_rate": target_approval_rate}
+    else:
+        # Bad rate among the approved for every cut-off, best scores first: bads so far over rows so far.
+        order = np.argsort(-scores, kind="stable")
+        cumulative_bads = np.cumsum(y[order])
+        rates = cumulative_bads / np.arange(1, n + 1)
+        sorted_scores = scores[order]
+        # A cut-off approves everyone at or above it: only the last of a run of equal scores is a real cut-off.
+        last_of_tie = np.append(sorted_scores[1:] != sorted_scores[:-1], True)
+        allowed = np.flatnonzero(last_of_tie & (rates <= max_bad_rate))
+        if not len(allowed):
+            best = int(np.flatnonzero(last_of_tie)[0])
+            raise TrainingDataError(
+                _(
+                    "No cut-off keeps the bad rate among the approved at or below %(max).1f%%: even the best-scoring "
+                    "%(share).1f%% of the holdout has a bad rate of %(rate).1f%%. Raise --max-bad-rate or use "
+                    "--target-approval-rate."
+                )
+                % {"max": 100 * max_bad_rate, "share": 100 * (best + 1) / n, "rate": 100 * rates[best]}
+            )
+        approve = float(sorted_scores[allowed[-1]])
+        basis = {"basis": "max_bad_rate", "max_bad_rate": max_bad_rate}
+    approved_share = float((scores >= approve).mean())
+    refer = (
+        approve if refer_share == 0 or approved_share >= 1 else score_at_rate(min(1.0, approved_share + refer_share))
+    )
+    approve_min_score, refer_min_score = _quantize(approve, SCORE_PLACES), _quantize(min(refer, approve), SCORE_PLACES)
+    live = _live_scores(scores)
+    approved = live >= float(approve_min_score)
+    referred = (live >= float(refer_min_score)) & ~approved
+    basis |= {
+        "approve_min_score": str(approve_min_score),
+        "refer_min_score": str(refer_min_score),
+        "refer_share": refer_share,
+        "approval_rate": round(float(approved.mean()), 6),
+        "refer_rate": round(float(referred.mean()), 6),
+        "bad_rate_approved": round(float(y[approved].mean()), 6) if approved.any() else 0.0,
+    }
+    return approve_min_score, refer_min_score, basis
+
+
 def _score_at_pd(pd: float, factor: float, offset: float) -> Decimal:
     return _quantize(offset + factor * math.log((1 - pd) / pd), SCORE_PLACES)
 
 
+def _live_scores(scores: np.ndarray) -> np.ndarray:
+    """The scores as the live engine compares them with a cut-off: rounded to 0.01, half up (in Decimal)."""
+    return np.array([float(_quantize(float(score), SCORE_PLACES)) for score in scores])
+
+
 def _outcome_shares(scores: np.ndarray, approve_min_score: Decimal, refer_min_score: Decimal) -> dict[str, float]:
+    scores = _live_scores(scores)
     approve = scores >= float(approve_min_score)
     refer = (scores >= float(refer_min_score)) & ~approve
     return {
@@ -983,7 +1444,7 @@ def _outcome_shares(scores: np.ndarray, approve_min_score: Decimal, refer_min_sc
 
 
 def _grade_shares(scores: np.ndarray, factor: float, offset: float) -> dict[str, float]:
-    pds = 1.0 / (1.0 + np.exp((scores - offset) / factor))
+    pds = _pds(scores, factor, offset)
     grades = np.full(len(scores), RiskGrade.E.value, dtype=object)
     for grade, ceiling in reversed(GRADE_PD_CEILINGS.items()):
         grades[pds <= float(ceiling)] = grade
@@ -1130,7 +1591,12 @@ def _write_reasons(binning: FeatureBinning) -> None:
                     f"{name} ({bin_.label}) is higher than in the best-scoring range",
                     f"{name}（{bin_.label}）高于最佳区间",
                 )
-        bin_.reason_en, bin_.reason_zh = en[:MAX_REASON_LENGTH], zh[:MAX_REASON_LENGTH]
+        bin_.reason_en, bin_.reason_zh = _fit_reason(en), _fit_reason(zh)
+
+
+def _fit_reason(text: str) -> str:
+    """A reason that quotes a long label is shortened visibly (the bin keeps the full label)."""
+    return text if len(text) <= MAX_REASON_LENGTH else text[: MAX_REASON_LENGTH - 1] + "…"
 
 
 def _missing_reason(name: str, name_en: str, name_zh: str) -> tuple[str, str]:
@@ -1179,11 +1645,11 @@ def scorecard_create_trained(
             )
             % {"columns": ", ".join(unknown), "known": ", ".join(Feature.values)}
         )
-    too_long = [column for column in unknown if len(column) > MAX_LABEL_LENGTH]
+    too_long = [column for column in unknown if len(column) > MAX_FEATURE_NAME_LENGTH]
     if too_long:
         raise TrainingDataError(
             _("Not saved: the column name(s) %(columns)s are longer than %(max)d characters.")
-            % {"columns": ", ".join(too_long), "max": MAX_LABEL_LENGTH}
+            % {"columns": ", ".join(too_long), "max": MAX_FEATURE_NAME_LENGTH}
         )
     name = name.strip()
     if not name or len(name) > Scorecard._meta.get_field("name").max_length:
@@ -1214,7 +1680,11 @@ def scorecard_create_trained(
                 feature=binning.name,
                 lower=bin_.lower,
                 upper=bin_.upper,
-                category=bin_.category,
+                category=bin_.code,
+                # The full label of a category (of any length); range and missing bins need none.
+                label=bin_.category
+                if binning.kind == "categorical" and not bin_.other and bin_.category != MISSING
+                else "",
                 points=bin_.points,
                 woe=bin_.woe,
                 reason_en=bin_.reason_en,
@@ -1235,6 +1705,8 @@ def scorecard_create_trained(
                 "source": trained.source,
                 "seed": trained.metrics["seed"],
                 "features": [b.name for b in trained.features],
+                "dropped": trained.dropped,
+                "cutoffs": trained.metrics["cutoffs"],
             },
         )
     return scorecard
@@ -1255,6 +1727,114 @@ def _notes(trained: TrainedScorecard) -> str:
         f"{trained.metrics['min_bin_share']:.0%} of the training rows carries its feature's riskiest weight "
         "of evidence.",
     ]
+    lines.append(
+        "Binning: "
+        + "; ".join(f"{binning.name}: {binning.shape}" for binning in trained.features)
+        + f". Rare categories (under {trained.metrics['min_bin_share']:.0%} of the training rows) are pooled into "
+        "other; a category is stored as a short code with its full label."
+    )
+    cutoffs = trained.metrics["cutoffs"]
+    if cutoffs["basis"] == "pd_ceilings":
+        lines.append(
+            f"Cut-offs at the grade PD ceilings: approve PD ≤ {cutoffs['approve_pd']}, refer PD ≤ "
+            f"{cutoffs['refer_pd']}."
+        )
+    else:
+        appetite = (
+            f"target approval rate {cutoffs['target_approval_rate']:.1%}"
+            if cutoffs["basis"] == "target_approval_rate"
+            else f"maximum bad rate among the approved {cutoffs['max_bad_rate']:.1%}"
+        )
+        lines.append(
+            f"Cut-offs from the risk appetite ({appetite}) on the holdout: approve {cutoffs['approval_rate']:.1%} "
+            f"with a bad rate of {cutoffs['bad_rate_approved']:.1%}, refer the next {cutoffs['refer_rate']:.1%}."
+        )
+    for warning in trained.metrics["warnings"]:
+        lines.append(f"Warning: {warning}")
     if trained.dropped:
         lines.append("Dropped: " + "; ".join(f"{name}: {why}" for name, why in trained.dropped.items()) + ".")
     return "\n".join(lines)
+
+
+# --- a challenger beside the champion -------------------------------------------------------------------
+
+CHALLENGER_DAYS = 90
+# The most recent decisions compared, so that the page stays quick on a busy book; the result says so.
+CHALLENGER_MAX_DECISIONS = 20000
+
+
+@dataclass(frozen=True)
+class ScorecardMix:
+    """What one scorecard would have decided: outcome shares and grade shares over the same decisions."""
+
+    scorecard: Scorecard
+    outcomes: dict[str, float]
+    grades: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ChallengerComparison:
+    since: datetime.datetime
+    decisions: int
+    capped: bool
+    champion: ScorecardMix | None
+    challenger: ScorecardMix
+    # Decisions on which the two scorecards' score-based outcomes differ.
+    outcome_changes: int
+
+
+def challenger_compare(
+    *, challenger: Scorecard, days: int = CHALLENGER_DAYS, now: datetime.datetime | None = None
+) -> ChallengerComparison:
+    """Score the last ``days`` of decisions with the challenger and with the active scorecard (the champion).
+
+    Each decision's features are the ones in its snapshot, as the engine measured them at the time; each
+    scorecard's outcome is its own approve / refer / decline cut-off on its own score. Policy rules and fraud
+    checks, which apply alike whichever scorecard is active, are left out. Read-only.
+    """
+    since = (now or timezone.now()) - datetime.timedelta(days=days)
+    snapshots = list(
+        Decision.objects.filter(decided_at__gte=since, snapshot__has_key="features")
+        .order_by("-decided_at", "-id")
+        .values_list("snapshot", flat=True)[: CHALLENGER_MAX_DECISIONS + 1]
+    )
+    capped = len(snapshots) > CHALLENGER_MAX_DECISIONS
+    features = [MerchantFeatures.from_dict(snapshot["features"]) for snapshot in snapshots[:CHALLENGER_MAX_DECISIONS]]
+    champion = Scorecard.objects.filter(state=ScorecardState.ACTIVE).exclude(pk=challenger.pk).first()
+
+    def outcomes_of(scorecard: Scorecard) -> tuple[list[str], list[str]]:
+        card = scorecard_load(scorecard)
+        outcomes, grades = [], []
+        for merchant_features in features:
+            result = score_features(features=merchant_features, scorecard=card)
+            if result.score >= card.approve_min_score:
+                outcomes.append("approve")
+            elif result.score >= card.refer_min_score:
+                outcomes.append("refer")
+            else:
+                outcomes.append("decline")
+            grades.append(result.grade)
+        return outcomes, grades
+
+    def mix(scorecard: Scorecard, outcomes: list[str], grades: list[str]) -> ScorecardMix:
+        total = len(outcomes) or 1
+        return ScorecardMix(
+            scorecard=scorecard,
+            outcomes={name: outcomes.count(name) / total for name in ("approve", "refer", "decline")},
+            grades={grade: grades.count(grade) / total for grade in RiskGrade.values},
+        )
+
+    challenger_outcomes, challenger_grades = outcomes_of(challenger)
+    champion_mix, changes = None, 0
+    if champion is not None:
+        champion_outcomes, champion_grades = outcomes_of(champion)
+        champion_mix = mix(champion, champion_outcomes, champion_grades)
+        changes = sum(a != b for a, b in zip(champion_outcomes, challenger_outcomes, strict=True))
+    return ChallengerComparison(
+        since=since,
+        decisions=len(features),
+        capped=capped,
+        champion=champion_mix,
+        challenger=mix(challenger, challenger_outcomes, challenger_grades),
+        outcome_changes=changes,
+    )

@@ -4,8 +4,9 @@ from decimal import Decimal
 import factory
 
 from merchants.models import SalesDay
+from merchants.tests.factories import MerchantFactory
 from underwriting.choices import Feature, Outcome, RuleKind, ScorecardState
-from underwriting.models import PolicyRule, Scorecard, ScorecardBin
+from underwriting.models import Decision, PolicyRule, Scorecard, ScorecardBin
 
 
 class ScorecardFactory(factory.django.DjangoModelFactory):
@@ -33,6 +34,18 @@ class ScorecardBinFactory(factory.django.DjangoModelFactory):
     scorecard = factory.SubFactory(ScorecardFactory)
     feature = Feature.MONTHS_ACTIVE
     points = Decimal(0)
+
+
+class DecisionFactory(factory.django.DjangoModelFactory):
+    """A stored decision whose snapshot holds the features it was made from (pass ``snapshot``)."""
+
+    class Meta:
+        model = Decision
+
+    merchant = factory.SubFactory(MerchantFactory)
+    outcome = Outcome.APPROVE
+    requested_amount = Decimal("50000.00")
+    snapshot = factory.LazyFunction(dict)
 
 
 class PolicyRuleFactory(factory.django.DjangoModelFactory):

@@ -1,14 +1,18 @@
 """Switching scorecard versions (service and admin), editing policy rules, and reading decisions in admin."""
 
 import datetime
+import io
 import threading
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from core.selectors.audit import audit_trail
 from merchants.tests.factories import MerchantFactory
@@ -22,7 +26,7 @@ from underwriting.services.decisions import (
     scorecard_retire,
 )
 from underwriting.services.demo import RULES, underwriting_seed
-from underwriting.tests.factories import ScorecardFactory, add_sales, known_scorecard
+from underwriting.tests.factories import DecisionFactory, ScorecardFactory, add_sales, known_scorecard
 
 SCORECARDS = reverse("admin:underwriting_scorecard_changelist")
 RISK_MANAGER_PERMISSIONS = [
@@ -417,3 +421,91 @@ def test_activating_a_draft_with_bad_pd_ceilings_from_the_list_says_why(manager_
     (message,) = page_messages(response)
     assert message.startswith("The ceiling for grade B must be a fraction between 0 and 1 above the ceiling")
     assert fresh(draft).state == ScorecardState.DRAFT
+
+
+# A trained scorecard in the back office: its holdout figures, calibration and trade-off, and a challenger.
+
+EXAMPLE_CSV = Path(__file__).parent / "data" / "example_applicants.csv"
+
+
+def test_a_trained_scorecard_shows_its_holdout_figures_calibration_and_trade_off(manager_client):
+    call_command(
+        "train_scorecard",
+        "--csv",
+        str(EXAMPLE_CSV),
+        "--target",
+        "defaulted",
+        "--target-approval-rate",
+        "0.6",
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    card = Scorecard.objects.get()
+    holdout = card.metrics["holdout"]
+
+    listing = manager_client.get(SCORECARDS).content.decode()
+    page = manager_client.get(reverse("admin:underwriting_scorecard_change", args=[card.pk])).content.decode()
+
+    assert f'<td class="field-auc">{holdout["auc"]:.3f}</td>' in listing
+    low, high = holdout["auc_interval"]
+    assert f"<td>holdout</td><td>{holdout['auc']:.3f}</td><td>{low:.3f} – {high:.3f}</td>" in page
+    assert f"<td>all</td><td>{holdout['rows']}</td><td>{holdout['bads']}</td>" in page  # the calibration table
+    first_band = card.metrics["calibration"][0]
+    assert (
+        f"<td>{first_band['min_score']:.2f} – {first_band['max_score']:.2f}</td><td>{first_band['rows']}</td>" in page
+    )
+    assert "Cut-offs set for a target approval rate of 60.0 %." in page
+    chosen = next(line for line in card.metrics["tradeoff"] if line["cutoff"] == str(card.approve_min_score))
+    assert f"<td>{chosen['cutoff']}</td><td>{chosen['approval_rate']:.1%}</td><td>{chosen['approved']}</td>" in page
+
+
+def _decided(days_ago: int, **features) -> None:
+    DecisionFactory(decided_at=timezone.now() - datetime.timedelta(days=days_ago), snapshot={"features": features})
+
+
+def test_a_challenger_is_scored_on_the_last_90_days_beside_the_champion(manager_client):
+    # known_scorecard: 500 to start; the champion approves from 560 and refers from 530 (the factory's cut-offs).
+    known_scorecard(state=ScorecardState.ACTIVE, name="Champion")
+    challenger = known_scorecard(
+        name="Challenger", intercept_points=Decimal(520), approve_min_score=Decimal(600), refer_min_score=Decimal(560)
+    )
+    strong = {"months_active": 24, "monthly_sales_avg": "60000", "refund_ratio": "0.01"}
+    _decided(3, **strong, amount_to_monthly_sales="0.5", industry="F5211")  # 650 / 670: approved by both, grade A
+    _decided(30, months_active=8, monthly_sales_avg="60000", refund_ratio="0.05", amount_to_monthly_sales="1.5")
+    _decided(89, months_active=3, monthly_sales_avg="20000", refund_ratio="0.05", amount_to_monthly_sales="2")
+    _decided(100, **strong, amount_to_monthly_sales="0.5", industry="F5211")  # older than 90 days: left out
+
+    page = manager_client.get(reverse("admin:underwriting_scorecard_change", args=[challenger.pk])).content.decode()
+
+    assert "3 decisions since" in page
+    assert "The outcome would change for 1 of them." in page
+    assert (
+        f"<th>champion: Champion v{challenger.version - 1}</th><th>challenger: Challenger v{challenger.version}</th>"
+        in page
+    )
+    # Scores 650, 570, 500 for the champion; 670, 590, 520 for the challenger.
+    assert "<tr><td>approved</td><td>66.7%</td><td>33.3%</td></tr>" in page
+    assert "<tr><td>referred</td><td>0.0%</td><td>33.3%</td></tr>" in page
+    assert "<tr><td>declined</td><td>33.3%</td><td>33.3%</td></tr>" in page
+    assert "<tr><td>grade C</td><td>0.0%</td><td>33.3%</td></tr>" in page  # 590: PD 2.7 %
+    assert "<tr><td>grade D</td><td>33.3%</td><td>0.0%</td></tr>" in page  # 570: PD 5.3 %
+
+
+def test_the_champion_itself_says_it_is_the_champion(manager_client):
+    champion = known_scorecard(state=ScorecardState.ACTIVE)
+
+    page = manager_client.get(reverse("admin:underwriting_scorecard_change", args=[champion.pk])).content.decode()
+
+    assert "This version is the champion: a draft is compared with it here before activation." in page
+
+
+def test_a_challenger_without_a_champion_shows_its_own_mix_and_says_there_is_none(manager_client):
+    challenger = known_scorecard(name="First")
+    DecisionFactory(snapshot={"features": {"months_active": 24, "monthly_sales_avg": "60000", "refund_ratio": "0.01"}})
+
+    page = manager_client.get(reverse("admin:underwriting_scorecard_change", args=[challenger.pk])).content.decode()
+
+    assert "1 decisions since" in page
+    assert "No version is active: there is no champion to compare with." in page
+    assert f"<th>Would have produced</th><th>challenger: First v{challenger.version}</th>" in page
+    assert "<tr><td>approved</td><td>100.0%</td></tr>" in page  # 500 + 60 + 40 + 20 + 0 + 0 = 620 ≥ 560
