@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class LendingConfig(AppConfig):
     name = "lending"
     verbose_name = _("Lending")
+
+    def ready(self) -> None:
+        from lending.origination import checks  # noqa: F401 - registers the checks of the four-eyes control

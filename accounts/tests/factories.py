@@ -1,6 +1,6 @@
 import factory
 from allauth.account.models import EmailAddress
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 
 from accounts.models import User
 from accounts.roles import Role
@@ -32,3 +32,11 @@ def make_user(role: str, *, email: str, staff: bool = False) -> User:
 
 
 __all__ = ["DEFAULT_PASSWORD", "Role", "UserFactory", "make_user"]
+
+
+def with_perms(user, *perms: str):
+    """``user`` holding ``perms`` ("app_label.codename") whatever its role has yet; a fresh instance (perm cache)."""
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return type(user).objects.get(pk=user.pk)

@@ -22,6 +22,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from core.money import MoneyField
 from lending.catalogue.models import RATE_DECIMAL_PLACES, RATE_MAX_DIGITS, LoanProduct, RepaymentMethodChoice
+from lending.origination.checks import four_eyes_threshold
 from merchants.models import Merchant
 from underwriting.choices import RiskGrade
 from underwriting.models import Decision
@@ -148,8 +149,7 @@ class LoanApplication(ConcurrentTransitionMixin, models.Model):
 
     @property
     def needs_second_approval(self) -> bool:
-        threshold = getattr(settings, "FOUR_EYES_THRESHOLD", None)
-        return threshold is not None and self.offer_amount is not None and self.offer_amount > threshold
+        return self.offer_amount is not None and self.offer_amount > four_eyes_threshold()
 
     # Transitions: bodies only set fields; services lock, check, save and audit.
 

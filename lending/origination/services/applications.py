@@ -52,7 +52,6 @@ from underwriting.services.decisions import NoActiveScorecardError, decision_mak
 
 S = ApplicationState
 DECIDE_PERMISSION = "lending.decide_application"
-DEFAULT_MAX_OPEN_APPLICATIONS = 1
 VELOCITY_WINDOW = datetime.timedelta(days=30)
 
 
@@ -452,7 +451,7 @@ def application_request_documents(*, application: LoanApplication, by: Any, mess
 
 
 def max_open_applications() -> int:
-    return int(getattr(settings, "MAX_OPEN_APPLICATIONS", DEFAULT_MAX_OPEN_APPLICATIONS))
+    return int(settings.MAX_OPEN_APPLICATIONS)
 
 
 def _lock(application: LoanApplication) -> LoanApplication:

@@ -46,6 +46,7 @@ from core.transactions import task_on_commit
 from lending.catalogue.money import Quote
 from lending.catalogue.money.sales_share import TERM_LIMIT_MONTHS
 from lending.catalogue.services.products import quote_for_snapshot
+from lending.origination.checks import four_eyes_threshold
 from lending.origination.models import ApplicationState, Contract, LoanApplication
 from lending.origination.services.applications import ApplicationConflict
 from lending.servicing.models import Disbursement, Instalment, Loan, LoanState
@@ -168,7 +169,7 @@ def _await_second_approval(application: LoanApplication, *, by: User | None) -> 
         reason=_("%(amount)s yuan is above the four-eyes threshold of %(threshold)s yuan.")
         % {
             "amount": amount_grouped(application.offer_amount),
-            "threshold": amount_grouped(settings.FOUR_EYES_THRESHOLD),
+            "threshold": amount_grouped(four_eyes_threshold()),
         },
     )
     notify(

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from accounts.tests.factories import DEFAULT_PASSWORD
 from lending.origination.models import ApplicationState, Contract, LoanApplication
 from lending.origination.services.contracts import PASSWORD_ATTEMPTS, contract_create_for
-from lending.origination.tests.test_contracts import prepared_contract
+from lending.origination.tests.factories import prepared_contract
 
 pytestmark = pytest.mark.django_db
 

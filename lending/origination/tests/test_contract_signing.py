@@ -27,15 +27,11 @@ from lending.origination.services.contracts import (
     SignerLockedOut,
     consent_text,
     contract_create_for,
-    contract_sign,
     signer_password_check,
 )
-from lending.origination.tests.test_contracts import prepared_contract
+from lending.origination.tests.factories import BROWSER, IP, prepared_contract, sign
 
 pytestmark = pytest.mark.django_db
-
-IP = "203.0.113.7"
-BROWSER = "Mozilla/5.0 (Merchant phone)"
 
 
 @pytest.fixture(autouse=True)
@@ -49,17 +45,6 @@ def _fresh_password_counters():
 @pytest.fixture
 def contract(accepted_application, django_capture_on_commit_callbacks) -> Contract:
     return prepared_contract(accepted_application, django_capture_on_commit_callbacks)
-
-
-def sign(contract: Contract, *, by=None, consent: bool = True, reauthenticated_with: str = "password") -> Contract:
-    return contract_sign(
-        contract=contract,
-        by=by or contract.application.merchant.owner,
-        ip=IP,
-        user_agent=BROWSER,
-        consent=consent,
-        reauthenticated_with=reauthenticated_with,
-    )
 
 
 # The service.

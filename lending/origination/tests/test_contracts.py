@@ -25,21 +25,12 @@ from lending.origination.services.contracts import (
     contract_render,
 )
 from lending.origination.tasks import contract_prepare_task
+from lending.origination.tests.factories import prepared_contract
 
 pytestmark = pytest.mark.django_db
 
 PLATFORM_NAME_ZH = "示例支付科技有限公司"
 MERCHANT_NAME = "杭州甲商贸有限公司"
-
-
-def prepared_contract(application: LoanApplication, capture) -> Contract:
-    """Run the task accepting the offer queued (and the render it queues), as a worker would after the commit.
-
-    ``capture`` is pytest-django's ``django_capture_on_commit_callbacks``.
-    """
-    with capture(execute=True):
-        contract_prepare_task.delay(application.pk)
-    return Contract.objects.filter(application=application).order_by("-version").first()
 
 
 def pdf_text(contract: Contract) -> tuple[str, int]:

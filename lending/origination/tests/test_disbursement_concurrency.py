@@ -15,12 +15,12 @@ import pytest
 from django.db import connection
 
 from accounts.roles import Role
-from accounts.tests.factories import make_user
+from accounts.tests.factories import make_user, with_perms
 from core.models import AuditEvent
 from lending.catalogue.tests.factories import LoanProductFactory
 from lending.origination.models import ApplicationState, LoanApplication
 from lending.origination.services.funding import application_fund, application_second_approve, disbursement_send
-from lending.origination.tests.test_funding import signed_application, with_perms
+from lending.origination.tests.factories import signed_application
 from lending.servicing.models import Disbursement, Loan, LoanState, SimulatedTransfer
 from lending.servicing.services.rails import SimulatedBankRail
 

@@ -4,18 +4,19 @@ approve before the loan is made; maker and checker are two people on every path.
 from decimal import Decimal
 
 import pytest
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.urls import reverse
 
 from accounts.roles import Role
-from accounts.tests.factories import make_user
+from accounts.tests.factories import make_user, with_perms
 from core.models import Notice
 from core.selectors.audit import audit_trail
 from lending.catalogue.tests.factories import LoanProductFactory
-from lending.origination.models import ApplicationState
+from lending.origination.checks import controls_configured_check
+from lending.origination.models import ApplicationState, LoanApplication
 from lending.origination.services.applications import ApplicationConflict
 from lending.origination.services.funding import application_fund, application_second_approve
-from lending.origination.tests.test_funding import signed_application, with_perms
+from lending.origination.tests.factories import signed_application
 from lending.servicing.models import Loan, LoanState
 from merchants.tests.factories import MerchantFactory
 
@@ -207,3 +208,25 @@ def test_second_approval_button_in_admin_refuses_the_approving_officer(
     assert any("You approved this application" in str(m) for m in response.context["messages"])
     awaiting.refresh_from_db()
     assert awaiting.state == ApplicationState.AWAITING_SECOND_APPROVAL
+
+
+@pytest.mark.parametrize("value", [None, "", "-1", "0", "lots"])
+def test_a_missing_or_malformed_threshold_fails_loudly_instead_of_skipping_four_eyes(settings, value):
+    if value is None:
+        del settings.FOUR_EYES_THRESHOLD
+    else:
+        settings.FOUR_EYES_THRESHOLD = value
+    application = LoanApplication(offer_amount=Decimal("10.00"))
+
+    with pytest.raises(ImproperlyConfigured, match="FOUR_EYES_THRESHOLD must be a positive amount"):
+        application.needs_second_approval  # noqa: B018 - the property is what is tested
+    [error] = controls_configured_check(None)
+    assert error.id == "lending.E001"
+    assert "FOUR_EYES_THRESHOLD" in error.msg
+
+
+def test_the_configured_threshold_passes_the_check(settings):
+    settings.FOUR_EYES_THRESHOLD = Decimal("50000.00")
+    assert controls_configured_check(None) == []
+    assert LoanApplication(offer_amount=Decimal("50000.01")).needs_second_approval
+    assert not LoanApplication(offer_amount=Decimal("50000.00")).needs_second_approval

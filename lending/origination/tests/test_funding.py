@@ -8,18 +8,16 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.conf import settings as django_settings
-from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
+from accounts.tests.factories import with_perms
 from core.models import Notice
 from core.selectors.audit import audit_trail
 from lending.catalogue.models import LoanProduct
 from lending.catalogue.money.dates import add_months
-from lending.catalogue.services.products import product_terms_snapshot, quote_for_snapshot
 from lending.catalogue.tests.factories import LoanProductFactory, SalesShareProductFactory
-from lending.origination.models import ApplicationState, Contract, LoanApplication
+from lending.origination.models import ApplicationState, LoanApplication
 from lending.origination.services.applications import ApplicationConflict
 from lending.origination.services.funding import (
     FundingError,
@@ -29,6 +27,7 @@ from lending.origination.services.funding import (
     disbursements_reconcile,
 )
 from lending.origination.tasks import application_fund_task, disbursement_send_task, disbursements_reconcile_task
+from lending.origination.tests.factories import signed_application
 from lending.servicing.models import Disbursement, Loan, LoanState, SimulatedTransfer
 from lending.servicing.services.rails import PayoutFailed, PayoutResult, PayoutStatus, PayoutTimeout, SimulatedBankRail
 
@@ -36,79 +35,6 @@ pytestmark = pytest.mark.django_db
 
 
 # Shared set-up.
-
-
-def with_perms(user, *perms: str):
-    """``user`` holding ``perms`` ("app_label.codename") whatever its role has yet; a fresh instance (perm cache)."""
-    for perm in perms:
-        app_label, codename = perm.split(".")
-        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-    return type(user).objects.get(pk=user.pk)
-
-
-def signed_application(
-    merchant,
-    product: LoanProduct,
-    *,
-    amount: Decimal = Decimal("20000.00"),
-    term: int | None = 12,
-    offered_by=None,
-    price: Decimal | None = None,
-    offer_start: datetime.date | None = None,
-    average_daily_sales: Decimal | None = None,
-) -> LoanApplication:
-    """An application as the contract service leaves it: an offer on the product's grade-C terms, accepted, signed.
-
-    ``offer_start`` dates the offer's schedule (the offer is usually quoted days before the money goes out).
-    """
-    snapshot = product_terms_snapshot(product=product, grade="C")
-    if price is not None:
-        snapshot["price"] = str(price)
-    method = product.repayment_methods[0]
-    priced = quote_for_snapshot(
-        snapshot=snapshot,
-        amount=amount,
-        term=term,
-        start_date=offer_start or timezone.localdate(),
-        repayment_method=method,
-        average_daily_sales=average_daily_sales,
-    )
-    now = timezone.now()
-    application = LoanApplication.objects.create(
-        merchant=merchant,
-        product=product,
-        amount=amount,
-        term=term,
-        repayment_method=method,
-        average_daily_sales=average_daily_sales,
-        state=ApplicationState.SIGNED,
-        offer_amount=priced.amount,
-        offer_term=term,
-        offer_repayment_method=method,
-        offer_grade="C",
-        offer_price=Decimal(snapshot["price"]),
-        offer_apr=priced.apr,
-        offer_terms=snapshot,
-        offer_quote=priced.as_dict(),
-        offer_expires_at=now + datetime.timedelta(days=7),
-        offered_by=offered_by,
-        submitted_at=now,
-        decided_at=now,
-        accepted_at=now,
-        signed_at=now,
-    )
-    Contract.objects.create(
-        application=application,
-        version=1,
-        status=Contract.Status.SIGNED,
-        terms={"amount": str(amount), "term": term},
-        consent_text_version=django_settings.CONTRACT_CONSENT_VERSION,
-        sha256="a" * 64,
-        signed_sha256="a" * 64,
-        signed_at=now,
-        signer=merchant.owner,
-    )
-    return application
 
 
 @pytest.fixture

@@ -10,13 +10,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.tests.factories import with_perms
 from core.admin.mixins import EstimatedCountPaginator, _estimated_rows
 from core.models import Notice
 from core.selectors.audit import audit_trail
 from lending.catalogue.tests.factories import LoanProductFactory
 from lending.origination.models import ApplicationState, LoanApplication
 from lending.origination.services.funding import application_fund
-from lending.origination.tests.test_funding import signed_application, with_perms
+from lending.origination.tests.factories import signed_application
 from lending.servicing.models import Disbursement, Loan, LoanState, SimulatedTransfer
 from merchants.tests.factories import MerchantFactory
 from merchants.tests.files.samples import add_required_documents

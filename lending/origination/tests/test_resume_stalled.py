@@ -16,9 +16,7 @@ from lending.origination.models import ApplicationState, Contract, LoanApplicati
 from lending.origination.services.contracts import contract_create_for
 from lending.origination.services.funding import FundingError, application_fund, applications_resume_stalled
 from lending.origination.tasks import applications_resume_stalled_task
-from lending.origination.tests.test_contract_signing import sign
-from lending.origination.tests.test_contracts import prepared_contract
-from lending.origination.tests.test_funding import signed_application
+from lending.origination.tests.factories import prepared_contract, sign, signed_application
 from lending.servicing.models import Disbursement, Loan
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from core.models import AuditEvent
 from core.money import to_fen
 from lending.catalogue.money.dates import add_months
 from lending.catalogue.money.sales_share import TERM_LIMIT_MONTHS
-from lending.servicing.models import Instalment, Loan, LoanState
+from lending.servicing.models import Instalment, Loan, LoanState, instalment_owed_expression
 from lending.servicing.services.daily import BREACH_ACTION, NEAR_BREACH_ACTION, SALES_AVERAGE_DAYS
 from merchants.models import SalesDay
 
@@ -123,21 +123,9 @@ def sales_share_projection(*, loan: Loan, on: date) -> SalesShareOutlook:
 
 def loan_amount_owed(*, loan: Loan) -> Decimal:
     """Everything still owed on the schedule (late fees included), less credit held."""
-    owed = Instalment.objects.filter(loan=loan).aggregate(
-        owed=Coalesce(
-            Sum(
-                F("principal_due")
-                + F("interest_due")
-                + F("fee_due")
-                + F("penalty_due")
-                - F("principal_paid")
-                - F("interest_paid")
-                - F("fee_paid")
-                - F("penalty_paid")
-            ),
-            ZERO,
-        )
-    )["owed"]
+    owed = Instalment.objects.filter(loan=loan).aggregate(owed=Coalesce(Sum(instalment_owed_expression()), ZERO))[
+        "owed"
+    ]
     return to_fen(owed - loan.credit_balance)
 
 

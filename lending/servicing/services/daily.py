@@ -17,11 +17,14 @@ Invariants this module protects:
 - Audited: every loan state change (active -> overdue, overdue -> active, overdue -> defaulted) gets its own audit
   row, written in the same transaction as the state change.
 
-The SQL runs on PostgreSQL (production, CI) and SQLite (``make run``); ``_Dialect`` holds the few expressions
-that differ. Money arithmetic is done by the database in ``numeric`` on PostgreSQL, rounded half-up to the fen
-(``round(numeric, 2)`` rounds half away from zero, which is half-up for the positive amounts here); SQLite has no
-decimal type, so its results are only as exact as its floating point, which is good enough for a developer's
-machine and never used in production.
+How: each job reads the rows it acts on with the ORM and writes them back in a fixed number of statements per
+batch (``update`` by id, ``bulk_update``, ``bulk_create``), the same code on PostgreSQL and on SQLite (``make run``).
+Money is computed in Python ``Decimal`` and rounded half-up to the fen once per charge (``core.money.to_fen``), never
+by the database, so a late fee or a sales-share deduction is exact to the fen on both. Only the loans that have
+something to do are read: the overdue ones for days past due and late fees, the instalments falling due for
+reminders, the sales-share advances for the sweep. The reminders' insert is one SQL statement (``INSERT … SELECT …
+ON CONFLICT DO NOTHING RETURNING``, the same on both databases), because the ORM cannot say which rows a conflicting
+insert actually added, and only those may send a notice.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, IntegerField, Min, OuterRef, Q, Subquery, Sum
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -45,7 +50,17 @@ from core.services.audit import audit_record
 from core.services.notices import notify, notify_many
 from lending.catalogue.models import RepaymentMethodChoice
 from lending.catalogue.money.sales_share import WINDOW_DAYS, WINDOW_SHARE
-from lending.servicing.models import Instalment, Loan, LoanState, Payment, PaymentSource, Reminder, SalesShareDeduction
+from lending.servicing.models import (
+    Instalment,
+    Loan,
+    LoanState,
+    Payment,
+    PaymentSource,
+    Reminder,
+    SalesShareDeduction,
+    instalment_owed_expression,
+)
+from merchants.models import SalesDay
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +73,7 @@ OWED_STATES = (L.ACTIVE, L.OVERDUE, L.DEFAULTED)
 ACCRUING_STATES = (L.ACTIVE, L.OVERDUE)
 UNPAID = (I.DUE, I.PARTLY_PAID, I.OVERDUE)
 BATCH_SIZE = 5000
+ZERO = Decimal("0.00")
 NEAR_BREACH_DAY = 45
 SALES_AVERAGE_DAYS = 30
 BREACH_ACTION = "sales_share.breach"
@@ -73,64 +89,14 @@ REMINDER_WINDOWS: tuple[tuple[str, int, int], ...] = (
 )
 
 
-# SQL that differs between PostgreSQL and SQLite.
-
-
-@dataclass(frozen=True)
-class _Dialect:
-    vendor: str
-
-    @property
-    def pg(self) -> bool:
-        return self.vendor == "postgresql"
-
-    def json_int(self, column: str, *path: str) -> str:
-        if self.pg:
-            return f"({column} #>> '{{{','.join(path)}}}')::integer"
-        return f"CAST(json_extract({column}, '$.{'.'.join(path)}') AS INTEGER)"
-
-    def json_numeric(self, column: str, *path: str) -> str:
-        if self.pg:
-            return f"({column} #>> '{{{','.join(path)}}}')::numeric"
-        return f"CAST(json_extract({column}, '$.{'.'.join(path)}') AS REAL)"
-
-    def add_days(self, day: str, days: str) -> str:
-        if self.pg:
-            return f"({day} + {days})"
-        return f"date({day}, ({days}) || ' days')"
-
-    def days_between(self, later: str, earlier: str) -> str:
-        if self.pg:
-            return f"({later} - {earlier})"
-        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
-
-    def date_param(self) -> str:
-        return "%s::date" if self.pg else "%s"
-
-
-def _dialect() -> _Dialect:
-    return _Dialect(connection.vendor)
-
-
 def _in(values) -> str:
     """A literal SQL list of choice values (constants of this module, never user input)."""
     return "(" + ", ".join(f"'{value}'" for value in values) + ")"
 
 
-def _execute(sql: str, params: list) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
-
-
-def _fetch(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def _iso(day: date) -> str:
-    return day.isoformat()
+def _chunks(ids: list[int], size: int = BATCH_SIZE):
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 # 1. Overdue and days past due.
@@ -141,41 +107,34 @@ def servicing_overdue(*, on: date) -> dict[str, int]:
 
     An unpaid instalment is overdue once ``due_date + grace_days < on``; a loan's days past due are ``on`` minus the
     due date of its oldest overdue instalment (0 without one). A loan with days past due becomes overdue, an
-    overdue loan without them is cured.
+    overdue loan without them is cured. Days past due are written only where they change, so a second run on the
+    same day writes nothing.
     """
-    d = _dialect()
-    grace = f"COALESCE({d.json_int('l.terms', 'grace_days')}, 0)"
     with transaction.atomic():
-        marked = _execute(
-            f"""
-            UPDATE lending_instalment SET status = '{I.OVERDUE}'
-            WHERE status IN {_in((I.DUE, I.PARTLY_PAID))}
-              AND due_date < {d.date_param()}
-              AND EXISTS (
-                SELECT 1 FROM lending_loan l
-                WHERE l.id = lending_instalment.loan_id AND l.state IN {_in(OWED_STATES)}
-                  AND {d.add_days("lending_instalment.due_date", grace)} < {d.date_param()}
-              )
-            """,  # noqa: S608 - only module constants and placeholders are interpolated
-            [_iso(on), _iso(on)],
+        # Unpaid instalments past their due date but not yet overdue: those still inside their grace, and those
+        # whose grace ended since the last run. A small set whatever the size of the book.
+        candidates = Instalment.objects.filter(
+            status__in=(I.DUE, I.PARTLY_PAID), due_date__lt=on, loan__state__in=OWED_STATES
+        ).values_list("pk", "due_date", "loan__terms__grace_days")
+        late = [pk for pk, due_date, grace in candidates if due_date + timedelta(days=int(grace or 0)) < on]
+        marked = sum(Instalment.objects.filter(pk__in=chunk).update(status=I.OVERDUE) for chunk in _chunks(late))
+
+        oldest_overdue = dict(
+            Instalment.objects.filter(status=I.OVERDUE, loan__state__in=OWED_STATES)
+            .values("loan_id")
+            .annotate(oldest=Min("due_date"))
+            .values_list("loan_id", "oldest")
         )
-        # One UPDATE ... FROM (subquery): the oldest overdue due date of every owed loan, written only where the
-        # number changes, so a second run on the same day writes nothing.
-        dpd = f"COALESCE({d.days_between(d.date_param(), 'MIN(i.due_date)')}, 0)"
-        dated = _execute(
-            f"""
-            UPDATE lending_loan SET days_past_due = oldest.dpd
-            FROM (
-                SELECT l.id AS loan_id, {dpd} AS dpd
-                FROM lending_loan l
-                LEFT JOIN lending_instalment i ON i.loan_id = l.id AND i.status = '{I.OVERDUE}'
-                WHERE l.state IN {_in(OWED_STATES)}
-                GROUP BY l.id
-            ) AS oldest
-            WHERE lending_loan.id = oldest.loan_id AND lending_loan.days_past_due <> oldest.dpd
-            """,  # noqa: S608 - only module constants and placeholders are interpolated
-            [_iso(on)],
+        delinquent = Loan.objects.filter(state__in=OWED_STATES).filter(
+            Q(days_past_due__gt=0) | Q(pk__in=Instalment.objects.filter(status=I.OVERDUE).values("loan_id"))
         )
+        changed = []
+        for loan_id, days_past_due in delinquent.values_list("pk", "days_past_due"):
+            oldest = oldest_overdue.get(loan_id)
+            now_due = (on - oldest).days if oldest is not None else 0
+            if now_due != days_past_due:
+                changed.append(Loan(pk=loan_id, days_past_due=now_due))
+        Loan.objects.bulk_update(changed, ["days_past_due"], batch_size=1000)
     became_overdue = _loans_transition(
         on=on,
         source=L.ACTIVE,
@@ -188,7 +147,7 @@ def servicing_overdue(*, on: date) -> dict[str, int]:
     )
     return {
         "instalments_overdue": marked,
-        "loans_days_past_due_changed": dated,
+        "loans_days_past_due_changed": len(changed),
         "loans_overdue": became_overdue,
         "loans_cured": cured,
     }
@@ -207,7 +166,7 @@ def _loans_transition(
     ``default`` sets ``defaulted_at``, passed in ``extra_fields``).
     """
     content_type = ContentType.objects.get_for_model(Loan, for_concrete_model=False)
-    reason = _("daily servicing %(date)s") % {"date": _iso(on)}
+    reason = _("daily servicing %(date)s") % {"date": on.isoformat()}
     request_id = current_request_id() or ""
     changed = 0
     while True:
@@ -230,7 +189,7 @@ def _loans_transition(
                     content_type=content_type,
                     object_id=str(loan_id),
                     request_id=request_id,
-                    data={"days_past_due": days_past_due, "serviced_for": _iso(on)},
+                    data={"days_past_due": days_past_due, "serviced_for": on.isoformat()},
                 )
                 for loan_id, days_past_due in rows
             )
@@ -250,16 +209,6 @@ def servicing_late_fees(*, on: date) -> dict[str, int]:
     Only loans with ``serviced_on`` before ``on`` are charged; the same transaction sets ``serviced_on = on``, batch
     by batch, so a second run charges nothing and a run after a crash charges only what was left.
     """
-    d = _dialect()
-    grace_end = d.add_days("i.due_date", f"COALESCE({d.json_int('l.terms', 'grace_days')}, 0)")
-    rate = f"COALESCE({d.json_numeric('l.terms', 'late_fee', 'daily_rate')}, 0)"
-    fixed = f"COALESCE({d.json_numeric('l.terms', 'late_fee', 'fixed')}, 0)"
-    # Days charged: from the later of the grace end and the last serviced day, to ``on``.
-    since = f"CASE WHEN l.serviced_on IS NULL OR l.serviced_on < {grace_end} THEN {grace_end} ELSE l.serviced_on END"
-    days = d.days_between(d.date_param(), since)
-    overdue_amount = "(i.principal_due + i.interest_due + i.fee_due - i.principal_paid - i.interest_paid - i.fee_paid)"
-    first_day = f"CASE WHEN l.serviced_on IS NULL OR l.serviced_on <= {grace_end} THEN {fixed} ELSE 0 END"
-    charge = f"ROUND({overdue_amount} * {rate} * {days}, 2) + {first_day}"
     counts = {"loans_serviced": 0, "instalments_charged": 0}
     while True:
         with transaction.atomic():
@@ -276,25 +225,57 @@ def servicing_late_fees(*, on: date) -> dict[str, int]:
             # ones by id), and a range is an index range scan where a list of 5,000 ids is tested row by row.
             first, last = loan_ids[0], loan_ids[-1]
             due_for_service = Q(state__in=ACCRUING_STATES, id__gte=first, id__lte=last) & ~Q(serviced_on__gte=on)
-            charged = _execute(
-                f"""
-                UPDATE lending_instalment SET penalty_due = penalty_due + charged.amount
-                FROM (
-                    SELECT i.id AS instalment_id, {charge} AS amount
-                    FROM lending_instalment i JOIN lending_loan l ON l.id = i.loan_id
-                    WHERE i.loan_id BETWEEN %s AND %s AND i.status = '{I.OVERDUE}'
-                      AND l.state IN {_in(ACCRUING_STATES)}
-                      AND (l.serviced_on IS NULL OR l.serviced_on < {d.date_param()})
-                      AND {grace_end} < {d.date_param()}
-                ) AS charged
-                WHERE lending_instalment.id = charged.instalment_id AND charged.amount > 0
-                """,  # noqa: S608 - only module constants and placeholders are interpolated
-                # ``charge`` holds one date parameter (the days charged), then the range, then ``on`` twice.
-                [_iso(on), first, last, _iso(on), _iso(on)],
+            overdue = (
+                Instalment.objects.filter(
+                    loan_id__gte=first, loan_id__lte=last, status=I.OVERDUE, loan__state__in=ACCRUING_STATES
+                )
+                .exclude(loan__serviced_on__gte=on)
+                .only(*LATE_FEE_FIELDS)
+                .annotate(
+                    serviced_on=F("loan__serviced_on"),
+                    grace_days=F("loan__terms__grace_days"),
+                    daily_rate=F("loan__terms__late_fee__daily_rate"),
+                    fixed_fee=F("loan__terms__late_fee__fixed"),
+                )
             )
+            charged = []
+            for instalment in overdue:
+                charge = _late_fee(instalment, on=on)
+                if charge > 0:
+                    instalment.penalty_due += charge
+                    charged.append(instalment)
+            Instalment.objects.bulk_update(charged, ["penalty_due"], batch_size=1000)
             Loan.objects.filter(due_for_service).update(serviced_on=on)
             counts["loans_serviced"] += len(loan_ids)
-            counts["instalments_charged"] += charged
+            counts["instalments_charged"] += len(charged)
+
+
+# What a late fee is computed from (the loan's terms come along as annotations).
+LATE_FEE_FIELDS = (
+    "pk",
+    "due_date",
+    "principal_due",
+    "interest_due",
+    "fee_due",
+    "penalty_due",
+    "principal_paid",
+    "interest_paid",
+    "fee_paid",
+)
+
+
+def _late_fee(instalment: Instalment, *, on: date) -> Decimal:
+    """The late fee one overdue instalment earns for the days since its loan was last serviced, to the fen."""
+    grace_end = instalment.due_date + timedelta(days=int(instalment.grace_days or 0))
+    if grace_end >= on:
+        return ZERO
+    serviced_on = instalment.serviced_on
+    since = grace_end if serviced_on is None or serviced_on < grace_end else serviced_on
+    overdue = sum((instalment.owed(component) for component in ("principal", "interest", "fee")), ZERO)
+    charge = to_fen(overdue * Decimal(str(instalment.daily_rate or 0)) * (on - since).days)
+    if serviced_on is None or serviced_on <= grace_end:
+        charge += Decimal(str(instalment.fixed_fee or 0))
+    return charge
 
 
 # 3. Default.
@@ -306,10 +287,6 @@ def servicing_defaults(*, on: date) -> dict[str, int]:
     A loan whose terms name no threshold never defaults by this job (an officer decides). Runs after
     ``servicing_overdue`` so that the days past due are today's.
     """
-    from django.db.models import IntegerField
-    from django.db.models.fields.json import KT
-    from django.db.models.functions import Cast
-
     threshold = Cast(KT("terms__default_after_days_past_due"), IntegerField())
     defaulted = _loans_transition(
         on=on,
@@ -332,23 +309,24 @@ def servicing_reminders(*, on: date) -> dict[str, int]:
     inserted get a notice, and a second run (or a concurrent one) finds every row there and sends nothing. The
     in-app notices are made in the same transaction; their emails are queued after it commits, in batches.
     """
-    d = _dialect()
     counts: dict[str, int] = {}
     with transaction.atomic():
         inserted: list[tuple[int, str]] = []
         for kind, first, last in REMINDER_WINDOWS:
-            rows = _fetch(
-                f"""
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"""
                 INSERT INTO lending_reminder (instalment_id, kind, sent_on)
-                SELECT i.id, %s, {d.date_param()}
+                SELECT i.id, %s, %s
                 FROM lending_instalment i JOIN lending_loan l ON l.id = i.loan_id
                 WHERE l.state IN {_in(ACCRUING_STATES)} AND i.status IN {_in(UNPAID)}
-                  AND i.due_date BETWEEN {d.date_param()} AND {d.date_param()}
+                  AND i.due_date BETWEEN %s AND %s
                 ON CONFLICT (instalment_id, kind) DO NOTHING
                 RETURNING instalment_id
                 """,  # noqa: S608 - only module constants and placeholders are interpolated
-                [kind, _iso(on), _iso(on + timedelta(days=first)), _iso(on + timedelta(days=last))],
-            )
+                    [kind, on, on + timedelta(days=first), on + timedelta(days=last)],
+                )
+                rows = cursor.fetchall()
             inserted.extend((instalment_id, kind) for (instalment_id,) in rows)
             counts[f"reminders_{kind}"] = len(rows)
         notices = _reminder_notices(inserted)
@@ -382,7 +360,7 @@ def _reminder_notices(inserted: list[tuple[int, str]]) -> list[Notice]:
 
 
 def _reminder_text(kind: str, instalment: Instalment) -> tuple[str, str]:
-    owed = instalment_amount_owed(instalment)
+    owed = instalment.owed()
     params = {
         "number": instalment.number,
         "loan": instalment.loan_id,
@@ -407,20 +385,6 @@ def _reminder_text(kind: str, instalment: Instalment) -> tuple[str, str]:
             % params
         )
     return title, body
-
-
-def instalment_amount_owed(instalment: Instalment) -> Decimal:
-    """What is still owed on one instalment: principal, interest, fee and late fees, less what was paid."""
-    return (
-        instalment.principal_due
-        + instalment.interest_due
-        + instalment.fee_due
-        + instalment.penalty_due
-        - instalment.principal_paid
-        - instalment.interest_paid
-        - instalment.fee_paid
-        - instalment.penalty_paid
-    )
 
 
 def _loan_url(loan_id: int) -> str:
@@ -452,44 +416,50 @@ def sales_share_deductions_compute(*, on: date) -> int:
     (less credit held and deductions not yet posted). A day without sales, or a day with none recorded, makes a
     zero row: the day was looked at. Unique per loan and day, so a second run inserts nothing.
     """
-    d = _dialect()
     sales_date = on - timedelta(days=1)
-    rate = f"COALESCE({d.json_numeric('l.terms', 'sales_share', 'share_rate')}, 0)"
-    gross = "COALESCE(s.gross_sales, 0)"
-    share = f"ROUND({gross} * {rate}, 2)"
-    remaining = (
-        "(owed.amount - l.credit_balance - COALESCE((SELECT SUM(p.amount) FROM lending_salessharededuction p"
-        " WHERE p.loan_id = l.id AND p.payment_id IS NULL), 0))"
+    owed = (
+        Instalment.objects.filter(loan=OuterRef("pk"))
+        .values("loan")
+        .annotate(total=Sum(instalment_owed_expression()))
+        .values("total")
     )
-    unpaid = (
-        "i.principal_due + i.interest_due + i.fee_due + i.penalty_due"
-        " - i.principal_paid - i.interest_paid - i.fee_paid - i.penalty_paid"
-    )
-    sweeping = (
-        f"l.repayment_method = '{RepaymentMethodChoice.SALES_SHARE}' AND l.state IN {_in(ACCRUING_STATES)}"
-        f" AND l.start_date <= {d.date_param()}"
+    unposted = (
+        SalesShareDeduction.objects.filter(loan=OuterRef("pk"), payment__isnull=True)
+        .values("loan")
+        .annotate(total=Sum("amount"))
+        .values("total")
     )
     with transaction.atomic():
-        return _execute(
-            f"""
-            INSERT INTO lending_salessharededuction (loan_id, sales_date, gross_sales, amount, payment_id)
-            SELECT l.id, {d.date_param()}, {gross},
-                   CASE WHEN {share} <= {remaining} THEN {share}
-                        WHEN {remaining} > 0 THEN {remaining} ELSE 0 END,
-                   NULL
-            FROM lending_loan l
-            JOIN (
-                SELECT i.loan_id, SUM({unpaid}) AS amount
-                FROM lending_instalment i JOIN lending_loan l ON l.id = i.loan_id
-                WHERE {sweeping}
-                GROUP BY i.loan_id
-            ) AS owed ON owed.loan_id = l.id
-            LEFT JOIN merchants_salesday s ON s.merchant_id = l.merchant_id AND s.date = {d.date_param()}
-            WHERE {sweeping}
-            ON CONFLICT (loan_id, sales_date) DO NOTHING
-            """,  # noqa: S608 - only module constants and placeholders are interpolated
-            [_iso(sales_date), _iso(sales_date), _iso(sales_date), _iso(sales_date)],
+        loans = list(
+            Loan.objects.filter(
+                repayment_method=RepaymentMethodChoice.SALES_SHARE,
+                state__in=ACCRUING_STATES,
+                start_date__lte=sales_date,
+            )
+            .exclude(sales_deductions__sales_date=sales_date)
+            .annotate(
+                owed=Coalesce(Subquery(owed), ZERO),
+                unposted=Coalesce(Subquery(unposted), ZERO),
+                share_rate=KT("terms__sales_share__share_rate"),
+            )
+            .values_list("pk", "merchant_id", "credit_balance", "owed", "unposted", "share_rate")
         )
+        gross_sales = dict(
+            SalesDay.objects.filter(merchant_id__in={row[1] for row in loans}, date=sales_date).values_list(
+                "merchant_id", "gross_sales"
+            )
+        )
+        deductions = []
+        for loan_id, merchant_id, credit, owed_total, unposted_total, share_rate in loans:
+            gross = gross_sales.get(merchant_id, ZERO)
+            share = to_fen(gross * Decimal(str(share_rate or 0)))
+            remaining = owed_total - credit - unposted_total
+            amount = share if share <= remaining else max(remaining, ZERO)
+            deductions.append(
+                SalesShareDeduction(loan_id=loan_id, sales_date=sales_date, gross_sales=gross, amount=amount)
+            )
+        SalesShareDeduction.objects.bulk_create(deductions, ignore_conflicts=True)
+    return len(deductions)
 
 
 def sales_share_deductions_post(*, on: date) -> dict[str, int]:
@@ -499,19 +469,13 @@ def sales_share_deductions_post(*, on: date) -> dict[str, int]:
     ``sales-share:<loan>:<sales date>``) and the link to it commit together, so a crash between two deductions
     leaves the rest for the next run, and a repeat finds the payment it made.
     """
-    from lending.servicing.services import repayments
+    from lending.servicing.services.repayments import payment_record
 
-    payment_record = getattr(repayments, "payment_record", None)
     pending = list(
         SalesShareDeduction.objects.filter(payment__isnull=True, amount__gt=0, sales_date__lt=on)
         .order_by("loan_id", "sales_date")
         .values_list("pk", flat=True)
     )
-    if pending and payment_record is None:  # pragma: no cover - until the repayments service is in place
-        logger.warning(
-            "%s sales-share deductions wait for lending.servicing.services.repayments.payment_record", len(pending)
-        )
-        return {"deductions_posted": 0, "deductions_failed": 0}
     posted = failed = 0
     for pk in pending:
         try:
@@ -524,7 +488,7 @@ def sales_share_deductions_post(*, on: date) -> dict[str, int]:
                     amount=deduction.amount,
                     received_on=on,
                     source=PaymentSource.SALES_SHARE,
-                    external_reference=f"sales-share:{deduction.loan_id}:{_iso(deduction.sales_date)}",
+                    external_reference=f"sales-share:{deduction.loan_id}:{deduction.sales_date.isoformat()}",
                 )
                 deduction.save(update_fields=["payment"])
                 posted += 1
@@ -711,7 +675,6 @@ __all__ = [
     "BREACH_ACTION",
     "NEAR_BREACH_ACTION",
     "SalesShareWindowStatus",
-    "instalment_amount_owed",
     "sales_share_deductions_compute",
     "sales_share_deductions_post",
     "sales_share_window",

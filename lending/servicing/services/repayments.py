@@ -151,10 +151,10 @@ def _existing_payment(*, loan: Loan, source: str, reference: str, amount: Decima
 def _owed(instalment: Instalment) -> Outstanding:
     return Outstanding(
         key=instalment.pk,
-        fee=instalment.fee_due - instalment.fee_paid,
-        penalty=instalment.penalty_due - instalment.penalty_paid,
-        interest=instalment.interest_due - instalment.interest_paid,
-        principal=instalment.principal_due - instalment.principal_paid,
+        fee=instalment.owed("fee"),
+        penalty=instalment.owed("penalty"),
+        interest=instalment.owed("interest"),
+        principal=instalment.owed("principal"),
     )
 
 
@@ -491,7 +491,7 @@ def _period(loan: Loan, instalments: list[Instalment], on: date) -> _Period:
         return _Period(None, [], ZERO, ZERO, ZERO)
     current, later = instalments[position], instalments[position + 1 :]
     remaining = [current, *later]
-    early_principal = sum((row.principal_due - row.principal_paid for row in remaining), ZERO)
+    early_principal = sum((row.owed("principal") for row in remaining), ZERO)
     interest_paid = sum((row.interest_paid for row in remaining), ZERO)
     if loan.repayment_method == RepaymentMethod.SALES_SHARE:
         # A fixed fee, whatever the time taken: nothing accrues by the day and nothing is waived.
@@ -525,13 +525,13 @@ def _quote(loan: Loan, instalments: list[Instalment], on: date) -> tuple[PayoffQ
     period = _period(loan, instalments, on)
     sales_share = loan.repayment_method == RepaymentMethod.SALES_SHARE
     past = [row for row in instalments if row.due_date <= on]
-    principal = sum((row.principal_due - row.principal_paid for row in instalments), ZERO)
-    interest = sum((row.interest_due - row.interest_paid for row in past), ZERO) + period.accrued_interest
+    principal = sum((row.owed("principal") for row in instalments), ZERO)
+    interest = sum((row.owed("interest") for row in past), ZERO) + period.accrued_interest
     # Fees of instalments not yet due are the price of time not used, and are waived, except a sales-share
     # advance's, which is fixed whatever the time.
     fee_rows = instalments if sales_share else past
-    fees = sum((row.fee_due - row.fee_paid for row in fee_rows), ZERO)
-    penalties = sum((row.penalty_due - row.penalty_paid for row in instalments), ZERO)
+    fees = sum((row.owed("fee") for row in fee_rows), ZERO)
+    penalties = sum((row.owed("penalty") for row in instalments), ZERO)
     prepayment_fee = _prepayment_fee(loan, period.early_principal)
     total = max(principal + interest + fees + penalties + prepayment_fee - loan.credit_balance, ZERO)
     return (

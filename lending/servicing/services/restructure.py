@@ -74,18 +74,14 @@ class CapitalisedBalance:
         return {**{name: f"{getattr(self, name):.2f}" for name in COMPONENTS}, "total": f"{self.total:.2f}"}
 
 
-def _unpaid(row: Instalment, component: str) -> Decimal:
-    return getattr(row, f"{component}_due") - getattr(row, f"{component}_paid")
-
-
 def capitalised_balance(*, instalments: list[Instalment], on: date) -> CapitalisedBalance:
     """All unpaid principal; unpaid interest, fees and late fees of the lines due on or before ``on``."""
     due = [row for row in instalments if row.due_date <= on]
     return CapitalisedBalance(
-        principal=sum((_unpaid(row, "principal") for row in instalments), ZERO),
-        interest=sum((_unpaid(row, "interest") for row in due), ZERO),
-        fee=sum((_unpaid(row, "fee") for row in due), ZERO),
-        penalty=sum((_unpaid(row, "penalty") for row in due), ZERO),
+        principal=sum((row.owed("principal") for row in instalments), ZERO),
+        interest=sum((row.owed("interest") for row in due), ZERO),
+        fee=sum((row.owed("fee") for row in due), ZERO),
+        penalty=sum((row.owed("penalty") for row in due), ZERO),
     )
 
 
@@ -320,7 +316,7 @@ def restructure_accept(*, proposal: RestructureProposal, by: User, on: date | No
         kept: list[Instalment] = []
         dropped: list[int] = []
         for row in instalments:
-            if not any(_unpaid(row, name) for name in COMPONENTS):
+            if not any(row.owed(name) for name in COMPONENTS):
                 kept.append(row)
                 continue
             paid = any(getattr(row, f"{name}_paid") for name in COMPONENTS)

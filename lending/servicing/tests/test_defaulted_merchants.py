@@ -1,6 +1,6 @@
 from lending.catalogue.tests.factories import LoanProductFactory
 from lending.origination.services.funding import application_fund
-from lending.origination.tests.test_funding import signed_application
+from lending.origination.tests.factories import signed_application
 from lending.servicing.models import Loan, LoanState
 from lending.servicing.selectors.loans import merchants_in_default
 

@@ -13,9 +13,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.tests.factories import with_perms
 from core.models import Notice
 from core.selectors.audit import audit_trail
-from lending.origination.tests.test_funding import with_perms
 from lending.servicing.models import DeferralRequest, LoanState
 from lending.servicing.services.collections import (
     DeferralConflict,

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from lending.catalogue.tests.factories import LoanProductFactory
 from lending.origination.services.funding import application_fund
-from lending.origination.tests.test_funding import signed_application
+from lending.origination.tests.factories import signed_application
 from lending.servicing.models import Loan
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.core import mail
 from core.models import Notice
 from lending.servicing.models import Reminder
 from lending.servicing.services.daily import servicing_reminders
-from lending.servicing.tests.test_servicing_jobs import instalment, make_loan, pay_in_full, servicing_product_make
+from lending.servicing.tests.factories import instalment, make_loan, pay_in_full, servicing_product_make
 
 pytestmark = pytest.mark.django_db
 

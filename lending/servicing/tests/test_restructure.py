@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.tests.factories import with_perms
 from core.models import Notice
 from core.selectors.audit import audit_trail
-from lending.origination.tests.test_funding import with_perms
 from lending.servicing.models import Instalment, LoanState, PaymentSource, RestructureProposal
 from lending.servicing.services.repayments import payment_record
 from lending.servicing.services.restructure import (

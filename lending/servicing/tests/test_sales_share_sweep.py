@@ -15,7 +15,7 @@ from lending.servicing.services.daily import (
     servicing_run_day,
     servicing_sales_share,
 )
-from lending.servicing.tests.test_servicing_jobs import database_snapshot, loan_events, make_loan
+from lending.servicing.tests.factories import database_snapshot, loan_events, make_loan
 from merchants.models import SalesDay
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@ from django.core.management import CommandError, call_command
 
 from lending.catalogue.tests.factories import LoanProductFactory
 from lending.origination.services.funding import application_fund, disbursement_send
-from lending.origination.tests.test_funding import signed_application
+from lending.origination.tests.factories import signed_application
 
 
 def test_training_from_loans_reads_lendings_loans_and_says_when_none_is_old_enough(db, merchant):

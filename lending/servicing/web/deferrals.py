@@ -161,7 +161,7 @@ def statement_context(*, loan: Loan, on: date) -> dict:
         for payment in payments_of_loan(loan=loan).order_by("received_on", "id")
     ]
     principal_outstanding = sum(
-        (row.principal_due - row.principal_paid for row in loan.instalments.all()),
+        (row.owed("principal") for row in loan.instalments.all()),
         ZERO,
     )
     totals = {key: amount_grouped(sum((line[f"_{key}"] for line in lines), ZERO)) for key in ("due", "paid", "overdue")}
