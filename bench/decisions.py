@@ -66,6 +66,7 @@ def main() -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from lending.servicing.selectors.loans import merchants_in_default
     from merchants.models import Merchant, SalesDay
     from merchants.services.demo import seed_merchants
     from underwriting.engine.decision import CreditRequest, Exposures
@@ -147,7 +148,9 @@ def main() -> int:
     print(f"ratio     a decision takes {p50 / base50:.1f}x a bare primary-key fetch at p50, {p99 / base99:.1f}x at p99")
 
     started = time.perf_counter()
-    refreshed = preapproved_limits_refresh(as_of=as_of, batch_size=args.batch_size)
+    refreshed = preapproved_limits_refresh(
+        merchants_in_default=merchants_in_default, as_of=as_of, batch_size=args.batch_size
+    )
     refresh_seconds = time.perf_counter() - started
     print(
         f"limits    pre-approved limits for {refreshed:,} merchants in {refresh_seconds:.1f} s "

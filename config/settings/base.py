@@ -143,7 +143,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "notices-email-unsent": {"task": "core.tasks.notices_email_unsent_task", "schedule": 10 * 60},
     # Nightly, in CELERY_TIMEZONE (Asia/Shanghai).
     "underwriting-preapproved-limits": {
-        "task": "underwriting.tasks.preapproved_limits_refresh_task",
+        "task": "lending.origination.tasks.preapproved_limits_refresh_task",
         "schedule": crontab(hour=2, minute=0),
     },
     "lending-servicing-daily": {
@@ -235,7 +235,6 @@ PAYOUT_RECONCILE_AFTER_MINUTES = env.int("PAYOUT_RECONCILE_AFTER_MINUTES", defau
 UNDERWRITING_LINE_MULTIPLE = Decimal(env("UNDERWRITING_LINE_MULTIPLE", default="1.5"))
 UNDERWRITING_AUTO_APPROVE_CEILING = Decimal(env("UNDERWRITING_AUTO_APPROVE_CEILING", default="300000"))
 UNDERWRITING_PREAPPROVAL_CAP = Decimal(env("UNDERWRITING_PREAPPROVAL_CAP", default="200000"))
-UNDERWRITING_DEFAULTED_MERCHANTS = "lending.servicing.selectors.loans.merchants_in_default"
 MAX_OPEN_APPLICATIONS = env.int("MAX_OPEN_APPLICATIONS", default=1)
 # Where the portal is reached, for full links in emails (empty: links are relative to the site).
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="")

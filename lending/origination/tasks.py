@@ -18,6 +18,8 @@ from lending.origination.services.funding import (
     disbursement_send,
     disbursements_reconcile,
 )
+from lending.servicing.selectors.loans import merchants_in_default
+from underwriting.services.decisions import preapproved_limits_refresh
 
 
 @shared_task
@@ -94,3 +96,12 @@ def disbursements_reconcile_task() -> dict[str, int]:
 def applications_resume_stalled_task() -> dict[str, int]:
     """Take up accepted, contracted and signed applications whose queued step never ran; beat, every five minutes."""
     return applications_resume_stalled()
+
+
+@shared_task(acks_late=True)
+def preapproved_limits_refresh_task() -> int:
+    """Nightly: recompute every verified merchant's pre-approved limit (safe to run twice: it overwrites).
+
+    Underwriting computes the limits; lending tells it which merchants have a loan in default.
+    """
+    return preapproved_limits_refresh(merchants_in_default=merchants_in_default)

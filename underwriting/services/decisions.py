@@ -11,11 +11,9 @@ from collections.abc import Callable, Collection
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
 
@@ -283,7 +281,12 @@ def _jsonable(value: object) -> object:
 # Pre-approved limits.
 
 
-def preapproved_limits_refresh(*, as_of: datetime.date | None = None, batch_size: int = 2000) -> int:
+def preapproved_limits_refresh(
+    *,
+    merchants_in_default: Callable[[list[int]], Collection[int]],
+    as_of: datetime.date | None = None,
+    batch_size: int = 2000,
+) -> int:
     """Recompute every verified merchant's pre-approved limit with the active scorecard; returns how many.
 
     Set-based, a batch of merchants at a time: the batch's features in a constant number of queries, the
@@ -291,8 +294,8 @@ def preapproved_limits_refresh(*, as_of: datetime.date | None = None, batch_size
     longer verified lose their limit. A limit of 0 means nothing is pre-approved (a rule fails, the score is
     below the automatic approval level, or there are no sales).
 
-    Loan defaults live in lending, which underwriting does not import: the setting
-    ``UNDERWRITING_DEFAULTED_MERCHANTS`` may name a function ``(merchant_ids) -> set of ids in default``.
+    Loan defaults are lending's facts: lending passes ``merchants_in_default``, a function from a batch of merchant
+    ids to those with a loan in default, which fail the no-default rule.
     """
     as_of = as_of or timezone.localdate()
     scorecard = scorecard_active()
@@ -303,7 +306,6 @@ def preapproved_limits_refresh(*, as_of: datetime.date | None = None, batch_size
     rules = policy_rules_active()
     cap = min(default_preapproval_cap(), default_auto_approve_ceiling())
     line_multiple = default_line_multiple()
-    in_default = _defaulted_merchants_function()
     computed_at = timezone.now()
     refreshed = 0
     last_pk = 0
@@ -320,7 +322,7 @@ def preapproved_limits_refresh(*, as_of: datetime.date | None = None, batch_size
         ids = list(industries)
         features = compute_features(merchant_ids=ids, as_of=as_of, industries=industries)
         alerts = fraud_alerts_blocking_by_merchant(merchant_ids=ids)
-        defaulted = set(in_default(ids)) if in_default else set()
+        defaulted = set(merchants_in_default(ids))
         limits = []
         for merchant_id in ids:
             result = preapproval(
@@ -356,11 +358,6 @@ def preapproved_limits_refresh(*, as_of: datetime.date | None = None, batch_size
     PreApprovedLimit.objects.filter(computed_at__lt=computed_at).delete()
     logger.info("Pre-approved limits refreshed for %d merchants with scorecard v%d.", refreshed, card.version)
     return refreshed
-
-
-def _defaulted_merchants_function() -> Callable[[Collection[int]], Collection[int]] | None:
-    path = getattr(settings, "UNDERWRITING_DEFAULTED_MERCHANTS", None)
-    return import_string(path) if path else None
 
 
 __all__ = [

@@ -53,7 +53,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from django.apps import apps
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -261,44 +260,23 @@ def loan_outcome_rows(records: Iterable[LoanRecord], *, as_of: datetime.datetime
     return rows
 
 
-def loan_training_rows(*, as_of: datetime.datetime | None = None) -> TrainingRows:
-    """Rows built from the platform's funded loans and the snapshots of the decisions that approved them.
+@dataclass(frozen=True)
+class LoanOutcome:
+    """One funded loan as lending reports it for training: the application it came from, when it was paid out, and
+    when it defaulted (None while it has not)."""
 
-    Underwriting does not import lending: the Loan model is looked up by name, and training from loans
-    waits until lending has one. It needs on Loan an ``application`` link, a payout time (``activated_at``,
-    ``funded_at`` or ``disbursed_at``) and ``defaulted_at``; the features are ``Decision.snapshot["features"]`` of the
-    latest decision on the loan's application.
+    application_id: int
+    funded_at: datetime.datetime
+    defaulted_at: datetime.datetime | None
+
+
+def loan_training_rows(*, loans: Iterable[LoanOutcome], as_of: datetime.datetime | None = None) -> TrainingRows:
+    """Rows built from funded loans (lending passes them in) and the snapshots of the decisions that approved them.
+
+    The features are ``Decision.snapshot["features"]`` of the latest decision on each loan's application.
     """
     no_loans = _("No funded loans to train on yet")
-    try:
-        loan_model = apps.get_model("lending", "Loan")
-    except LookupError as exc:
-        raise TrainingDataError(
-            _("%(no_loans)s: the lending app has no Loan model. Train from a CSV file with --csv.")
-            % {"no_loans": no_loans}
-        ) from exc
-    names = {model_field.attname for model_field in loan_model._meta.concrete_fields}
-    # lending.Loan records the payout as ``activated_at``; the other names are kept for other lending apps.
-    funded_field = next((name for name in ("activated_at", "funded_at", "disbursed_at") if name in names), None)
-    missing = [
-        name
-        for name, present in (
-            ("application", "application_id" in names),
-            ("activated_at, funded_at or disbursed_at", funded_field is not None),
-            ("defaulted_at", "defaulted_at" in names),
-        )
-        if not present
-    ]
-    if missing:
-        raise TrainingDataError(
-            _("Training from loans needs these fields on lending.Loan, which it lacks: %(fields)s.")
-            % {"fields": ", ".join(missing)}
-        )
-    loans = list(
-        loan_model.objects.filter(**{f"{funded_field}__isnull": False}).values_list(
-            "application_id", funded_field, "defaulted_at"
-        )
-    )
+    loans = [(loan.application_id, loan.funded_at, loan.defaulted_at) for loan in loans]
     snapshots: dict[int, Mapping[str, Any]] = {}
     decisions = Decision.objects.filter(application_id__in=[loan[0] for loan in loans]).order_by("decided_at", "id")
     for application_id, snapshot in decisions.values_list("application_id", "snapshot"):

@@ -17,7 +17,6 @@ from underwriting.models import FraudAlert, PolicyRule, PreApprovedLimit
 from underwriting.selectors.decisions import preapproved_limit_for, scorecard_active
 from underwriting.services.decisions import preapproved_limits_refresh
 from underwriting.services.demo import RULES, underwriting_seed
-from underwriting.tasks import preapproved_limits_refresh_task
 from underwriting.tests.factories import add_sales, known_scorecard
 
 AS_OF = datetime.date(2025, 7, 15)
@@ -39,6 +38,10 @@ def verified_with_sales(gross: str, *, first: datetime.date = datetime.date(2024
     return merchant
 
 
+def no_defaults(merchant_ids) -> set[int]:
+    return set()
+
+
 def limit_of(merchant: Merchant) -> tuple[Decimal, str]:
     limit = PreApprovedLimit.objects.get(merchant=merchant)
     return limit.amount, limit.grade
@@ -53,7 +56,7 @@ def test_known_histories_get_the_limits_worked_out_by_hand(rules):
     young = verified_with_sales("2000.00", first=datetime.date(2025, 3, 1), days=130)  # 4 months: too young
     silent = MerchantFactory(kyc_state="verified")  # no sales at all
 
-    refreshed = preapproved_limits_refresh(as_of=AS_OF)
+    refreshed = preapproved_limits_refresh(merchants_in_default=no_defaults, as_of=AS_OF)
 
     assert refreshed == 4
     assert limit_of(strong) == (Decimal("91200.00"), "A")
@@ -69,32 +72,27 @@ def test_the_limit_is_capped_by_the_setting(rules, settings):
     settings.UNDERWRITING_PREAPPROVAL_CAP = "50000"
     strong = verified_with_sales("2000.00")
 
-    preapproved_limits_refresh(as_of=AS_OF)
+    preapproved_limits_refresh(merchants_in_default=no_defaults, as_of=AS_OF)
 
     assert limit_of(strong)[0] == Decimal("50000.00")
 
 
-def test_a_merchant_with_an_open_fraud_alert_or_in_default_is_not_pre_approved(rules, settings):
+def test_a_merchant_with_an_open_fraud_alert_or_in_default_is_not_pre_approved(rules):
     known_scorecard(state=ScorecardState.ACTIVE)
     flagged = verified_with_sales("2000.00")
     FraudAlert.objects.create(merchant=flagged, signal=FraudSignal.WINDOW_DRESSING)
     defaulted = verified_with_sales("2000.00")
-    settings.UNDERWRITING_DEFAULTED_MERCHANTS = f"{__name__}.defaulted_merchant_ids"
-    DEFAULTED.clear()
-    DEFAULTED.add(defaulted.pk)
+    asked: list[list[int]] = []
 
-    preapproved_limits_refresh(as_of=AS_OF)
+    def in_default(merchant_ids):
+        asked.append(list(merchant_ids))
+        return {defaulted.pk} & set(merchant_ids)
+
+    preapproved_limits_refresh(merchants_in_default=in_default, as_of=AS_OF)
 
     assert limit_of(flagged)[0] == Decimal("0.00")
     assert limit_of(defaulted)[0] == Decimal("0.00")
-
-
-DEFAULTED: set[int] = set()
-
-
-def defaulted_merchant_ids(merchant_ids):
-    """Stands in for lending's selector of merchants with a loan in default."""
-    return DEFAULTED & set(merchant_ids)
+    assert sorted(asked[0]) == sorted([flagged.pk, defaulted.pk])  # lending is asked once per batch
 
 
 def test_a_merchant_no_longer_verified_loses_its_limit_and_others_are_overwritten(rules):
@@ -104,7 +102,7 @@ def test_a_merchant_no_longer_verified_loses_its_limit_and_others_are_overwritte
     PreApprovedLimit.objects.create(merchant=suspended, amount=Decimal("80000"), computed_at="2025-07-01T02:00+08:00")
     PreApprovedLimit.objects.create(merchant=strong, amount=Decimal("1"), computed_at="2025-07-01T02:00+08:00")
 
-    preapproved_limits_refresh(as_of=AS_OF)
+    preapproved_limits_refresh(merchants_in_default=no_defaults, as_of=AS_OF)
 
     assert not PreApprovedLimit.objects.filter(merchant=suspended).exists()
     assert limit_of(strong)[0] == Decimal("91200.00")
@@ -115,23 +113,23 @@ def test_batches_give_the_same_limits_as_one_pass(rules):
     known_scorecard(state=ScorecardState.ACTIVE)
     merchants = [verified_with_sales(gross) for gross in ("500.00", "1000.00", "1500.00", "2000.00", "2500.00")]
 
-    assert preapproved_limits_refresh(as_of=AS_OF, batch_size=1000) == 5
+    assert preapproved_limits_refresh(merchants_in_default=no_defaults, as_of=AS_OF, batch_size=1000) == 5
     one_pass = {m.pk: limit_of(m) for m in merchants}
-    assert preapproved_limits_refresh(as_of=AS_OF, batch_size=2) == 5
+    assert preapproved_limits_refresh(merchants_in_default=no_defaults, as_of=AS_OF, batch_size=2) == 5
     assert {m.pk: limit_of(m) for m in merchants} == one_pass
 
 
 def test_the_queries_do_not_grow_with_the_number_of_merchants_in_a_batch(rules):
     known_scorecard(state=ScorecardState.ACTIVE)
     verified_with_sales("1000.00")
-    preapproved_limits_refresh(as_of=AS_OF)  # warm the scorecard cache
+    preapproved_limits_refresh(merchants_in_default=no_defaults, as_of=AS_OF)  # warm the scorecard cache
 
     with CaptureQueriesContext(connection) as one:
-        preapproved_limits_refresh(as_of=AS_OF)
+        preapproved_limits_refresh(merchants_in_default=no_defaults, as_of=AS_OF)
     for _ in range(6):
         verified_with_sales("1000.00")
     with CaptureQueriesContext(connection) as seven:
-        preapproved_limits_refresh(as_of=AS_OF)
+        preapproved_limits_refresh(merchants_in_default=no_defaults, as_of=AS_OF)
 
     assert len(seven.captured_queries) == len(one.captured_queries)
 
@@ -139,7 +137,7 @@ def test_the_queries_do_not_grow_with_the_number_of_merchants_in_a_batch(rules):
 def test_without_an_active_scorecard_nothing_is_refreshed(rules):
     verified_with_sales("1000.00")
 
-    assert preapproved_limits_refresh(as_of=AS_OF) == 0
+    assert preapproved_limits_refresh(merchants_in_default=no_defaults, as_of=AS_OF) == 0
     assert not PreApprovedLimit.objects.exists()
 
 
@@ -147,7 +145,7 @@ def test_on_demo_merchants_an_application_for_the_pre_approved_amount_is_approve
     seed_merchants(count=6, seed=11, end_date=AS_OF - datetime.timedelta(days=1))
     underwriting_seed()
 
-    assert preapproved_limits_refresh(as_of=AS_OF) == 6
+    assert preapproved_limits_refresh(merchants_in_default=no_defaults, as_of=AS_OF) == 6
 
     scorecard = scorecard_active()
     limits = {limit.merchant: limit for limit in PreApprovedLimit.objects.select_related("merchant")}
@@ -170,11 +168,3 @@ def test_on_demo_merchants_an_application_for_the_pre_approved_amount_is_approve
         assert draft.outcome == Outcome.APPROVE, (merchant, limit.amount, draft.reasons)
         assert draft.grade == limit.grade
         assert preapproved_limit_for(merchant=merchant) == limit
-
-
-def test_the_nightly_task_refreshes_the_limits(rules):
-    known_scorecard(state=ScorecardState.ACTIVE)
-    verified_with_sales("2000.00")
-
-    assert preapproved_limits_refresh_task.delay().get() == 1
-    assert PreApprovedLimit.objects.count() == 1

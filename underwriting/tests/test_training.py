@@ -21,8 +21,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from core.models import AuditEvent
+from lending.management.commands.train_scorecard import Command as TrainScorecardCommand
 from underwriting.choices import ScorecardState
-from underwriting.management.commands.train_scorecard import Command as TrainScorecardCommand
 from underwriting.models import Scorecard
 from underwriting.services import training
 from underwriting.services.training import (
@@ -576,17 +576,9 @@ def test_columns_are_refused_only_for_a_statistical_reason_which_is_given():
 # --- training from funded loans -------------------------------------------------------------------------
 
 
-class _NoLoanModel:
-    @staticmethod
-    def get_model(app_label, model_name):
-        raise LookupError(f"App '{app_label}' doesn't have a '{model_name}' model.")
-
-
-def test_from_loans_without_a_loan_model_says_there_are_no_funded_loans_yet(db, monkeypatch):
-    monkeypatch.setattr(training, "apps", _NoLoanModel())
-
-    with pytest.raises(CommandError, match="No funded loans to train on yet: the lending app has no Loan model"):
-        call_command("train_scorecard", "--from-loans", stdout=io.StringIO())
+def test_training_from_no_funded_loans_says_there_are_none_yet(db):
+    with pytest.raises(training.TrainingDataError, match="No funded loans to train on yet: none has defaulted"):
+        training.loan_training_rows(loans=[])
     assert not Scorecard.objects.exists()
 
 

@@ -24,6 +24,7 @@ from accounts.roles import Role
 from accounts.services.roles import user_grant_role
 from core.services.audit import audit_record
 from lending.catalogue.services.demo import products_seed
+from lending.servicing.selectors.loans import merchants_in_default
 from merchants.choices import Industry, KycState, Province
 from merchants.models import Merchant
 from merchants.services.demo import (
@@ -152,7 +153,7 @@ class Command(BaseCommand):
             products_seed()
             underwriting_seed()
         # What the nightly job would show on the dashboards, computed now so the demo shows it at once.
-        preapproved_limits_refresh()
+        preapproved_limits_refresh(merchants_in_default=merchants_in_default)
         self._print_summary(url=options["url"].rstrip("/"), token=token.key)
 
     def _ensure_user(self, demo: DemoUser) -> User:

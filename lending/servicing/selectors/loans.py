@@ -1,8 +1,10 @@
-"""Reading loans: a merchant's own, one with its schedule and its payout, and the merchants in default."""
+"""Reading loans: a merchant's own, one with its schedule and its payout, the merchants in default, and what
+scorecard training learns from."""
 
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
 from lending.servicing.models import Disbursement, Instalment, Loan, LoanState
+from underwriting.services.training import LoanOutcome
 
 
 def loans_list(*, user) -> QuerySet[Loan]:
@@ -37,6 +39,7 @@ def loan_paid_out(loan: Loan) -> Disbursement | None:
 
 
 __all__ = [
+    "loan_outcomes",
     "loan_paid_out",
     "loan_with_schedule",
     "loans_list",
@@ -50,3 +53,13 @@ def merchants_in_default(merchant_ids) -> set[int]:
         .values_list("merchant_id", flat=True)
         .distinct()
     )
+
+
+def loan_outcomes() -> list[LoanOutcome]:
+    """Every loan paid out, with when it was paid out and when it defaulted: what scorecard training learns from."""
+    return [
+        LoanOutcome(application_id=application_id, funded_at=activated_at, defaulted_at=defaulted_at)
+        for application_id, activated_at, defaulted_at in Loan.objects.filter(activated_at__isnull=False)
+        .order_by("pk")
+        .values_list("application_id", "activated_at", "defaulted_at")
+    ]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
 
+from lending.servicing.selectors.loans import loan_outcomes
 from underwriting.choices import Feature
 from underwriting.services.training import (
     APPROVE_DOWN_TO_GRADE,
@@ -249,7 +250,7 @@ class Command(BaseCommand):
     @staticmethod
     def _rows(options) -> TrainingRows:
         if options["from_loans"]:
-            return loan_training_rows()
+            return loan_training_rows(loans=loan_outcomes())
         return read_training_csv(options["csv"])
 
     def _print(self, trained: TrainedScorecard) -> None:
