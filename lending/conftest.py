@@ -14,30 +14,21 @@
   operating loan of 20,000 yuan over 12 months, taken through the real services to that state.
 """
 
-import datetime
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.utils import timezone
 
 from lending.catalogue.models import LoanProduct
 from lending.catalogue.services.demo import products_seed
 from lending.origination.models import LoanApplication
-from lending.origination.services.applications import application_accept, application_create, application_submit
-from merchants.choices import KycState
-from merchants.models import Merchant, SalesDay
-from merchants.services.demo import demo_merchant, demo_sales
-from merchants.tests.factories import MerchantFactory
+from lending.origination.services.applications import application_accept, application_create
+from lending.origination.tests.factories import APPLIED_AMOUNT, APPLIED_TERM, apply_for
+from merchants.models import Merchant
+from merchants.tests.factories import make_verified_merchant
 from underwriting.engine.scoring import scorecard_cache_clear
 from underwriting.models import Scorecard
 from underwriting.services.demo import underwriting_seed
-
-SALES_DAYS = 730
-# Demo merchant 0 of seed 7 is a steady restaurant: the same history on every machine.
-DEMO_SEED, DEMO_INDEX = 7, 0
-APPLIED_AMOUNT = Decimal("20000.00")
-APPLIED_TERM = 12
 
 
 @pytest.fixture
@@ -85,33 +76,6 @@ def decisions_decline(underwriting_rules) -> Scorecard:
     return _set_thresholds(underwriting_rules, approve=10_000, refer=10_000)
 
 
-def add_demo_sales(merchant: Merchant, *, days: int = SALES_DAYS, seed: int = DEMO_SEED, index: int = DEMO_INDEX):
-    """``days`` of demo merchant ``index``'s daily sales, up to yesterday, for ``merchant``."""
-    profile = demo_merchant(seed=seed, index=index)
-    end = timezone.localdate() - datetime.timedelta(days=1)
-    dates = [end - datetime.timedelta(days=days - 1 - k) for k in range(days)]
-    SalesDay.objects.bulk_create(
-        SalesDay(
-            merchant=merchant,
-            date=dates[position],
-            gross_sales=Decimal(gross) / 100,
-            refunds=Decimal(refund) / 100,
-            transaction_count=transactions,
-            distinct_customers=customers,
-        )
-        for position, gross, refund, transactions, customers in demo_sales(profile, dates)
-    )
-    return profile
-
-
-def make_verified_merchant(owner, **fields) -> Merchant:
-    """A verified merchant with two years of demo sales; created verified, as the demo loader does."""
-    profile = demo_merchant(seed=DEMO_SEED, index=DEMO_INDEX)
-    merchant = MerchantFactory(owner=owner, kyc_state=KycState.VERIFIED, industry=profile.industry, **fields)
-    add_demo_sales(merchant)
-    return merchant
-
-
 @pytest.fixture
 def verified_merchant_with_sales(merchant_owner) -> Merchant:
     return make_verified_merchant(merchant_owner, legal_name="杭州甲商贸有限公司")
@@ -129,13 +93,6 @@ def deciding_officer(loan_officer):
         Permission.objects.get(codename="decide_application", content_type__app_label="lending")
     )
     return type(loan_officer).objects.get(pk=loan_officer.pk)  # a fresh instance: permissions are cached
-
-
-def apply_for(merchant: Merchant, product: LoanProduct, **terms) -> LoanApplication:
-    """A submitted and decided application (through the services) for 20,000 yuan over 12 months by default."""
-    terms = {"amount": APPLIED_AMOUNT, "term": APPLIED_TERM, **terms}
-    draft = application_create(merchant=merchant, product=product, by=merchant.owner, **terms)
-    return application_submit(application=draft, by=merchant.owner)
 
 
 @pytest.fixture

@@ -2,11 +2,13 @@ import datetime
 from decimal import Decimal
 
 import factory
+from django.utils import timezone
 
 from accounts.roles import Role
 from accounts.tests.factories import UserFactory
-from merchants.choices import Industry, Province
+from merchants.choices import Industry, KycState, Province
 from merchants.models import Merchant, SalesDay
+from merchants.services.demo import demo_merchant, demo_sales
 from merchants.validators import credit_code_check_char, resident_id_check_char
 
 
@@ -51,3 +53,35 @@ class SalesDayFactory(factory.django.DjangoModelFactory):
     refunds = Decimal("40.00")
     transaction_count = 80
     distinct_customers = 65
+
+
+SALES_DAYS = 730
+# Demo merchant 0 of seed 7 is a steady restaurant: the same history on every machine.
+DEMO_SEED, DEMO_INDEX = 7, 0
+
+
+def add_demo_sales(merchant: Merchant, *, days: int = SALES_DAYS, seed: int = DEMO_SEED, index: int = DEMO_INDEX):
+    """``days`` of demo merchant ``index``'s daily sales, up to yesterday, for ``merchant``."""
+    profile = demo_merchant(seed=seed, index=index)
+    end = timezone.localdate() - datetime.timedelta(days=1)
+    dates = [end - datetime.timedelta(days=days - 1 - k) for k in range(days)]
+    SalesDay.objects.bulk_create(
+        SalesDay(
+            merchant=merchant,
+            date=dates[position],
+            gross_sales=Decimal(gross) / 100,
+            refunds=Decimal(refund) / 100,
+            transaction_count=transactions,
+            distinct_customers=customers,
+        )
+        for position, gross, refund, transactions, customers in demo_sales(profile, dates)
+    )
+    return profile
+
+
+def make_verified_merchant(owner, **fields) -> Merchant:
+    """A verified merchant with two years of demo sales; created verified, as the demo loader does."""
+    profile = demo_merchant(seed=DEMO_SEED, index=DEMO_INDEX)
+    merchant = MerchantFactory(owner=owner, kyc_state=KycState.VERIFIED, industry=profile.industry, **fields)
+    add_demo_sales(merchant)
+    return merchant

@@ -1,18 +1,15 @@
 """The allocation waterfall: where a payment goes. Pure arithmetic — no database.
 
-A payment pays instalments oldest first, and within one instalment its components in the product's order
-(default: fees, then late fees, then interest, then principal). What is left when everything offered is paid
+A payment pays instalments oldest first, and within one instalment its components in one fixed order: fees, then
+late fees, then interest, then principal (``ORDER``). What is left when everything offered is paid
 becomes credit. The loan's credit balance, when one is given, is spent before the new money (it is older).
 
 Invariant: ``sum(allocation.amount) + credit == amount + credit_balance`` exactly, and no component is paid
 more than is outstanding on it. Amounts are ``Decimal`` with two places; nothing here rounds, so no fen is
 lost or made.
-
-The order can be set per product through the loan terms' ``allocation_order`` (a list holding each of
-``fee``, ``penalty``, ``interest``, ``principal`` exactly once); ``allocation_order(terms)`` reads it.
 """
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -21,11 +18,11 @@ from core.money import FEN
 ZERO = Decimal("0.00")
 FEE, PENALTY, INTEREST, PRINCIPAL = "fee", "penalty", "interest", "principal"
 COMPONENTS = (FEE, PENALTY, INTEREST, PRINCIPAL)
-DEFAULT_ORDER = COMPONENTS
+ORDER = COMPONENTS
 
 
 class WaterfallError(ValueError):
-    """Bad waterfall input: a negative or fractional-fen amount, or an order that is not the four components."""
+    """Bad waterfall input: a negative or fractional-fen amount."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,21 +57,6 @@ class Waterfall:
         return sum((line.amount for line in self.allocations), ZERO)
 
 
-def allocation_order(terms: dict | None) -> tuple[str, ...]:
-    """The component order of a loan's terms (``allocation_order``), or the default when it has none."""
-    order = (terms or {}).get("allocation_order")
-    if order is None:
-        return DEFAULT_ORDER
-    return _checked_order(order)
-
-
-def _checked_order(order: Iterable[str]) -> tuple[str, ...]:
-    order = tuple(order)
-    if sorted(order) != sorted(COMPONENTS):
-        raise WaterfallError(f"allocation_order must list each of {', '.join(COMPONENTS)} exactly once; it is {order}")
-    return order
-
-
 def _money(name: str, value: Decimal) -> Decimal:
     if not isinstance(value, Decimal) or not value.is_finite() or value < 0 or value != value.quantize(FEN):
         raise WaterfallError(f"{name} must be a Decimal of at least 0.00 with at most two places; it is {value!r}")
@@ -86,18 +68,16 @@ def allocate(
     outstanding: Sequence[Outstanding],
     amount: Decimal,
     credit_balance: Decimal = ZERO,
-    order: Sequence[str] = DEFAULT_ORDER,
 ) -> Waterfall:
-    """Spend ``credit_balance + amount`` on ``outstanding`` (oldest instalment first) in ``order``.
+    """Spend ``credit_balance + amount`` on ``outstanding`` (oldest instalment first) in ``ORDER``.
 
     Returns the allocations in the order they were made (one line per instalment and component that got money,
     never a zero line) and the credit left over.
     """
-    order = _checked_order(order)
     remaining = _money("credit_balance", credit_balance) + _money("amount", amount)
     lines: list[AllocationLine] = []
     for instalment in outstanding:
-        for component in order:
+        for component in ORDER:
             owed = _money(f"{component} of {instalment.key}", getattr(instalment, component))
             if not remaining:
                 break
@@ -110,11 +90,10 @@ def allocate(
 
 __all__ = [
     "COMPONENTS",
-    "DEFAULT_ORDER",
+    "ORDER",
     "AllocationLine",
     "Outstanding",
     "Waterfall",
     "WaterfallError",
     "allocate",
-    "allocation_order",
 ]

@@ -83,8 +83,8 @@ under --min-bin-share of the training rows is no evidence and scores as its feat
 
 --from-loans trains on the platform's own funded loans instead: the features stored in the snapshot of the
 decision behind each loan, and the target {LOAN_TARGET} = defaulted within 12 months of funding (loans younger
-than 12 months that have not defaulted are left out). It needs lending's Loan model; until lending has funded
-loans it stops with "No funded loans to train on yet".
+than 12 months that have not defaulted are left out). Without such loans it stops with "No funded loans to train
+on yet".
 
 Bad input stops the command with a message naming the problem, and nothing is saved.
 """

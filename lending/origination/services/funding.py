@@ -33,7 +33,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -633,11 +633,7 @@ def _notify_officers(*, permission: str, title: str, body: str, url: str) -> Non
 
 
 def _application_url(application: LoanApplication) -> str:
-    try:
-        return reverse("lending:application-detail", kwargs={"pk": application.pk})
-    except NoReverseMatch:
-        # The application pages are not wired in this deployment; the loans page is the merchant's next stop.
-        return reverse("lending:loan-list")
+    return reverse("lending:application-detail", kwargs={"pk": application.pk})
 
 
 __all__ = [

@@ -9,12 +9,14 @@ from django.utils import timezone
 from lending.catalogue.models import LoanProduct
 from lending.catalogue.services.products import product_terms_snapshot, quote_for_snapshot
 from lending.origination.models import ApplicationState, Contract, LoanApplication
+from lending.origination.services.applications import application_create, application_submit
 from lending.origination.services.contracts import (
     contract_sign,
 )
 from lending.origination.tasks import (
     contract_prepare_task,
 )
+from merchants.models import Merchant
 
 
 def signed_application(
@@ -107,3 +109,16 @@ def sign(contract: Contract, *, by=None, consent: bool = True, reauthenticated_w
         consent=consent,
         reauthenticated_with=reauthenticated_with,
     )
+
+
+APPLIED_AMOUNT = Decimal("20000.00")
+
+
+APPLIED_TERM = 12
+
+
+def apply_for(merchant: Merchant, product: LoanProduct, **terms) -> LoanApplication:
+    """A submitted and decided application (through the services) for 20,000 yuan over 12 months by default."""
+    terms = {"amount": APPLIED_AMOUNT, "term": APPLIED_TERM, **terms}
+    draft = application_create(merchant=merchant, product=product, by=merchant.owner, **terms)
+    return application_submit(application=draft, by=merchant.owner)

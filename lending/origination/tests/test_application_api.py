@@ -11,9 +11,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from core.models import AuditEvent
-from lending.conftest import apply_for
 from lending.origination.api.applications import ApplicationSerializer
 from lending.origination.models import LoanApplication
+from lending.origination.tests.factories import apply_for
 from underwriting.models import Decision
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,6 @@ from django.utils import timezone
 from core.models import Notice
 from core.selectors.audit import audit_trail
 from lending.catalogue.services.products import product_terms_snapshot
-from lending.conftest import APPLIED_AMOUNT, apply_for, make_verified_merchant
 from lending.origination.models import LoanApplication
 from lending.origination.services.applications import (
     ApplicationConflict,
@@ -28,6 +27,8 @@ from lending.origination.services.applications import (
     application_submit,
     application_withdraw,
 )
+from lending.origination.tests.factories import APPLIED_AMOUNT, apply_for
+from merchants.tests.factories import make_verified_merchant
 from tests.concurrency import CONFLICT, race
 from underwriting.choices import ScorecardState
 from underwriting.engine.scoring import scorecard_cache_clear

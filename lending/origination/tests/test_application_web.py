@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.models import Notice
-from lending.conftest import apply_for
 from lending.origination.models import LoanApplication
+from lending.origination.tests.factories import apply_for
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,6 @@ from pypdf import PdfReader
 
 from core.models import AuditEvent, Notice
 from core.selectors.audit import audit_trail
-from lending.conftest import apply_for
 from lending.origination.models import ApplicationState, Contract, LoanApplication
 from lending.origination.services.applications import application_accept
 from lending.origination.services.contract_pdf import amount_in_chinese_capitals
@@ -25,7 +24,7 @@ from lending.origination.services.contracts import (
     contract_render,
 )
 from lending.origination.tasks import contract_prepare_task
-from lending.origination.tests.factories import prepared_contract
+from lending.origination.tests.factories import apply_for, prepared_contract
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,8 @@
 """Reading loans: a merchant's own, one with its schedule and its payout, the merchants in default, and what
 scorecard training learns from."""
 
+from collections.abc import Iterable
+
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
 from lending.servicing.models import Disbursement, Instalment, Loan, LoanState
@@ -62,4 +64,21 @@ def loan_outcomes() -> list[LoanOutcome]:
         for application_id, activated_at, defaulted_at in Loan.objects.filter(activated_at__isnull=False)
         .order_by("pk")
         .values_list("application_id", "activated_at", "defaulted_at")
+    ]
+
+
+def schedule_rows(instalments: Iterable[Instalment]) -> list[dict]:
+    """A schedule as the audit rows (before and after a prepayment or a restructure) and the merchant's page show it."""
+    return [
+        {
+            "number": row.number,
+            "due_date": row.due_date.isoformat(),
+            "principal": f"{row.principal_due:.2f}",
+            "interest": f"{row.interest_due:.2f}",
+            "fee": f"{row.fee_due:.2f}",
+            "penalty": f"{row.penalty_due:.2f}",
+            "paid": f"{row.principal_paid + row.interest_paid + row.fee_paid + row.penalty_paid:.2f}",
+            "status": row.status,
+        }
+        for row in instalments
     ]

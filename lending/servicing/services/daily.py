@@ -39,7 +39,7 @@ from django.db import connection, transaction
 from django.db.models import F, IntegerField, Min, OuterRef, Q, Subquery, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -388,10 +388,7 @@ def _reminder_text(kind: str, instalment: Instalment) -> tuple[str, str]:
 
 
 def _loan_url(loan_id: int) -> str:
-    try:
-        return reverse("lending:loan-detail", kwargs={"pk": loan_id})
-    except NoReverseMatch:
-        return ""
+    return reverse("lending:loan-detail", kwargs={"pk": loan_id})
 
 
 # 5. Sales-share sweeps.

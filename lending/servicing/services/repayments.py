@@ -34,7 +34,6 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
@@ -54,8 +53,9 @@ from core.services.notices import notify
 from lending.catalogue.models import PrepaymentPolicy, PriceBasis
 from lending.catalogue.money import QuoteError, QuoteTerms, RepaymentMethod, quote
 from lending.catalogue.money.dates import add_months
-from lending.catalogue.money.waterfall import Outstanding, allocate, allocation_order
+from lending.catalogue.money.waterfall import Outstanding, allocate
 from lending.servicing.models import Allocation, Instalment, Loan, LoanState, Payment, PaymentSource, SimulatedTransfer
+from lending.servicing.selectors.loans import schedule_rows
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -162,22 +162,6 @@ def _is_paid(instalment: Instalment) -> bool:
     return _owed(instalment).total == 0
 
 
-def _schedule_rows(instalments: Iterable[Instalment]) -> list[dict]:
-    return [
-        {
-            "number": row.number,
-            "due_date": row.due_date.isoformat(),
-            "principal": f"{row.principal_due:.2f}",
-            "interest": f"{row.interest_due:.2f}",
-            "fee": f"{row.fee_due:.2f}",
-            "penalty": f"{row.penalty_due:.2f}",
-            "paid": f"{row.principal_paid + row.interest_paid + row.fee_paid + row.penalty_paid:.2f}",
-            "status": row.status,
-        }
-        for row in instalments
-    ]
-
-
 # Booking allocations.
 
 _PAID_FIELD = {C.FEE: "fee_paid", C.PENALTY: "penalty_paid", C.INTEREST: "interest_paid", C.PRINCIPAL: "principal_paid"}
@@ -213,7 +197,7 @@ def _pay(
     *, payment: Payment, amount: Decimal, targets: list[Instalment], instalments: list[Instalment], loan: Loan, on: date
 ) -> Decimal:
     """Allocate a new payment over ``targets``; the rest is held as credit. Returns that rest."""
-    waterfall = allocate(outstanding=[_owed(row) for row in targets], amount=amount, order=allocation_order(loan.terms))
+    waterfall = allocate(outstanding=[_owed(row) for row in targets], amount=amount)
     _book(
         lines=[(payment, line.key, line.component, line.amount) for line in waterfall.allocations],
         instalments=instalments,
@@ -229,9 +213,7 @@ def _spend_credit(*, loan: Loan, targets: list[Instalment], instalments: list[In
     """Spend held credit on ``targets``, booked on the payments that brought it in (oldest first)."""
     if loan.credit_balance <= 0 or not targets:
         return ZERO
-    waterfall = allocate(
-        outstanding=[_owed(row) for row in targets], amount=loan.credit_balance, order=allocation_order(loan.terms)
-    )
+    waterfall = allocate(outstanding=[_owed(row) for row in targets], amount=loan.credit_balance)
     spent = waterfall.allocated
     if not spent:
         return ZERO
@@ -632,7 +614,7 @@ def loan_pay_off(
                     ]
                 }
             )
-        old_schedule = _schedule_rows(instalments)
+        old_schedule = schedule_rows(instalments)
         if period.current is not None and locked.repayment_method != RepaymentMethod.SALES_SHARE:
             _settle_current(
                 period=period, on=on, principal=period.early_principal, prepayment_fee=payoff.prepayment_fee
@@ -665,7 +647,7 @@ def loan_pay_off(
             data={
                 "quote": payoff.as_dict(),
                 "old_schedule": old_schedule,
-                "new_schedule": _schedule_rows(instalments),
+                "new_schedule": schedule_rows(instalments),
                 "refund_due": f"{locked.credit_balance:.2f}",
             },
         )
@@ -824,7 +806,7 @@ def loan_prepay_partial(
             lines = _reamortised(locked, period, plan.balance_after, keep, on)
         except QuoteError as error:
             raise ValidationError({"amount": [str(error.message)]}) from None
-        old_schedule = _schedule_rows(instalments)
+        old_schedule = schedule_rows(instalments)
         # Read before the current line becomes the settlement line (its due date moves to ``on``).
         old_lines = [(row.due_date, row.fee_due) for row in (period.current, *period.later)]
         current = _settle_current(period=period, on=on, principal=plan.principal, prepayment_fee=plan.prepayment_fee)
@@ -868,7 +850,7 @@ def loan_prepay_partial(
                 "principal_repaid": f"{plan.principal:.2f}",
                 "balance_after": f"{plan.balance_after:.2f}",
                 "old_schedule": old_schedule,
-                "new_schedule": _schedule_rows(instalments),
+                "new_schedule": schedule_rows(instalments),
             },
         )
         _settle_state(loan=locked, instalments=instalments, on=on, by=by, reason=_("partial prepayment"))

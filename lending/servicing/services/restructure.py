@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -42,6 +42,7 @@ from core.services.notices import notify
 from lending.catalogue.models import RepaymentMethodChoice
 from lending.catalogue.money import QuoteError, QuoteTerms, RepaymentMethod, quote
 from lending.servicing.models import DeferralRequest, Instalment, Loan, LoanState, RestructureProposal
+from lending.servicing.selectors.loans import schedule_rows
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -85,29 +86,8 @@ def capitalised_balance(*, instalments: list[Instalment], on: date) -> Capitalis
     )
 
 
-def schedule_rows(instalments) -> list[dict]:
-    """The schedule as the audit rows and the merchant's page show it."""
-    return [
-        {
-            "number": row.number,
-            "due_date": row.due_date.isoformat(),
-            "principal": f"{row.principal_due:.2f}",
-            "interest": f"{row.interest_due:.2f}",
-            "fee": f"{row.fee_due:.2f}",
-            "penalty": f"{row.penalty_due:.2f}",
-            "paid": f"{row.principal_paid + row.interest_paid + row.fee_paid + row.penalty_paid:.2f}",
-            "status": row.status,
-        }
-        for row in instalments
-    ]
-
-
 def _proposal_url(proposal: RestructureProposal) -> str:
-    try:
-        return reverse("lending:restructure-proposal", args=[proposal.loan_id, proposal.pk])
-    except NoReverseMatch:
-        # Until lending/urls.py includes lending.servicing.web.restructure the loan page is the closest link.
-        return reverse("lending:loan-detail", args=[proposal.loan_id])
+    return reverse("lending:restructure-proposal", args=[proposal.loan_id, proposal.pk])
 
 
 # Input checks: a clear message naming the field.
@@ -391,5 +371,4 @@ __all__ = [
     "restructure_accept",
     "restructure_decline",
     "restructure_propose",
-    "schedule_rows",
 ]

@@ -17,8 +17,9 @@ from django.views import View
 
 from core.exceptions import StateConflict
 from lending.servicing.models import RestructureProposal
+from lending.servicing.selectors.loans import schedule_rows
 from lending.servicing.selectors.repayments import loan_for_owner
-from lending.servicing.services.restructure import restructure_accept, restructure_decline, schedule_rows
+from lending.servicing.services.restructure import restructure_accept, restructure_decline
 
 ACCEPT, DECLINE = "accept", "decline"
 

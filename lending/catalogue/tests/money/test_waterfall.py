@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lending.catalogue.money.waterfall import Outstanding, WaterfallError, allocate, allocation_order
+from lending.catalogue.money.waterfall import Outstanding, WaterfallError, allocate
 
 D = Decimal
 
@@ -59,23 +59,17 @@ def test_credit_balance_is_spent_with_the_payment():
     assert result.credit == D("10.00")
 
 
-def test_product_order_from_the_loan_terms_puts_principal_first():
-    order = allocation_order({"allocation_order": ["principal", "interest", "penalty", "fee"]})
-    owed = [Outstanding(key=1, fee=D("5.00"), interest=D("10.00"), principal=D("20.00"))]
+def test_within_an_instalment_fees_then_late_fees_then_interest_then_principal_are_paid():
+    owed = [Outstanding(key=1, fee=D("5.00"), penalty=D("3.00"), interest=D("10.00"), principal=D("20.00"))]
 
-    result = allocate(outstanding=owed, amount=D("25.00"), order=order)
+    result = allocate(outstanding=owed, amount=D("25.00"))
 
-    assert lines(result) == [(1, "principal", D("20.00")), (1, "interest", D("5.00"))]
-
-
-def test_terms_without_an_order_use_fees_penalties_interest_principal():
-    assert allocation_order({}) == ("fee", "penalty", "interest", "principal")
-
-
-@pytest.mark.parametrize("order", [["fee", "interest"], ["fee", "fee", "interest", "principal"], ["a", "b", "c", "d"]])
-def test_an_order_that_is_not_the_four_components_is_refused(order):
-    with pytest.raises(WaterfallError, match="each of fee, penalty, interest, principal exactly once"):
-        allocation_order({"allocation_order": order})
+    assert lines(result) == [
+        (1, "fee", D("5.00")),
+        (1, "penalty", D("3.00")),
+        (1, "interest", D("10.00")),
+        (1, "principal", D("7.00")),
+    ]
 
 
 @pytest.mark.parametrize("amount", [D("-1.00"), D("0.001"), 10])
@@ -91,14 +85,13 @@ cents = st.integers(min_value=0, max_value=500_000).map(lambda fen: D(fen) / 100
     owed=st.lists(st.tuples(cents, cents, cents, cents), max_size=6),
     amount=cents,
     credit=cents,
-    order=st.permutations(["fee", "penalty", "interest", "principal"]),
 )
-def test_no_fen_is_lost_or_made_and_no_component_is_overpaid(owed, amount, credit, order):
+def test_no_fen_is_lost_or_made_and_no_component_is_overpaid(owed, amount, credit):
     outstanding = [
         Outstanding(key=k, fee=f, penalty=p, interest=i, principal=pr) for k, (f, p, i, pr) in enumerate(owed)
     ]
 
-    result = allocate(outstanding=outstanding, amount=amount, credit_balance=credit, order=order)
+    result = allocate(outstanding=outstanding, amount=amount, credit_balance=credit)
 
     assert result.allocated + result.credit == amount + credit
     for line in result.allocations:
