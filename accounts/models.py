@@ -45,6 +45,12 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.email
 
+    def set_password(self, raw_password):
+        # Every path that changes a password (allauth's change and reset forms, the admin, changepassword)
+        # comes through here; accounts.signals revokes the API tokens once the new password is saved.
+        super().set_password(raw_password)
+        self.password_changed_unsaved = True
+
     def has_role(self, role: str) -> bool:
         return self.groups.filter(name=role).exists()
 

@@ -1,4 +1,5 @@
-"""The back office's sign-in goes through allauth, so passkeys, second factors and throttling apply to staff too."""
+"""The back office's sign-in (through allauth, so passkeys, second factors and throttling apply to staff too) and
+the owner's security page."""
 
 from urllib.parse import urlencode
 
@@ -6,10 +7,17 @@ from allauth.account.utils import get_next_redirect_url
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
-from django.http import HttpRequest, HttpResponseRedirect
-from django.shortcuts import resolve_url
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views import View
+from rest_framework.authtoken.models import Token
+
+from accounts.services import api_tokens_revoke
+from core.api.authentication import token_expires_at
 
 
 def admin_login(request: HttpRequest, extra_context: dict | None = None) -> HttpResponseRedirect:
@@ -29,3 +37,22 @@ def admin_login(request: HttpRequest, extra_context: dict | None = None) -> Http
     # Sending a signed-in merchant to the sign-in page would bounce them straight back here, so say why instead.
     messages.error(request, _("Your account has no access to the back office."))
     return HttpResponseRedirect(resolve_url(settings.LOGIN_REDIRECT_URL))
+
+
+class SecurityView(LoginRequiredMixin, View):
+    """The owner's security page: their API token (when, until when) with a button to revoke it, and the
+    link to their second factors."""
+
+    template_name = "accounts/security.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        tokens = [
+            {"prefix": token.key[:6], "created": token.created, "expires": token_expires_at(token)}
+            for token in Token.objects.filter(user=request.user)
+        ]
+        return render(request, self.template_name, {"tokens": tokens, "now": timezone.now()})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if api_tokens_revoke(user=request.user, by=request.user, reason="revoked on the security page"):
+            messages.success(request, _("Your API token is revoked: programs using it are signed out."))
+        return redirect("accounts:security")

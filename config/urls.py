@@ -21,6 +21,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="merchants:dashboard", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/security/", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("merchant/", include("merchants.urls")),
     path("loans/", include("lending.urls")),

@@ -4,6 +4,7 @@ The embedded defaults (SQLite, eager Celery, console email) live in ``local.py``
 ``production.py`` refuses to start without the secrets it needs.
 """
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -186,6 +187,8 @@ MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = False
 STAFF_MFA_REQUIRED = env.bool("STAFF_MFA_REQUIRED", default=True)
 
 # REST API.
+# An API token answers for this long after it is issued; then the client signs in again for a new one.
+API_TOKEN_LIFETIME = timedelta(days=env.int("API_TOKEN_LIFETIME_DAYS", default=30))
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "core.api.authentication.TokenAuthentication",
