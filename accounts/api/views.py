@@ -12,9 +12,10 @@ from rest_framework.views import APIView
 
 from accounts.services import EmailNotVerifiedError, api_token_issue, api_tokens_revoke
 from core.api.authentication import token_expires_at
+from core.api.throttling import AtomicCounterMixin
 
 
-class AuthThrottle(AnonRateThrottle):
+class AuthThrottle(AtomicCounterMixin, AnonRateThrottle):
     """Requests per IP address to the token endpoint, whatever their outcome."""
 
     scope = "auth"
