@@ -252,6 +252,9 @@ PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="")
 CONTRACT_CONSENT_VERSION = env("CONTRACT_CONSENT_VERSION", default="2026-11")
 PLATFORM_LEGAL_NAME = env("PLATFORM_LEGAL_NAME", default="示例支付科技有限公司 Example Payments Technology Co., Ltd.")
 KYC_DOCUMENT_MAX_BYTES = env.int("KYC_DOCUMENT_MAX_BYTES", default=8 * 1024 * 1024)
+# Images are refused above this many pixels, read from the file's header before anything is decoded; Pillow's own
+# limit (Image.MAX_IMAGE_PIXELS) is set to the same number at start-up. 25 MP is a 6000 x 4000 photo (75 MB decoded).
+KYC_IMAGE_MAX_PIXELS = env.int("KYC_IMAGE_MAX_PIXELS", default=25_000_000)
 SALES_CSV_MAX_BYTES = env.int("SALES_CSV_MAX_BYTES", default=5 * 1024 * 1024)
 OCR_ENABLED = env.bool("OCR_ENABLED", default=True)
 OCR_TIMEOUT_SECONDS = env.int("OCR_TIMEOUT_SECONDS", default=30)
