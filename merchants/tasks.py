@@ -10,3 +10,11 @@ def kyc_notify_task(merchant_id: int, audit_event_id: int) -> bool:
     from merchants.services.kyc import kyc_notification_send
 
     return kyc_notification_send(merchant_id=merchant_id, audit_event_id=audit_event_id)
+
+
+@shared_task(acks_late=True)
+def licence_read_task(document_id: int) -> bool:
+    """Read the name and credit code off an uploaded licence photo (queued after the upload commits)."""
+    from merchants.services.documents import document_read_licence
+
+    return document_read_licence(document_id=document_id) is not None
