@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -186,6 +188,25 @@ MFA_PASSKEY_SIGNUP_ENABLED = True
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = False
 # Staff must have a second factor (enforced by accounts.middleware) unless relaxed, as the demo does.
 STAFF_MFA_REQUIRED = env.bool("STAFF_MFA_REQUIRED", default=True)
+
+# Content-Security-Policy on every answer (django-csp): scripts only from the portal's own static files, no inline
+# script, no eval, nothing from another site, never framed. Styles may be inline (Django's admin, Swagger UI and a
+# few back-office templates use style attributes); a style cannot run code. An answer that sets its own policy
+# (KYC documents: sandboxed) keeps it.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # REST API.
 # An API token answers for this long after it is issued; then the client signs in again for a new one.
