@@ -16,7 +16,9 @@ from django.utils.translation import gettext as _
 from django.views import View
 from rest_framework.authtoken.models import Token
 
-from accounts.services import api_tokens_revoke
+from accounts.middleware import staff_enrolment_open
+from accounts.selectors import staff_enrolment_usable
+from accounts.services import api_tokens_revoke, staff_enrolment_redeem
 from core.api.authentication import token_expires_at
 
 
@@ -56,3 +58,21 @@ class SecurityView(LoginRequiredMixin, View):
         if api_tokens_revoke(user=request.user, by=request.user, reason="revoked on the security page"):
             messages.success(request, _("Your API token is revoked: programs using it are signed out."))
         return redirect("accounts:security")
+
+
+class StaffEnrolView(LoginRequiredMixin, View):
+    """Redeem an administrator's one-time link: the signed-in staff member may then add a second factor.
+
+    Opening the link changes nothing (mail scanners and link previews open links); the button spends it.
+    """
+
+    template_name = "accounts/staff_enrol.html"
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        return render(request, self.template_name, {"valid": staff_enrolment_usable(user=request.user, token=token)})
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        if not staff_enrolment_redeem(user=request.user, token=token):
+            return render(request, self.template_name, {"valid": False}, status=404)
+        staff_enrolment_open(request, seconds=settings.STAFF_ENROLMENT_WINDOW.total_seconds())
+        return redirect("mfa_activate_totp")

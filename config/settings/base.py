@@ -188,6 +188,10 @@ MFA_PASSKEY_SIGNUP_ENABLED = True
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = False
 # Staff must have a second factor (enforced by accounts.middleware) unless relaxed, as the demo does.
 STAFF_MFA_REQUIRED = env.bool("STAFF_MFA_REQUIRED", default=True)
+# Staff add their first second factor only through a one-time link an administrator issues; it lasts this long.
+STAFF_ENROLMENT_LINK_LIFETIME = timedelta(hours=env.int("STAFF_ENROLMENT_LINK_HOURS", default=24))
+# While enrolling through such a link, the set-up pages stay open for this long.
+STAFF_ENROLMENT_WINDOW = timedelta(minutes=30)
 
 # Content-Security-Policy on every answer (django-csp): scripts only from the portal's own static files, no inline
 # script, no eval, nothing from another site, never framed. Styles may be inline (Django's admin, Swagger UI and a
