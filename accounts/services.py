@@ -41,7 +41,7 @@ def user_grant_role(*, user: User, role: Role, by: User | None, reason: str = ""
 
 def user_email_verified(*, user: User) -> bool:
     """Whether the address the user signs in with has been verified (the web asks for the same)."""
-    return EmailAddress.objects.filter(user=user, email=user.email, verified=True).exists()
+    return EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=True).exists()
 
 
 def api_token_issue(*, user: User) -> Token:

@@ -11,7 +11,6 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 from rest_framework.authtoken.models import Token
@@ -52,7 +51,7 @@ class SecurityView(LoginRequiredMixin, View):
             {"prefix": token.key[:6], "created": token.created, "expires": token_expires_at(token)}
             for token in Token.objects.filter(user=request.user)
         ]
-        return render(request, self.template_name, {"tokens": tokens, "now": timezone.now()})
+        return render(request, self.template_name, {"tokens": tokens})
 
     def post(self, request: HttpRequest) -> HttpResponse:
         if api_tokens_revoke(user=request.user, by=request.user, reason="revoked on the security page"):

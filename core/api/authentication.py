@@ -29,7 +29,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key):
         model = self.get_model()
         verified = EmailAddress.objects.filter(
-            user_id=OuterRef("user_id"), email=OuterRef("user__email"), verified=True
+            user_id=OuterRef("user_id"), email__iexact=OuterRef("user__email"), verified=True
         )
         try:
             token = (

@@ -428,3 +428,25 @@ def test_a_reading_that_finishes_after_the_licence_was_replaced_is_dropped(
 
     assert document_read_licence(document_id=first.pk) is None
     assert KycDocument.objects.get(merchant=merchant, kind=DocumentKind.BUSINESS_LICENCE).ocr_reading == {}
+
+
+def test_a_reading_lost_for_five_minutes_stops_the_refreshing_and_says_ocr_is_unavailable(
+    client, other_merchant_owner, django_capture_on_commit_callbacks
+):
+    import datetime
+
+    from django.utils import timezone
+
+    client.force_login(other_merchant_owner)
+    with django_capture_on_commit_callbacks():  # the task is never run: the broker lost it
+        client.post(
+            DOCUMENTS_URL, {"kind": DocumentKind.BUSINESS_LICENCE, "file": upload("licence.png", licence_png())}
+        )
+    KycDocument.objects.filter(merchant__owner=other_merchant_owner).update(
+        uploaded_at=timezone.now() - datetime.timedelta(minutes=5, seconds=1)
+    )
+
+    page = client.get(DOCUMENTS_URL).content.decode()
+
+    assert 'http-equiv="refresh"' not in page
+    assert "OCR is unavailable right now" in page

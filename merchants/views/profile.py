@@ -1,11 +1,14 @@
 """The merchant's business profile, KYC documents and KYC submission (web)."""
 
+import datetime
+
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms.models import model_to_dict
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views import View
@@ -29,6 +32,9 @@ from merchants.services.kyc import (
 LICENCE_READING_SPENT_SESSION_KEY = "merchants.licence_reading_spent"
 # While OCR is still reading, the documents page reloads itself after this many seconds (no script needed).
 OCR_REFRESH_SECONDS = 3
+# A reading still pending after this long was lost (a worker or the broker was down): stop waiting for it and let
+# the merchant type the name and code, rather than refresh the page forever.
+OCR_GIVE_UP_AFTER = datetime.timedelta(minutes=5)
 
 
 class MerchantOwnerMixin(LoginRequiredMixin):
@@ -59,7 +65,9 @@ def _licence_reading(request: HttpRequest, licence: KycDocument | None) -> dict:
     if licence is None or licence.pk == request.session.get(LICENCE_READING_SPENT_SESSION_KEY):
         return {}
     if licence.ocr_status == OcrStatus.PENDING:
-        return {"pending": True}
+        if licence.uploaded_at > timezone.now() - OCR_GIVE_UP_AFTER:
+            return {"pending": True}
+        return {"unavailable": True}
     if licence.ocr_status == OcrStatus.UNAVAILABLE:
         return {"unavailable": True}
     if licence.ocr_status == OcrStatus.DONE:
