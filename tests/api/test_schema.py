@@ -159,3 +159,15 @@ def test_base_settings_wire_the_api_conventions():
 
 def test_every_write_listed_without_a_body_still_exists(openapi):
     assert set(schema_operations(openapi)) >= OPERATIONS_WITHOUT_BODY
+
+
+def test_every_operation_with_a_body_documents_the_415_for_a_content_type_it_does_not_read(openapi):
+    with_body = {
+        f"{method.upper()} {path}": operation
+        for path, operations in openapi["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+    }
+
+    assert "POST /api/v1/sales/" in with_body
+    assert [name for name, operation in with_body.items() if "415" not in operation["responses"]] == []
