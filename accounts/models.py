@@ -1,3 +1,5 @@
+import hashlib
+
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -45,6 +47,12 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.email
 
+    def set_password(self, raw_password):
+        # Every path that changes a password (allauth's change and reset forms, the admin, changepassword)
+        # comes through here; accounts.signals revokes the API tokens once the new password is saved.
+        super().set_password(raw_password)
+        self.password_changed_unsaved = True
+
     def has_role(self, role: str) -> bool:
         return self.groups.filter(name=role).exists()
 
@@ -65,3 +73,31 @@ class User(AbstractUser):
         """The user's roles as labels for people, in the order the roles are declared."""
         held = set(self.groups.values_list("name", flat=True))
         return [str(role.label) for role in Role if role.value in held]
+
+
+class StaffEnrolment(models.Model):
+    """A one-time link an administrator gives a staff member to add their first second factor.
+
+    Only the link's hash is stored; the link itself is shown once, to the administrator who issued it.
+    """
+
+    user = models.ForeignKey(User, verbose_name=_("staff member"), on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    issued_by = models.ForeignKey(
+        User, verbose_name=_("issued by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    issued_at = models.DateTimeField(_("issued at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("second-factor enrolment link")
+        verbose_name_plural = _("second-factor enrolment links")
+        ordering = ["-issued_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.issued_at:%Y-%m-%d %H:%M}"
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()

@@ -68,6 +68,13 @@ class KycState(TextChoices):
     SUSPENDED = "suspended", _("Suspended")
 
 
+class OcrStatus(TextChoices):
+    NONE = "none", _("Not read")
+    PENDING = "pending", _("Being read")
+    DONE = "done", _("Read")
+    UNAVAILABLE = "unavailable", _("Could not be read")
+
+
 class DocumentKind(TextChoices):
     BUSINESS_LICENCE = "business_licence", _("Business licence")
     ID_FRONT = "id_front", _("ID card, front")

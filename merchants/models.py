@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from core.money import MoneyField
-from merchants.choices import DocumentKind, Industry, KycState, Province
+from merchants.choices import DocumentKind, Industry, KycState, OcrStatus, Province
 from merchants.validators import mask_resident_id, validate_credit_code, validate_mobile, validate_resident_id
 
 REQUIRED_DOCUMENTS = (DocumentKind.BUSINESS_LICENCE, DocumentKind.ID_FRONT, DocumentKind.ID_BACK)
@@ -172,6 +172,9 @@ class KycDocument(models.Model):
     original_name = models.CharField(_("original file name"), max_length=200, blank=True)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    # A licence photo is read by OCR in a task after the upload commits; the reading waits here for the merchant.
+    ocr_status = models.CharField(_("OCR"), max_length=12, choices=OcrStatus.choices, default=OcrStatus.NONE)
+    ocr_reading = models.JSONField(_("OCR reading"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("KYC document")

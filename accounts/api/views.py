@@ -4,15 +4,18 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import Throttled
+from rest_framework.exceptions import PermissionDenied, Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from accounts.services.tokens import EmailNotVerifiedError, api_token_issue, api_tokens_revoke
+from core.api.authentication import token_expires_at
+from core.api.throttling import AtomicCounterMixin
 
-class AuthThrottle(AnonRateThrottle):
+
+class AuthThrottle(AtomicCounterMixin, AnonRateThrottle):
     """Requests per IP address to the token endpoint, whatever their outcome."""
 
     scope = "auth"
@@ -26,11 +29,16 @@ def _failed_login_lockout_seconds() -> int:
     return int(max((rate.duration for rate in rates), default=60))
 
 
-class TokenObtainApi(APIView):
-    """Exchange an email and password for an API token.
+class EmailNotVerified(PermissionDenied):
+    default_code = "email_not_verified"
 
-    Failed attempts count against the same per-account and per-IP limits as the web sign-in: an account
-    locked there is locked here too, and the answer is 429 with Retry-After.
+
+class TokenObtainApi(APIView):
+    """Exchange an email and password for an API token, valid for ``API_TOKEN_LIFETIME``.
+
+    Only an account whose email address is verified gets one, as on the web. Failed attempts count against
+    the same per-account and per-IP limits as the web sign-in: an account locked there is locked here too,
+    and the answer is 429 with Retry-After.
     """
 
     permission_classes = [AllowAny]
@@ -43,6 +51,7 @@ class TokenObtainApi(APIView):
 
     class OutputSerializer(serializers.Serializer):
         token = serializers.CharField()
+        expires = serializers.DateTimeField(help_text="After this the token is refused; ask for a new one.")
 
     @extend_schema(
         summary="Obtain an API token",
@@ -50,6 +59,7 @@ class TokenObtainApi(APIView):
         responses={
             200: OutputSerializer,
             400: OpenApiResponse(description="Email or password is not correct (the same answer for both)."),
+            403: OpenApiResponse(description="The account's email address is not verified yet."),
             429: OpenApiResponse(description="Too many attempts; the Retry-After header says when to try again."),
         },
     )
@@ -70,16 +80,19 @@ class TokenObtainApi(APIView):
         if user is None or not user.is_active:
             # One answer for an unknown email and a wrong password, so accounts cannot be discovered.
             raise serializers.ValidationError({"non_field_errors": [_("Email or password is not correct.")]})
-        token, _created = Token.objects.get_or_create(user=user)
-        return Response(self.OutputSerializer({"token": token.key}).data)
+        try:
+            token = api_token_issue(user=user)
+        except EmailNotVerifiedError as exc:
+            raise EmailNotVerified(detail=exc.args[0]) from exc
+        return Response(self.OutputSerializer({"token": token.key, "expires": token_expires_at(token)}).data)
 
 
 class TokenRevokeApi(APIView):
-    """Revoke the token used for this request."""
+    """Revoke the caller's API token (the owner can do the same on the web's security page)."""
 
     permission_classes = [IsAuthenticated]
 
     @extend_schema(summary="Revoke the current API token", request=None, responses={204: None})
     def delete(self, request):
-        Token.objects.filter(user=request.user).delete()
+        api_tokens_revoke(user=request.user, by=request.user, reason="revoked through the API")
         return Response(status=status.HTTP_204_NO_CONTENT)

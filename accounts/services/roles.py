@@ -1,4 +1,4 @@
-"""Writes to accounts: who holds which role. Each grant is audited, because a role is a permission."""
+"""Who holds which role. Each grant is audited, because a role is a permission."""
 
 from django.contrib.auth.models import Group
 from django.db import transaction

@@ -1,4 +1,5 @@
-"""Staff reach the back office only through the portal's sign-in and only with a second factor."""
+"""Staff reach the back office only through the portal's sign-in and only with a second factor, which they cannot
+give themselves: an administrator issues a one-time enrolment link."""
 
 import pytest
 from allauth.core.context import request_context
@@ -23,10 +24,7 @@ from accounts.web.views import admin_login
 
 pytestmark = pytest.mark.django_db
 
-ENROL_MESSAGE = (
-    "Staff accounts need a second factor before they can open the back office. "
-    "Add a passkey or activate an authenticator app."
-)
+REFUSAL = "Your staff account has no second factor yet, so the back office is closed to it"
 
 
 @pytest.fixture
@@ -39,19 +37,16 @@ def current_totp_code(secret: str) -> str:
     return format_hotp_value(hotp_value(secret, counters[len(counters) // 2]))
 
 
-def shown_messages(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
-
-
 @pytest.mark.usefixtures("staff_mfa_required")
-def test_staff_without_a_second_factor_are_sent_from_admin_to_set_one_up(client, verified_officer):
+def test_staff_without_a_second_factor_cannot_open_the_back_office(client, verified_officer):
     client.force_login(verified_officer)
 
     response = client.get(reverse("admin:index"))
 
-    assert response.status_code == 302
-    assert response["Location"] == reverse("mfa_index")
-    assert shown_messages(response) == [ENROL_MESSAGE]
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert REFUSAL in html
+    assert "Ask an administrator for a one-time enrolment link." in html
 
 
 @pytest.mark.usefixtures("staff_mfa_required")
@@ -60,18 +55,21 @@ def test_every_admin_page_is_covered_not_only_the_index(client, verified_officer
 
     response = client.get(reverse("admin:accounts_user_changelist"))
 
-    assert response.status_code == 302
-    assert response["Location"] == reverse("mfa_index")
+    assert response.status_code == 403
 
 
 @pytest.mark.usefixtures("staff_mfa_required")
-def test_the_set_up_page_itself_shows_the_message_and_is_not_redirected(client, verified_officer):
+@pytest.mark.parametrize("url_name", ["mfa_activate_totp", "mfa_add_webauthn", "mfa_generate_recovery_codes"])
+def test_staff_holding_only_a_password_cannot_enrol_their_own_factor(client, verified_officer, url_name):
     client.force_login(verified_officer)
+    client.post(reverse("account_reauthenticate"), {"password": DEFAULT_PASSWORD})
 
-    response = client.get(reverse("admin:index"), follow=True)
+    shown = client.get(reverse(url_name))
+    posted = client.post(reverse(url_name), {"code": "123456"})
 
-    assert response.status_code == 200
-    assert ENROL_MESSAGE in response.content.decode()
+    assert shown.status_code == posted.status_code == 403
+    assert REFUSAL in shown.content.decode()
+    assert not Authenticator.objects.filter(user=verified_officer).exists()
 
 
 @pytest.mark.usefixtures("staff_mfa_required")
@@ -92,18 +90,18 @@ def test_recovery_codes_alone_do_not_count_as_a_second_factor(client, verified_o
 
     response = client.get(reverse("admin:index"))
 
-    assert response.status_code == 302
-    assert response["Location"] == reverse("mfa_index")
+    assert response.status_code == 403
 
 
 @pytest.mark.usefixtures("staff_mfa_required")
-def test_merchants_are_not_asked_for_a_second_factor(client, verified_owner):
+def test_merchants_may_add_their_own_factors(client, verified_owner):
     client.force_login(verified_owner)
+    client.post(reverse("account_reauthenticate"), {"password": DEFAULT_PASSWORD})
 
-    response = client.get(reverse("mfa_index"))
+    response = client.get(reverse("mfa_activate_totp"))
 
     assert response.status_code == 200
-    assert ENROL_MESSAGE not in response.content.decode()
+    assert REFUSAL not in response.content.decode()
     assert not Authenticator.objects.filter(user=verified_owner).exists()
 
 

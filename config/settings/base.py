@@ -4,11 +4,13 @@ The embedded defaults (SQLite, eager Celery, console email) live in ``local.py``
 ``production.py`` refuses to start without the secrets it needs.
 """
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -45,10 +47,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "core.middleware.NulCharacterMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -184,8 +188,33 @@ MFA_PASSKEY_SIGNUP_ENABLED = True
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = False
 # Staff must have a second factor (enforced by accounts.middleware) unless relaxed, as the demo does.
 STAFF_MFA_REQUIRED = env.bool("STAFF_MFA_REQUIRED", default=True)
+# Staff add their first second factor only through a one-time link an administrator issues; it lasts this long.
+STAFF_ENROLMENT_LINK_LIFETIME = timedelta(hours=env.int("STAFF_ENROLMENT_LINK_HOURS", default=24))
+# While enrolling through such a link, the set-up pages stay open for this long.
+STAFF_ENROLMENT_WINDOW = timedelta(minutes=30)
+
+# Content-Security-Policy on every answer (django-csp): scripts only from the portal's own static files, no inline
+# script, no eval, nothing from another site, never framed. Styles may be inline (Django's admin, Swagger UI and a
+# few back-office templates use style attributes); a style cannot run code. An answer that sets its own policy
+# (KYC documents: sandboxed) keeps it.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # REST API.
+# An API token answers for this long after it is issued; then the client signs in again for a new one.
+API_TOKEN_LIFETIME = timedelta(days=env.int("API_TOKEN_LIFETIME_DAYS", default=30))
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "core.api.authentication.TokenAuthentication",
@@ -193,6 +222,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
+    # DRF's JSON parser with a nesting limit and no NUL characters; forms and multipart as DRF's defaults.
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.DefaultCursorPagination",
     "DEFAULT_THROTTLE_RATES": {
         "applications": env("API_RATE_APPLICATIONS", default="20/hour"),
@@ -241,6 +276,9 @@ PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="")
 CONTRACT_CONSENT_VERSION = env("CONTRACT_CONSENT_VERSION", default="2026-11")
 PLATFORM_LEGAL_NAME = env("PLATFORM_LEGAL_NAME", default="示例支付科技有限公司 Example Payments Technology Co., Ltd.")
 KYC_DOCUMENT_MAX_BYTES = env.int("KYC_DOCUMENT_MAX_BYTES", default=8 * 1024 * 1024)
+# Images are refused above this many pixels, read from the file's header before anything is decoded; Pillow's own
+# limit (Image.MAX_IMAGE_PIXELS) is set to the same number at start-up. 25 MP is a 6000 x 4000 photo (75 MB decoded).
+KYC_IMAGE_MAX_PIXELS = env.int("KYC_IMAGE_MAX_PIXELS", default=25_000_000)
 SALES_CSV_MAX_BYTES = env.int("SALES_CSV_MAX_BYTES", default=5 * 1024 * 1024)
 OCR_ENABLED = env.bool("OCR_ENABLED", default=True)
 OCR_TIMEOUT_SECONDS = env.int("OCR_TIMEOUT_SECONDS", default=30)

@@ -112,6 +112,8 @@ def _standard_errors(method: str, operation: dict) -> dict[str, str]:
     errors = {}
     if has_input:
         errors["400"] = _("The input is not valid; fields names each field that was not accepted and why.")
+    if "requestBody" in operation:
+        errors["415"] = _("The body's content type is not one this operation reads (see its request body).")
     if authenticates:
         errors["401"] = _("No valid credentials were sent (missing, unknown or revoked token).")
         errors["403"] = _("The credentials are valid but this client may not do this.")

@@ -9,7 +9,7 @@ State machine (django-fsm, protected; services lock the row, call the transition
     draft|submitted|approved|accepted -> withdrawn                (merchant)
     approved|accepted -> expired                                  (offer timeout, nightly job)
 
-Transition bodies only change fields in memory; the services in ``lending.services`` own everything else.
+Transition bodies only change fields in memory; the services in ``lending.origination.services`` own everything else.
 """
 
 import uuid

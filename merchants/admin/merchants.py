@@ -27,7 +27,7 @@ REVIEW_PERMISSION = "merchants.review_kyc"
 
 
 def document_preview(document: KycDocument) -> str:
-    """An image preview, or a link for a PDF, served through the authorised download view."""
+    """An image preview, or a download link for a PDF, served through the authorised download view."""
     url = reverse("merchants:document", kwargs={"pk": document.pk})
     if document.content_type.startswith("image/"):
         return format_html(
@@ -40,13 +40,8 @@ def document_preview(document: KycDocument) -> str:
             url,
             gettext("Download"),
         )
-    return format_html(
-        '<a href="{}" target="_blank" rel="noopener">{}</a> · <a href="{}?download=1">{}</a>',
-        url,
-        gettext("Open PDF"),
-        url,
-        gettext("Download"),
-    )
+    # A PDF is always a download (see DocumentDownloadView): it is never opened on the portal's origin.
+    return format_html('<a href="{}?download=1">{}</a>', url, gettext("Download PDF"))
 
 
 class KycDocumentInline(ReadOnlyAdminMixin, admin.TabularInline):

@@ -1,4 +1,10 @@
-"""Storing a merchant's KYC documents and reading its business licence."""
+"""Storing a merchant's KYC documents and reading its business licence.
+
+OCR never runs inside the upload's request: the upload commits, then ``licence_read_task`` reads the licence in a
+worker and leaves what it read on the document, where the merchant's pages find it.
+"""
+
+import logging
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
@@ -7,11 +13,14 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from core.services.audit import audit_record
-from merchants.choices import DocumentKind
+from core.transactions import task_on_commit
+from merchants.choices import DocumentKind, OcrStatus
 from merchants.models import KycDocument, Merchant
 from merchants.services.kyc import EDITABLE_STATES, KycError
-from merchants.services.ocr import LicenceReading, licence_read
+from merchants.services.ocr import OcrUnavailableError, licence_read
 from merchants.services.uploads import document_inspect
+
+logger = logging.getLogger(__name__)
 
 OCR_CONTENT_TYPES = ("image/png", "image/jpeg")
 
@@ -52,6 +61,7 @@ def document_upload(*, merchant: Merchant, kind: str, uploaded_file: File, by: U
             sha256=inspected.sha256,
             original_name=inspected.original_name,
             uploaded_by=by,
+            ocr_status=OcrStatus.PENDING if _is_ocr_candidate(kind, inspected.content_type) else OcrStatus.NONE,
         )
         # upload_to names the stored file from the merchant id, a random uuid and the detected extension.
         document.file.save("upload", uploaded_file, save=False)
@@ -76,16 +86,39 @@ def document_upload(*, merchant: Merchant, kind: str, uploaded_file: File, by: U
         if replaced_name:
             storage = document.file.storage
             transaction.on_commit(lambda: storage.delete(replaced_name))
+        if document.ocr_status == OcrStatus.PENDING:
+            task_on_commit("merchants.tasks.licence_read_task", document.pk)
     return document
 
 
-def document_read_licence(*, document: KycDocument) -> LicenceReading | None:
-    """OCR a business licence photo; None for other documents and for PDFs.
+def _is_ocr_candidate(kind: str, content_type: str) -> bool:
+    return kind == DocumentKind.BUSINESS_LICENCE and content_type in OCR_CONTENT_TYPES
 
-    Raises ``merchants.services.ocr.OcrUnavailableError`` when tesseract cannot run; the upload stands regardless.
+
+def document_read_licence(*, document_id: int) -> KycDocument | None:
+    """OCR a business licence photo that is waiting to be read and keep the reading on the document.
+
+    Tesseract runs outside any transaction (it takes seconds); the result is written only if the document still
+    exists and is still waiting, so a licence replaced meanwhile never gets its predecessor's reading. When OCR
+    cannot run the document says so, and the merchant types the name and code instead. Returns the document, or
+    None when there was nothing to read.
     """
-    if document.kind != DocumentKind.BUSINESS_LICENCE or document.content_type not in OCR_CONTENT_TYPES:
+    document = KycDocument.objects.filter(pk=document_id, ocr_status=OcrStatus.PENDING).first()
+    if document is None:
         return None
-    with document.file.open("rb") as stored:
-        image_bytes = stored.read()
-    return licence_read(image_bytes)
+    try:
+        with document.file.open("rb") as stored:
+            reading = licence_read(stored.read())
+    except (OcrUnavailableError, OSError) as exc:
+        logger.warning("Licence OCR unavailable for document %s: %s", document_id, exc)
+        status, result = OcrStatus.UNAVAILABLE, {}
+    else:
+        status, result = OcrStatus.DONE, reading.as_dict()
+    with transaction.atomic():
+        locked = KycDocument.objects.select_for_update().filter(pk=document_id, ocr_status=OcrStatus.PENDING).first()
+        if locked is None:
+            return None
+        locked.ocr_status = status
+        locked.ocr_reading = result
+        locked.save(update_fields=["ocr_status", "ocr_reading"])
+    return locked

@@ -59,6 +59,8 @@ def licence_image_text(image_bytes: bytes) -> str:
     if not ocr_available():
         raise OcrUnavailableError("tesseract is not installed or OCR is disabled")
     with Image.open(io.BytesIO(image_bytes)) as image:
+        # A JPEG can be decoded at a fraction of its size: never decode more pixels than tesseract will get.
+        image.draft("L", (MAX_SIDE_PIXELS, MAX_SIDE_PIXELS))
         # Phone photos carry their rotation in EXIF; tesseract needs upright text.
         prepared = ImageOps.exif_transpose(image).convert("L")
     prepared.thumbnail((MAX_SIDE_PIXELS, MAX_SIDE_PIXELS))

@@ -20,6 +20,8 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, UnidentifiedImageError
+from pypdf import PdfReader
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, StreamObject
 
 PDF_MAGIC = b"%PDF-"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -54,6 +56,10 @@ _PDF_ACTIVE_NAMES = {
     b"EmbeddedFile": _("an embedded file"),
     b"EmbeddedFiles": _("an embedded file"),
     b"RichMedia": _("embedded media"),
+    b"XFA": _("an XFA form (it can run scripts)"),
+    b"GoToE": _("a link into an embedded file"),
+    b"ImportData": _("an ImportData action"),
+    b"SubmitForm": _("a SubmitForm action"),
 }
 _PDF_NAME = re.compile(rb"/([^\s/<>\[\]()%{}]+)")
 _PDF_HEX_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
@@ -192,29 +198,54 @@ def _check_image(data: bytes, kind: str) -> None:
     for pattern, what in _IMAGE_FOREIGN_MARKERS:
         if pattern.search(data):
             raise _polyglot_error(label, what)
+    if kind == "png" and _png_trailing_bytes(data):
+        # A PNG ends at its IEND chunk; bytes after it are another file riding along (a ZIP, a JAR, a script).
+        # JPEGs are not judged this way: phones append their own data (motion photos) after the image.
+        raise _polyglot_error(label, _("data after the end of the image"))
 
     damaged = ValidationError(
         _("This image could not be read completely; it may be damaged or cut off. Take or export the picture again."),
         code="damaged",
     )
     pillow_format = "PNG" if kind == "png" else "JPEG"
+    too_many_pixels = ValidationError(
+        _(
+            "This image has too many pixels to be processed safely (the limit is %(limit)s megapixels). "
+            "Take the photo at a lower resolution or scale it down."
+        ),
+        code="decompression_bomb",
+        params={"limit": f"{settings.KYC_IMAGE_MAX_PIXELS / 1_000_000:g}"},
+    )
     # Pillow warns between its pixel limit and twice that, and raises above; both mean "too big" here.
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             with Image.open(io.BytesIO(data), formats=[pillow_format]) as image:
+                # open() reads only the header: the declared size is known before a single pixel is decoded,
+                # so an 81-megapixel PNG of 99 KB is refused here instead of taking hundreds of MB to decode.
+                width, height = image.size
+                if width * height > settings.KYC_IMAGE_MAX_PIXELS:
+                    raise too_many_pixels
                 image.verify()
             # verify() leaves the image unusable, and does not decode pixels: reopen and decode them all.
             with Image.open(io.BytesIO(data), formats=[pillow_format]) as image:
                 image.load()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ValidationError(
-                _("This image has too many pixels to be processed safely (the limit is %(limit)s megapixels)."),
-                code="decompression_bomb",
-                params={"limit": f"{(Image.MAX_IMAGE_PIXELS or 0) / 1_000_000:.0f}"},
-            ) from exc
+            raise too_many_pixels from exc
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, IndexError, zlib.error) as exc:
             raise damaged from exc
+
+
+def _png_trailing_bytes(data: bytes) -> int:
+    """How many bytes follow the PNG's IEND chunk (0 when the chunks cannot be walked: decoding judges that)."""
+    position = len(PNG_MAGIC)
+    while position + 8 <= len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        chunk_type = data[position + 4 : position + 8]
+        position += 12 + length
+        if chunk_type == b"IEND":
+            return max(0, len(data) - position)
+    return 0
 
 
 def _pdf_names(chunk: bytes) -> set[bytes]:
@@ -250,6 +281,12 @@ def _check_pdf(data: bytes) -> None:
         if budget <= 0:
             break
 
+    # What the bytes show is judged first (it says precisely what was found); then what a reader sees.
+    _refuse_pdf_names(names)
+    _refuse_pdf_names(_pdf_structure_names(data))
+
+
+def _refuse_pdf_names(names: set[bytes]) -> None:
     if b"Encrypt" in names:
         raise ValidationError(
             _("Password-protected PDFs cannot be reviewed. Remove the password or upload a photo instead."),
@@ -262,3 +299,58 @@ def _check_pdf(data: bytes) -> None:
                 code="pdf_active_content",
                 params={"what": what},
             )
+
+
+_PDF_UNREADABLE = _(
+    "This PDF could not be read: it may be damaged or built in an unusual way. Print it to a new PDF or upload a photo."
+)
+
+
+def _pdf_structure_names(data: bytes) -> set[bytes]:
+    """Every name in every object of the PDF as a reader sees it, object streams decompressed.
+
+    The byte scan above cannot see into streams compressed with other filters (ASCIIHex, LZW, a chain of them) or
+    behind dictionaries it cannot delimit; pypdf parses the file as a viewer would, rebuilding a broken cross-
+    reference table, and decodes each object stream with every filter (within its own output limits, and ours
+    across the file). A file it cannot parse is refused: a viewer might read it some other way.
+    """
+    names: set[bytes] = set()
+    budget = _PDF_INFLATE_BUDGET
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            return {b"Encrypt"}
+        references = [(number, generation) for generation, numbers in reader.xref.items() for number in numbers]
+        references += [(number, 0) for number in reader.xref_objStm]
+        _collect_pdf_names(reader.trailer, names)
+        for number, generation in references:
+            obj = reader.get_object(IndirectObject(number, generation, reader))
+            _collect_pdf_names(obj, names)
+            if isinstance(obj, StreamObject) and obj.get("/Type") == "/ObjStm":
+                decoded = obj.get_data()
+                budget -= len(decoded)
+                names |= _pdf_names(decoded)
+                if budget <= 0:
+                    raise ValidationError(_PDF_UNREADABLE, code="damaged")
+    except ValidationError:
+        raise
+    except Exception as exc:  # Any failure to parse hostile input is a refusal, never a 500.
+        raise ValidationError(_PDF_UNREADABLE, code="damaged") from exc
+    return names
+
+
+def _collect_pdf_names(obj, names: set[bytes], depth: int = 0) -> None:
+    """Add the names (keys and values) in ``obj`` to ``names``; indirect objects are visited on their own."""
+    if depth > 64:
+        raise ValidationError(_PDF_UNREADABLE, code="damaged")
+    if isinstance(obj, NameObject):
+        names.add(str(obj)[1:].encode("utf-8", "replace"))
+    elif isinstance(obj, DictionaryObject):
+        for key, value in obj.items():
+            names.add(str(key)[1:].encode("utf-8", "replace"))
+            if not isinstance(value, IndirectObject):
+                _collect_pdf_names(value, names, depth + 1)
+    elif isinstance(obj, ArrayObject):
+        for value in obj:
+            if not isinstance(value, IndirectObject):
+                _collect_pdf_names(value, names, depth + 1)

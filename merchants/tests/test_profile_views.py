@@ -1,6 +1,7 @@
 """The merchant's profile, documents and KYC submission pages, and who may download a document."""
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
@@ -229,13 +230,15 @@ def test_documents_cannot_change_once_submitted(owner_client, submitted_merchant
 # OCR of the business licence.
 
 
-def test_licence_photo_prefills_name_and_code_for_the_merchant_to_confirm(client, other_merchant_owner):
+def test_licence_photo_prefills_name_and_code_for_the_merchant_to_confirm(
+    client, other_merchant_owner, django_capture_on_commit_callbacks
+):
     client.force_login(other_merchant_owner)
-    response = client.post(
-        DOCUMENTS_URL,
-        {"kind": DocumentKind.BUSINESS_LICENCE, "file": upload("licence.png", licence_png())},
-        follow=True,
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            DOCUMENTS_URL, {"kind": DocumentKind.BUSINESS_LICENCE, "file": upload("licence.png", licence_png())}
+        )
+    response = client.get(DOCUMENTS_URL)
     assert "91330100799655058B" in response.content.decode()
     merchant = Merchant.objects.get(owner=other_merchant_owner)
     # Suggestions are not written to the profile until the merchant saves the form.
@@ -252,15 +255,16 @@ def test_licence_photo_prefills_name_and_code_for_the_merchant_to_confirm(client
     assert client.get(PROFILE_URL).context["reading"] == {}
 
 
-def test_misread_code_is_flagged_and_not_prefilled(client, other_merchant_owner):
+def test_misread_code_is_flagged_and_not_prefilled(client, other_merchant_owner, django_capture_on_commit_callbacks):
     client.force_login(other_merchant_owner)
-    client.post(
-        DOCUMENTS_URL,
-        {
-            "kind": DocumentKind.BUSINESS_LICENCE,
-            "file": upload("licence.png", licence_png(credit_code="91330100799655058C")),
-        },
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            DOCUMENTS_URL,
+            {
+                "kind": DocumentKind.BUSINESS_LICENCE,
+                "file": upload("licence.png", licence_png(credit_code="91330100799655058C")),
+            },
+        )
     response = client.get(PROFILE_URL)
     assert response.context["form"].initial["credit_code"] == ""
     assert (
@@ -269,14 +273,16 @@ def test_misread_code_is_flagged_and_not_prefilled(client, other_merchant_owner)
     )
 
 
-def test_upload_works_and_says_ocr_is_unavailable_without_tesseract(client, other_merchant_owner, monkeypatch):
+def test_upload_works_and_says_ocr_is_unavailable_without_tesseract(
+    client, other_merchant_owner, monkeypatch, django_capture_on_commit_callbacks
+):
     monkeypatch.setattr(ocr, "TESSERACT_COMMAND", "/nonexistent/tesseract")
     client.force_login(other_merchant_owner)
-    response = client.post(
-        DOCUMENTS_URL,
-        {"kind": DocumentKind.BUSINESS_LICENCE, "file": upload("licence.png", licence_png())},
-        follow=True,
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        uploaded = client.post(
+            DOCUMENTS_URL, {"kind": DocumentKind.BUSINESS_LICENCE, "file": upload("licence.png", licence_png())}
+        )
+    response = client.get(uploaded["Location"])
     content = response.content.decode()
     assert "Business licence uploaded." in content
     assert "OCR is unavailable right now" in content
@@ -304,6 +310,7 @@ def test_owner_downloads_own_document_inline_with_safe_headers(owner_client, lic
     assert response.status_code == 200
     assert response["Content-Type"] == "image/png"
     assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Security-Policy"] == "default-src 'none'; img-src 'self'; sandbox"
     assert response["Content-Disposition"].startswith("inline")
     assert b"".join(response.streaming_content).startswith(b"\x89PNG")
 
@@ -334,3 +341,112 @@ def test_anonymous_download_is_sent_to_sign_in(client, licence):
     response = client.get(reverse("merchants:document", args=[licence.pk]))
     assert response.status_code == 302
     assert response.url.startswith(reverse("account_login"))
+
+
+def test_a_pdf_is_always_served_to_an_officer_as_a_sandboxed_attachment(client, loan_officer, merchant):
+    document = KycDocument.objects.create(
+        merchant=merchant,
+        kind=DocumentKind.BUSINESS_LICENCE,
+        file=ContentFile(pdf_bytes(), name="licence.pdf"),
+        content_type="application/pdf",
+        extension="pdf",
+        size=len(pdf_bytes()),
+        sha256="0" * 64,
+        original_name="营业执照.pdf",
+        uploaded_by=merchant.owner,
+    )
+    client.force_login(loan_officer)
+
+    response = client.get(reverse("merchants:document", args=[document.pk]))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert response["Content-Security-Policy"] == "default-src 'none'; img-src 'self'; sandbox"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+# OCR runs in a task after the upload commits, never in the request.
+
+
+def test_the_upload_request_never_runs_ocr_and_the_page_says_it_is_still_reading(
+    client, other_merchant_owner, monkeypatch, django_capture_on_commit_callbacks
+):
+    def no_ocr_in_the_request(image_bytes):
+        raise AssertionError("OCR ran inside the upload request")
+
+    monkeypatch.setattr(ocr, "licence_image_text", no_ocr_in_the_request)
+    client.force_login(other_merchant_owner)
+    with django_capture_on_commit_callbacks() as queued:
+        response = client.post(
+            DOCUMENTS_URL,
+            {"kind": DocumentKind.BUSINESS_LICENCE, "file": upload("licence.png", licence_png())},
+            follow=True,
+        )
+
+    html = response.content.decode()
+    assert "Business licence uploaded." in html
+    assert "We are still reading your business licence. This page refreshes by itself" in html
+    assert '<meta http-equiv="refresh" content="3">' in html
+    licence = KycDocument.objects.get(merchant__owner=other_merchant_owner, kind=DocumentKind.BUSINESS_LICENCE)
+    assert licence.ocr_status == "pending"
+    assert [callback.__qualname__ for callback in queued] == ["merchants.tasks.licence_read_task.delay"]
+    profile = client.get(PROFILE_URL)
+    assert "We are still reading your business licence; reload this page" in profile.content.decode()
+    assert profile.context["form"].initial["credit_code"] == ""
+
+    monkeypatch.undo()
+    queued[0]()  # the worker picks the task up
+
+    licence.refresh_from_db()
+    assert licence.ocr_status == "done"
+    assert licence.ocr_reading["credit_code"] == "91330100799655058B"
+    page = client.get(DOCUMENTS_URL).content.decode()
+    assert "91330100799655058B" in page
+    assert 'http-equiv="refresh"' not in page
+    assert client.get(PROFILE_URL).context["form"].initial["credit_code"] == "91330100799655058B"
+
+
+def test_a_reading_that_finishes_after_the_licence_was_replaced_is_dropped(
+    merchant, django_capture_on_commit_callbacks
+):
+    from merchants.services.documents import document_read_licence, document_upload
+
+    with django_capture_on_commit_callbacks():
+        first = document_upload(
+            merchant=merchant,
+            kind=DocumentKind.BUSINESS_LICENCE,
+            uploaded_file=upload("a.png", licence_png()),
+            by=merchant.owner,
+        )
+        document_upload(
+            merchant=merchant,
+            kind=DocumentKind.BUSINESS_LICENCE,
+            uploaded_file=upload("b.png", png_bytes()),
+            by=merchant.owner,
+        )
+
+    assert document_read_licence(document_id=first.pk) is None
+    assert KycDocument.objects.get(merchant=merchant, kind=DocumentKind.BUSINESS_LICENCE).ocr_reading == {}
+
+
+def test_a_reading_lost_for_five_minutes_stops_the_refreshing_and_says_ocr_is_unavailable(
+    client, other_merchant_owner, django_capture_on_commit_callbacks
+):
+    import datetime
+
+    from django.utils import timezone
+
+    client.force_login(other_merchant_owner)
+    with django_capture_on_commit_callbacks():  # the task is never run: the broker lost it
+        client.post(
+            DOCUMENTS_URL, {"kind": DocumentKind.BUSINESS_LICENCE, "file": upload("licence.png", licence_png())}
+        )
+    KycDocument.objects.filter(merchant__owner=other_merchant_owner).update(
+        uploaded_at=timezone.now() - datetime.timedelta(minutes=5, seconds=1)
+    )
+
+    page = client.get(DOCUMENTS_URL).content.decode()
+
+    assert 'http-equiv="refresh"' not in page
+    assert "OCR is unavailable right now" in page

@@ -1,6 +1,6 @@
 """The merchant's business profile, KYC documents and KYC submission (web)."""
 
-import logging
+import datetime
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -8,19 +8,16 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms.models import model_to_dict
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views import View
 
 from accounts.roles import Role
-from merchants.choices import DocumentKind, KycState
+from merchants.choices import DocumentKind, KycState, OcrStatus
 from merchants.models import PROFILE_FIELDS, KycDocument, Merchant
-from merchants.selectors.merchants import (
-    document_for_viewer,
-    merchant_documents_by_kind,
-    merchant_kyc_checklist,
-)
-from merchants.services.documents import document_read_licence, document_upload
+from merchants.selectors.merchants import document_for_viewer, merchant_documents_by_kind, merchant_kyc_checklist
+from merchants.services.documents import document_upload
 from merchants.services.kyc import (
     EDITABLE_STATES,
     KycError,
@@ -28,13 +25,16 @@ from merchants.services.kyc import (
     merchant_get_or_create,
     merchant_update_profile,
 )
-from merchants.services.ocr import OcrUnavailableError
 from merchants.web.forms import DocumentUploadForm, MerchantProfileForm
 
-logger = logging.getLogger(__name__)
-
-# What OCR read off the licence waits in the session until the merchant confirms it in the profile form.
-LICENCE_READING_SESSION_KEY = "merchants.licence_reading"
+# OCR's reading waits on the licence document; once the merchant has saved the profile form with it, the session
+# remembers that this licence's suggestions are spent.
+LICENCE_READING_SPENT_SESSION_KEY = "merchants.licence_reading_spent"
+# While OCR is still reading, the documents page reloads itself after this many seconds (no script needed).
+OCR_REFRESH_SECONDS = 3
+# A reading still pending after this long was lost (a worker or the broker was down): stop waiting for it and let
+# the merchant type the name and code, rather than refresh the page forever.
+OCR_GIVE_UP_AFTER = datetime.timedelta(minutes=5)
 
 
 class MerchantOwnerMixin(LoginRequiredMixin):
@@ -60,6 +60,21 @@ def _kyc_context(merchant: Merchant) -> dict:
     }
 
 
+def _licence_reading(request: HttpRequest, licence: KycDocument | None) -> dict:
+    """What to show about OCR of the merchant's licence: nothing, still reading, unavailable, or the reading."""
+    if licence is None or licence.pk == request.session.get(LICENCE_READING_SPENT_SESSION_KEY):
+        return {}
+    if licence.ocr_status == OcrStatus.PENDING:
+        if licence.uploaded_at > timezone.now() - OCR_GIVE_UP_AFTER:
+            return {"pending": True}
+        return {"unavailable": True}
+    if licence.ocr_status == OcrStatus.UNAVAILABLE:
+        return {"unavailable": True}
+    if licence.ocr_status == OcrStatus.DONE:
+        return {**licence.ocr_reading, "document_id": licence.pk}
+    return {}
+
+
 def _profile_summary(merchant: Merchant) -> list[tuple[str, object]]:
     """Label and display value of each profile field, for the read-only view while KYC is under review."""
     rows = []
@@ -79,7 +94,8 @@ class ProfileEditView(MerchantOwnerMixin, View):
     template_name = "merchants/profile.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        reading = request.session.get(LICENCE_READING_SESSION_KEY) or {}
+        licence = merchant_documents_by_kind(merchant=self.merchant).get(DocumentKind.BUSINESS_LICENCE)
+        reading = _licence_reading(request, licence)
         initial = model_to_dict(self.merchant, fields=PROFILE_FIELDS)
         suggested = {}
         if reading.get("legal_name"):
@@ -103,7 +119,9 @@ class ProfileEditView(MerchantOwnerMixin, View):
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
-                request.session.pop(LICENCE_READING_SESSION_KEY, None)
+                licence = merchant_documents_by_kind(merchant=self.merchant).get(DocumentKind.BUSINESS_LICENCE)
+                if licence is not None:
+                    request.session[LICENCE_READING_SPENT_SESSION_KEY] = licence.pk
                 messages.success(request, _("Your business profile is saved."))
                 return redirect("merchants:profile")
         return self._render(form, reading={}, suggested={})
@@ -145,22 +163,7 @@ class DocumentUploadView(MerchantOwnerMixin, View):
             return self._render(forms={kind: form})
 
         messages.success(request, _("%(kind)s uploaded.") % {"kind": document.get_kind_display()})
-        if kind == DocumentKind.BUSINESS_LICENCE:
-            self._read_licence(document)
         return redirect("merchants:documents")
-
-    def _read_licence(self, document: KycDocument) -> None:
-        session = self.request.session
-        session.pop(LICENCE_READING_SESSION_KEY, None)
-        try:
-            reading = document_read_licence(document=document)
-        except OcrUnavailableError as exc:
-            # The upload stands; the page tells the merchant to type the name and code instead.
-            logger.warning("Licence OCR unavailable for document %s: %s", document.pk, exc)
-            session[LICENCE_READING_SESSION_KEY] = {"unavailable": True}
-            return
-        if reading is not None:
-            session[LICENCE_READING_SESSION_KEY] = {**reading.as_dict(), "document_id": document.pk}
 
     def _render(self, *, forms: dict[str, DocumentUploadForm]) -> HttpResponse:
         documents = merchant_documents_by_kind(merchant=self.merchant)
@@ -176,7 +179,8 @@ class DocumentUploadView(MerchantOwnerMixin, View):
         context = {
             **_kyc_context(self.merchant),
             "slots": slots,
-            "reading": self.request.session.get(LICENCE_READING_SESSION_KEY) or {},
+            "reading": _licence_reading(self.request, documents.get(DocumentKind.BUSINESS_LICENCE)),
+            "refresh_seconds": OCR_REFRESH_SECONDS,
         }
         return render(self.request, self.template_name, context)
 
@@ -195,7 +199,12 @@ class KycSubmitView(MerchantOwnerMixin, View):
 
 
 class DocumentDownloadView(LoginRequiredMixin, View):
-    """A KYC document, to its merchant's owner and to officers allowed to view documents; 404 to anyone else."""
+    """A KYC document, to its merchant's owner and to officers allowed to view documents; 404 to anyone else.
+
+    A PDF is always a download, never opened by the browser's viewer on the portal's origin; a photo may be shown
+    inline (the previews), and every answer carries a sandboxing Content-Security-Policy, so even a file that got
+    past the checks cannot run anything in the portal's name.
+    """
 
     def get(self, request: HttpRequest, pk: int) -> FileResponse:
         document = document_for_viewer(pk=pk, user=request.user)
@@ -209,10 +218,11 @@ class DocumentDownloadView(LoginRequiredMixin, View):
         response = FileResponse(
             stored,
             content_type=document.content_type,
-            as_attachment=request.GET.get("download") == "1",
+            as_attachment=document.content_type == "application/pdf" or request.GET.get("download") == "1",
             filename=filename,
         )
         # Browsers must take the content type we checked, never guess one from the bytes.
         response["X-Content-Type-Options"] = "nosniff"
         response["Cache-Control"] = "private, no-store"
+        response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
         return response

@@ -33,10 +33,20 @@ def test_an_unknown_token_is_refused(db):
         TokenAuthentication().authenticate_credentials("not-a-token")
 
 
-def test_an_inactive_users_token_is_refused(merchant):
+def test_deactivating_a_user_deletes_their_token(merchant):
     token = Token.objects.create(user=merchant.owner)
     merchant.owner.is_active = False
     merchant.owner.save(update_fields=["is_active"])
+
+    with pytest.raises(exceptions.AuthenticationFailed, match=r"Invalid token\."):
+        TokenAuthentication().authenticate_credentials(token.key)
+
+
+def test_an_inactive_users_token_is_refused(merchant):
+    merchant.owner.is_active = False
+    merchant.owner.save(update_fields=["is_active"])
+    # Made after the deactivation (a script, the admin): still refused.
+    token = Token.objects.create(user=merchant.owner)
 
     with pytest.raises(exceptions.AuthenticationFailed, match=r"User inactive or deleted\."):
         TokenAuthentication().authenticate_credentials(token.key)

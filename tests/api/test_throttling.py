@@ -78,3 +78,54 @@ def test_one_clients_spent_allowance_does_not_limit_another(settings, merchant_o
     assert _client(merchant_owner).post("/apply/", {}, format="json").status_code == 201
     assert _client(merchant_owner).post("/apply/", {}, format="json").status_code == 429
     assert _client(other_merchant_owner).post("/apply/", {}, format="json").status_code == 201
+
+
+def _redis_cache_url() -> str:
+    # The broker's Redis server, another key space: the same shared component production uses for CACHE_URL.
+    from django.conf import settings as django_settings
+
+    return django_settings.CELERY_BROKER_URL
+
+
+@pytest.fixture(params=["in-process cache", "redis"])
+def shared_cache(request, settings):
+    if request.param == "redis":
+        request.applymarker(pytest.mark.redis)
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django_redis.cache.RedisCache",
+                "LOCATION": _redis_cache_url(),
+                "KEY_PREFIX": "throttle-race-test",
+            }
+        }
+    from django.core.cache import cache
+
+    cache.clear()
+    yield request.param
+    cache.clear()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_fifty_concurrent_applications_against_a_limit_of_twenty_let_exactly_twenty_through(
+    settings, shared_cache, merchant
+):
+    from rest_framework.authtoken.models import Token
+
+    from tests.concurrency import race
+
+    settings.ROOT_URLCONF = "config.urls"
+    _limit_applications(settings, hourly="20/hour")
+    token = Token.objects.create(user=merchant.owner)
+
+    def apply():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        # An empty body: the throttle decides before the body is read, and the 20 let through stop at validation.
+        response = client.post("/api/v1/applications/", {}, format="json")
+        return response.status_code, response.json()["code"]
+
+    outcomes = race(apply, times=50)
+
+    assert sorted(outcomes).count((429, "throttled")) == 30
+    assert sorted(outcomes).count((400, "validation_error")) == 20

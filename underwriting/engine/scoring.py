@@ -47,7 +47,7 @@ PD_PLACES = Decimal("0.000001")
 PD_FLOOR = Decimal("0.000001")
 PD_CEILING = Decimal("0.999999")
 CATEGORICAL_FEATURES = frozenset({Feature.INDUSTRY.value})
-# The category of a trained scorecard's missing-value bin (``underwriting.training.MISSING``).
+# The category of a trained scorecard's missing-value bin (``underwriting.services.training.MISSING``).
 MISSING = "__missing__"
 LANGUAGES = {"en": "en", "zh": "zh-hans"}
 

@@ -4,6 +4,7 @@ Nothing binary is committed; each test builds what it needs from these functions
 """
 
 import io
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -32,16 +33,25 @@ def jpeg_bytes(size: tuple[int, int] = (64, 40)) -> bytes:
     return buffer.getvalue()
 
 
-def pdf_bytes(extra_objects: bytes = b"") -> bytes:
-    """A small, well-formed one-page PDF; ``extra_objects`` is spliced in before the trailer."""
-    return (
+def pdf_bytes(extra_objects: bytes = b"", trailer_extra: bytes = b"") -> bytes:
+    """A small, well-formed one-page PDF; ``extra_objects`` is spliced in before the cross-reference table.
+
+    The table lists every ``N 0 obj`` found in the body at its offset, as a viewer expects.
+    """
+    body = (
         b"%PDF-1.4\n"
         b"1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
         b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
-        b"3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >> endobj\n"
-        + extra_objects
-        + b"trailer << /Root 1 0 R >>\n%%EOF\n"
+        b"3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >> endobj\n" + extra_objects
     )
+    offsets = {int(m.group(1)): m.start() for m in re.finditer(rb"(?m)^(\d+) 0 obj", body)}
+    size = max(offsets) + 1
+    rows = [b"0000000000 65535 f \n"] + [
+        (b"%010d 00000 n \n" % offsets[n]) if n in offsets else b"0000000000 65535 f \n" for n in range(1, size)
+    ]
+    xref = b"xref\n0 %d\n" % size + b"".join(rows)
+    trailer = b"trailer << /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (size, trailer_extra, len(body))
+    return body + xref + trailer
 
 
 def png_claiming_size(width: int, height: int) -> bytes:
