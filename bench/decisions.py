@@ -19,7 +19,8 @@ What it measures:
   Targets: p50 ≤ 10 ms, p99 ≤ 50 ms.
 - ``underwriting.services.decisions.preapproved_limits_refresh`` over every merchant. Target: 10,000 in under 60 s.
 
-Exit status 1 when a target is missed (with at least 10,000 merchants), 0 otherwise.
+Exit status 1 when a target is missed, 0 otherwise. The decision targets count for any number of merchants;
+the refresh target is stated for 10,000, so it counts only from 10,000 merchants on.
 """
 
 import argparse
@@ -163,7 +164,7 @@ def main() -> int:
         f"target    p50 <= {P50_TARGET_MS} ms and p99 <= {P99_TARGET_MS} ms: {'OK' if ok_decisions else 'TOO SLOW'}; "
         f"10,000 limits under {REFRESH_TARGET_SECONDS} s: {'OK' if ok_refresh else 'TOO SLOW'}"
     )
-    return 0 if (ok_decisions and ok_refresh) or len(merchants) < 10_000 else 1
+    return 0 if ok_decisions and ok_refresh else 1
 
 
 def _percentile(values: list[float], percent: int) -> float:
