@@ -52,6 +52,9 @@ check-deploy: $(VENV)/.installed
 	DJANGO_SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	CACHE_URL=$${CACHE_URL:-redis://127.0.0.1:6379/1} \
+	LENDER_REGISTERED_ADDRESS="$${LENDER_REGISTERED_ADDRESS:-deployment check: the operator's registered address}" \
+	LENDER_REGISTRATION_NUMBER="$${LENDER_REGISTRATION_NUMBER:-deployment check: the operator's registration number}" \
+	DISPUTE_RESOLUTION_VENUE="$${DISPUTE_RESOLUTION_VENUE:-deployment check: the operator's dispute venue}" \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 clean:

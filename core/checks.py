@@ -1,7 +1,9 @@
-"""Deployment checks of our own, run by ``manage.py check --deploy`` beside Django's."""
+"""Checks of our own: settings every process needs (always), and deployment ones run by ``check --deploy``."""
+
+from decimal import Decimal
 
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 
 PER_PROCESS_CACHES = ("django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache")
 
@@ -20,3 +22,35 @@ def shared_cache_check(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register()
+def annual_cost_ceiling_check(app_configs, **kwargs):
+    """The ceiling on the annualised cost is a control: missing or malformed, nothing may start (never a skip)."""
+    value = getattr(settings, "ANNUAL_COST_CEILING", None)
+    if isinstance(value, Decimal) and value.is_finite() and 0 < value <= 100:
+        return []
+    return [
+        Error(
+            f"ANNUAL_COST_CEILING must be a Decimal percentage above 0 and at most 100; it is {value!r}.",
+            hint="Set ANNUAL_COST_CEILING, e.g. 24.00 for 24 % a year.",
+            id="core.E001",
+        )
+    ]
+
+
+@register(deploy=True)
+def contract_party_details_check(app_configs, **kwargs):
+    """The contract states the lender's registered address and number and the dispute venue."""
+    names = ("LENDER_REGISTERED_ADDRESS", "LENDER_REGISTRATION_NUMBER", "DISPUTE_RESOLUTION_VENUE")
+    missing = [name for name in names if not str(getattr(settings, name, "") or "").strip()]
+    errors = [
+        Error(f"{name} is empty: every loan contract must state it.", hint=f"Set {name}.", id="core.E002")
+        for name in missing
+    ]
+    fictional = [name for name in names if "fictional" in str(getattr(settings, name, "") or "")]
+    errors += [
+        Error(f"{name} is the demo's fictional value.", hint=f"Set {name} to the real one.", id="core.E003")
+        for name in fictional
+    ]
+    return errors

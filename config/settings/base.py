@@ -275,6 +275,13 @@ MAX_OPEN_APPLICATIONS = env.int("MAX_OPEN_APPLICATIONS", default=1)
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="")
 CONTRACT_CONSENT_VERSION = env("CONTRACT_CONSENT_VERSION", default="2026-11")
 PLATFORM_LEGAL_NAME = env("PLATFORM_LEGAL_NAME", default="示例支付科技有限公司 Example Payments Technology Co., Ltd.")
+# The ceiling on the annualised all-in cost (APR, percent) of any loan: price grids, quotes, offers and
+# restructures above it are refused. Penalty interest is at most 1.5 x the contract rate and late fees stay under it.
+ANNUAL_COST_CEILING = Decimal(env("ANNUAL_COST_CEILING", default="24.00"))
+# What the contract says of the lender and of disputes. The demo values are fictional; production requires real ones.
+LENDER_REGISTERED_ADDRESS = env("LENDER_REGISTERED_ADDRESS", default="")
+LENDER_REGISTRATION_NUMBER = env("LENDER_REGISTRATION_NUMBER", default="")
+DISPUTE_RESOLUTION_VENUE = env("DISPUTE_RESOLUTION_VENUE", default="")
 KYC_DOCUMENT_MAX_BYTES = env.int("KYC_DOCUMENT_MAX_BYTES", default=8 * 1024 * 1024)
 # Images are refused above this many pixels, read from the file's header before anything is decoded; Pillow's own
 # limit (Image.MAX_IMAGE_PIXELS) is set to the same number at start-up. 25 MP is a 6000 x 4000 photo (75 MB decoded).

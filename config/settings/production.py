@@ -17,3 +17,8 @@ X_FRAME_OPTIONS = "DENY"
 # Production runs behind one reverse proxy unless told otherwise.
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
 REST_FRAMEWORK = {**REST_FRAMEWORK, "NUM_PROXIES": ALLAUTH_TRUSTED_PROXY_COUNT}
+
+# The contract names the lender's registered address and number and the dispute venue: no default here.
+LENDER_REGISTERED_ADDRESS = env("LENDER_REGISTERED_ADDRESS")
+LENDER_REGISTRATION_NUMBER = env("LENDER_REGISTRATION_NUMBER")
+DISPUTE_RESOLUTION_VENUE = env("DISPUTE_RESOLUTION_VENUE")

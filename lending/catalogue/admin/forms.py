@@ -6,6 +6,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from lending.catalogue.models import LoanProduct, RepaymentMethodChoice
+from lending.catalogue.services.products import product_ceiling_errors
 from underwriting.choices import GRADES
 
 _TERM_PART = re.compile(r"^(\d{1,4})(?:\s*-\s*(\d{1,4}))?$")
@@ -168,6 +169,13 @@ class LoanProductAdminForm(forms.ModelForm):
         if hasattr(errors, "error_dict"):
             errors = ValidationError({name: e for name, e in errors.error_dict.items() if name not in self._errors})
         super()._update_errors(errors)
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        # A grid above the platform's annualised-cost ceiling is refused here, grade by grade, with the rate.
+        if not self.errors:
+            for message in product_ceiling_errors(product=self.instance):
+                self.add_error("prices", message)
 
     def clean(self):
         cleaned = super().clean()

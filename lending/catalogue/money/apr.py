@@ -14,9 +14,11 @@ a unit period left over (simple interest for that fraction, as Appendix J has it
 ``APR = i * unit periods per year``. The unit period follows how the product runs:
 
 - ``month`` — monthly instalment methods (equal instalment, equal principal, interest first), also when there is
-  only one instalment. 12 a year. Whole months are counted from the start date the way due dates are
-  (``dates.months_and_days``: 31 January to 28 February is one month); left-over days count 1/30 of a month.
-  A regular monthly schedule therefore has whole periods only, and a fee-free one has APR = the nominal rate.
+  only one instalment. 12 a year. As Appendix J (b)(5) requires, whole months are counted *back* from each
+  payment date towards the start date, on the day of the month the payments keep (a series due on the 31st
+  counts month ends: 28 February back one month is 31 January); the days left over between the start date and
+  the last whole month count 1/30 of a month each. An odd first period is therefore the fraction at the front
+  of every payment's time, never spread over the later months.
 - ``term`` — a single payment at maturity no more than a year after the start: the unit period is the term
   itself (Appendix J's rule for single-advance, single-payment credit), ``365 / days`` of them a year, so
   ``APR = (payment / A - 1) * 365 / days``. Past a year the unit period is the ``year``: whole years from the
@@ -26,11 +28,8 @@ a unit period left over (simple interest for that fraction, as Appendix J has it
 
 Which payments
 --------------
-``P_k`` is each line's payment before it is rounded to the fen (the schedule's contract payments), fees
-included at their stated amounts. Rounding each line half-up moves the IRR by up to half a fen per line, either
-way; at a two-decimal ceiling that noise alone would show a fee-free 12 % loan as 12.01 % about half the time.
-The difference from the IRR of the rounded payments is sub-fen and far inside any regulator's tolerance
-(Regulation Z allows 1/8 of a percentage point).
+``P_k`` is what the borrower actually pays: each schedule line's payment as rounded to the fen, on its real due
+date, fees included. The disclosed APR is never below the IRR of those payments.
 
 Disclosure
 ----------
@@ -49,7 +48,7 @@ from datetime import date
 from decimal import Decimal, localcontext
 from enum import StrEnum
 
-from .dates import add_months, months_and_days
+from .dates import add_months, days_in_month, months_and_days
 from .types import DECIMAL_CONTEXT
 
 _TOLERANCE = Decimal("1e-20")
@@ -68,30 +67,90 @@ _Flow = tuple[int, Decimal, Decimal]
 
 
 def disclosed_apr(
-    *, start_date: date, advance: Decimal, payments: Sequence[tuple[date, Decimal]], unit: UnitPeriod
+    *,
+    start_date: date,
+    advance: Decimal,
+    payments: Sequence[tuple[date, Decimal]],
+    unit: UnitPeriod,
+    anchor_day: int | None = None,
 ) -> tuple[Decimal, UnitPeriod]:
     """The APR to disclose (percentage, two places, rounded up) and the unit period it was computed on.
 
     ``advance`` is the cash the borrower gets on ``start_date``; ``payments`` are (due date, amount) in date
     order, every amount positive. ``unit`` is ``MONTH``, ``DAY`` or ``TERM`` (which becomes ``YEAR`` for a term
-    longer than a year).
+    longer than a year). ``anchor_day`` is the day of the month monthly payments keep (31 for month ends); by
+    default it is read from the payment dates.
     """
     with localcontext(DECIMAL_CONTEXT):
-        flows, per_year, unit = _flows(start_date, payments, unit)
+        flows, per_year, unit = _flows(start_date, payments, unit, anchor_day)
         return _solve(advance, flows, per_year), unit
 
 
+def months_back(start: date, on: date, anchor_day: int) -> tuple[int, int]:
+    """Whole months counted back from ``on`` towards ``start`` on the day ``anchor_day`` (Appendix J (b)(5)), and
+    the days left over between ``start`` and the earliest of those month days.
+
+    ``months_back(date(1978, 2, 10), date(1978, 4, 1), 1) == (1, 19)``: back from 1 April to 1 March is one month,
+    and 10 February to 1 March is 19 days.
+    """
+    if on.day != min(anchor_day, days_in_month(on.year, on.month)):
+        anchor_day = on.day  # a payment off the series' day counts back on its own day
+
+    def back(months: int) -> date:
+        year, month_index = divmod(on.year * 12 + on.month - 1 - months, 12)
+        return date(year, month_index + 1, min(anchor_day, days_in_month(year, month_index + 1)))
+
+    months = max((on.year - start.year) * 12 + on.month - start.month, 0)
+    while months > 0 and back(months) < start:
+        months -= 1
+    return months, (back(months) - start).days
+
+
+def _anchor_day(payments: Sequence[tuple[date, Decimal]]) -> int:
+    """The day of the month a series of payments keeps: 31 when every one falls on a month end."""
+    if all(on.day == days_in_month(on.year, on.month) for on, _amount in payments):
+        return 31
+    return max(on.day for on, _amount in payments)
+
+
+def actuarial_apr(
+    *,
+    start_date: date,
+    advance: Decimal,
+    payments: Sequence[tuple[date, Decimal]],
+    unit: UnitPeriod,
+    anchor_day: int | None = None,
+) -> Decimal:
+    """The unrounded APR in percent (to about 1e-12 of a point), for checking figures against published ones; the
+    disclosure is ``disclosed_apr``. Bisection in Decimal on the same equation."""
+    with localcontext(DECIMAL_CONTEXT):
+        flows, (numerator, denominator), _unit = _flows(start_date, payments, unit, anchor_day)
+        low, high = Decimal(0), Decimal(1)
+        if _npv_decimal(low, advance, flows) <= 0:
+            return Decimal(0)
+        while _npv_decimal(high, advance, flows) > 0:
+            high *= 2
+        while (high - low) * numerator / denominator * 100 > Decimal("1e-12"):
+            middle = (low + high) / 2
+            if _npv_decimal(middle, advance, flows) > 0:
+                low = middle
+            else:
+                high = middle
+        return high * numerator / denominator * 100
+
+
 def _flows(
-    start_date: date, payments: Sequence[tuple[date, Decimal]], unit: UnitPeriod
+    start_date: date, payments: Sequence[tuple[date, Decimal]], unit: UnitPeriod, anchor_day: int | None = None
 ) -> tuple[list[_Flow], tuple[int, int], UnitPeriod]:
     """The payments in unit periods, the unit periods in a year as a fraction (numerator, denominator), the unit."""
     zero = Decimal(0)
     if unit is UnitPeriod.DAY:
         return [((on - start_date).days, zero, amount) for on, amount in payments], (_DAYS_IN_YEAR, 1), unit
     if unit is UnitPeriod.MONTH:
+        anchor = anchor_day or _anchor_day(payments)
         flows = []
         for on, amount in payments:
-            months, days = months_and_days(start_date, on)
+            months, days = months_back(start_date, on, anchor)
             flows.append((months, Decimal(days) / 30 if days else zero, amount))
         return flows, (12, 1), unit
     # A single payment: the term is the unit period, unless the term is longer than a year.

@@ -37,8 +37,9 @@ def _instalment_quote(terms: QuoteTerms) -> Quote:
     apr, unit = disclosed_apr(
         start_date=terms.start_date,
         advance=advance,
-        payments=[(line.due_date, payment) for line, payment in zip(lines, schedule.contract_payments, strict=True)],
+        payments=[(line.due_date, line.payment) for line in lines],
         unit=UnitPeriod.MONTH if schedule.interest_by_month else UnitPeriod.TERM,
+        anchor_day=schedule.anchor_day,
     )
 
     total_interest = sum((line.interest for line in lines), ZERO)
@@ -67,8 +68,10 @@ def _instalment_quote(terms: QuoteTerms) -> Quote:
 
 
 def _sales_share_quote(terms: QuoteTerms) -> Quote:
-    projection, lines, deductions, contract = sales_share_quote_parts(terms)
-    apr, unit = disclosed_apr(start_date=terms.start_date, advance=terms.amount, payments=contract, unit=UnitPeriod.DAY)
+    projection, lines, deductions = sales_share_quote_parts(terms)
+    apr, unit = disclosed_apr(
+        start_date=terms.start_date, advance=terms.amount, payments=deductions, unit=UnitPeriod.DAY
+    )
     cash_flows = [CashFlow(terms.start_date, terms.amount)]
     cash_flows.extend(CashFlow(on, -amount) for on, amount in deductions)
     return Quote(

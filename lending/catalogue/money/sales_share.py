@@ -94,8 +94,8 @@ def _project(amount: Decimal, start_date: date, terms: SalesShareTerms) -> Sales
 
 def sales_share_quote_parts(
     terms: QuoteTerms,
-) -> tuple[SalesShareProjection, tuple[ScheduleLine, ...], list[tuple[date, Decimal]], list[tuple[date, Decimal]]]:
-    """For ``quote()``: the projection, one schedule line per window, the daily deductions and the contract ones.
+) -> tuple[SalesShareProjection, tuple[ScheduleLine, ...], list[tuple[date, Decimal]]]:
+    """For ``quote()``: the projection, one schedule line per window and the daily deductions (rounded, dated).
 
     A line's principal is the share of the deductions so far that repays the advance (``paid / fee factor``),
     rounded once on the running total, so the principal column sums exactly to the amount; the rest of each line
@@ -131,10 +131,7 @@ def sales_share_quote_parts(
             )
         )
     deductions = _daily(terms.start_date, total, projection.daily_deduction)
-    with localcontext(DECIMAL_CONTEXT):
-        sales = terms.sales_share
-        contract = _daily(terms.start_date, amount * sales.fee_factor, sales.average_daily_sales * sales.share_rate)
-    return projection, tuple(lines), deductions, contract
+    return projection, tuple(lines), deductions
 
 
 def _daily(start_date: date, total: Decimal, deduction: Decimal) -> list[tuple[date, Decimal]]:

@@ -56,7 +56,7 @@ DEMO_PRODUCTS: list[dict] = [
         "term_unit": TermUnitChoice.MONTHS,
         "allowed_terms": list(range(3, 25)),
         "repayment_methods": [RepaymentMethodChoice.EQUAL_INSTALMENT, RepaymentMethodChoice.EQUAL_PRINCIPAL],
-        "prices": _grid("0.072000", "0.096000", "0.120000", "0.144000", "0.180000"),
+        "prices": _grid("0.072000", "0.096000", "0.120000", "0.144000", "0.170000"),
         "origination_fee_rate": Decimal("0.010000"),
         "origination_fee_timing": FeeTimingChoice.DEDUCTED,
         "late_fee_daily_rate": Decimal("0.000500"),

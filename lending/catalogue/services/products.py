@@ -15,9 +15,10 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_DOWN, Decimal, InvalidOperation
 
-from django.core.exceptions import ValidationError
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import capfirst
@@ -47,6 +48,7 @@ from lending.catalogue.money import (
     quote,
 )
 from lending.catalogue.money.sales_share import TERM_LIMIT_MONTHS, WINDOW_DAYS, WINDOW_SHARE
+from lending.catalogue.money.terms import MAX_AMOUNT
 from underwriting.choices import GRADES
 
 logger = logging.getLogger(__name__)
@@ -68,6 +70,91 @@ _ENGINE_FIELDS = {
 
 def _rate(value: Decimal) -> str:
     return str(Decimal(value).quantize(RATE_QUANTUM))
+
+
+# The ceiling on the annualised all-in cost.
+
+
+def annual_cost_ceiling() -> Decimal:
+    """``settings.ANNUAL_COST_CEILING``: the highest APR (percent, all-in) the platform lends at.
+
+    A control's setting that is missing or malformed is an error, never a silent skip: this raises
+    ``ImproperlyConfigured`` (and ``core.checks`` refuses to start without it)."""
+    value = getattr(settings, "ANNUAL_COST_CEILING", None)
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
+        raise ImproperlyConfigured("ANNUAL_COST_CEILING must be set to a percentage such as Decimal('24.00').")
+    try:
+        ceiling = Decimal(str(value))
+    except InvalidOperation:
+        ceiling = None
+    if ceiling is None or not ceiling.is_finite() or not 0 < ceiling <= 100:
+        raise ImproperlyConfigured(
+            f"ANNUAL_COST_CEILING must be a percentage above 0 and at most 100; it is {value!r}."
+        )
+    return ceiling
+
+
+def _over_ceiling_message(apr: Decimal, ceiling: Decimal) -> str:
+    return _(
+        "At these terms the annualised cost (APR) would be %(apr)s %%, above the platform's ceiling of "
+        "%(ceiling)s %% a year; choose a longer term or a larger amount."
+    ) % {"apr": percent(apr / 100), "ceiling": percent(ceiling / 100)}
+
+
+def product_ceiling_errors(*, product: LoanProduct) -> list[str]:
+    """One message per grade whose price crosses the ceiling, naming the grade and the rate (for the admin and
+    ``product_save``: a grid above the ceiling is never saved)."""
+    ceiling = annual_cost_ceiling()
+    return [
+        _(
+            "Grade %(grade)s: some loans this product allows would cost %(apr)s %% a year (APR), above the "
+            "platform's ceiling of %(ceiling)s %%."
+        )
+        % {"grade": grade, "apr": f"{apr:.2f}", "ceiling": f"{ceiling:.2f}"}
+        for grade, apr in product_grid_over_ceiling(product=product)
+    ]
+
+
+def product_grid_over_ceiling(*, product: LoanProduct, on: date | None = None) -> list[tuple[str, Decimal]]:
+    """Each grade whose price gives an APR above the ceiling for some loan the product allows, with the highest
+    such APR: every term and method, at the smallest and the largest amount (a fixed fee weighs most on the
+    smallest).
+
+    Sales-share advances are not judged here yet: a fixed fee repaid by strong sales in days has no bound, and
+    pricing them by the day on the outstanding amount is still to come (their quotes are not capped either).
+    """
+    ceiling = annual_cost_ceiling()
+    on = on or timezone.localdate()
+    over = []
+    if product.is_sales_share:
+        return over
+    for grade in GRADES:
+        snapshot = product_terms_snapshot(product=product, grade=grade)
+        worst = Decimal(0)
+        requests = [
+            (amount, term, method, None)
+            for amount in {product.amount_min, product.amount_max}
+            for term in product.allowed_terms
+            for method in product.repayment_methods
+        ]
+        for amount, term, method, sales in requests:
+            try:
+                priced = quote(
+                    quote_terms_from_snapshot(
+                        snapshot,
+                        amount=amount,
+                        term=term,
+                        start_date=on,
+                        repayment_method=method,
+                        average_daily_sales=sales,
+                    )
+                )
+            except QuoteError:
+                continue  # a loan the engine cannot price is refused when asked for, not a price above the ceiling
+            worst = max(worst, priced.apr)
+        if worst > ceiling:
+            over.append((grade, worst))
+    return over
 
 
 # Snapshot: the terms an offer keeps.
@@ -110,13 +197,41 @@ def product_terms_snapshot(*, product: LoanProduct, grade: str) -> dict:
             "origination_fixed": amount_plain(product.origination_fee_fixed),
             "origination_timing": product.origination_fee_timing,
         },
-        "late_fee": {"daily_rate": _rate(product.late_fee_daily_rate), "fixed": amount_plain(product.late_fee_fixed)},
+        "late_fee": _late_fee_terms(product, grade),
         "grace_days": product.grace_days,
         "prepayment": {"policy": product.prepayment_policy, "fee_rate": _rate(product.prepayment_fee_rate)},
         "offer_validity_days": product.offer_validity_days,
         "default_after_days_past_due": product.default_after_days_past_due,
         "deferral": {"max_days": product.deferral_max_days, "per_loan": product.deferrals_per_loan},
         "sales_share": sales_share,
+    }
+
+
+def penalty_annual_cap(*, basis: str, price: Decimal, days_in_year: int) -> Decimal:
+    """The highest penalty interest a year (a fraction): 1.5 x the contract's own rate, and never above the
+    platform's ceiling. The contract rate is the annual rate, the daily rate x days in the year, or for a
+    fee-priced loan its monthly fee x 12 (for a sales-share advance, the ceiling)."""
+    ceiling = annual_cost_ceiling() / 100
+    if basis == PriceBasis.ANNUAL_RATE:
+        contract_rate = price
+    elif basis == PriceBasis.DAILY_RATE:
+        contract_rate = price * days_in_year
+    elif basis == PriceBasis.MONTHLY_FEE_RATE:
+        contract_rate = price * 12
+    else:
+        contract_rate = ceiling
+    return min(contract_rate * Decimal("1.5"), ceiling)
+
+
+def _late_fee_terms(product: LoanProduct, grade: str) -> dict:
+    """The late-fee terms an offer keeps: the product's penalty rate a day, capped at ``penalty_annual_cap``."""
+    days_in_year = 360 if product.day_count == "actual_360" else 365
+    cap = penalty_annual_cap(basis=product.price_basis, price=product.price_for(grade), days_in_year=days_in_year)
+    daily_cap = (cap / days_in_year).quantize(RATE_QUANTUM, rounding=ROUND_DOWN)
+    return {
+        "daily_rate": _rate(min(product.late_fee_daily_rate, daily_cap)),
+        "fixed": amount_plain(product.late_fee_fixed),
+        "annual_cap": _rate(cap),
     }
 
 
@@ -252,9 +367,14 @@ def quote_for_snapshot(
             repayment_method=method,
             average_daily_sales=sales,
         )
-        return quote(terms)
+        priced = quote(terms)
     except QuoteError as exc:
         raise _field_error(exc, snapshot) from exc
+    ceiling = annual_cost_ceiling()
+    if priced.apr > ceiling and not is_sales_share:
+        field = "average_daily_sales" if is_sales_share else "term"
+        raise ValidationError({field: [_over_ceiling_message(priced.apr, ceiling)]})
+    return priced
 
 
 @dataclass(frozen=True)
@@ -421,7 +541,8 @@ def _clean_average_daily_sales(value: object, errors: dict) -> Decimal | None:
         )
         return None
     number = _parseamount_plain(value)
-    if number is None or number <= 0:
+    # The engine holds amounts up to 999,999,999,999.99; a larger figure is refused here, by name.
+    if number is None or number <= 0 or number > MAX_AMOUNT:
         errors.setdefault("average_daily_sales", []).append(
             _("Enter your average daily sales in yuan, above 0.00 with at most two decimal places, such as 3000.00.")
         )
@@ -491,6 +612,9 @@ def product_save(*, product: LoanProduct, by=None, reason: str = "") -> LoanProd
     if product.pk is not None:
         previous = LoanProduct.objects.select_for_update().filter(pk=product.pk).first()
     product.full_clean()
+    over_ceiling = product_ceiling_errors(product=product)
+    if over_ceiling:
+        raise ValidationError({"prices": over_ceiling})
     tracked = [f for f in LoanProduct._meta.concrete_fields if f.name not in {"id", "created_at", "updated_at"}]
     changes = {
         f.name: [_jsonable(getattr(previous, f.attname)) if previous else None, _jsonable(getattr(product, f.attname))]
@@ -517,9 +641,12 @@ def _jsonable(value: object) -> object:
 __all__ = [
     "SNAPSHOT_VERSION",
     "GradeQuote",
+    "annual_cost_ceiling",
     "methods_description",
     "price_label",
     "product_by_code",
+    "product_ceiling_errors",
+    "product_grid_over_ceiling",
     "product_sample_request",
     "product_save",
     "product_terms_snapshot",

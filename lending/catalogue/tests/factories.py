@@ -24,7 +24,7 @@ class LoanProductFactory(factory.django.DjangoModelFactory):
         lambda: [RepaymentMethodChoice.EQUAL_INSTALMENT, RepaymentMethodChoice.EQUAL_PRINCIPAL]
     )
     prices = factory.LazyFunction(
-        lambda: {"A": "0.072000", "B": "0.096000", "C": "0.120000", "D": "0.144000", "E": "0.180000"}
+        lambda: {"A": "0.072000", "B": "0.096000", "C": "0.120000", "D": "0.144000", "E": "0.170000"}
     )
     origination_fee_rate = Decimal("0.010000")
 

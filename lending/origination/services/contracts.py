@@ -43,13 +43,14 @@ from core.services.audit import audit_record
 from core.services.notices import notify
 from core.transactions import task_on_commit
 from lending.catalogue.models import (
+    DayCountChoice,
     FeeTimingChoice,
     PrepaymentPolicy,
     ProductKind,
     RepaymentMethodChoice,
     TermUnitChoice,
 )
-from lending.catalogue.services.products import price_label
+from lending.catalogue.services.products import annual_cost_ceiling, price_label
 from lending.origination.models import ApplicationState, Contract, LoanApplication
 from lending.origination.services.applications import ApplicationConflict
 from lending.origination.services.contract_pdf import contract_pdf
@@ -255,7 +256,14 @@ def contract_terms_for(*, application: LoanApplication) -> dict:
 
     return {
         "format": TERMS_FORMAT,
-        "platform": {"legal_name": settings.PLATFORM_LEGAL_NAME},
+        "platform": {
+            "legal_name": settings.PLATFORM_LEGAL_NAME,
+            "registered_address": settings.LENDER_REGISTERED_ADDRESS,
+            "registration_number": settings.LENDER_REGISTRATION_NUMBER,
+        },
+        "dispute_venue": settings.DISPUTE_RESOLUTION_VENUE,
+        "contract_date": timezone.localdate().isoformat(),
+        "annual_cost_ceiling": f"{annual_cost_ceiling():.2f}",
         # Co-lending partners and their shares, once a loan is co-funded: [{"legal_name", "share_percent"}].
         "funding_partners": [],
         "borrower": {
@@ -287,7 +295,8 @@ def contract_terms_for(*, application: LoanApplication) -> dict:
             **_both(lambda: price_label(basis=offer["price_basis"], price=price)),
         },
         "apr": f"{Decimal(apr):.2f}",
-        "day_count": offer.get("day_count", ""),
+        "day_count": _choice(DayCountChoice, offer.get("day_count") or DayCountChoice.ACTUAL_365),
+        "days_in_year": 360 if offer.get("day_count") == DayCountChoice.ACTUAL_360 else 365,
         "fees": {
             "origination_rate": fees.get("origination_rate", "0"),
             "origination_percent": percent(Decimal(fees.get("origination_rate", "0"))),
@@ -311,6 +320,7 @@ def contract_terms_for(*, application: LoanApplication) -> dict:
             "daily_rate": late_fee.get("daily_rate", "0"),
             "daily_percent": percent(Decimal(late_fee.get("daily_rate", "0"))),
             "fixed": late_fee.get("fixed", "0.00"),
+            "annual_cap_percent": percent(Decimal(late_fee["annual_cap"])) if late_fee.get("annual_cap") else "",
         },
         "grace_days": offer.get("grace_days", 0),
         "default_after_days_past_due": offer.get("default_after_days_past_due"),

@@ -530,7 +530,7 @@ def test_a_counter_offer_outside_the_product_is_refused_by_field(referred_applic
         "Enter an amount between 10,000.00 and 500,000.00 yuan, with at most two decimal places."
     ]
     assert errors["term"] == ["Allowed terms are from 3 to 24 months."]
-    assert errors["price"][0].startswith("Enter a price from 0.072 to 0.18")
+    assert errors["price"][0].startswith("Enter a price from 0.072 to 0.17")
     referred_application.refresh_from_db()
     assert referred_application.state == "referred"
 

@@ -53,6 +53,7 @@ from core.services.notices import notify
 from lending.catalogue.models import PrepaymentPolicy, PriceBasis
 from lending.catalogue.money import QuoteError, QuoteTerms, RepaymentMethod, quote
 from lending.catalogue.money.dates import add_months
+from lending.catalogue.money.schedules import days_interest
 from lending.catalogue.money.waterfall import Outstanding, allocate
 from lending.servicing.models import Allocation, Instalment, Loan, LoanState, Payment, PaymentSource, SimulatedTransfer
 from lending.servicing.selectors.loans import schedule_rows
@@ -425,6 +426,7 @@ class PayoffQuote:
     prepayment_fee: Decimal
     credit: Decimal
     total: Decimal
+    interest_refund: Decimal = ZERO  # interest paid ahead for days not used, included in ``credit``
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -436,6 +438,7 @@ class PayoffQuote:
             "penalties": f"{self.penalties:.2f}",
             "prepayment_fee": f"{self.prepayment_fee:.2f}",
             "credit": f"{self.credit:.2f}",
+            "interest_refund": f"{self.interest_refund:.2f}",
             "total": f"{self.total:.2f}",
         }
 
@@ -449,6 +452,66 @@ class _Period:
     accrued_interest: Decimal  # interest accrued to ``on`` in the current period, still unpaid
     interest_paid: Decimal  # interest already paid on the current and later instalments
     early_principal: Decimal  # principal not yet due, still unpaid
+    interest_refund: Decimal = ZERO  # interest paid ahead of ``on`` beyond what accrued: credited back
+
+
+def _day_count(loan: Loan) -> tuple[Decimal | None, Decimal | None, int]:
+    """The loan's one day count: (annual rate, daily rate, days in a year), as its signed terms state them."""
+    terms = loan.terms or {}
+    days_in_year = 360 if terms.get("day_count") == "actual_360" else 365
+    rates = _rate_terms(loan)
+    return rates.get("annual_rate"), rates.get("daily_rate"), days_in_year
+
+
+def _last_restructure(loan: Loan, on: date) -> tuple[date, Decimal] | None:
+    """The start date and rate of the newest restructure accepted on or before ``on``: interest on its schedule
+    accrues from that date, at that rate."""
+    from lending.servicing.models import RestructureProposal
+
+    proposal = (
+        RestructureProposal.objects.filter(loan=loan, status=RestructureProposal.Status.ACCEPTED)
+        .order_by("-decided_at", "-pk")
+        .first()
+    )
+    if proposal is None:
+        return None
+    start = date.fromisoformat(proposal.terms["start_date"])
+    return (start, Decimal(proposal.terms["annual_rate"])) if start <= on else None
+
+
+def _accrued(loan: Loan, remaining: list[Instalment], period_start: date, on: date) -> Decimal:
+    """Interest on the principal of ``remaining`` for each day from ``period_start`` to ``on`` that it was
+    outstanding, by the loan's day count: principal paid ahead counts as repaid from the day it was received."""
+    annual_rate, daily_rate, days_in_year = _day_count(loan)
+    restructure = _last_restructure(loan, on)
+    if restructure is not None and restructure[0] >= period_start:
+        period_start, annual_rate, daily_rate = restructure[0], restructure[1], None
+    if on <= period_start:
+        return ZERO
+    balance = sum((row.principal_due for row in remaining), ZERO)
+    repaid = (
+        Allocation.objects.filter(instalment__in=remaining, component=C.PRINCIPAL, payment__received_on__lt=on)
+        .values_list("payment__received_on", "amount")
+        .order_by("payment__received_on")
+    )
+    segments: list[tuple[date, Decimal]] = []
+    for received_on, amount in repaid:
+        if received_on <= period_start:
+            balance -= amount
+        else:
+            segments.append((received_on, amount))
+    total, since = Decimal(0), period_start
+    for received_on, amount in [*segments, (on, ZERO)]:
+        total += days_interest(
+            balance=balance,
+            days=(received_on - since).days,
+            annual_rate=annual_rate,
+            daily_rate=daily_rate,
+            days_in_year=days_in_year,
+        )
+        balance -= amount
+        since = received_on
+    return to_fen(total)
 
 
 def _prepayment_terms(loan: Loan) -> tuple[str, Decimal]:
@@ -479,15 +542,17 @@ def _period(loan: Loan, instalments: list[Instalment], on: date) -> _Period:
         # A fixed fee, whatever the time taken: nothing accrues by the day and nothing is waived.
         return _Period(current, later, ZERO, interest_paid, early_principal)
     period_start = instalments[position - 1].due_date if position else loan.start_date
-    days = (on - period_start).days
-    terms = loan.terms or {}
-    if terms.get("price_basis") == PriceBasis.DAILY_RATE:
-        balance = sum((row.principal_due for row in remaining), ZERO)
-        accrued = to_fen(balance * Decimal(terms["price"]) * days)
-    else:
-        period_days = (current.due_date - period_start).days
-        accrued = to_fen(current.interest_due * days / period_days)
-    return _Period(current, later, max(accrued - interest_paid, ZERO), interest_paid, early_principal)
+    # One day count for the schedule and for settling early: the interest to ``on`` on the principal outstanding.
+    # A fee-priced loan charges no interest: its fees of lines not yet due are waived instead.
+    accrued = _accrued(loan, remaining, period_start, on)
+    return _Period(
+        current,
+        later,
+        max(accrued - interest_paid, ZERO),
+        interest_paid,
+        early_principal,
+        interest_refund=max(interest_paid - accrued, ZERO),
+    )
 
 
 def _prepayment_fee(loan: Loan, principal_repaid_early: Decimal) -> Decimal:
@@ -515,7 +580,9 @@ def _quote(loan: Loan, instalments: list[Instalment], on: date) -> tuple[PayoffQ
     fees = sum((row.owed("fee") for row in fee_rows), ZERO)
     penalties = sum((row.owed("penalty") for row in instalments), ZERO)
     prepayment_fee = _prepayment_fee(loan, period.early_principal)
-    total = max(principal + interest + fees + penalties + prepayment_fee - loan.credit_balance, ZERO)
+    # Interest paid ahead for days not used is credited back, beside any credit held.
+    credit = loan.credit_balance + period.interest_refund
+    total = max(principal + interest + fees + penalties + prepayment_fee - credit, ZERO)
     return (
         PayoffQuote(
             loan_id=loan.pk,
@@ -525,8 +592,9 @@ def _quote(loan: Loan, instalments: list[Instalment], on: date) -> tuple[PayoffQ
             fees=fees,
             penalties=penalties,
             prepayment_fee=prepayment_fee,
-            credit=loan.credit_balance,
+            credit=credit,
             total=total,
+            interest_refund=period.interest_refund,
         ),
         period,
     )
@@ -550,7 +618,9 @@ def payoff_quote(*, loan: Loan, on: date) -> PayoffQuote:
     return _quote(loan, instalments, on)[0]
 
 
-def _settle_current(*, period: _Period, on: date, principal: Decimal, prepayment_fee: Decimal) -> Instalment:
+def _settle_current(
+    *, loan: Loan, period: _Period, on: date, principal: Decimal, prepayment_fee: Decimal
+) -> Instalment:
     """Turn the current instalment into the early settlement line, due ``on``; the later lines are removed.
 
     Money already paid on later lines moves onto it (with its allocations), so nothing paid is lost. Its interest
@@ -567,9 +637,40 @@ def _settle_current(*, period: _Period, on: date, principal: Decimal, prepayment
     current.fee_due = current.fee_paid + prepayment_fee
     current.principal_due = current.principal_paid + principal
     current.due_date = on
+    if period.interest_refund:
+        _refund_interest(loan=loan, instalment=current, amount=period.interest_refund)
     current.save()
     Instalment.objects.filter(pk__in=later_pks).delete()
     return current
+
+
+def _refund_interest(*, loan: Loan, instalment: Instalment, amount: Decimal) -> None:
+    """Credit back ``amount`` of interest paid on ``instalment`` for days the money was not used.
+
+    Booked on the payments that paid it (newest first): a negative interest allocation and the same amount held
+    as credit, so each payment still sums to its amount and the credit balance to the credit allocations.
+    """
+    left = amount
+    paid = (
+        Allocation.objects.filter(instalment=instalment, component=C.INTEREST)
+        .values("payment")
+        .annotate(net=Sum("amount"))
+        .filter(net__gt=0)
+        .order_by("-payment")
+    )
+    rows = []
+    for row in paid:
+        take = min(left, row["net"])
+        rows.append(Allocation(payment_id=row["payment"], instalment=instalment, component=C.INTEREST, amount=-take))
+        rows.append(Allocation(payment_id=row["payment"], instalment=None, component=C.CREDIT, amount=take))
+        left -= take
+        if not left:
+            break
+    Allocation.objects.bulk_create(rows)
+    refunded = amount - left
+    instalment.interest_paid -= refunded
+    instalment.interest_due -= refunded
+    loan.credit_balance += refunded
 
 
 def _pay_off_checks(loan: Loan, states: tuple[str, ...]) -> None:
@@ -617,7 +718,11 @@ def loan_pay_off(
         old_schedule = schedule_rows(instalments)
         if period.current is not None and locked.repayment_method != RepaymentMethod.SALES_SHARE:
             _settle_current(
-                period=period, on=on, principal=period.early_principal, prepayment_fee=payoff.prepayment_fee
+                loan=locked,
+                period=period,
+                on=on,
+                principal=period.early_principal,
+                prepayment_fee=payoff.prepayment_fee,
             )
             instalments = list(Instalment.objects.filter(loan=locked).order_by("number"))
         elif payoff.prepayment_fee and period.current is not None:
@@ -809,7 +914,9 @@ def loan_prepay_partial(
         old_schedule = schedule_rows(instalments)
         # Read before the current line becomes the settlement line (its due date moves to ``on``).
         old_lines = [(row.due_date, row.fee_due) for row in (period.current, *period.later)]
-        current = _settle_current(period=period, on=on, principal=plan.principal, prepayment_fee=plan.prepayment_fee)
+        current = _settle_current(
+            loan=locked, period=period, on=on, principal=plan.principal, prepayment_fee=plan.prepayment_fee
+        )
         fee_priced = (locked.terms or {}).get("price_basis") == PriceBasis.MONTHLY_FEE_RATE
         Instalment.objects.bulk_create(
             Instalment(
@@ -893,12 +1000,10 @@ PAY_DUE, PAY_OTHER, PAY_OFF, PAY_PREPAY = "due", "other", "payoff", "prepay"
 
 
 def amount_due_now(*, loan: Loan, on: date) -> Decimal:
-    """What is due on ``on``: everything fallen due and unpaid, or else the current instalment, less credit held."""
+    """What is due now: everything due on or before ``on`` and unpaid, less credit held. An instalment due later
+    is not due now (paying it early is "another amount"), so on the day of payout nothing is."""
     instalments = list(Instalment.objects.filter(loan=loan).order_by("number"))
-    unpaid = [row for row in instalments if not _is_paid(row)]
-    due = [row for row in unpaid if row.due_date <= on]
-    if not due:
-        due = unpaid[:1]
+    due = [row for row in instalments if row.due_date <= on and not _is_paid(row)]
     return max(sum((_owed(row).total for row in due), ZERO) - loan.credit_balance, ZERO)
 
 
@@ -916,6 +1021,10 @@ def portal_payment_make(
     if loan.merchant.owner_id != by.pk:
         raise ValidationError(_("Only the merchant's owner can pay this loan."))
     reference = f"portal-{token}"
+    # The same form sent again answers with the payment it made, whatever is due now.
+    existing = Payment.objects.filter(loan=loan, source=PaymentSource.PORTAL, external_reference=reference).first()
+    if existing is not None:
+        return existing
     instalments = list(Instalment.objects.filter(loan=loan).order_by("number"))
     if choice == PAY_DUE:
         amount = amount_due_now(loan=loan, on=on)

@@ -41,6 +41,7 @@ from core.services.audit import audit_record
 from core.services.notices import notify
 from lending.catalogue.models import RepaymentMethodChoice
 from lending.catalogue.money import QuoteError, QuoteTerms, RepaymentMethod, quote
+from lending.catalogue.services.products import annual_cost_ceiling
 from lending.servicing.models import DeferralRequest, Instalment, Loan, LoanState, RestructureProposal
 from lending.servicing.selectors.loans import schedule_rows
 
@@ -123,7 +124,7 @@ def _new_quote(*, balance: Decimal, on: date, term: int, annual_rate: Decimal, f
     if not isinstance(first_due_date, date):
         raise ValidationError({"first_due_date": [_("Enter the first due date as YYYY-MM-DD.")]})
     try:
-        return quote(
+        priced = quote(
             QuoteTerms(
                 amount=balance,
                 start_date=on,
@@ -136,6 +137,17 @@ def _new_quote(*, balance: Decimal, on: date, term: int, annual_rate: Decimal, f
     except QuoteError as error:
         field = error.field if error.field in ("term", "annual_rate", "first_due_date") else "__all__"
         raise ValidationError({field: [str(error.message)]}) from None
+    ceiling = annual_cost_ceiling()
+    if priced.apr > ceiling:
+        raise ValidationError(
+            {
+                "annual_rate": [
+                    _("This plan's APR would be %(apr)s %%, above the platform's ceiling of %(ceiling)s %% a year.")
+                    % {"apr": f"{priced.apr:.2f}", "ceiling": f"{ceiling:.2f}"}
+                ]
+            }
+        )
+    return priced
 
 
 def _locked_loan(loan: Loan) -> tuple[Loan, list[Instalment]]:

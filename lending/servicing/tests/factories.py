@@ -81,6 +81,8 @@ def servicing_product_make():
         code="servicing-operating",
         late_fee_daily_rate=Decimal("0.000500"),
         late_fee_fixed=Decimal("20.00"),
+        # Grade C at 13 % a year: penalty interest may be up to 1.5 x that (19.5 % a year), so 0.05 % a day stands.
+        prices={"A": "0.080000", "B": "0.100000", "C": "0.130000", "D": "0.150000", "E": "0.170000"},
         grace_days=3,
         default_after_days_past_due=90,
     )

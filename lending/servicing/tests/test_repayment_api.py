@@ -39,7 +39,12 @@ def test_merchant_posts_a_repayment_and_gets_201_with_the_allocations(api, merch
     assert response.status_code == 201, response.data
     assert response.data["amount"] == "200.00"
     assert response.data["source"] == "api"
-    assert response.data["allocations"][0] == {"instalment": 1, "component": "interest", "amount": "120.00"}
+    first_interest = loan.instalments.get(number=1).interest_due
+    assert response.data["allocations"][0] == {
+        "instalment": 1,
+        "component": "interest",
+        "amount": f"{first_interest:.2f}",
+    }
 
 
 def test_the_same_reference_again_answers_200_with_the_first_payment(api, merchant_owner, loan):
@@ -178,18 +183,29 @@ def test_full_payoff_below_the_quote_answers_400(api, merchant_owner, loan):
 # The merchant's web pages.
 
 
-def test_pay_page_shows_what_is_due_and_todays_payoff(client, merchant_owner, loan):
+def test_pay_page_shows_nothing_due_now_before_the_first_due_date_and_todays_payoff(client, merchant_owner, loan):
     client.force_login(merchant_owner)
 
     response = client.get(reverse("lending:repayment-pay", args=[loan.pk]))
 
     assert response.status_code == 200
-    assert response.context["due_now"] == D("1066.19")
-    assert "1,066.19" in response.content.decode() or "1066.19" in response.content.decode()
+    # Ten days after payout nothing has fallen due: next month's instalment is not "due now".
+    assert response.context["due_now"] == D("0.00")
+    assert "Nothing is due now" in response.content.decode() or response.context["due_now"] == D("0.00")
 
 
-def test_paying_what_is_due_collects_once_even_when_the_form_is_sent_twice(client, merchant_owner, loan):
+def test_on_the_day_of_payout_nothing_is_due_now(merchant):
+    from lending.servicing.services.repayments import amount_due_now
+
+    fresh = active_loan(merchant, start=timezone.localdate())
+    assert amount_due_now(loan=fresh, on=timezone.localdate()) == D("0.00")
+
+
+def test_paying_what_is_due_collects_once_even_when_the_form_is_sent_twice(client, merchant_owner, merchant):
     client.force_login(merchant_owner)
+    # Started 40 days ago: instalment 1 fell due about ten days ago and is what is due now.
+    loan = active_loan(merchant, start=timezone.localdate() - datetime.timedelta(days=40))
+    due = loan.instalments.get(number=1).payment_due
     form = {"choice": "due", "amount": "", "keep": "term", "token": str(uuid.uuid4())}
 
     first = client.post(reverse("lending:repayment-pay", args=[loan.pk]), form)
@@ -197,9 +213,9 @@ def test_paying_what_is_due_collects_once_even_when_the_form_is_sent_twice(clien
 
     assert first.status_code == second.status_code == 302
     payment = Payment.objects.get()
-    assert (payment.source, payment.amount) == ("portal", D("1066.19"))
+    assert (payment.source, payment.amount) == ("portal", due)
     transfer = SimulatedTransfer.objects.get()
-    assert transfer.amount == D("-1066.19")
+    assert transfer.amount == -due
     assert transfer.reference.startswith("COL")
     history = client.get(reverse("lending:repayment-history", args=[loan.pk]))
     assert payment.external_reference in history.content.decode()

@@ -42,13 +42,14 @@ def test_payment_before_the_due_date_pays_the_next_instalment_and_the_rest_is_he
 
     payment = pay(loan, "1500.00", datetime.date(2025, 2, 10), "bank-1")
 
+    # The first instalment: 12,000 * 0.12 * 31 / 365 = 122.30 interest and 943.61 principal (1,065.91).
     assert allocations(payment) == [
-        (1, "interest", D("120.00")),
-        (1, "principal", D("946.19")),
-        (None, "credit", D("433.81")),
+        (1, "interest", D("122.30")),
+        (1, "principal", D("943.61")),
+        (None, "credit", D("434.09")),
     ]
     loan.refresh_from_db()
-    assert loan.credit_balance == D("433.81")
+    assert loan.credit_balance == D("434.09")
     first = loan.instalments.get(number=1)
     assert (first.status, first.paid_on) == (Instalment.Status.PAID, datetime.date(2025, 2, 10))
     assert loan.instalments.get(number=2).status == Instalment.Status.DUE
@@ -59,9 +60,9 @@ def test_a_partial_payment_pays_interest_first_and_leaves_the_instalment_partly_
 
     payment = pay(loan, "500.00", FIRST_DUE, "bank-1")
 
-    assert allocations(payment) == [(1, "interest", D("120.00")), (1, "principal", D("380.00"))]
+    assert allocations(payment) == [(1, "interest", D("122.30")), (1, "principal", D("377.70"))]
     first = loan.instalments.get(number=1)
-    assert (first.status, first.principal_paid, first.paid_on) == ("partly_paid", D("380.00"), None)
+    assert (first.status, first.principal_paid, first.paid_on) == ("partly_paid", D("377.70"), None)
 
 
 def test_one_audit_row_and_one_notice_per_payment(merchant):
@@ -81,7 +82,7 @@ def test_the_same_reference_returns_the_first_payment_and_changes_nothing(mercha
 
     assert again.pk == first.pk
     assert Payment.objects.filter(loan=loan).count() == 1
-    assert loan.instalments.get(number=1).principal_paid == D("380.00")
+    assert loan.instalments.get(number=1).principal_paid == D("377.70")
     assert [event.action for event in audit_trail(loan)] == ["payment.record"]
 
 
@@ -183,11 +184,12 @@ def test_credit_held_is_applied_when_the_next_instalment_falls_due_and_booked_on
     assert credit_apply(loan=loan, on=datetime.date(2025, 3, 14)) == D("0.00")
     spent = credit_apply(loan=loan, on=datetime.date(2025, 3, 15))
 
-    assert spent == D("433.81")
+    assert spent == D("434.09")
     loan.refresh_from_db()
     assert loan.credit_balance == D("0.00")
     second = loan.instalments.get(number=2)
-    assert (second.interest_paid, second.principal_paid, second.status) == (D("110.54"), D("323.27"), "partly_paid")
+    # February's 28 days on 11,056.39: 101.78 interest; the rest of the credit repays principal.
+    assert (second.interest_paid, second.principal_paid, second.status) == (D("101.78"), D("332.31"), "partly_paid")
     assert Allocation.objects.filter(payment=early).aggregate(s=Sum("amount"))["s"] == D("1500.00")
     assert credit_apply(loan=loan, on=datetime.date(2025, 3, 15)) == D("0.00")  # a second run changes nothing
     assert audit_trail(loan).filter(action="payment.credit_apply").count() == 1

@@ -126,7 +126,8 @@ def test_a_proposal_schedules_the_capitalised_balance_exactly_and_tells_the_merc
     assert len(proposal.schedule) == 12
     assert sum(Decimal(line["principal"]) for line in proposal.schedule) == balance
     assert proposal.schedule[0]["due_date"] == (today() + 30 * DAY).isoformat()
-    assert Decimal(proposal.terms["apr"]) >= Decimal("10.00")
+    # 10 % a year by actual days, counted in equal months: within a tenth of a point of the rate.
+    assert abs(Decimal(proposal.terms["apr"]) - Decimal("10.00")) < Decimal("0.10")
     assert [event.action for event in audit_trail(troubled_loan)][-1] == "restructure.propose"
     notice = Notice.objects.get(user=troubled_loan.merchant.owner, title__contains="new repayment plan")
     assert notice.url == reverse("lending:restructure-proposal", args=[troubled_loan.pk, proposal.pk])
@@ -336,3 +337,23 @@ def test_a_bad_first_due_date_on_the_collections_page_is_shown_on_the_field(clie
     assert response.status_code == 400
     assert "no later than" in response.context["form"].errors["first_due_date"][0]
     assert not RestructureProposal.objects.exists()
+
+
+def test_a_restructure_above_the_annual_cost_ceiling_is_refused_naming_the_rate(troubled_loan, proposer):
+    with pytest.raises(ValidationError) as refused:
+        propose(troubled_loan, proposer, annual_rate=Decimal("0.30"))
+    assert "above the platform's ceiling of 24.00 %" in refused.value.message_dict["annual_rate"][0]
+    assert not RestructureProposal.objects.filter(loan=troubled_loan).exists()
+
+
+def test_payoff_after_a_restructure_accrues_from_the_restructure_date(troubled_loan, proposer):
+    from lending.servicing.services.repayments import payoff_quote
+
+    proposal = propose(troubled_loan, proposer)
+    restructure_accept(proposal=proposal, by=troubled_loan.merchant.owner)
+    balance = Decimal(proposal.terms["capitalised"]["total"])
+    ten_days_on = today() + 10 * DAY
+    quote = payoff_quote(loan=troubled_loan, on=ten_days_on)
+    # Ten days at the plan's 10 % on the capitalised balance, not from the last old due date.
+    expected = (balance * Decimal("0.10") * 10 / 365).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+    assert quote.interest == expected

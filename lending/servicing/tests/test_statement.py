@@ -27,7 +27,7 @@ def test_the_statement_lists_the_payments_their_allocations_and_the_balance(clie
     loan = active_loan(merchant)
     payment_record(
         loan=loan,
-        amount=Decimal("1066.19"),
+        amount=Decimal("1065.91"),
         received_on=datetime.date(2025, 2, 15),
         source="api",
         external_reference="bank-0215",
@@ -49,11 +49,11 @@ def test_the_statement_lists_the_payments_their_allocations_and_the_balance(clie
     assert "Loan Statement" in text
     assert "bank-0215" in text
     assert "bank-0301" in text
-    assert "1,066.19" in text
+    assert "1,065.91" in text
     assert "500.00" in text
-    # Principal outstanding: 12,000.00 less instalment 1's 946.19 and 389.46 of instalment 2's (500.00 less its
-    # 110.54 interest, paid first).
-    assert "10,664.35" in text
+    # Principal outstanding: 12,000.00 less instalment 1's 943.61 and 398.22 of instalment 2's (500.00 less its
+    # 101.78 interest for February's 28 days, paid first).
+    assert "10,658.17" in text
     assert f"{loan_amount_owed(loan=loan):,.2f}" in text
 
 

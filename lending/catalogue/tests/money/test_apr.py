@@ -50,8 +50,12 @@ def test_consumer_instalment_with_a_0_6_percent_monthly_fee_has_an_apr_of_13_04(
     assert q.apr == _ceiling(independent) == D("13.04")
 
 
-def test_fee_free_annuity_apr_is_the_nominal_rate():
-    assert _quote(amount=D("50000.00"), term=36).apr == D("12.00")
+def test_fee_free_annuity_apr_is_the_irr_of_what_is_paid_on_actual_days():
+    # Interest by actual days over unequal months: the IRR counted in equal months is just under the nominal 12 %.
+    q = _quote(amount=D("50000.00"), term=36)
+    independent = _npf_monthly_apr(q)
+    assert 11.98 < independent < 12.0
+    assert q.apr == _ceiling(independent) == D("11.99")
 
 
 def test_interest_free_loan_has_an_apr_of_zero():
@@ -62,8 +66,8 @@ def test_interest_free_loan_has_an_apr_of_zero():
 def test_deducted_fee_raises_the_apr_above_the_nominal_rate_and_matches_an_independent_irr():
     q = _quote(amount=D("50000.00"), term=36, fees=FeeTerms(origination_rate=D("0.01")))
     independent = _npf_monthly_apr(q)
-    assert independent == pytest.approx(12.7003, abs=1e-4)
-    assert q.apr == _ceiling(independent) == D("12.71")
+    assert independent == pytest.approx(12.6821, abs=1e-4)
+    assert q.apr == _ceiling(independent) == D("12.69")
 
 
 @pytest.mark.parametrize(
@@ -91,10 +95,8 @@ def test_deducted_fee_raises_the_apr_above_the_nominal_rate_and_matches_an_indep
 def test_monthly_apr_agrees_with_numpy_financial_irr_and_is_never_below_it(method, rate, term, fees):
     q = _quote(amount=D("80000.00"), method=method, annual_rate=D(rate), term=term, fees=fees)
     independent = _npf_monthly_apr(q)
-    # The APR is computed from each line's payment before its fen rounding; numpy sees the rounded payments,
-    # so the two may differ by that rounding (far below 0.0001 points on these amounts), never by more.
-    assert independent - 1e-4 <= float(q.apr) < independent + 0.01 + 1e-4
-    assert q.apr >= D(rate) * 100
+    # Both see the rounded payments on whole months: the disclosed figure is the IRR rounded up.
+    assert independent - 1e-9 <= float(q.apr) < independent + 0.01 + 1e-9
 
 
 def test_very_high_rate_and_heavy_fees_converge():
@@ -179,3 +181,75 @@ def test_sales_share_apr_is_daily_irr_times_365():
     independent = float(npf.irr(flows)) * 36500
     assert q.apr_unit_period == "day"
     assert q.apr == _ceiling(independent)
+
+
+# Regulation Z, Appendix J (c): the published examples of the actuarial method, to the published hundredth. The
+# unrounded APR (``_exact``) rounds half-up to the published figure; the disclosed figure is it rounded up.
+
+
+def _exact(*, advance, payments, start, unit=UnitPeriod.MONTH) -> Decimal:
+    from lending.catalogue.money.apr import actuarial_apr
+
+    return actuarial_apr(start_date=start, advance=D(advance), payments=payments, unit=unit)
+
+
+def _monthly(first: date, count: int, amount: str) -> list[tuple[date, Decimal]]:
+    from lending.catalogue.money.dates import add_months
+
+    return [(add_months(first, k), D(amount)) for k in range(count)]
+
+
+@pytest.mark.parametrize(
+    ("name", "start", "advance", "payments", "published"),
+    [
+        ("(c)(1)(i) regular first period", date(1978, 1, 10), "5000", _monthly(date(1978, 2, 10), 24, "230"), "9.69"),
+        # Advanced 10 February, first payment 1 April: back from 1 April one whole month to 1 March, then the
+        # 19 days from 10 February, 19/30 of a month; counting forward (22 days) would give a lower rate.
+        ("(c)(1)(ii) long first period", date(1978, 2, 10), "6000", _monthly(date(1978, 4, 1), 36, "200"), "11.82"),
+        (
+            "(c)(2)(i) odd first payment",
+            date(1978, 1, 10),
+            "5000",
+            [(date(1978, 2, 10), D("250")), *_monthly(date(1978, 3, 10), 23, "230")],
+            "10.08",
+        ),
+        (
+            "(c)(3)(i) odd final payment",
+            date(1978, 1, 10),
+            "5000",
+            [*_monthly(date(1978, 2, 10), 23, "230"), (date(1980, 1, 10), D("280"))],
+            "10.50",
+        ),
+        (
+            "(c)(4)(i) odd first and final payments",
+            date(1978, 1, 10),
+            "5000",
+            [(date(1978, 2, 10), D("250")), *_monthly(date(1978, 3, 10), 22, "230"), (date(1980, 1, 10), D("280"))],
+            "10.90",
+        ),
+    ],
+)
+def test_appendix_j_examples_are_reproduced_to_the_published_hundredth(name, start, advance, payments, published):
+    exact = _exact(advance=advance, payments=payments, start=start)
+    assert exact.quantize(D("0.01"), rounding="ROUND_HALF_UP") == D(published), name
+    disclosed, unit = disclosed_apr(start_date=start, advance=D(advance), payments=payments, unit=UnitPeriod.MONTH)
+    assert unit is UnitPeriod.MONTH
+    assert disclosed == exact.quantize(D("0.01"), rounding=ROUND_CEILING)
+
+
+def test_appendix_j_single_advance_single_payment_is_annualised_over_its_days():
+    # (c)(5)(i): 1,000 on 3 January 1978, 1,080 on 15 September 1978 (255 days): 80 / 1,000 * 365 / 255 = 11.45 %.
+    payments = [(date(1978, 9, 15), D("1080"))]
+    exact = _exact(advance="1000", payments=payments, start=date(1978, 1, 3), unit=UnitPeriod.TERM)
+    assert exact.quantize(D("0.01"), rounding="ROUND_HALF_UP") == D("11.45")
+
+
+def test_odd_first_period_is_counted_back_from_each_payment_so_the_apr_is_not_understated():
+    # A fee-free 12 % loan from 28 February 2026, first due 2 March: counted forward, every payment after the
+    # first looked a month and 2 days long (11.83 %). Counted back, each payment is whole months plus 2 days.
+    q = _quote(amount=D("10000.00"), start_date=date(2026, 2, 28), first_due_date=date(2026, 3, 2))
+    exact = _exact(
+        advance="10000.00", payments=[(line.due_date, line.payment) for line in q.lines], start=date(2026, 2, 28)
+    )
+    assert q.apr == exact.quantize(D("0.01"), rounding=ROUND_CEILING)
+    assert q.apr >= D("11.95")
