@@ -141,6 +141,8 @@ def _delete_queue(broker_url: str, queue: str) -> int:
             if binding.decode(errors="replace").endswith(f".{queue}"):
                 client.delete(binding)
                 continue
+            if client.type(binding) != b"set":  # kombu's other bookkeeping under that prefix (deadlines) is no binding
+                continue
             for member in client.smembers(binding):
                 if member.decode(errors="replace").endswith(queue):
                     client.srem(binding, member)

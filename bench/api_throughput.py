@@ -87,12 +87,13 @@ urlpatterns = [
 ]
 """
 
-# MERCHANTS merchant owners (not verified, no sales: the sales imports give them theirs) with API tokens.
+# MERCHANTS merchant owners (email verified, KYC not, no sales: the sales imports give them theirs) with API tokens.
 MAKE_MERCHANTS = f"""
+from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
-from rest_framework.authtoken.models import Token
 from accounts.models import User
 from accounts.roles import Role
+from accounts.services.tokens import api_token_issue
 from merchants.models import Merchant
 
 owners = Group.objects.get(name=Role.MERCHANT_OWNER)
@@ -100,8 +101,9 @@ tokens = []
 for n in range({MERCHANTS}):
     user = User.objects.create_user(f"bench{{n}}@shop.example", "bench-password-not-secret")
     user.groups.add(owners)
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     Merchant.objects.create(owner=user, legal_name=f"Bench Shop {{n}}")
-    tokens.append(Token.objects.create(user=user).key)
+    tokens.append(api_token_issue(user=user).key)
 answer(tokens)
 """
 
