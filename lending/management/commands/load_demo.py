@@ -17,11 +17,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from rest_framework.authtoken.models import Token
 
 from accounts.models import User
 from accounts.roles import Role
 from accounts.services.roles import user_grant_role
+from accounts.services.tokens import api_token_issue
 from core.services.audit import audit_record
 from lending.catalogue.services.demo import products_seed
 from lending.servicing.selectors.loans import merchants_in_default
@@ -146,7 +146,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         with transaction.atomic():
             users = {demo.email: self._ensure_user(demo) for demo in DEMO_USERS}
-            token, _created = Token.objects.get_or_create(user=users["partner@demo.example"])
+            token = api_token_issue(user=users["partner@demo.example"])
             self._ensure_verified_merchant(users["merchant@demo.example"])
             self._ensure_draft_merchant(users["merchant2@demo.example"])
             seed_merchants(count=PORTFOLIO_SIZE, seed=DEMO_SEED, start_index=PORTFOLIO_START_INDEX)
