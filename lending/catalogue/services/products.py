@@ -224,7 +224,10 @@ def penalty_annual_cap(*, basis: str, price: Decimal, days_in_year: int) -> Deci
 
 
 def _late_fee_terms(product: LoanProduct, grade: str) -> dict:
-    """The late-fee terms an offer keeps: the product's penalty rate a day, capped at ``penalty_annual_cap``."""
+    """The late-fee terms an offer keeps: the product's penalty rate a day, capped at ``penalty_annual_cap``, and
+    ``cost_cap``: the most an overdue instalment's late fees (the fixed fee included) may add up to, as a yearly
+    fraction of the overdue amount for the days since its due date (the platform's ceiling when the offer is made).
+    """
     days_in_year = 360 if product.day_count == "actual_360" else 365
     cap = penalty_annual_cap(basis=product.price_basis, price=product.price_for(grade), days_in_year=days_in_year)
     daily_cap = (cap / days_in_year).quantize(RATE_QUANTUM, rounding=ROUND_DOWN)
@@ -232,6 +235,7 @@ def _late_fee_terms(product: LoanProduct, grade: str) -> dict:
         "daily_rate": _rate(min(product.late_fee_daily_rate, daily_cap)),
         "fixed": amount_plain(product.late_fee_fixed),
         "annual_cap": _rate(cap),
+        "cost_cap": _rate(annual_cost_ceiling() / 100),
     }
 
 
