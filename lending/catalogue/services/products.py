@@ -31,6 +31,7 @@ from core.services.audit import audit_record
 from lending.catalogue.models import (
     INDICATIVE_GRADE,
     RATE_QUANTUM,
+    DayCountChoice,
     LoanProduct,
     PriceBasis,
     RepaymentMethodChoice,
@@ -381,6 +382,33 @@ def quote_for_snapshot(
     return priced
 
 
+def quote_conventions(*, product: LoanProduct, priced: Quote) -> dict[str, str]:
+    """How ``priced`` counts days and computes its APR, in the words the contract uses: ``day_count`` (the code),
+    ``day_count_statement`` and ``apr_method_statement`` (sentences for a merchant, in the active language)."""
+    day_count = DayCountChoice(product.day_count)
+    days_in_year = 360 if day_count == DayCountChoice.ACTUAL_360 else 365
+    if product.is_sales_share:
+        day_count_statement = _(
+            "No interest: the price is the advance's fee, repaid with the advance from a share of each day's sales."
+        )
+    else:
+        day_count_statement = _(
+            "Interest accrues by actual days (%(convention)s) on the principal outstanding, at the annual rate "
+            "divided by %(days)s a day, only for the days it is outstanding."
+        ) % {"convention": day_count.label, "days": days_in_year}
+    units = {"month": _("a month"), "term": _("the term"), "day": _("a day"), "year": _("a year")}
+    apr_method_statement = _(
+        "APR by the actuarial (IRR) method on what you actually pay (amounts rounded to the fen, on their real "
+        "dates), fees included; the unit period is %(unit)s, whole unit periods are counted back from each "
+        "payment, and the rate is shown to two decimals, rounded up."
+    ) % {"unit": units.get(priced.apr_unit_period, priced.apr_unit_period)}
+    return {
+        "day_count": day_count.value,
+        "day_count_statement": str(day_count_statement),
+        "apr_method_statement": str(apr_method_statement),
+    }
+
+
 @dataclass(frozen=True)
 class GradeQuote:
     """One grade's price and the APR it gives on the loan asked about (None when that grade cannot price it)."""
@@ -655,6 +683,7 @@ __all__ = [
     "product_save",
     "product_terms_snapshot",
     "quote_by_grade",
+    "quote_conventions",
     "quote_for_product",
     "quote_for_snapshot",
     "quote_terms_from_snapshot",
