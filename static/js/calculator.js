@@ -163,6 +163,8 @@
 
   function drawQuote(quote) {
     setText("apr", quote.apr);
+    setText("day_count_statement", quote.day_count_statement);
+    setText("apr_method_statement", quote.apr_method_statement);
     ["amount", "net_disbursement", "total_interest", "total_fees", "total_cost_of_credit", "total_repayable"]
       .forEach(function (name) { setText(name, money(quote[name])); });
     if (quote.sales_share) {

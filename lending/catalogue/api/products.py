@@ -16,10 +16,22 @@ from rest_framework.views import APIView
 from core.api.filters import choice_filter
 from core.api.pagination import DefaultCursorPagination
 from core.api.throttling import ScopedUserRateThrottle
-from lending.catalogue.models import INDICATIVE_GRADE, LoanProduct, ProductKind, RepaymentMethodChoice
+from lending.catalogue.models import (
+    INDICATIVE_GRADE,
+    DayCountChoice,
+    LoanProduct,
+    ProductKind,
+    RepaymentMethodChoice,
+)
 from lending.catalogue.money.sales_share import TERM_LIMIT_MONTHS, WINDOW_DAYS, WINDOW_SHARE
 from lending.catalogue.selectors.products import products_active
-from lending.catalogue.services.products import price_label, product_by_code, quote_by_grade, quote_for_product
+from lending.catalogue.services.products import (
+    price_label,
+    product_by_code,
+    quote_by_grade,
+    quote_conventions,
+    quote_for_product,
+)
 from underwriting.choices import GRADES
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -255,6 +267,12 @@ class QuoteCreateApi(APIView):
         apr = serializers.DecimalField(
             max_digits=9, decimal_places=2, help_text="Annual percentage rate (IRR method, fees included), in %."
         )
+        day_count = serializers.ChoiceField(
+            choices=DayCountChoice.choices,
+            help_text="The day-count convention interest accrues by, as in the contract.",
+        )
+        day_count_statement = serializers.CharField(help_text="How interest accrues, in the contract's words.")
+        apr_method_statement = serializers.CharField(help_text="How the APR is computed, in the contract's words.")
         total_interest = serializers.DecimalField(**MONEY)
         total_fees = serializers.DecimalField(**MONEY)
         total_cost_of_credit = serializers.DecimalField(**MONEY)
@@ -298,6 +316,7 @@ class QuoteCreateApi(APIView):
             "amount": priced.amount,
             "net_disbursement": priced.net_disbursement,
             "apr": priced.apr,
+            **quote_conventions(product=product, priced=priced),
             "total_interest": priced.total_interest,
             "total_fees": priced.total_fees,
             "total_cost_of_credit": priced.total_cost_of_credit,

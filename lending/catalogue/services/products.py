@@ -31,6 +31,7 @@ from core.services.audit import audit_record
 from lending.catalogue.models import (
     INDICATIVE_GRADE,
     RATE_QUANTUM,
+    DayCountChoice,
     LoanProduct,
     PriceBasis,
     RepaymentMethodChoice,
@@ -224,7 +225,10 @@ def penalty_annual_cap(*, basis: str, price: Decimal, days_in_year: int) -> Deci
 
 
 def _late_fee_terms(product: LoanProduct, grade: str) -> dict:
-    """The late-fee terms an offer keeps: the product's penalty rate a day, capped at ``penalty_annual_cap``."""
+    """The late-fee terms an offer keeps: the product's penalty rate a day, capped at ``penalty_annual_cap``, and
+    ``cost_cap``: the most an overdue instalment's late fees (the fixed fee included) may add up to, as a yearly
+    fraction of the overdue amount for the days since its due date (the platform's ceiling when the offer is made).
+    """
     days_in_year = 360 if product.day_count == "actual_360" else 365
     cap = penalty_annual_cap(basis=product.price_basis, price=product.price_for(grade), days_in_year=days_in_year)
     daily_cap = (cap / days_in_year).quantize(RATE_QUANTUM, rounding=ROUND_DOWN)
@@ -232,6 +236,7 @@ def _late_fee_terms(product: LoanProduct, grade: str) -> dict:
         "daily_rate": _rate(min(product.late_fee_daily_rate, daily_cap)),
         "fixed": amount_plain(product.late_fee_fixed),
         "annual_cap": _rate(cap),
+        "cost_cap": _rate(annual_cost_ceiling() / 100),
     }
 
 
@@ -375,6 +380,33 @@ def quote_for_snapshot(
         field = "average_daily_sales" if is_sales_share else "term"
         raise ValidationError({field: [_over_ceiling_message(priced.apr, ceiling)]})
     return priced
+
+
+def quote_conventions(*, product: LoanProduct, priced: Quote) -> dict[str, str]:
+    """How ``priced`` counts days and computes its APR, in the words the contract uses: ``day_count`` (the code),
+    ``day_count_statement`` and ``apr_method_statement`` (sentences for a merchant, in the active language)."""
+    day_count = DayCountChoice(product.day_count)
+    days_in_year = 360 if day_count == DayCountChoice.ACTUAL_360 else 365
+    if product.is_sales_share:
+        day_count_statement = _(
+            "No interest: the price is the advance's fee, repaid with the advance from a share of each day's sales."
+        )
+    else:
+        day_count_statement = _(
+            "Interest accrues by actual days (%(convention)s) on the principal outstanding, at the annual rate "
+            "divided by %(days)s a day, only for the days it is outstanding."
+        ) % {"convention": day_count.label, "days": days_in_year}
+    units = {"month": _("a month"), "term": _("the term"), "day": _("a day"), "year": _("a year")}
+    apr_method_statement = _(
+        "APR by the actuarial (IRR) method on what you actually pay (amounts rounded to the fen, on their real "
+        "dates), fees included; the unit period is %(unit)s, whole unit periods are counted back from each "
+        "payment, and the rate is shown to two decimals, rounded up."
+    ) % {"unit": units.get(priced.apr_unit_period, priced.apr_unit_period)}
+    return {
+        "day_count": day_count.value,
+        "day_count_statement": str(day_count_statement),
+        "apr_method_statement": str(apr_method_statement),
+    }
 
 
 @dataclass(frozen=True)
@@ -651,6 +683,7 @@ __all__ = [
     "product_save",
     "product_terms_snapshot",
     "quote_by_grade",
+    "quote_conventions",
     "quote_for_product",
     "quote_for_snapshot",
     "quote_terms_from_snapshot",

@@ -338,3 +338,13 @@ def test_the_quote_follows_the_controls_in_the_browser(browser_page, live_server
     expect(page.locator('[data-errors-for="amount"] li')).to_have_count(0)
     expect(page.locator('[data-quote="days_to_payoff"]')).not_to_have_text("")
     expect(page.locator('[data-when="sales-share"]').first).to_be_visible()
+
+
+def test_the_calculator_states_the_day_count_and_the_apr_method(client):
+    page = page_of(client.get(CALCULATOR, {"product": "operating-loan", "amount": "50000", "term": "12"}))
+
+    assert (
+        '<p class="muted" data-quote="day_count_statement">Interest accrues by actual days (actual/365) on the '
+        "principal outstanding, at the annual rate divided by 365 a day, only for the days it is outstanding.</p>"
+    ) in page
+    assert '<p class="muted" data-quote="apr_method_statement">APR by the actuarial (IRR) method' in page

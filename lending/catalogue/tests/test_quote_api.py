@@ -443,3 +443,30 @@ def test_average_daily_sales_too_large_for_the_engine_is_a_400_naming_the_field(
     )
     assert response.status_code == 400
     assert "average_daily_sales" in response.json()["fields"]
+
+
+def test_the_quote_states_its_day_count_and_apr_method_as_the_contract_does(api):
+    body = ask(api, product="operating-loan", amount="50000.00", term=12).json()
+
+    assert body["day_count"] == "actual_365"
+    assert body["day_count_statement"] == (
+        "Interest accrues by actual days (actual/365) on the principal outstanding, at the annual rate divided by "
+        "365 a day, only for the days it is outstanding."
+    )
+    assert body["apr_method_statement"].startswith("APR by the actuarial (IRR) method on what you actually pay")
+    assert (
+        "the unit period is a month, whole unit periods are counted back from each payment"
+        in (body["apr_method_statement"])
+    )
+
+
+def test_the_quote_in_chinese_states_the_day_count(api):
+    body = api.post(
+        QUOTES,
+        {"product": "operating-loan", "amount": "50000.00", "term": 12},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    ).json()
+
+    assert "按实际天数" in body["day_count_statement"]
+    assert "精算法" in body["apr_method_statement"]

@@ -9,7 +9,12 @@ from django.views.generic import TemplateView
 
 from lending.catalogue.models import INDICATIVE_GRADE, LoanProduct, RepaymentMethodChoice, TermUnitChoice
 from lending.catalogue.selectors.products import products_active
-from lending.catalogue.services.products import product_sample_request, quote_by_grade, quote_for_product
+from lending.catalogue.services.products import (
+    product_sample_request,
+    quote_by_grade,
+    quote_conventions,
+    quote_for_product,
+)
 from lending.catalogue.web.forms import CalculatorForm, amount_help, term_help
 
 
@@ -60,6 +65,7 @@ class CalculatorView(TemplateView):
             form=form,
             product=form.selected_product,
             quote=priced,
+            conventions=quote_conventions(product=form.selected_product, priced=priced) if priced else None,
             grades=grades,
             products_for_script=[_product_for_script(product) for product in products],
         )

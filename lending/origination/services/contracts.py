@@ -321,6 +321,8 @@ def contract_terms_for(*, application: LoanApplication) -> dict:
             "daily_percent": percent(Decimal(late_fee.get("daily_rate", "0"))),
             "fixed": late_fee.get("fixed", "0.00"),
             "annual_cap_percent": percent(Decimal(late_fee["annual_cap"])) if late_fee.get("annual_cap") else "",
+            # Offers made before terms carried the cap are serviced at the platform's ceiling (see the daily jobs).
+            "cost_cap_percent": percent(Decimal(late_fee.get("cost_cap") or annual_cost_ceiling() / 100)),
         },
         "grace_days": offer.get("grace_days", 0),
         "default_after_days_past_due": offer.get("default_after_days_past_due"),

@@ -290,3 +290,12 @@ def test_rendering_a_contract_leaves_pillow_refusing_cut_off_images():
 
     html_to_pdf('<html lang="zh-CN"><body><p>合同</p></body></html>')
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+def test_the_contract_states_the_cap_on_late_fees_with_the_grace_days_included(contract):
+    text = "".join(pdf_text(contract)[0].split())
+
+    assert contract.terms["late_fee"]["cost_cap_percent"] == "24.00"
+    assert "按年化24.00%（一年按365天）计算的金额" in text
+    assert "自到期日起（含宽限期）" in text
+    assert "neverexceed24.00%ayearofitsoverdueamountforthedayssinceitsduedate,gracedaysincluded" in text

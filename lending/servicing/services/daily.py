@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
@@ -45,11 +45,12 @@ from django.utils.translation import gettext as _
 
 from core.middleware import current_request_id
 from core.models import AuditEvent, Notice
-from core.money import to_fen
+from core.money import FEN, to_fen
 from core.services.audit import audit_record
 from core.services.notices import notify, notify_many
 from lending.catalogue.models import RepaymentMethodChoice
 from lending.catalogue.money.sales_share import WINDOW_DAYS, WINDOW_SHARE
+from lending.catalogue.services.products import annual_cost_ceiling
 from lending.servicing.models import (
     Instalment,
     Loan,
@@ -206,6 +207,8 @@ def servicing_late_fees(*, on: date) -> dict[str, int]:
     For an overdue instalment: ``late_fee.daily_rate`` x the overdue amount (principal, interest and fee still
     unpaid; late fees never earn late fees) for each day past ``due_date + grace_days`` since the loan was last
     serviced, rounded half-up to the fen once per charge; plus ``late_fee.fixed`` once, on the first day past grace.
+    Never more in all than ``late_fee.cost_cap`` a year (365 days) of the overdue amount for the days since the due
+    date, grace days included (see ``_late_fee``).
     Only loans with ``serviced_on`` before ``on`` are charged; the same transaction sets ``serviced_on = on``, batch
     by batch, so a second run charges nothing and a run after a crash charges only what was left.
     """
@@ -236,11 +239,13 @@ def servicing_late_fees(*, on: date) -> dict[str, int]:
                     grace_days=F("loan__terms__grace_days"),
                     daily_rate=F("loan__terms__late_fee__daily_rate"),
                     fixed_fee=F("loan__terms__late_fee__fixed"),
+                    cost_cap=F("loan__terms__late_fee__cost_cap"),
                 )
             )
             charged = []
+            ceiling = annual_cost_ceiling() / 100
             for instalment in overdue:
-                charge = _late_fee(instalment, on=on)
+                charge = _late_fee(instalment, on=on, ceiling=ceiling)
                 if charge > 0:
                     instalment.penalty_due += charge
                     charged.append(instalment)
@@ -264,18 +269,33 @@ LATE_FEE_FIELDS = (
 )
 
 
-def _late_fee(instalment: Instalment, *, on: date) -> Decimal:
-    """The late fee one overdue instalment earns for the days since its loan was last serviced, to the fen."""
+def _late_fee(instalment: Instalment, *, on: date, ceiling: Decimal) -> Decimal:
+    """The late fee one overdue instalment earns for the days since its loan was last serviced, to the fen.
+
+    Day by day, as daily runs would charge it (so one late run charges what daily runs would have): the daily rate
+    on the overdue amount, the fixed fee on the first day past grace, and after each day the late fees so far held
+    to the cap: ``cost_cap`` (the terms', or ``ceiling`` for loans made before terms carried one: a cap only ever
+    lowers a fee) a year of the overdue amount for the days since the due date, grace days included, over a
+    365-day year; the total is never above that cap rounded down to the fen. What the cap holds back is not
+    charged later. The overdue amount is today's: a part paid since only lowers the cap, never raises it.
+    """
     grace_end = instalment.due_date + timedelta(days=int(instalment.grace_days or 0))
     if grace_end >= on:
         return ZERO
     serviced_on = instalment.serviced_on
     since = grace_end if serviced_on is None or serviced_on < grace_end else serviced_on
     overdue = sum((instalment.owed(component) for component in ("principal", "interest", "fee")), ZERO)
-    charge = to_fen(overdue * Decimal(str(instalment.daily_rate or 0)) * (on - since).days)
-    if serviced_on is None or serviced_on <= grace_end:
-        charge += Decimal(str(instalment.fixed_fee or 0))
-    return charge
+    daily = overdue * Decimal(str(instalment.daily_rate or 0))
+    cap_rate = Decimal(str(instalment.cost_cap)) if instalment.cost_cap else ceiling
+    cap_a_day = overdue * cap_rate / 365
+    charged = instalment.penalty_due
+    total = charged
+    if since == grace_end:
+        total += Decimal(str(instalment.fixed_fee or 0))
+    for days_late in range((since - instalment.due_date).days + 1, (on - instalment.due_date).days + 1):
+        total = max(min(total + daily, cap_a_day * days_late), charged)
+    allowed = (cap_a_day * (on - instalment.due_date).days).quantize(FEN, rounding=ROUND_DOWN)
+    return max(min(to_fen(total - charged), allowed - charged), ZERO)
 
 
 # 3. Default.

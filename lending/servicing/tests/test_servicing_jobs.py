@@ -94,21 +94,51 @@ def test_a_paid_off_loan_is_left_alone(merchant, servicing_product):
 
 
 def test_late_fee_charges_the_fixed_fee_once_and_the_daily_rate_for_each_day_past_grace(merchant, servicing_product):
-    loan = make_loan(merchant, servicing_product)
+    loan = make_loan(merchant, servicing_product, terms={"late_fee": {"daily_rate": "0.000500", "fixed": "1.00"}})
     for day in (date(2027, 2, 18), date(2027, 2, 19)):
         servicing_overdue(on=day)
         servicing_late_fees(on=day)
-    # First day past grace: 1,100.00 x 0.0005 = 0.55, plus the fixed 20.00.
-    assert instalment(loan, 1).penalty_due == Decimal("20.55")
+    # First day past grace: 1,100.00 x 0.0005 = 0.55, plus the fixed 1.00 (under the cap of 2.89, see below).
+    assert instalment(loan, 1).penalty_due == Decimal("1.55")
     servicing_overdue(on=date(2027, 2, 20))
     servicing_late_fees(on=date(2027, 2, 20))
-    assert instalment(loan, 1).penalty_due == Decimal("21.10")
+    assert instalment(loan, 1).penalty_due == Decimal("2.10")
     # Two days the job did not run are caught up on the third, once.
     servicing_overdue(on=date(2027, 2, 23))
     servicing_late_fees(on=date(2027, 2, 23))
-    assert instalment(loan, 1).penalty_due == Decimal("22.75")
+    assert instalment(loan, 1).penalty_due == Decimal("3.75")
     assert instalment(loan, 2).penalty_due == Decimal("0.00")
     assert Loan.objects.get(pk=loan.pk).serviced_on == date(2027, 2, 23)
+
+
+def test_a_fixed_late_fee_never_costs_more_than_the_ceiling_a_year_on_the_overdue_amount(merchant, servicing_product):
+    # The case: a 20.00 fixed fee on a 342.33 instalment paid 10 days late was about 226 % a year.
+    loan = make_loan(merchant, servicing_product, principal_each=Decimal("330.00"), interest_each=Decimal("12.33"))
+    assert loan.terms["late_fee"]["cost_cap"] == "0.240000"
+    assert loan.terms["grace_days"] == 3
+    charged = {}
+    for offset in range(1, 11):
+        day = date(2027, 2, 15) + timedelta(days=offset)
+        servicing_overdue(on=day)
+        servicing_late_fees(on=day)
+        charged[offset] = instalment(loan, 1).penalty_due
+    # Nothing within the grace days; from day 4 on, 24 % a year of 342.33 for the days since the due date
+    # (grace days included), rounded down: 342.33 x 0.24 x 4 / 365 = 0.9003 -> 0.90.
+    assert [charged[offset] for offset in (1, 2, 3)] == [Decimal("0.00")] * 3
+    assert charged[4] == Decimal("0.90")
+    # Then 0.05 % a day (0.17): what the cap held back of the fixed fee is never charged later.
+    assert charged[10] == Decimal("1.92")
+    for offset, penalty in charged.items():
+        assert penalty / Decimal("342.33") * 365 / offset <= Decimal("0.24")
+
+
+def test_the_late_fee_cap_follows_the_ceiling_for_loans_whose_terms_carry_none(merchant, servicing_product, settings):
+    settings.ANNUAL_COST_CEILING = Decimal("12.00")
+    loan = make_loan(merchant, servicing_product, terms={"late_fee": {"daily_rate": "0.000500", "fixed": "20.00"}})
+    servicing_overdue(on=date(2027, 2, 25))
+    servicing_late_fees(on=date(2027, 2, 25))
+    # 1,100.00 x 0.12 x 10 / 365 = 3.616 -> 3.61, where the terms alone would give 20.00 + 7 x 0.55 = 23.85.
+    assert instalment(loan, 1).penalty_due == Decimal("3.61")
 
 
 def test_late_fee_rounds_half_up_to_the_fen(merchant, servicing_product):
@@ -126,16 +156,16 @@ def test_late_fee_rounds_half_up_to_the_fen(merchant, servicing_product):
 
 
 def test_late_fee_is_charged_on_what_is_still_unpaid_and_not_on_late_fees(merchant, servicing_product):
-    loan = make_loan(merchant, servicing_product, terms={"late_fee": {"daily_rate": "0.010000", "fixed": "0.00"}})
+    loan = make_loan(merchant, servicing_product, terms={"late_fee": {"daily_rate": "0.000500", "fixed": "0.00"}})
     Instalment.objects.filter(loan=loan, number=1).update(
         interest_paid=Decimal("100.00"), principal_paid=Decimal("500.00")
     )
     servicing_overdue(on=date(2027, 2, 19))
     servicing_late_fees(on=date(2027, 2, 19))
-    assert instalment(loan, 1).penalty_due == Decimal("5.00")  # 1% of the 500.00 unpaid
+    assert instalment(loan, 1).penalty_due == Decimal("0.25")  # 0.05 % of the 500.00 unpaid
     servicing_overdue(on=date(2027, 2, 20))
     servicing_late_fees(on=date(2027, 2, 20))
-    assert instalment(loan, 1).penalty_due == Decimal("10.00")
+    assert instalment(loan, 1).penalty_due == Decimal("0.50")
 
 
 def test_late_fees_run_twice_on_a_day_charge_once(merchant, servicing_product):
@@ -145,8 +175,8 @@ def test_late_fees_run_twice_on_a_day_charge_once(merchant, servicing_product):
     second = servicing_late_fees(on=date(2027, 2, 25))
     assert first["loans_serviced"] == 1
     assert second == {"loans_serviced": 0, "instalments_charged": 0}
-    # 7 days past grace (19-25 Feb) x 0.55 + 20.00.
-    assert instalment(loan, 1).penalty_due == Decimal("23.85")
+    # On 19 Feb, 20.00 + 0.55 held to the cap (1,100.00 x 24 % x 4 / 365 = 2.89), then 6 days x 0.55.
+    assert instalment(loan, 1).penalty_due == Decimal("6.19")
 
 
 def test_a_defaulted_loan_accrues_no_more_late_fees(merchant, servicing_product):
@@ -219,9 +249,10 @@ def test_time_travel_across_a_leap_day_and_month_ends(merchant, servicing_produc
     assert states[date(2028, 3, 3)] == (L.ACTIVE, 0)  # 29 Feb + 3 grace days
     assert states[date(2028, 3, 4)] == (L.OVERDUE, 4)
     assert states[date(2028, 4, 5)] == (L.OVERDUE, 36)
-    # Instalment 1: 4 Mar - 5 Apr is 33 days x 0.55 + 20.00; instalment 2: 4 - 5 Apr, 2 days x 0.55 + 20.00.
-    assert instalment(loan, 1).penalty_due == Decimal("38.15")
-    assert instalment(loan, 2).penalty_due == Decimal("21.10")
+    # Each instalment: 20.00 + 0.55 held to the cap on its first day past grace (1,100.00 x 24 % x 4 / 365 =
+    # 2.89), then 0.55 a day: instalment 1, 4 Mar - 5 Apr, 2.89 + 32 x 0.55; instalment 2, 4 - 5 Apr, 2.89 + 0.55.
+    assert instalment(loan, 1).penalty_due == Decimal("20.49")
+    assert instalment(loan, 2).penalty_due == Decimal("3.44")
     kinds = set(Reminder.objects.filter(instalment__loan=loan).values_list("instalment__number", "kind", "sent_on"))
     assert {
         (1, "due_soon", date(2028, 2, 26)),
@@ -246,7 +277,7 @@ def test_one_late_run_charges_what_daily_runs_would_have(merchant, servicing_pro
     late = make_loan(merchant, servicing_product, start=date(2028, 1, 31), months=3)
     servicing_overdue(on=date(2028, 3, 31))
     servicing_late_fees(on=date(2028, 3, 31))
-    assert instalment(late, 1).penalty_due == instalment(daily, 1).penalty_due == Decimal("35.40")
+    assert instalment(late, 1).penalty_due == instalment(daily, 1).penalty_due == Decimal("17.74")
 
 
 # Buckets.
