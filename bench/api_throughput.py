@@ -89,6 +89,7 @@ urlpatterns = [
 
 # MERCHANTS merchant owners (not verified, no sales: the sales imports give them theirs) with API tokens.
 MAKE_MERCHANTS = f"""
+from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
 from rest_framework.authtoken.models import Token
 from accounts.models import User
@@ -100,6 +101,8 @@ tokens = []
 for n in range({MERCHANTS}):
     user = User.objects.create_user(f"bench{{n}}@shop.example", "bench-password-not-secret")
     user.groups.add(owners)
+    # A token answers only for a verified sign-in address.
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     Merchant.objects.create(owner=user, legal_name=f"Bench Shop {{n}}")
     tokens.append(Token.objects.create(user=user).key)
 answer(tokens)
