@@ -10,6 +10,7 @@ class Role(TextChoices):
     SENIOR_OFFICER = "senior officer", _("Senior officer")
     RISK_MANAGER = "risk manager", _("Risk manager")
     PARTNER = "partner", _("Partner")
+    PLATFORM_FEED = "platform feed", _("Platform settlement feed")
 
 
 # The roles that work in the back office (Django admin).
@@ -69,6 +70,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.SENIOR_OFFICER: _SENIOR_OFFICER,
     Role.RISK_MANAGER: _RISK_MANAGER,
     Role.PARTNER: [],
+    Role.PLATFORM_FEED: [],
+}
+
+# Roles whose API tokens answer only for the operations named here (URL names), nowhere else: a system
+# credential does one job, so a leaked one cannot read or change anything beyond it.
+TOKEN_SCOPES: dict[str, frozenset[str]] = {
+    Role.PLATFORM_FEED: frozenset({"api:platform-sales-feed"}),
 }
 
 

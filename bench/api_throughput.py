@@ -101,6 +101,7 @@ tokens = []
 for n in range({MERCHANTS}):
     user = User.objects.create_user(f"bench{{n}}@shop.example", "bench-password-not-secret")
     user.groups.add(owners)
+    # A token answers only for a verified sign-in address.
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     Merchant.objects.create(owner=user, legal_name=f"Bench Shop {{n}}")
     tokens.append(api_token_issue(user=user).key)

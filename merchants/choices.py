@@ -79,3 +79,10 @@ class DocumentKind(TextChoices):
     BUSINESS_LICENCE = "business_licence", _("Business licence")
     ID_FRONT = "id_front", _("ID card, front")
     ID_BACK = "id_back", _("ID card, back")
+
+
+class SalesSource(TextChoices):
+    """Where a day's sales figures came from; only the platform's own feed is the credit file."""
+
+    PLATFORM = "platform", _("Platform settlement feed")
+    DECLARED = "declared", _("Declared by the merchant")

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from core.money import MoneyField
-from merchants.choices import DocumentKind, Industry, KycState, OcrStatus, Province
+from merchants.choices import DocumentKind, Industry, KycState, OcrStatus, Province, SalesSource
 from merchants.validators import mask_resident_id, validate_credit_code, validate_mobile, validate_resident_id
 
 REQUIRED_DOCUMENTS = (DocumentKind.BUSINESS_LICENCE, DocumentKind.ID_FRONT, DocumentKind.ID_BACK)
@@ -189,8 +189,26 @@ class KycDocument(models.Model):
         return reverse("merchants:document", kwargs={"pk": self.pk})
 
 
+class CreditFileManager(models.Manager):
+    """The credit file: the current version of each day the platform's settlement feed reported.
+
+    It is ``SalesDay.objects`` on purpose, so every read that decides, prices or collects (features, fraud
+    signals, limits, the sales-share sweep) sees platform figures only, never a merchant's declaration and
+    never a corrected-away version. Reads that show or write every row use ``SalesDay.all_rows``.
+    """
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().filter(source=SalesSource.PLATFORM, superseded_at__isnull=True)
+
+
 class SalesDay(models.Model):
-    """One day of the merchant's takings on the platform: the raw material of its credit file."""
+    """One day of a merchant's takings, with where the figures came from.
+
+    Platform rows come from the payment platform's settlement feed (its API credential or an operator's
+    ``import_sales``); declared rows are sales the merchant says it took elsewhere, evidence for an officer
+    and never input to an automated decision. Rows are never changed in place: a correction is a new version,
+    and the row it replaces keeps its figures with ``superseded_at`` set, so what a decision saw stays on file.
+    """
 
     merchant = models.ForeignKey(
         Merchant, verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="sales_days"
@@ -200,17 +218,51 @@ class SalesDay(models.Model):
     refunds = MoneyField(_("refunds"))
     transaction_count = models.PositiveIntegerField(_("transactions"))
     distinct_customers = models.PositiveIntegerField(_("distinct customers"))
-    imported_at = models.DateTimeField(_("imported at"), auto_now=True)
+    # The database default serves bulk loads that name their columns (the demo's COPY) and rows written
+    # before sources existed; every service states the source it writes explicitly.
+    source = models.CharField(
+        _("source"),
+        max_length=8,
+        choices=SalesSource.choices,
+        default=SalesSource.PLATFORM,
+        db_default=SalesSource.PLATFORM,
+    )
+    version = models.PositiveSmallIntegerField(_("version"), default=1, db_default=1)
+    batch_id = models.CharField(
+        _("batch"),
+        max_length=100,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("The feed batch or upload it came in."),
+    )
+    imported_at = models.DateTimeField(_("imported at"), auto_now_add=True)
+    superseded_at = models.DateTimeField(_("superseded at"), null=True, blank=True)
+
+    objects = CreditFileManager()
+    all_rows = models.Manager()  # noqa: DJ012 - a second manager, not a field: ruff cannot tell
 
     class Meta:
         verbose_name = _("sales day")
         verbose_name_plural = _("sales days")
         ordering = ["merchant", "date"]
+        base_manager_name = "all_rows"
         constraints = [
-            models.UniqueConstraint(fields=["merchant", "date"], name="one_sales_row_per_merchant_day"),
+            models.UniqueConstraint(
+                fields=["merchant", "date", "source"],
+                condition=models.Q(superseded_at__isnull=True),
+                name="one_current_sales_row_per_merchant_day_source",
+            ),
+            models.UniqueConstraint(
+                fields=["merchant", "date", "source", "version"], name="one_sales_version_per_merchant_day_source"
+            ),
             models.CheckConstraint(condition=models.Q(gross_sales__gte=0), name="sales_gross_not_negative"),
             models.CheckConstraint(condition=models.Q(refunds__gte=0), name="sales_refunds_not_negative"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.merchant_id} {self.date} {self.gross_sales}"
+        return f"{self.merchant_id} {self.date} {self.gross_sales} ({self.source} v{self.version})"
+
+    @property
+    def is_declared(self) -> bool:
+        return self.source == SalesSource.DECLARED

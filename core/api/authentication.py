@@ -8,14 +8,21 @@ without a second look.
 A token answers only while it is younger than ``API_TOKEN_LIFETIME`` and while its user's sign-in email is
 verified; both are judged in that same query (the verification as an ``EXISTS`` subquery), so a token made by
 any path (the admin, a script) for an unverified account never authenticates.
+
+A token of a system role (the platform's settlement feed) answers only on the operations
+``accounts.roles.TOKEN_SCOPES`` names for it; anywhere else it gets 403, so a leaked feed credential cannot
+read a merchant or call any other operation. The role is read in the token's own query too.
 """
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.db.models import Exists, OuterRef
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
+
+from accounts.roles import TOKEN_SCOPES
 
 
 def token_expires_at(token):
@@ -34,7 +41,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
         try:
             token = (
                 model.objects.select_related("user", "user__merchant")
-                .annotate(email_verified=Exists(verified))
+                .annotate(email_verified=Exists(verified), scoped_role=Subquery(_scoped_role()))
                 .get(key=key)
             )
         except model.DoesNotExist as exc:
@@ -48,3 +55,19 @@ class TokenAuthentication(authentication.TokenAuthentication):
         if not token.email_verified:
             raise exceptions.AuthenticationFailed(_("Verify your email address before using the API."))
         return (token.user, token)
+
+    def authenticate(self, request):
+        authenticated = super().authenticate(request)
+        if authenticated is not None and getattr(authenticated[1], "scoped_role", None):
+            match = getattr(request, "resolver_match", None)
+            if match is None or match.view_name not in TOKEN_SCOPES[authenticated[1].scoped_role]:
+                raise exceptions.PermissionDenied(
+                    _("This token belongs to the platform's settlement feed and may only send sales to the feed.")
+                )
+        return authenticated
+
+
+def _scoped_role():
+    """The first scoped role the token's user holds (a subquery on the user-groups table), or NULL."""
+    memberships = get_user_model().groups.through.objects
+    return memberships.filter(user_id=OuterRef("user_id"), group__name__in=list(TOKEN_SCOPES)).values("group__name")[:1]

@@ -46,6 +46,11 @@ class IsPartner(HasRole):
     roles = (Role.PARTNER,)
 
 
+class IsPlatformFeed(HasRole):
+    message = _("Only the payment platform's settlement feed can do this.")
+    roles = (Role.PLATFORM_FEED,)
+
+
 class IsOfficer(HasRole):
     message = _("Only a loan officer, senior officer or risk manager can do this.")
     roles = OFFICER_ROLES

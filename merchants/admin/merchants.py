@@ -17,7 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.admin.mixins import AuditTrailAdminMixin, ReadOnlyAdminMixin
-from merchants.choices import KycState
+from merchants.choices import KycState, SalesSource
 from merchants.models import KycDocument, Merchant, SalesDay
 from merchants.services.kyc import KycError, kyc_reject, kyc_verify
 from merchants.web.forms import KycRejectForm
@@ -242,10 +242,41 @@ class KycDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(SalesDay)
 class SalesDayAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["merchant", "date", "gross_sales", "refunds", "transaction_count", "distinct_customers"]
+    """Every row of both sources and every version, read-only for everyone: sales are written by the platform's
+    feed, operators' ``import_sales`` and merchants' declarations, never typed in here."""
+
+    list_display = [
+        "merchant",
+        "date",
+        "source_label",
+        "gross_sales",
+        "refunds",
+        "transaction_count",
+        "distinct_customers",
+        "version",
+        "batch_id",
+        "imported_at",
+        "superseded_at",
+    ]
+    list_filter = ["source", ("superseded_at", admin.EmptyFieldListFilter)]
     date_hierarchy = "date"
     raw_id_fields = ["merchant"]
     list_select_related = ["merchant"]
     search_fields = ["merchant__legal_name", "merchant__credit_code"]
     show_full_result_count = False
-    ordering = ["-date"]
+    ordering = ["-date", "source", "-version"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SalesDay]:
+        return SalesDay.all_rows.all()
+
+    @admin.display(description=_("source"), ordering="source")
+    def source_label(self, day: SalesDay) -> str:
+        return sales_source_badge(day.source)
+
+
+def sales_source_badge(source: str) -> str:
+    """The source as a badge; declared rows stand out, because no automated decision reads them."""
+    label = SalesSource(source).label
+    if source == SalesSource.DECLARED:
+        return format_html('<strong class="sales-declared">{} ({})</strong>', label, gettext("declared"))
+    return format_html("<span>{}</span>", label)

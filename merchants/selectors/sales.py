@@ -1,4 +1,8 @@
-"""Reading the sales history: days in a range, and monthly totals for the dashboard."""
+"""Reading the sales history: days in a range, and monthly totals for the dashboard and the officers' pages.
+
+Each read names the source it shows. The credit file is the platform's rows (``SalesDay.objects``); a
+merchant's declared rows are read only to show them, labelled, apart from the platform's.
+"""
 
 import datetime
 from dataclasses import dataclass
@@ -8,6 +12,7 @@ from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 
 from core.money import to_fen
+from merchants.choices import SalesSource
 from merchants.models import Merchant, SalesDay
 
 ZERO = Decimal("0.00")
@@ -40,16 +45,46 @@ class SalesSummary:
     average_month: Decimal | None  # over the months that have sales; None when there are none
 
 
+def _current(*, source: str | None) -> QuerySet[SalesDay]:
+    days = SalesDay.all_rows.filter(superseded_at__isnull=True)
+    return days if source is None else days.filter(source=source)
+
+
 def sales_days_list(
-    *, merchant: Merchant, date_from: datetime.date | None = None, date_to: datetime.date | None = None
+    *,
+    merchant: Merchant,
+    date_from: datetime.date | None = None,
+    date_to: datetime.date | None = None,
+    source: str | None = None,
 ) -> QuerySet[SalesDay]:
-    """The merchant's days, oldest first, optionally within [date_from, date_to]."""
-    days = SalesDay.objects.filter(merchant=merchant)
+    """The merchant's current days of both sources (or of ``source``), oldest first, optionally in [from, to]."""
+    days = _current(source=source).filter(merchant=merchant)
     if date_from is not None:
         days = days.filter(date__gte=date_from)
     if date_to is not None:
         days = days.filter(date__lte=date_to)
-    return days.order_by("date")
+    return days.order_by("date", "id")
+
+
+def sales_day_versions(*, merchant: Merchant, date: datetime.date, source: str = SalesSource.PLATFORM) -> QuerySet:
+    """Every version of one day, oldest first: the corrections and the figures they replaced."""
+    return SalesDay.all_rows.filter(merchant=merchant, date=date, source=source).order_by("version")
+
+
+def sales_days_as_known_at(*, merchant: Merchant, at: datetime.datetime) -> QuerySet[SalesDay]:
+    """The platform rows as they stood at the moment ``at``: what a decision made then read.
+
+    A row was on file from its ``imported_at`` until its ``superseded_at`` (if a correction replaced it).
+    """
+    return (
+        SalesDay.all_rows.filter(merchant=merchant, source=SalesSource.PLATFORM, imported_at__lte=at)
+        .exclude(superseded_at__lte=at)
+        .order_by("date")
+    )
+
+
+def sales_has_declared(*, merchant: Merchant) -> bool:
+    return _current(source=SalesSource.DECLARED).filter(merchant=merchant).exists()
 
 
 def month_start(day: datetime.date, *, months_back: int = 0) -> datetime.date:
@@ -58,15 +93,18 @@ def month_start(day: datetime.date, *, months_back: int = 0) -> datetime.date:
     return datetime.date(index // 12, index % 12 + 1, 1)
 
 
-def sales_monthly_totals(*, merchant: Merchant, today: datetime.date, months: int = 24) -> list[MonthTotal]:
-    """Totals for each of the ``months`` calendar months ending with ``today``'s month, oldest first.
+def sales_monthly_totals(
+    *, merchant: Merchant, today: datetime.date, months: int = 24, source: str = SalesSource.PLATFORM
+) -> list[MonthTotal]:
+    """Totals of ``source``'s days for each of the ``months`` months ending with ``today``'s month, oldest first.
 
     One aggregate query grouped by ``TruncMonth`` (the same SQL shape on SQLite and PostgreSQL); months
     without a single day on file are filled in with zeros so a chart has no holes.
     """
     first = month_start(today, months_back=months - 1)
     rows = (
-        SalesDay.objects.filter(merchant=merchant, date__gte=first, date__lte=today)
+        _current(source=source)
+        .filter(merchant=merchant, date__gte=first, date__lte=today)
         .annotate(month=TruncMonth("date"))
         .values("month")
         .annotate(

@@ -9,7 +9,8 @@ sharing a legal representative's ID number and a settlement account.
 
 Writing is built for volume (10,000 merchants by 730 days in well under three minutes on PostgreSQL):
 users, merchants and audit rows go in with ``bulk_create``, and the sales rows stream into PostgreSQL
-with ``COPY`` while the next ones are generated (``bulk_create`` on other databases).
+with ``COPY`` while the next ones are generated (``bulk_create`` on other databases). The histories are written
+as the platform's settlement feed would send them: platform rows of batch ``demo-seed``.
 """
 
 import contextlib
@@ -30,7 +31,7 @@ from tqdm import tqdm
 from accounts.models import User
 from accounts.roles import Role
 from core.models import AuditEvent
-from merchants.choices import Industry, KycState, Province
+from merchants.choices import Industry, KycState, Province, SalesSource
 from merchants.models import Merchant, SalesDay
 from merchants.validators import credit_code_check_char, resident_id_check_char
 
@@ -40,6 +41,8 @@ DEMO_PASSWORD = "demo-merchant-2025"  # noqa: S105 - a published demo password, 
 # Merchants per transaction: small enough to keep each COPY and its locks short, large enough to amortise.
 CHUNK_MERCHANTS = 500
 SALES_BULK_BATCH = 2000
+# The demo's histories stand in for the platform's settlement feed: they are platform rows of this batch.
+SEED_BATCH = "demo-seed"
 # From this many merchants on PostgreSQL, the sales table's foreign key is checked once after the load.
 BULK_LOAD_MIN_MERCHANTS = 1000
 
@@ -708,7 +711,8 @@ class _CopyStream:
     """
 
     def __init__(self, batches, *, dates, now) -> None:
-        self._lines = self._encode(batches, [f"\t{day.isoformat()}\t" for day in dates], f"\t{now.isoformat()}\n")
+        suffix = f"\t{now.isoformat()}\t{SalesSource.PLATFORM.value}\t{SEED_BATCH}\n"
+        self._lines = self._encode(batches, [f"\t{day.isoformat()}\t" for day in dates], suffix)
 
     @staticmethod
     def _encode(batches, date_cells: list[str], suffix: str) -> Iterator[bytes]:
@@ -733,7 +737,9 @@ class _CopyStream:
 
 def _copy_sales(batches, *, dates, now) -> None:
     table = SalesDay._meta.db_table
-    columns = "merchant_id, date, gross_sales, refunds, transaction_count, distinct_customers, imported_at"
+    columns = (
+        "merchant_id, date, gross_sales, refunds, transaction_count, distinct_customers, imported_at, source, batch_id"
+    )
     with connection.cursor() as cursor:
         cursor.cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN", _CopyStream(batches, dates=dates, now=now))
 
@@ -750,6 +756,8 @@ def _bulk_create_sales(batches, *, dates) -> None:
                 refunds=refund * fen,
                 transaction_count=transactions,
                 distinct_customers=customers,
+                source=SalesSource.PLATFORM,
+                batch_id=SEED_BATCH,
             )
             for position, gross, refund, transactions, customers in rows
         )

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from accounts.tests.factories import UserFactory
-from merchants.choices import Industry, KycState, Province
+from merchants.choices import Industry, KycState, Province, SalesSource
 from merchants.models import Merchant, SalesDay
 from merchants.services.demo import demo_merchant, demo_sales
 from merchants.validators import credit_code_check_char, resident_id_check_char
@@ -53,6 +53,7 @@ class SalesDayFactory(factory.django.DjangoModelFactory):
     refunds = Decimal("40.00")
     transaction_count = 80
     distinct_customers = 65
+    source = SalesSource.PLATFORM
 
 
 SALES_DAYS = 730

@@ -176,13 +176,14 @@ def test_the_chart_has_a_bar_with_an_accessible_title_per_month(client, merchant
     assert "¥15,000" in svg  # the top of the amount axis: five ticks of 3,750 above 12,000.00
 
 
-def test_without_sales_the_page_invites_an_import_instead_of_an_empty_chart(client, merchant):
+def test_without_sales_the_page_explains_the_feed_instead_of_an_empty_chart(client, merchant):
     client.force_login(merchant.owner)
 
     html = client.get(URL).content.decode()
 
     assert "<svg" not in html
-    assert "No sales on file for the last 24 months yet." in html
+    assert "No platform sales on file for the last 24 months yet." in html
+    assert "Add sales taken elsewhere (declared)" in html
 
 
 def test_monthly_totals_come_from_a_single_query(merchant, history, django_assert_num_queries):
@@ -200,3 +201,24 @@ def test_monthly_totals_come_from_a_single_query(merchant, history, django_asser
 )
 def test_the_axis_step_is_a_round_number_at_least_the_raw_step(raw, step):
     assert _nice_step(Decimal(raw)) == Decimal(step)
+
+
+def test_declared_sales_are_stacked_on_the_chart_labelled_and_listed_apart(client, merchant, history):
+    last_month = timezone.localdate().replace(day=1) - datetime.timedelta(days=1)
+    SalesDayFactory(merchant=merchant, date=last_month, gross_sales=Decimal("777.00"), source="declared")
+    client.force_login(merchant.owner)
+
+    html = client.get(URL).content.decode()
+
+    assert f"{month_label(last_month)}, declared: ¥777.00" in html
+    assert "Sales taken elsewhere, by month (declared)" in html
+    assert '<span class="badge declared">declared</span>' in html
+    # The headline figures are the platform's alone.
+    assert months_total_without_declared(merchant) == Decimal(
+        html.split('id="sales-12-months">¥')[1].split("<")[0].replace(",", "")
+    )
+
+
+def months_total_without_declared(merchant) -> Decimal:
+    months = sales_monthly_totals(merchant=merchant, today=timezone.localdate())
+    return sum((month.gross_sales for month in months[-13:-1]), Decimal("0.00"))

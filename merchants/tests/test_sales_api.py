@@ -1,4 +1,4 @@
-"""POST/GET /api/v1/sales/: the requesting merchant imports and lists its own days."""
+"""POST/GET /api/v1/sales/: the requesting merchant declares sales taken elsewhere and lists its own days."""
 
 import datetime
 from decimal import Decimal
@@ -32,7 +32,7 @@ def api(merchant):
     return client
 
 
-def test_json_days_are_imported_with_counts_and_201(api, merchant):
+def test_json_days_are_declared_with_counts_and_201(api, merchant):
     response = api.post(URL, {"days": [day("2025-03-01"), day("2025-03-02", gross="12.5")]}, format="json")
 
     assert response.status_code == 201
@@ -43,7 +43,9 @@ def test_json_days_are_imported_with_counts_and_201(api, merchant):
         "first_date": "2025-03-01",
         "last_date": "2025-03-02",
     }
-    assert SalesDay.objects.get(merchant=merchant, date="2025-03-02").gross_sales == Decimal("12.50")
+    declared = SalesDay.all_rows.get(merchant=merchant, date="2025-03-02")
+    assert (declared.gross_sales, declared.source, declared.batch_id) == (Decimal("12.50"), "declared", "api")
+    assert not SalesDay.objects.exists()  # the credit file is the platform's alone
 
 
 def test_sending_the_same_days_again_is_a_200_with_nothing_new(api, merchant):
@@ -53,7 +55,7 @@ def test_sending_the_same_days_again_is_a_200_with_nothing_new(api, merchant):
 
     assert response.status_code == 200
     assert response.json()["unchanged"] == 1
-    assert SalesDay.objects.filter(merchant=merchant).count() == 1
+    assert SalesDay.all_rows.filter(merchant=merchant).count() == 1
 
 
 def test_a_csv_file_can_be_uploaded_as_multipart(api, merchant):
@@ -87,7 +89,7 @@ def test_a_bad_csv_is_a_400_naming_line_and_column_and_nothing_is_saved(api, mer
         }
     ]
     assert body["fields"] == {"gross_sales": [body["errors"][0]["text"]]}
-    assert not SalesDay.objects.exists()
+    assert not SalesDay.all_rows.exists()
 
 
 def test_bad_json_values_are_a_400_naming_the_position_and_field(api, merchant):
@@ -99,7 +101,7 @@ def test_bad_json_values_are_a_400_naming_the_position_and_field(api, merchant):
     texts = [error["text"] for error in response.json()["errors"]]
     assert texts[0].startswith("days[1].refunds: refunds (150.00) are more than the day's gross sales (100.00)")
     assert texts[1].startswith("days[2].date: 2099-01-01 is in the future")
-    assert not SalesDay.objects.exists()
+    assert not SalesDay.all_rows.exists()
 
 
 def test_a_missing_field_in_json_is_named_with_its_position(api):
@@ -124,9 +126,12 @@ def test_the_list_returns_the_merchants_days_in_range_with_amounts_as_strings(ap
         SalesDayFactory(merchant=merchant, date=datetime.date(2025, 3, 1) + datetime.timedelta(days=n))
     SalesDayFactory(merchant=other_merchant, date=datetime.date(2025, 3, 2), gross_sales=Decimal("777.77"))
 
+    SalesDayFactory(merchant=merchant, date=datetime.date(2025, 3, 3), gross_sales=Decimal("99.00"), source="declared")
+
     response = api.get(URL, {"from": "2025-03-02", "to": "2025-03-03"})
 
     assert response.status_code == 200
+    platform = {"source": "platform", "source_label": "Platform settlement feed"}
     assert response.json()["results"] == [
         {
             "date": "2025-03-02",
@@ -134,6 +139,7 @@ def test_the_list_returns_the_merchants_days_in_range_with_amounts_as_strings(ap
             "refunds": "40.00",
             "transaction_count": 80,
             "distinct_customers": 65,
+            **platform,
         },
         {
             "date": "2025-03-03",
@@ -141,8 +147,20 @@ def test_the_list_returns_the_merchants_days_in_range_with_amounts_as_strings(ap
             "refunds": "40.00",
             "transaction_count": 80,
             "distinct_customers": 65,
+            **platform,
+        },
+        {
+            "date": "2025-03-03",
+            "gross_sales": "99.00",
+            "refunds": "40.00",
+            "transaction_count": 80,
+            "distinct_customers": 65,
+            "source": "declared",
+            "source_label": "Declared by the merchant",
         },
     ]
+    only_declared = api.get(URL, {"source": "declared"}).json()["results"]
+    assert [(d["date"], d["source"]) for d in only_declared] == [("2025-03-03", "declared")]
 
 
 def test_the_list_comes_in_cursor_pages_oldest_first(api, merchant):
@@ -168,7 +186,7 @@ def test_an_anonymous_request_is_refused(db):
     response = APIClient().post(URL, {"days": [day("2025-03-01")]}, format="json")
 
     assert response.status_code in (401, 403)
-    assert not SalesDay.objects.exists()
+    assert not SalesDay.all_rows.exists()
 
 
 @pytest.mark.parametrize("persona", ["loan_officer", "partner_user"])
@@ -181,7 +199,7 @@ def test_users_without_a_merchant_can_neither_import_nor_list(request, merchant,
 
     assert posted.status_code == 403
     assert listed.status_code == 403
-    assert not SalesDay.objects.exists()
+    assert not SalesDay.all_rows.exists()
 
 
 def test_an_owner_always_imports_into_its_own_merchant(merchant, other_merchant):
@@ -190,13 +208,13 @@ def test_an_owner_always_imports_into_its_own_merchant(merchant, other_merchant)
 
     client.post(URL, {"days": [day("2025-03-01")]}, format="json")
 
-    assert SalesDay.objects.filter(merchant=other_merchant).count() == 1
-    assert not SalesDay.objects.filter(merchant=merchant).exists()
+    assert SalesDay.all_rows.filter(merchant=other_merchant).count() == 1
+    assert not SalesDay.all_rows.filter(merchant=merchant).exists()
 
 
 def test_the_schema_documents_both_request_formats(api):
     response = api.get("/api/v1/schema/", {"format": "json"})
 
     operation = response.json()["paths"]["/api/v1/sales/"]["post"]
-    assert operation["summary"] == "Import sales days (CSV file or JSON)"
+    assert operation["summary"] == "Declare sales taken elsewhere (CSV file or JSON)"
     assert set(operation["requestBody"]["content"]) == {"application/json", "multipart/form-data"}

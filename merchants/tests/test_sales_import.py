@@ -1,4 +1,8 @@
-"""Importing the sales history from CSV: every problem named by line and column, all or nothing, idempotent."""
+"""Importing sales from CSV: every problem named by line and column, all or nothing, idempotent, versioned.
+
+The reading rules are the same for the platform's feed and a merchant's declaration; most tests import as the
+system (an operator's ``import_sales``), the platform rows of the credit file.
+"""
 
 import datetime
 import io
@@ -12,6 +16,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from core.models import AuditEvent
+from merchants.choices import SalesSource
 from merchants.models import SalesDay
 from merchants.services.sales import sales_import_csv, sales_import_rows
 from merchants.services.sales_csv import MAX_DAYS_PER_IMPORT, SalesDataInvalid
@@ -29,8 +34,8 @@ def csv_upload(*lines: str, encoding: str = "utf-8", name: str = "sales.csv") ->
     return SimpleUploadedFile(name, "\n".join(lines).encode(encoding), content_type="text/csv")
 
 
-def import_lines(merchant, *lines: str, by=None, **kwargs):
-    return sales_import_csv(merchant=merchant, csv_file=csv_upload(*lines, **kwargs), by=by or merchant.owner)
+def import_lines(merchant, *lines: str, by=None, source=SalesSource.PLATFORM, **kwargs):
+    return sales_import_csv(merchant=merchant, csv_file=csv_upload(*lines, **kwargs), by=by, source=source)
 
 
 def problems(merchant, *lines: str) -> list[str]:
@@ -198,7 +203,7 @@ def test_importing_the_same_file_twice_adds_nothing_the_second_time(merchant):
     assert sales_audit(merchant).count() == 1  # the second import changed nothing, so it has nothing to record
 
 
-def test_changed_values_replace_old_ones_and_one_audit_row_lists_them(merchant):
+def test_changed_values_are_new_versions_the_old_ones_kept_and_one_audit_row_lists_them(merchant):
     import_lines(merchant, HEADER, *GOOD)
 
     result = import_lines(
@@ -212,14 +217,22 @@ def test_changed_values_replace_old_ones_and_one_audit_row_lists_them(merchant):
     assert (result.created, result.replaced, result.unchanged) == (1, 1, 1)
     assert SalesDay.objects.filter(merchant=merchant).count() == 4
     assert SalesDay.objects.get(merchant=merchant, date="2025-03-02").gross_sales == Decimal("15300.00")
+    versions = SalesDay.all_rows.filter(merchant=merchant, date="2025-03-02").order_by("version")
+    assert [(v.version, v.gross_sales, v.superseded_at is not None) for v in versions] == [
+        (1, Decimal("15203.00"), True),
+        (2, Decimal("15300.00"), False),
+    ]
     audit = sales_audit(merchant)
     assert audit.count() == 2
     latest = audit.last()
-    assert latest.actor == merchant.owner
+    assert latest.actor is None
+    assert latest.data["source"] == "platform"
     assert latest.data["created"] == 1
     assert latest.data["replaced"] == 1
     assert latest.data["unchanged"] == 1
-    assert latest.data["replaced_days"] == [{"date": "2025-03-02", "gross_sales": ["15203.00", "15300.00"]}]
+    assert latest.data["replaced_days"] == [
+        {"date": "2025-03-02", "version": 2, "gross_sales": ["15203.00", "15300.00"]}
+    ]
 
 
 def test_an_unchanged_day_keeps_its_imported_at(merchant):
@@ -231,28 +244,33 @@ def test_an_unchanged_day_keeps_its_imported_at(merchant):
     assert SalesDay.objects.get(merchant=merchant).imported_at == before
 
 
-def test_another_merchants_owner_cannot_import_into_this_merchant(merchant, other_merchant):
+@pytest.mark.parametrize("source", SalesSource.values)
+def test_another_merchants_owner_cannot_import_into_this_merchant(merchant, other_merchant, source):
     with pytest.raises(PermissionDenied):
-        import_lines(merchant, HEADER, *GOOD, by=other_merchant.owner)
+        import_lines(merchant, HEADER, *GOOD, by=other_merchant.owner, source=source)
 
-    assert not SalesDay.objects.exists()
+    assert not SalesDay.all_rows.exists()
 
 
-def test_a_loan_officer_cannot_import_a_merchants_sales(merchant, loan_officer):
+@pytest.mark.parametrize("source", SalesSource.values)
+def test_a_loan_officer_cannot_import_a_merchants_sales(merchant, loan_officer, source):
     with pytest.raises(PermissionDenied):
-        import_lines(merchant, HEADER, *GOOD, by=loan_officer)
+        import_lines(merchant, HEADER, *GOOD, by=loan_officer, source=source)
 
 
-def test_a_superuser_can_import_for_a_merchant(merchant):
+@pytest.mark.parametrize("source", SalesSource.values)
+def test_a_superuser_cannot_write_sales_through_the_services_either(merchant, source):
+    # Operators write platform rows with ``import_sales`` (the system); a person's login writes nothing.
     admin = UserFactory(email="root@loanportal.example", is_staff=True, is_superuser=True, roles=[])
 
-    assert import_lines(merchant, HEADER, *GOOD, by=admin).created == 3
+    with pytest.raises(PermissionDenied):
+        import_lines(merchant, HEADER, *GOOD, by=admin, source=source)
 
 
-def test_a_merchant_still_in_kyc_draft_may_import_its_history(merchant):
+def test_a_merchant_still_in_kyc_draft_may_declare_its_sales(merchant):
     assert merchant.kyc_state == "draft"
 
-    assert import_lines(merchant, HEADER, GOOD[0]).created == 1
+    assert import_lines(merchant, HEADER, GOOD[0], by=merchant.owner, source=SalesSource.DECLARED).created == 1
 
 
 def test_rows_from_json_are_checked_with_the_same_rules_and_located_by_position(merchant):
@@ -268,12 +286,12 @@ def test_rows_from_json_are_checked_with_the_same_rules_and_located_by_position(
     ]
 
     with pytest.raises(SalesDataInvalid) as caught:
-        sales_import_rows(merchant=merchant, rows=rows, by=merchant.owner)
+        sales_import_rows(merchant=merchant, rows=rows, by=None, source=SalesSource.PLATFORM)
 
     assert caught.value.messages() == [
         "days[1].gross_sales: '1.234' has more than two decimals; amounts are in yuan and fen."
     ]
-    assert not SalesDay.objects.exists()
+    assert not SalesDay.all_rows.exists()
 
 
 def test_import_sales_command_prints_the_counts(merchant, tmp_path):
@@ -283,9 +301,14 @@ def test_import_sales_command_prints_the_counts(merchant, tmp_path):
 
     call_command("import_sales", "--merchant", merchant.credit_code, str(path), stdout=out)
 
-    assert "imported 3 days from 2025-03-01 to 2025-03-03: 3 new, 0 replaced, 0 unchanged." in out.getvalue()
+    assert (
+        "imported 3 days from 2025-03-01 to 2025-03-03 as platform sales: 3 new, 0 corrected (old versions kept), "
+        "0 unchanged." in out.getvalue()
+    )
     system_audit = sales_audit(merchant).get()
     assert system_audit.actor is None
+    assert system_audit.data["batch_id"] == "command:sales.csv"
+    assert set(SalesDay.all_rows.values_list("source", "batch_id")) == {("platform", "command:sales.csv")}
 
 
 def test_import_sales_command_finds_the_merchant_by_id(merchant, tmp_path):
@@ -306,7 +329,7 @@ def test_import_sales_command_fails_with_the_errors_on_a_bad_file(merchant, tmp_
         call_command("import_sales", "--merchant", merchant.credit_code, str(path), stderr=err)
 
     assert "line 2: this line has 6 values but the header has 5 column(s)" in err.getvalue()
-    assert not SalesDay.objects.exists()
+    assert not SalesDay.all_rows.exists()
 
 
 def test_import_sales_command_names_an_unknown_merchant(db, tmp_path):
@@ -322,14 +345,16 @@ def test_import_sales_command_names_an_unknown_merchant(db, tmp_path):
 IMPORT_URL = "/merchant/sales/import/"
 
 
-def test_the_owner_uploads_a_file_and_sees_the_counts_on_the_dashboard(client, merchant):
+def test_the_owner_declares_a_file_and_sees_the_counts_on_the_dashboard(client, merchant):
     client.force_login(merchant.owner)
 
     response = client.post(IMPORT_URL, {"file": csv_upload(HEADER, *GOOD)}, follow=True)
 
     assert response.redirect_chain == [("/merchant/", 302)]
-    assert "Imported 3 days from 2025-03-01 to 2025-03-03: 3 new, 0 replaced, 0 unchanged." in response.content.decode()
-    assert SalesDay.objects.filter(merchant=merchant).count() == 3
+    html = response.content.decode()
+    assert "Declared 3 days from 2025-03-01 to 2025-03-03: 3 new, 0 corrected, 0 unchanged." in html
+    assert not SalesDay.objects.filter(merchant=merchant).exists()  # nothing entered the credit file
+    assert SalesDay.all_rows.filter(merchant=merchant, source="declared").count() == 3
 
 
 def test_the_form_lists_each_problem_by_line_and_saves_nothing(client, merchant):
@@ -344,7 +369,7 @@ def test_the_form_lists_each_problem_by_line_and_saves_nothing(client, merchant)
         "<li>line 3, column gross_sales: &#x27;12,3x&#x27; is not an amount; use digits with up to two decimals.</li>"
         in html
     )
-    assert not SalesDay.objects.exists()
+    assert not SalesDay.all_rows.exists()
 
 
 def test_the_form_explains_the_columns(client, merchant):
@@ -370,7 +395,7 @@ def test_users_without_a_merchant_cannot_open_the_import(client, request, person
 
     assert client.get(IMPORT_URL).status_code == 403
     assert client.post(IMPORT_URL, {"file": csv_upload(HEADER, *GOOD)}).status_code == 403
-    assert not SalesDay.objects.exists()
+    assert not SalesDay.all_rows.exists()
 
 
 def test_the_import_page_needs_a_signed_in_user(client, db):

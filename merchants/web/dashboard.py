@@ -1,4 +1,9 @@
-"""The merchant's home page: where its KYC stands, what to do next, and its sales by month."""
+"""The merchant's home page: where its KYC stands, what to do next, and its sales by month.
+
+The chart and the headline figures are the platform's settlement figures, the credit file. Sales the merchant
+declared itself are drawn on top of each month's bar in another colour, labelled "declared", and listed in
+their own table: they are shown, never mixed into the figures the limit is worked out from.
+"""
 
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
@@ -10,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
-from merchants.choices import DocumentKind, KycState
+from merchants.choices import DocumentKind, KycState, SalesSource
 from merchants.models import Merchant
 from merchants.selectors.sales import MonthTotal, sales_monthly_totals, sales_summary
 from merchants.services.sales import merchant_for_user
@@ -37,6 +42,9 @@ class Bar:
     label_x: Decimal
     show_label: bool
     current: bool
+    declared: MonthTotal | None = None
+    declared_y: Decimal = Decimal(0)
+    declared_height: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +81,11 @@ class DashboardView(LoginRequiredMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         merchant = self.merchant
         months = sales_monthly_totals(merchant=merchant, today=timezone.localdate(), months=CHART_MONTHS)
-        has_sales = any(month.days for month in months)
+        declared = sales_monthly_totals(
+            merchant=merchant, today=timezone.localdate(), months=CHART_MONTHS, source=SalesSource.DECLARED
+        )
+        has_declared = any(month.days for month in declared)
+        has_sales = any(month.days for month in months) or has_declared
         is_draft = merchant.kyc_state == KycState.DRAFT
         context.update(
             merchant=merchant,
@@ -85,27 +97,35 @@ class DashboardView(LoginRequiredMixin, TemplateView):
             missing_documents=[DocumentKind(kind).label for kind in merchant.missing_documents()] if is_draft else [],
             months=months,
             has_sales=has_sales,
-            chart=sales_chart(months) if has_sales else None,
+            chart=sales_chart(months, declared=declared if has_declared else None) if has_sales else None,
+            declared_months=declared if has_declared else [],
             summary=sales_summary(months=months),
         )
         return context
 
 
-def sales_chart(months: list[MonthTotal]) -> Chart:
+def sales_chart(months: list[MonthTotal], *, declared: list[MonthTotal] | None = None) -> Chart:
     """Lay out one bar per month of gross sales, the last month (still running) marked as current.
+
+    ``declared`` (the same months) are stacked on top of the platform's figures as a separate, labelled segment.
 
     Coordinates are computed with Decimal only because the inputs are amounts; they are pixels, not money.
     """
     plot_width = Decimal(CHART_WIDTH - CHART_LEFT - CHART_RIGHT)
     plot_height = Decimal(CHART_HEIGHT - CHART_TOP - CHART_BOTTOM)
     baseline = Decimal(CHART_TOP) + plot_height
-    step = _nice_step(max(month.gross_sales for month in months) / CHART_TICKS)
+    declared = declared or [None] * len(months)
+    tallest = max(
+        month.gross_sales + (extra.gross_sales if extra else 0) for month, extra in zip(months, declared, strict=True)
+    )
+    step = _nice_step(tallest / CHART_TICKS)
     top = step * CHART_TICKS
     slot = plot_width / len(months)
     bar_width = slot * Decimal("0.7")
     bars = []
-    for position, month in enumerate(months):
+    for position, (month, extra) in enumerate(zip(months, declared, strict=True)):
         height = plot_height * month.gross_sales / top
+        extra_height = plot_height * extra.gross_sales / top if extra and extra.days else Decimal(0)
         x = CHART_LEFT + slot * position + (slot - bar_width) / 2
         bars.append(
             Bar(
@@ -118,6 +138,9 @@ def sales_chart(months: list[MonthTotal]) -> Chart:
                 # Every third month is labelled (and the last one), so 24 labels do not overlap.
                 show_label=(len(months) - 1 - position) % 3 == 0,
                 current=position == len(months) - 1,
+                declared=extra if extra and extra.days else None,
+                declared_y=(baseline - height - extra_height).quantize(PIXEL),
+                declared_height=extra_height.quantize(PIXEL),
             )
         )
     ticks = [

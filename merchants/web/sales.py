@@ -1,4 +1,8 @@
-"""The merchant uploads its sales history as a CSV file."""
+"""The merchant adds sales it took elsewhere, as a CSV file: recorded as declared, never as platform sales.
+
+The platform's own figures arrive from its settlement feed; nothing on this page can write, replace or remove
+them. A form that asks for another source (a hand-edited request) is refused with the reason, and nothing is saved.
+"""
 
 from django import forms
 from django.conf import settings
@@ -11,15 +15,30 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.generic import FormView
 
+from merchants.choices import SalesSource
 from merchants.services.sales import merchant_for_user, sales_import_csv
 from merchants.services.sales_csv import COLUMNS, MAX_DAYS_PER_IMPORT, SalesDataInvalid
 
 
 class SalesImportForm(forms.Form):
     file = forms.FileField(
-        label=gettext_lazy("Sales file (CSV)"),
+        label=gettext_lazy("Sales taken elsewhere (CSV)"),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+        help_text=gettext_lazy("Recorded as declared: officers see them with an application, limits do not use them."),
     )
+
+    def clean(self):
+        cleaned = super().clean()
+        source = self.data.get("source", SalesSource.DECLARED)
+        if source != SalesSource.DECLARED:
+            raise forms.ValidationError(
+                _(
+                    "Only the payment platform's settlement feed writes platform sales. "
+                    "Sales you add here are recorded as declared."
+                ),
+                code="sales_source_refused",
+            )
+        return cleaned
 
 
 class SalesImportView(LoginRequiredMixin, FormView):
@@ -32,7 +51,7 @@ class SalesImportView(LoginRequiredMixin, FormView):
         # The merchant always comes from the signed-in user: nobody can import into another merchant.
         self.merchant = merchant_for_user(user=request.user)
         if self.merchant is None:
-            raise PermissionDenied(_("Only a merchant's owner can import sales, and this account has no merchant."))
+            raise PermissionDenied(_("Only a merchant's owner can declare sales, and this account has no merchant."))
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
@@ -47,13 +66,19 @@ class SalesImportView(LoginRequiredMixin, FormView):
 
     def form_valid(self, form):
         try:
-            result = sales_import_csv(merchant=self.merchant, csv_file=form.cleaned_data["file"], by=self.request.user)
+            result = sales_import_csv(
+                merchant=self.merchant,
+                csv_file=form.cleaned_data["file"],
+                by=self.request.user,
+                source=SalesSource.DECLARED,
+                batch_id="web",
+            )
         except SalesDataInvalid as exc:
             return self.render_to_response(self.get_context_data(form=form, import_errors=exc))
         messages.success(
             self.request,
             _(
-                "Imported %(total)d days from %(first)s to %(last)s: %(created)d new, %(replaced)d replaced, "
+                "Declared %(total)d days from %(first)s to %(last)s: %(created)d new, %(replaced)d corrected, "
                 "%(unchanged)d unchanged."
             )
             % {

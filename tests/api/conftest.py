@@ -1,4 +1,4 @@
-"""Whole-API fixtures: the six personas of the authorisation matrix, each with its own marked data.
+"""Whole-API fixtures: the seven personas of the authorisation matrix, each with its own marked data.
 
 Every persona's data carries marker strings (a name, a credit code, a sales figure) that appear nowhere
 else, so a test can prove that an answer given to one persona contains nothing of another's.
@@ -20,6 +20,7 @@ from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 
 from accounts.roles import Role
+from accounts.services.platform_feed import platform_feed_user_ensure
 from accounts.tests.factories import DEFAULT_PASSWORD, make_user
 from lending.catalogue.tests.factories import LoanProductFactory
 from lending.origination.models import LoanApplication
@@ -107,7 +108,7 @@ class Persona:
         return client
 
 
-PERSONAS = ("merchant_a", "merchant_b", "partner_x", "partner_y", "officer", "anonymous")
+PERSONAS = ("merchant_a", "merchant_b", "partner_x", "partner_y", "officer", "platform_feed", "anonymous")
 # A product on offer: public data every persona may read and get quotes on.
 PRODUCT_CODE = "operating-loan"
 
@@ -126,11 +127,13 @@ def catalogue(db):
 
 @pytest.fixture
 def personas(merchant, other_merchant, partner_user, loan_officer, catalogue) -> dict[str, Persona]:
-    """Merchant A and B (each with a profile and three sales days), partners X and Y, an officer, anonymous.
+    """Merchant A and B (each with a profile and three sales days), partners X and Y, an officer, the payment
+    platform's settlement feed (a system credential scoped to sending sales), anonymous.
 
     The loan products on offer (``catalogue``) exist too: they belong to no persona.
     """
     partner_y = make_user(Role.PARTNER, email="api@partner-y.example")
+    feed = platform_feed_user_ensure(email="feed@platform.example", by=None)
     _sales_days(merchant, "7311.37", datetime.date(2025, 1, 1))
     _sales_days(other_merchant, "8422.48", datetime.date(2025, 1, 1))
     product = catalogue[0]
@@ -172,6 +175,7 @@ def personas(merchant, other_merchant, partner_user, loan_officer, catalogue) ->
         "partner_x": Persona("partner_x", partner_user, markers=(partner_user.email,)),
         "partner_y": Persona("partner_y", partner_y, markers=(partner_y.email,)),
         "officer": Persona("officer", loan_officer, markers=(loan_officer.email,)),
+        "platform_feed": Persona("platform_feed", feed, markers=(feed.email,)),
         "anonymous": Persona("anonymous", None),
     }
 

@@ -3,6 +3,7 @@
 import datetime
 import threading
 import time
+from unittest import mock
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -18,11 +19,14 @@ from rest_framework.response import Response
 from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework.views import APIView
 
+from core.api import idempotency
 from core.api.idempotency import IdempotentMixin, request_fingerprint
 from core.models import AuditEvent, IdempotencyKey
 from core.services.audit import audit_record
 from core.tasks import idempotency_keys_purge_task
+from merchants.api import sales as sales_api
 from merchants.api.sales import SalesImportApi
+from merchants.models import SalesDay
 
 WORK = "test.idempotent_work"
 
@@ -343,27 +347,36 @@ def test_the_sales_import_behind_the_mixin_imports_once_and_replays(merchant):
     assert again.json() == first.json()
     assert first.json()["created"] == 2
     assert again["Idempotent-Replayed"] == "true"
-    assert merchant.sales_days.count() == 2
+    assert SalesDay.all_rows.filter(merchant=merchant, source="declared").count() == 2
     assert AuditEvent.objects.filter(action="sales.import").count() == 1
 
 
-# On PostgreSQL outside a transaction, as in production, the claim and the answer are one statement each.
+# On PostgreSQL outside a transaction, as in production: the claim is one statement committed before the work, and
+# the answer commits with the work, durably (no asynchronous commit anywhere).
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_outside_a_transaction_the_claim_and_the_answer_are_one_statement_each(merchant_owner):
+def test_outside_a_transaction_the_claim_is_one_statement_and_the_answer_commits_with_the_work(merchant_owner):
     client = APIClient()
     client.force_authenticate(merchant_owner)
 
     with CaptureQueriesContext(connection) as queries:
         first = _post(client, "/things/", {"amount": "7.00"}, key="k-one-statement")
-    bookkeeping = [q["sql"] for q in queries.captured_queries if "core_idempotencykey" in q["sql"]]
+    statements = [q["sql"] for q in queries.captured_queries]  # read now: the next request resets the log
+    bookkeeping = [sql for sql in statements if "core_idempotencykey" in sql]
     again = _post(client, "/things/", {"amount": "7.00"}, key="k-one-statement")
     other = _post(client, "/things/", {"amount": "8.00"}, key="k-one-statement")
 
-    assert len(bookkeeping) == 2
-    assert all("set_config('synchronous_commit', 'off', true)" in sql for sql in bookkeeping)
+    claims = [sql for sql in bookkeeping if sql.startswith("INSERT")]
+    assert len(claims) == 1
+    assert "ON CONFLICT" in claims[0]
+    assert not any("synchronous_commit" in sql for sql in bookkeeping)
+    answer = next(i for i, sql in enumerate(statements) if sql.startswith('UPDATE "core_idempotencykey"'))
+    work = next(i for i, sql in enumerate(statements) if 'INSERT INTO "core_auditevent"' in sql)
+    # In one transaction: the claim's row locked first, then the work, then its answer.
+    lock = next(i for i, sql in enumerate(statements) if "FOR UPDATE" in sql and "core_idempotencykey" in sql)
+    assert lock < work < answer
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
     assert again["Idempotent-Replayed"] == "true"
@@ -411,3 +424,106 @@ def test_outside_a_transaction_a_key_in_flight_answers_409_and_an_abandoned_one_
     assert taken.status_code == 201
     assert IdempotencyKey.objects.get(key="k-in-flight").state == IdempotencyKey.State.DONE
     assert _work_done() == 1
+
+
+# A crash between the effect and its key's answer. The answer commits in the effect's transaction, so there is no
+# moment at which the effect is on file and its key unanswered: a crash before the commit leaves neither, and a
+# crash after it leaves both. Either way the retry with the same key ends with the work done exactly once.
+
+SALES_BODY = {
+    "days": [
+        {
+            "date": "2025-05-0" + str(n),
+            "gross_sales": "640.00",
+            "refunds": "0.00",
+            "transaction_count": "8",
+            "distinct_customers": "6",
+        }
+        for n in (1, 2)
+    ]
+}
+
+
+def _sales_imports() -> int:
+    return AuditEvent.objects.filter(action="sales.import").count()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_crash_after_the_service_commits_leaves_no_effect_without_its_answer(merchant):
+    client = APIClient()
+    client.force_authenticate(merchant.owner)
+    real_import = sales_api.sales_import_rows
+
+    def import_then_crash(**kwargs):
+        real_import(**kwargs)  # the service's own transaction has finished here
+        raise RuntimeError("the worker died before answering")
+
+    with (
+        mock.patch.object(sales_api, "sales_import_rows", side_effect=import_then_crash),
+        pytest.raises(RuntimeError, match="worker died"),
+    ):
+        _post(client, "/sales/", SALES_BODY, key="k-crash-sales")
+
+    assert SalesDay.all_rows.filter(merchant=merchant).count() == 0
+    assert _sales_imports() == 0
+    assert not IdempotencyKey.objects.filter(key="k-crash-sales").exists()
+
+    retried = _post(client, "/sales/", SALES_BODY, key="k-crash-sales")
+    again = _post(client, "/sales/", SALES_BODY, key="k-crash-sales")
+
+    assert retried.status_code == again.status_code == 201
+    assert retried.json()["created"] == 2
+    assert again.json() == retried.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert SalesDay.all_rows.filter(merchant=merchant).count() == 2
+    assert _sales_imports() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_crash_while_storing_the_answer_rolls_the_effect_back_and_the_retry_does_it_once(merchant_owner):
+    client = APIClient()
+    client.force_authenticate(merchant_owner)
+
+    with (
+        mock.patch.object(idempotency, "idempotency_key_answer", side_effect=RuntimeError("disk full")),
+        pytest.raises(RuntimeError, match="disk full"),
+    ):
+        _post(client, "/things/", {"amount": "3.00"}, key="k-crash-answer")
+    assert _work_done() == 0
+    assert not IdempotencyKey.objects.filter(key="k-crash-answer").exists()
+
+    retried = _post(client, "/things/", {"amount": "3.00"}, key="k-crash-answer")
+    replayed = _post(client, "/things/", {"amount": "3.00"}, key="k-crash-answer")
+
+    assert retried.status_code == replayed.status_code == 201
+    assert replayed.json() == retried.json()
+    assert replayed["Idempotent-Replayed"] == "true"
+    assert _work_done() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_crash_after_the_commit_is_answered_from_the_key_and_nothing_runs_again(merchant):
+    client = APIClient()
+    client.force_authenticate(merchant.owner)
+    real = IdempotentMixin._answer_in_one_transaction
+
+    def commit_then_crash(self, *args, **kwargs):
+        real(self, *args, **kwargs)  # the effect and its answer are committed
+        raise RuntimeError("the connection dropped before the answer was sent")
+
+    with (
+        mock.patch.object(IdempotentMixin, "_answer_in_one_transaction", commit_then_crash),
+        pytest.raises(RuntimeError, match="connection dropped"),
+    ):
+        _post(client, "/sales/", SALES_BODY, key="k-lost-answer")
+
+    retried = _post(client, "/sales/", SALES_BODY, key="k-lost-answer")
+
+    assert retried.status_code == 201
+    assert retried["Idempotent-Replayed"] == "true"
+    assert retried.json()["created"] == 2
+    assert SalesDay.all_rows.filter(merchant=merchant).count() == 2
+    assert _sales_imports() == 1

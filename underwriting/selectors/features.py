@@ -13,6 +13,8 @@ Windows, for a decision on ``as_of`` (nothing dated after ``as_of`` is ever read
   span without a single sale counts as zero (a gap is information); months before the first sale do not count,
   so a merchant that opened in March is not averaged over an empty January.
 - a *sale* is a day whose gross sales are above zero; a row of zeros (a closed day on file) is not a sale.
+- only the credit file is read: ``SalesDay.objects`` is the platform settlement feed's current rows. Sales a
+  merchant declared itself, and versions a correction replaced, never enter a feature (``merchants.models``).
 
 Definitions (ratios are rounded half-up to four places, money to the fen):
 

@@ -21,6 +21,9 @@ of code:
 - ``UNDERWRITING_YOUNG_MERCHANT_SALES_MULTIPLE`` (3): a young merchant asking for more than this
   multiple of its average monthly sales.
 - ``UNDERWRITING_YOUNG_MERCHANT_MAX_AMOUNT`` (100000): or for more than this amount in CNY.
+
+The signals read the credit file only (``SalesDay.objects``: the platform feed's current rows), never sales a
+merchant declared itself.
 """
 
 import datetime

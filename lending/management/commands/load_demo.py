@@ -20,12 +20,13 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from accounts.roles import Role
+from accounts.services.platform_feed import platform_feed_token, platform_feed_user_ensure
 from accounts.services.roles import user_grant_role
 from accounts.services.tokens import api_token_issue
 from core.services.audit import audit_record
 from lending.catalogue.services.demo import products_seed
 from lending.servicing.selectors.loans import merchants_in_default
-from merchants.choices import Industry, KycState, Province
+from merchants.choices import Industry, KycState, Province, SalesSource
 from merchants.models import Merchant
 from merchants.services.demo import (
     DEMO_PASSWORD,
@@ -41,6 +42,7 @@ from underwriting.services.decisions import preapproved_limits_refresh
 from underwriting.services.demo import underwriting_seed
 
 DEMO_SEED = 20250101
+DEMO_BATCH = "demo"
 SALES_DAYS = 730  # 24 months
 DEFAULT_URL = "http://127.0.0.1:8000"
 # merchant@demo.example's business is drawn by merchants.services.demo at an index no seeded run reaches (they count up
@@ -147,6 +149,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             users = {demo.email: self._ensure_user(demo) for demo in DEMO_USERS}
             token = api_token_issue(user=users["partner@demo.example"])
+            feed_token = platform_feed_token(user=platform_feed_user_ensure(by=None))
             self._ensure_verified_merchant(users["merchant@demo.example"])
             self._ensure_draft_merchant(users["merchant2@demo.example"])
             seed_merchants(count=PORTFOLIO_SIZE, seed=DEMO_SEED, start_index=PORTFOLIO_START_INDEX)
@@ -154,7 +157,7 @@ class Command(BaseCommand):
             underwriting_seed()
         # What the nightly job would show on the dashboards, computed now so the demo shows it at once.
         preapproved_limits_refresh(merchants_in_default=merchants_in_default)
-        self._print_summary(url=options["url"].rstrip("/"), token=token.key)
+        self._print_summary(url=options["url"].rstrip("/"), token=token.key, feed_token=feed_token.key)
 
     def _ensure_user(self, demo: DemoUser) -> User:
         user = User.objects.filter(email=demo.email).first()
@@ -217,10 +220,10 @@ class Command(BaseCommand):
             }
             for position, gross_fen, refund_fen, transactions, customers in demo_sales(profile, dates)
         ]
-        # Through the same import the merchant's own uploads use, so the history is checked and audited alike.
-        sales_import_rows(merchant=merchant, rows=rows, by=None)
+        # As the platform's settlement feed, through the import its API and operators use: checked and audited alike.
+        sales_import_rows(merchant=merchant, rows=rows, by=None, source=SalesSource.PLATFORM, batch_id=DEMO_BATCH)
 
-    def _print_summary(self, *, url: str, token: str) -> None:
+    def _print_summary(self, *, url: str, token: str, feed_token: str) -> None:
         write = self.stdout.write
         rows = [(_("Login"), _("Start at"), _("Who"))]
         rows += [(demo.email, f"{url}{demo.path}", str(demo.does)) for demo in DEMO_USERS]
@@ -237,6 +240,10 @@ class Command(BaseCommand):
         write("")
         write(_("Partner API token: %(token)s") % {"token": token})
         write(_("  send it as the header  Authorization: Token %(token)s") % {"token": token})
+        write(
+            _("Platform settlement feed token (POST %(url)s/api/v1/platform/sales/ only): %(token)s")
+            % {"url": url, "token": feed_token}
+        )
         portfolio = [demo_email(index) for index in (PORTFOLIO_START_INDEX, PORTFOLIO_START_INDEX + PORTFOLIO_SIZE - 1)]
         write(
             _("%(count)d more verified merchants, %(first)s … %(last)s, sign in with the same password.")

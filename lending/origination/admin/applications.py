@@ -61,6 +61,7 @@ from lending.origination.services.funding import (
 )
 from lending.servicing.models import Disbursement, Loan
 from lending.servicing.selectors.loans import loan_paid_out
+from merchants.choices import SalesSource
 from merchants.selectors.sales import sales_monthly_totals
 
 DECIDE_PERMISSION = "lending.decide_application"
@@ -83,6 +84,21 @@ def _message(item: dict) -> str:
 
 def _when(moment) -> str:
     return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S}" if moment else "—"
+
+
+def _months_table(months, *, label: str = "") -> str:
+    headers = [gettext("Month"), gettext("Gross sales"), gettext("Refunds"), gettext("Net sales"), gettext("Days")]
+    rows = [
+        (
+            f"{month.month:%Y-%m}" + (f" ({label})" if label else ""),
+            amount_grouped(month.gross_sales),
+            amount_grouped(month.refunds),
+            amount_grouped(month.net_sales),
+            month.days,
+        )
+        for month in months
+    ]
+    return html_table(headers, rows, empty="—")
 
 
 def sales_bars(months) -> str:
@@ -394,24 +410,32 @@ class LoanApplicationAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.Model
 
     @admin.display(description=_("sales, last 12 months"))
     def sales_history(self, application: LoanApplication) -> str:
-        months = sales_monthly_totals(merchant=application.merchant, today=timezone.localdate(), months=SALES_MONTHS)
-        if not any(month.days for month in months):
-            return gettext("No sales on file.")
-        table = html_table(
-            [gettext("Month"), gettext("Gross sales"), gettext("Refunds"), gettext("Net sales"), gettext("Days")],
-            (
-                (
-                    f"{month.month:%Y-%m}",
-                    amount_grouped(month.gross_sales),
-                    amount_grouped(month.refunds),
-                    amount_grouped(month.net_sales),
-                    month.days,
-                )
-                for month in months
-            ),
-            empty="—",
+        """The platform's figures (what the decision read), then the merchant's declared sales apart, labelled."""
+        today = timezone.localdate()
+        months = sales_monthly_totals(merchant=application.merchant, today=today, months=SALES_MONTHS)
+        declared = sales_monthly_totals(
+            merchant=application.merchant, today=today, months=SALES_MONTHS, source=SalesSource.DECLARED
         )
-        return format_html("{}{}", sales_bars(months), table)
+        platform_part = gettext("No platform sales on file.")
+        if any(month.days for month in months):
+            platform_part = format_html(
+                "<h4>{}</h4>{}{}",
+                gettext("Platform settlement feed (the credit file the decision used)"),
+                sales_bars(months),
+                _months_table(months),
+            )
+        if not any(month.days for month in declared):
+            return format_html("{}", platform_part)
+        return format_html(
+            '{}<div class="sales-declared"><h4>{}</h4><p>{}</p>{}</div>',
+            platform_part,
+            gettext("Declared by the merchant (declared)"),
+            gettext(
+                "Sales the merchant says it took elsewhere. Supporting evidence for your review only: "
+                "no automated decision or limit used them."
+            ),
+            _months_table([month for month in declared if month.days], label=gettext("declared")),
+        )
 
     @admin.display(description=_("KYC documents"))
     def kyc_documents(self, application: LoanApplication) -> str:
