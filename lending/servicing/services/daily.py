@@ -118,6 +118,8 @@ def servicing_overdue(*, on: date) -> dict[str, int]:
             status__in=(I.DUE, I.PARTLY_PAID), due_date__lt=on, loan__state__in=OWED_STATES
         ).values_list("pk", "due_date", "loan__terms__grace_days")
         late = [pk for pk, due_date, grace in candidates if due_date + timedelta(days=int(grace or 0)) < on]
+        # An instalment's status is bookkeeping derived from its dates and payments, not a state machine with an
+        # audit trail: the loan's move to overdue below is the audited change, with one row per loan.
         marked = sum(Instalment.objects.filter(pk__in=chunk).update(status=I.OVERDUE) for chunk in _chunks(late))
 
         oldest_overdue = dict(
