@@ -55,6 +55,9 @@ check-deploy: $(VENV)/.installed
 	LENDER_REGISTERED_ADDRESS="$${LENDER_REGISTERED_ADDRESS:-deployment check: the operator's registered address}" \
 	LENDER_REGISTRATION_NUMBER="$${LENDER_REGISTRATION_NUMBER:-deployment check: the operator's registration number}" \
 	DISPUTE_RESOLUTION_VENUE="$${DISPUTE_RESOLUTION_VENUE:-deployment check: the operator's dispute venue}" \
+	PLATFORM_RAIL_URL="$${PLATFORM_RAIL_URL:-https://rails.platform.invalid/v1}" \
+	PLATFORM_RAIL_SECRET="$${PLATFORM_RAIL_SECRET:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(40))')}" \
+	RAIL_CALLBACK_SECRET="$${RAIL_CALLBACK_SECRET:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(40))')}" \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 clean:

@@ -8,3 +8,4 @@ class LendingConfig(AppConfig):
 
     def ready(self) -> None:
         from lending.origination import checks  # noqa: F401 - registers the checks of the four-eyes control
+        from lending.servicing import checks as rail_checks  # noqa: F401 - and of the rails

@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "merchants",
     "underwriting",
     "lending",
+    # The sandbox rails (the bank and the platform played by tables): the demo and the tests; never production.
+    "sandbox",
 ]
 
 MIDDLEWARE = [
@@ -155,6 +157,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(hour=1, minute=0),
     },
     "disbursements-reconcile": {"task": "lending.origination.tasks.disbursements_reconcile_task", "schedule": 5 * 60},
+    "collections-reconcile": {"task": "lending.servicing.tasks.collections_reconcile_task", "schedule": 5 * 60},
     "applications-resume-stalled": {
         "task": "lending.origination.tasks.applications_resume_stalled_task",
         "schedule": 5 * 60,
@@ -247,6 +250,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The rail's callback is authenticated by its signature, not a token.
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "RailSignature": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-Rail-Signature",
+                "description": "sha256=<hex HMAC-SHA256 of '<X-Rail-Timestamp>.<raw body>' under the shared secret>",
+            }
+        }
+    },
     "ENUM_NAME_OVERRIDES": {
         "ApplicationStateEnum": "lending.origination.models.ApplicationState",
         "LoanStateEnum": "lending.servicing.models.LoanState",
@@ -263,9 +277,24 @@ SPECTACULAR_SETTINGS = {
 # Domain settings.
 # Above this amount a senior officer other than the approving officer must approve before funding.
 FOUR_EYES_THRESHOLD = Decimal(env("FOUR_EYES_THRESHOLD", default="200000.00"))
-PAYOUT_ADAPTER = env("PAYOUT_ADAPTER", default="lending.servicing.services.rails.SimulatedBankRail")
+# The rails money moves on (dotted paths). The sandbox's are for the demo and tests; `check --deploy` refuses them.
+PAYOUT_ADAPTER = env("PAYOUT_ADAPTER", default="sandbox.rails.SandboxPayoutRail")
+COLLECTION_ADAPTER = env("COLLECTION_ADAPTER", default="sandbox.rails.SandboxCollectionRail")
 PAYOUT_SIMULATION = env("PAYOUT_SIMULATION", default="ok")  # ok | fail | timeout | timeout_after_paying
+# How the sandbox settles a collection: manual (an officer confirms or fails it in the back office) | confirm | fail.
+SANDBOX_COLLECTION_OUTCOME = env("SANDBOX_COLLECTION_OUTCOME", default="manual")
 PAYOUT_RECONCILE_AFTER_MINUTES = env.int("PAYOUT_RECONCILE_AFTER_MINUTES", default=10)
+COLLECTION_RECONCILE_AFTER_MINUTES = env.int("COLLECTION_RECONCILE_AFTER_MINUTES", default=10)
+# The platform's rails (production): its API, the secret we sign our requests with, and the one it signs its
+# callbacks with (the previous one is still accepted while rotating). Callbacks older than the window are refused.
+PLATFORM_RAIL_URL = env("PLATFORM_RAIL_URL", default="")
+PLATFORM_RAIL_SECRET = env("PLATFORM_RAIL_SECRET", default="")
+PLATFORM_RAIL_TIMEOUT_SECONDS = env.float("PLATFORM_RAIL_TIMEOUT_SECONDS", default=10.0)
+RAIL_CALLBACK_SECRET = env("RAIL_CALLBACK_SECRET", default="sandbox-callback-secret-not-for-production")
+RAIL_CALLBACK_PREVIOUS_SECRET = env("RAIL_CALLBACK_PREVIOUS_SECRET", default="")
+RAIL_CALLBACK_WINDOW_SECONDS = env.int("RAIL_CALLBACK_WINDOW_SECONDS", default=300)
+# An officer's bank transfer above this amount books only when a second officer approves it.
+BANK_TRANSFER_FOUR_EYES_AMOUNT = Decimal(env("BANK_TRANSFER_FOUR_EYES_AMOUNT", default="50000.00"))
 # Underwriting: the credit line is a multiple of average monthly sales; above the ceiling an officer decides.
 UNDERWRITING_LINE_MULTIPLE = Decimal(env("UNDERWRITING_LINE_MULTIPLE", default="1.5"))
 UNDERWRITING_AUTO_APPROVE_CEILING = Decimal(env("UNDERWRITING_AUTO_APPROVE_CEILING", default="300000"))

@@ -22,3 +22,11 @@ REST_FRAMEWORK = {**REST_FRAMEWORK, "NUM_PROXIES": ALLAUTH_TRUSTED_PROXY_COUNT}
 LENDER_REGISTERED_ADDRESS = env("LENDER_REGISTERED_ADDRESS")
 LENDER_REGISTRATION_NUMBER = env("LENDER_REGISTRATION_NUMBER")
 DISPUTE_RESOLUTION_VENUE = env("DISPUTE_RESOLUTION_VENUE")
+
+# The platform's own rails; the sandbox app (its tables and admin) does not exist in production.
+INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "sandbox"]
+PAYOUT_ADAPTER = env("PAYOUT_ADAPTER", default="lending.servicing.services.rails.PlatformPayoutRail")
+COLLECTION_ADAPTER = env("COLLECTION_ADAPTER", default="lending.servicing.services.rails.PlatformWithholdingRail")
+PLATFORM_RAIL_URL = env("PLATFORM_RAIL_URL")
+PLATFORM_RAIL_SECRET = env("PLATFORM_RAIL_SECRET")
+RAIL_CALLBACK_SECRET = env("RAIL_CALLBACK_SECRET")

@@ -214,33 +214,19 @@ class Disbursement(models.Model):
         return f"{self.loan_id} {self.amount} ({self.get_status_display()})"
 
 
-class SimulatedTransfer(models.Model):
-    """What the simulated bank rail has paid: one row per idempotency key, as a real rail would keep."""
-
-    idempotency_key = models.UUIDField(unique=True)
-    reference = models.CharField(max_length=64, unique=True)
-    amount = MoneyField()
-    account_number = models.CharField(max_length=34)
-    account_name = models.CharField(max_length=200)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("simulated bank transfer")
-        verbose_name_plural = _("simulated bank transfers")
-
-    def __str__(self) -> str:
-        return self.reference
-
-
 class PaymentSource(models.TextChoices):
-    PORTAL = "portal", _("Paid in the portal")
-    API = "api", _("Posted through the API")
+    # Money comes only from a rail or an officer: a collection the rail confirmed, the platform's withholding of a
+    # share of daily sales, or a bank transfer an officer recorded with its bank reference. ``portal`` and ``api``
+    # are payments merchants once recorded themselves; nothing makes them any more.
+    COLLECTION = "collection", _("Collected from settlements")
     SALES_SHARE = "sales_share", _("Share of daily sales")
-    OFFICER = "officer", _("Recorded by an officer")
+    OFFICER = "officer", _("Bank transfer recorded by an officer")
+    PORTAL = "portal", _("Paid in the portal (before collections)")
+    API = "api", _("Posted through the API (before collections)")
 
 
 class Payment(models.Model):
-    """Money received for a loan; idempotent by its external reference. Allocations say where it went."""
+    """Money received for a loan; idempotent by its reference on the loan. Allocations say where it went."""
 
     class Kind(models.TextChoices):
         REGULAR = "regular", _("Repayment")
@@ -261,7 +247,10 @@ class Payment(models.Model):
         verbose_name_plural = _("payments")
         ordering = ["loan", "received_on", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["source", "external_reference"], name="one_payment_per_reference"),
+            # A reference is the payer's own, unique on its loan: one merchant's references never touch another's.
+            models.UniqueConstraint(
+                fields=["loan", "source", "external_reference"], name="one_payment_per_loan_reference"
+            ),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_positive"),
         ]
 
@@ -438,3 +427,125 @@ class RestructureProposal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.loan_id} {self.get_status_display()}"
+
+
+class CollectionRequest(ConcurrentTransitionMixin, models.Model):
+    """A merchant's "pay now": money asked of the rail, a payment only once the rail confirms it.
+
+    requested -> pending (the rail accepted it) -> confirmed (booked as a payment) | failed; requested -> failed
+    (the rail refused it). At most one open (requested or pending) per loan.
+    """
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        PENDING = "pending", _("Pending at the rail")
+        CONFIRMED = "confirmed", _("Confirmed")
+        FAILED = "failed", _("Failed")
+
+    class Purpose(models.TextChoices):
+        DUE = "due", _("What is due now")
+        OTHER = "other", _("Another amount")
+        PAYOFF = "payoff", _("Pay off in full")
+        PREPAY = "prepay", _("Repay part early")
+
+    OPEN = (Status.REQUESTED, Status.PENDING)
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="collection_requests")
+    purpose = models.CharField(_("purpose"), max_length=10, choices=Purpose.choices)
+    keep = models.CharField(_("after repaying early, keep"), max_length=12, blank=True)
+    amount = MoneyField(_("amount"))
+    # The payer's reference (the pay form's token, or the API client's), unique on the loan.
+    reference = models.CharField(_("your reference"), max_length=64)
+    # Ours, sent to the rail: the rail keeps one collection per key, so asking again never takes twice.
+    idempotency_key = models.UUIDField(_("idempotency key"), default=uuid.uuid4, unique=True, editable=False)
+    status = FSMField(_("status"), default=Status.REQUESTED, choices=Status.choices, protected=True, db_index=True)
+    rail_reference = models.CharField(_("rail reference"), max_length=64, blank=True)
+    failure_reason = models.CharField(_("why it failed"), max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    requested_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    requested_on = models.DateField(_("requested on"))
+    created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    last_attempt_at = models.DateTimeField(_("last sent at"), null=True, blank=True)
+    settled_at = models.DateTimeField(_("settled at"), null=True, blank=True)
+    payment = models.OneToOneField(
+        "Payment", null=True, blank=True, on_delete=models.PROTECT, related_name="collection_request"
+    )
+
+    class Meta:
+        verbose_name = _("collection request")
+        verbose_name_plural = _("collection requests")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["loan", "reference"], name="one_collection_per_loan_reference"),
+            models.UniqueConstraint(
+                fields=["loan"],
+                condition=models.Q(status__in=["requested", "pending"]),
+                name="one_open_collection_per_loan",
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="collection_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id} {self.amount} {self.get_status_display()}"
+
+    @transition(field=status, source=Status.REQUESTED, target=Status.PENDING)
+    def accept(self) -> None:
+        """The rail accepted the request; the money comes with the next settlement."""
+
+    @transition(field=status, source=[Status.REQUESTED, Status.PENDING], target=Status.CONFIRMED)
+    def confirm(self) -> None:
+        self.settled_at = timezone.now()
+
+    @transition(field=status, source=[Status.REQUESTED, Status.PENDING], target=Status.FAILED)
+    def fail(self) -> None:
+        self.settled_at = timezone.now()
+
+
+class BankTransfer(ConcurrentTransitionMixin, models.Model):
+    """Money a merchant sent by bank transfer, recorded by an officer from the bank statement with its reference.
+
+    Booked at once up to ``BANK_TRANSFER_FOUR_EYES_AMOUNT``; above it, a second officer approves before it books.
+    awaiting_approval -> booked | rejected; a transfer at or below the amount is booked when recorded.
+    """
+
+    class Status(models.TextChoices):
+        AWAITING_APPROVAL = "awaiting", _("Awaiting a second officer")
+        BOOKED = "booked", _("Booked")
+        REJECTED = "rejected", _("Rejected")
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="bank_transfers")
+    amount = MoneyField(_("amount"))
+    received_on = models.DateField(_("received on"))
+    # The bank's reference for the credit to our account: one booking per bank credit, whichever loan.
+    bank_reference = models.CharField(_("bank reference"), max_length=64, unique=True)
+    note = models.TextField(_("note"), blank=True)
+    status = FSMField(_("status"), default=Status.AWAITING_APPROVAL, choices=Status.choices, protected=True)
+    recorded_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    decided_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    rejection_reason = models.TextField(_("why it was rejected"), blank=True)
+    payment = models.OneToOneField(
+        "Payment", null=True, blank=True, on_delete=models.PROTECT, related_name="bank_transfer"
+    )
+
+    class Meta:
+        verbose_name = _("bank transfer")
+        verbose_name_plural = _("bank transfers")
+        ordering = ["-recorded_at", "-id"]
+        constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="bank_transfer_amount_positive")]
+        permissions = [
+            ("record_bank_transfer", "Can record a merchant's bank transfer"),
+            ("approve_bank_transfer", "Can give the second approval of a large bank transfer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bank_reference} {self.amount}"
+
+    @transition(field=status, source=Status.AWAITING_APPROVAL, target=Status.BOOKED)
+    def book(self) -> None:
+        self.decided_at = timezone.now()
+
+    @transition(field=status, source=Status.AWAITING_APPROVAL, target=Status.REJECTED)
+    def reject(self) -> None:
+        self.decided_at = timezone.now()

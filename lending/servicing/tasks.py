@@ -47,3 +47,19 @@ def servicing_daily_task(on: str | None = None) -> dict[str, int]:
 
     day = datetime.date.fromisoformat(on) if on else timezone.localdate()
     return servicing_run_day(on=day)
+
+
+@shared_task(**TASK_OPTIONS)
+def collection_send_task(collection_id: int) -> str:
+    """Ask the rail for one requested collection (queued when the merchant pays); returns its status."""
+    from lending.servicing.services.collection_requests import collection_send
+
+    return collection_send(collection_id=collection_id).status
+
+
+@shared_task(**TASK_OPTIONS)
+def collections_reconcile_task() -> dict[str, int]:
+    """Ask again what was never asked, and ask the rail about collections still pending; every few minutes."""
+    from lending.servicing.services.collection_requests import collections_reconcile
+
+    return collections_reconcile()

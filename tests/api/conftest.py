@@ -94,6 +94,8 @@ class Persona:
     markers: tuple[str, ...] = ()
     merchant: object | None = None
     application: object | None = None
+    # The payment rail: no account, no token; it signs each request's body with the shared callback secret.
+    signs: bool = False
 
     @property
     def email(self) -> str | None:
@@ -108,7 +110,16 @@ class Persona:
         return client
 
 
-PERSONAS = ("merchant_a", "merchant_b", "partner_x", "partner_y", "officer", "platform_feed", "anonymous")
+PERSONAS = (
+    "merchant_a",
+    "merchant_b",
+    "partner_x",
+    "partner_y",
+    "officer",
+    "platform_feed",
+    "rail_callback",
+    "anonymous",
+)
 # A product on offer: public data every persona may read and get quotes on.
 PRODUCT_CODE = "operating-loan"
 
@@ -176,6 +187,7 @@ def personas(merchant, other_merchant, partner_user, loan_officer, catalogue) ->
         "partner_y": Persona("partner_y", partner_y, markers=(partner_y.email,)),
         "officer": Persona("officer", loan_officer, markers=(loan_officer.email,)),
         "platform_feed": Persona("platform_feed", feed, markers=(feed.email,)),
+        "rail_callback": Persona("rail_callback", None, signs=True),
         "anonymous": Persona("anonymous", None),
     }
 

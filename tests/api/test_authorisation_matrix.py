@@ -1,7 +1,9 @@
-"""Who may call what: every operation of the OpenAPI schema by seven personas, with the answer each must get.
+"""Who may call what: every operation of the OpenAPI schema by eight personas, with the answer each must get.
 
 The platform feed's token is a system credential scoped to one operation, sending settlement sales: everywhere
-else it is refused (403), even on the public operations, so a leaked feed token opens nothing else.
+else it is refused (403), even on the public operations, so a leaked feed token opens nothing else. The payment
+rail has no account at all: it signs its callbacks with the shared secret, which opens the callback and nothing
+else (everywhere else it is as anonymous as any client without a token).
 
 The table is the API's authorisation policy in one place. An operation that appears in the schema without a
 row here fails the suite, so every new endpoint has to state who may call it. Beyond the status code, every
@@ -17,6 +19,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from lending.origination.models import LoanApplication
+from lending.servicing.services.rails import rail_signed_headers
 from merchants.models import Merchant, SalesDay
 from tests.api.conftest import DEFAULT_PASSWORD, PERSONAS, PRODUCT_CODE, Persona, schema_operations
 
@@ -41,8 +44,14 @@ class Row:
 
 def _everyone(status: int, *, anonymous: int, platform_feed: int = 403) -> dict[str, int]:
     # The platform feed's token answers only on its own operation; the few operations that read no credentials
-    # at all (the token exchange, the calculator's quotes) treat it as the anonymous client it then is.
-    return {**dict.fromkeys(PERSONAS, status), "anonymous": anonymous, "platform_feed": platform_feed}
+    # at all (the token exchange, the calculator's quotes) treat it as the anonymous client it then is. The rail
+    # sends no token: it is anonymous here.
+    return {
+        **dict.fromkeys(PERSONAS, status),
+        "anonymous": anonymous,
+        "rail_callback": anonymous,
+        "platform_feed": platform_feed,
+    }
 
 
 def _merchants_only(status: int) -> dict[str, int]:
@@ -53,7 +62,18 @@ def _merchants_only(status: int) -> dict[str, int]:
         "partner_y": 403,
         "officer": 403,
         "platform_feed": 403,
+        "rail_callback": 401,
         "anonymous": 401,
+    }
+
+
+def _rail_callback(personas: Personas, me: Persona) -> dict:
+    # A well-formed confirmation naming a collection no persona has: the rail is heard (404), everyone else is not.
+    return {
+        "idempotency_key": "00000000-0000-4000-8000-000000000000",
+        "reference": "COL-MATRIX",
+        "status": "confirmed",
+        "amount": "100.00",
     }
 
 
@@ -99,7 +119,7 @@ MATRIX: dict[str, Row] = {
     "sales_create": Row(expect=_merchants_only(201), body=_one_sales_day),
     # Only the platform's feed writes platform rows (here: merchant A's credit file, which it may change).
     "platform_sales_feed": Row(
-        expect={**dict.fromkeys(PERSONAS, 403), "platform_feed": 201, "anonymous": 401},
+        expect={**dict.fromkeys(PERSONAS, 403), "platform_feed": 201, "rail_callback": 401, "anonymous": 401},
         body=_feed_batch,
         headers=lambda personas, me: {"Idempotency-Key": f"matrix-{me.name}"},
         may_see={"platform_feed": {"merchant_a"}},
@@ -140,10 +160,22 @@ MATRIX: dict[str, Row] = {
     "loans_payments_retrieve": Row(
         expect=_everyone(404, anonymous=401), path_params=lambda personas, me: {"id": 999999}
     ),
-    "loans_payments_create": Row(
+    # Pay now: a merchant asks for a collection; nobody posts a payment (that operation no longer exists).
+    "loans_collections_list": Row(
+        expect=_everyone(404, anonymous=401), path_params=lambda personas, me: {"id": 999999}
+    ),
+    "loans_collections_create": Row(
         expect=_everyone(404, anonymous=401),
         path_params=lambda personas, me: {"id": 999999},
-        body=lambda personas, me: {"amount": "100.00", "external_reference": "matrix-1"},
+        body=lambda personas, me: {"purpose": "other", "amount": "100.00", "reference": "matrix-1"},
+    ),
+    "loans_collections_retrieve": Row(
+        expect=_everyone(404, anonymous=401), path_params=lambda personas, me: {"id": 999999, "collection_id": 1}
+    ),
+    # Only the rail's signature opens its callback; a token of any persona counts for nothing there.
+    "rails_collections_callback_create": Row(
+        expect={**dict.fromkeys(PERSONAS, 401), "rail_callback": 404},
+        body=_rail_callback,
     ),
     "loans_payoff_quote_retrieve": Row(
         expect=_everyone(404, anonymous=401), path_params=lambda personas, me: {"id": 999999}
@@ -158,11 +190,6 @@ MATRIX: dict[str, Row] = {
         expect=_everyone(404, anonymous=401),
         path_params=lambda personas, me: {"id": 999999},
         body=lambda personas, me: {"instalment": 1, "new_due_date": "2030-01-10", "reason": "matrix"},
-    ),
-    "loans_prepayments_create": Row(
-        expect=_everyone(404, anonymous=401),
-        path_params=lambda personas, me: {"id": 999999},
-        body=lambda personas, me: {"amount": "100.00", "external_reference": "matrix-1", "keep": "term"},
     ),
     "loans_retrieve": Row(expect=_merchants_only(404), path_params=lambda personas, me: {"id": 999999}),
 }
@@ -224,13 +251,11 @@ def _call(persona: Persona, personas: Personas, op_id: str, method: str, path: s
     url = path.format(**row.path_params(personas, persona))
     body = row.body(personas, persona)
     client = persona.client()
-    return client.generic(
-        method,
-        url,
-        json.dumps(body) if body is not None else "",
-        content_type="application/json",
-        headers=row.headers(personas, persona),
-    )
+    payload = json.dumps(body) if body is not None else ""
+    headers = row.headers(personas, persona)
+    if persona.signs:
+        headers = {**headers, **rail_signed_headers(body=payload.encode())}
+    return client.generic(method, url, payload, content_type="application/json", headers=headers)
 
 
 @pytest.mark.parametrize("persona_name", PERSONAS)

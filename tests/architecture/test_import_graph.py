@@ -1,6 +1,7 @@
 """The house's one rule of structure: imports point down the layers, and no two modules import each other.
 
-Layers, top to bottom: lending's origination → servicing → catalogue → underwriting → merchants → accounts and core.
+Layers, top to bottom: the sandbox rails → lending's origination → servicing → catalogue → underwriting → merchants
+→ accounts and core.
 A lower layer never imports a higher one (the higher layer passes facts in), whether at the top of a module or
 inside a function: an import deferred into a function is still a dependency, and hiding a cycle that way is what
 this test exists to catch. Tests, migrations and management commands of the top layer are outside the graph.
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("core", "accounts", "merchants", "underwriting", "lending")
+APPS = ("core", "accounts", "merchants", "underwriting", "lending", "sandbox")
 
 # Lower number = lower layer. A module may import its own layer and the layers below it.
 LAYERS = {
@@ -25,6 +26,8 @@ LAYERS = {
     "lending.origination": 5,
     # The app's own shell: the model and admin registries, the URL namespace and the demo loader.
     "lending": 6,
+    # The sandbox rails play the bank and the platform behind lending's rail interfaces (demo and tests only).
+    "sandbox": 7,
 }
 
 

@@ -21,8 +21,9 @@ from lending.catalogue.tests.factories import LoanProductFactory
 from lending.origination.models import ApplicationState, LoanApplication
 from lending.origination.services.funding import application_fund, application_second_approve, disbursement_send
 from lending.origination.tests.factories import signed_application
-from lending.servicing.models import Disbursement, Loan, LoanState, SimulatedTransfer
-from lending.servicing.services.rails import SimulatedBankRail
+from lending.servicing.models import Disbursement, Loan, LoanState
+from sandbox.models import SandboxTransfer
+from sandbox.rails import SandboxPayoutRail
 
 WORKERS = 20
 ATTEMPTS_EACH = 10
@@ -30,7 +31,7 @@ ATTEMPTS_EACH = 10
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-class SlowRail(SimulatedBankRail):
+class SlowRail(SandboxPayoutRail):
     """The simulated rail, taking a bank's time to answer."""
 
     def send(self, **kwargs):
@@ -92,13 +93,13 @@ def test_two_hundred_concurrent_fund_and_payout_attempts_pay_out_once(merchant):
     assert len(outcomes) == WORKERS * ATTEMPTS_EACH
     assert Loan.objects.count() == 1
     assert Disbursement.objects.count() == 1
-    assert SimulatedTransfer.objects.count() == 1
+    assert SandboxTransfer.objects.count() == 1
     loan = Loan.objects.get()
     disbursement = loan.disbursement
     assert loan.state == LoanState.ACTIVE
     assert disbursement.status == Disbursement.Status.SUCCEEDED
     assert disbursement.attempts == 1
-    assert SimulatedTransfer.objects.get().idempotency_key == disbursement.idempotency_key
+    assert SandboxTransfer.objects.get().idempotency_key == disbursement.idempotency_key
     assert loan.instalments.count() == 12
     assert AuditEvent.objects.filter(action="loan.create").count() == 1
     assert AuditEvent.objects.filter(action="application.fund").count() == 1
@@ -131,5 +132,5 @@ def test_concurrent_second_approvals_make_one_loan(settings, merchant, loan_offi
     assert len(loans) == 1
     assert all("this one is Funded" in str(refusal) for refusal in refusals)
     assert Loan.objects.count() == 1
-    assert SimulatedTransfer.objects.count() == 1
+    assert SandboxTransfer.objects.count() == 1
     assert AuditEvent.objects.filter(action="application.second_approve").count() == 1

@@ -28,8 +28,10 @@ from lending.origination.services.funding import (
 )
 from lending.origination.tasks import application_fund_task, disbursement_send_task, disbursements_reconcile_task
 from lending.origination.tests.factories import signed_application
-from lending.servicing.models import Disbursement, Loan, LoanState, SimulatedTransfer
-from lending.servicing.services.rails import PayoutFailed, PayoutResult, PayoutStatus, PayoutTimeout, SimulatedBankRail
+from lending.servicing.models import Disbursement, Loan, LoanState
+from lending.servicing.services.rails import PayoutFailed, PayoutResult, PayoutStatus, PayoutTimeout
+from sandbox.models import SandboxTransfer
+from sandbox.rails import SandboxPayoutRail
 
 pytestmark = pytest.mark.django_db
 
@@ -95,7 +97,7 @@ def test_signed_application_becomes_an_active_loan_paid_out_with_its_schedule(
     assert disbursement.account_number == application.merchant.settlement_account_number
     assert disbursement.rail_reference.startswith("SIM")
     assert disbursement.attempts == 1
-    transfer = SimulatedTransfer.objects.get()
+    transfer = SandboxTransfer.objects.get()
     assert transfer.idempotency_key == disbursement.idempotency_key
     assert transfer.amount == Decimal("19800.00")
     assert transfer.reference == disbursement.rail_reference
@@ -167,7 +169,7 @@ def test_funding_a_funded_application_again_returns_its_loan_and_creates_nothing
 
     assert again == loan
     assert callbacks == []
-    assert Loan.objects.count() == Disbursement.objects.count() == SimulatedTransfer.objects.count() == 1
+    assert Loan.objects.count() == Disbursement.objects.count() == SandboxTransfer.objects.count() == 1
     assert actions(application).count("application.fund") == 1
 
 
@@ -261,7 +263,7 @@ def test_tasks_are_acknowledged_late_and_requeued_when_a_worker_dies():
 
 
 def test_the_rail_pays_a_key_once_and_answers_a_repeat_with_the_first_transfer(db):
-    rail = SimulatedBankRail()
+    rail = SandboxPayoutRail()
     key = Disbursement().idempotency_key
     payee = {"amount": Decimal("100.00"), "account_number": "6222", "account_name": "甲", "bank_name": "工商银行"}
 
@@ -269,7 +271,7 @@ def test_the_rail_pays_a_key_once_and_answers_a_repeat_with_the_first_transfer(d
     second = rail.send(idempotency_key=key, **payee)
 
     assert first == second
-    assert SimulatedTransfer.objects.count() == 1
+    assert SandboxTransfer.objects.count() == 1
     assert rail.query(idempotency_key=key) == first
     assert rail.query(idempotency_key=Disbursement().idempotency_key) is None
 
@@ -281,21 +283,21 @@ def test_the_rail_pays_a_key_once_and_answers_a_repeat_with_the_first_transfer(d
 def test_the_rail_can_be_told_to_fail_or_time_out(settings, mode, error, paid):
     settings.PAYOUT_SIMULATION = mode
     with pytest.raises(error):
-        SimulatedBankRail().send(
+        SandboxPayoutRail().send(
             idempotency_key=Disbursement().idempotency_key,
             amount=Decimal("1.00"),
             account_number="1",
             account_name="a",
             bank_name="b",
         )
-    assert SimulatedTransfer.objects.count() == paid
+    assert SandboxTransfer.objects.count() == paid
 
 
 def test_the_class_switch_overrides_the_setting(settings, monkeypatch):
     settings.PAYOUT_SIMULATION = "ok"
-    monkeypatch.setattr(SimulatedBankRail, "mode", "fail")
+    monkeypatch.setattr(SandboxPayoutRail, "mode", "fail")
     with pytest.raises(PayoutFailed, match="account is closed"):
-        SimulatedBankRail().send(
+        SandboxPayoutRail().send(
             idempotency_key=Disbursement().idempotency_key,
             amount=Decimal("1.00"),
             account_number="1",
@@ -321,7 +323,7 @@ def test_sending_a_paid_out_disbursement_again_pays_nothing(application, django_
 
     assert again.status == Disbursement.Status.SUCCEEDED
     assert again.attempts == 1
-    assert SimulatedTransfer.objects.count() == 1
+    assert SandboxTransfer.objects.count() == 1
 
 
 def test_a_failed_payout_is_recorded_and_the_loan_stays_pending(
@@ -335,7 +337,7 @@ def test_a_failed_payout_is_recorded_and_the_loan_stays_pending(
     assert disbursement.status == Disbursement.Status.FAILED
     assert "account is closed" in disbursement.last_error
     assert loan.state == LoanState.PENDING_DISBURSEMENT
-    assert not SimulatedTransfer.objects.exists()
+    assert not SandboxTransfer.objects.exists()
     assert actions(disbursement)[-1] == "disbursement.fail"
     officer_notice = Notice.objects.get(user=payout_officer, title="A payout failed")
     assert f"/admin/lending/disbursement/{disbursement.pk}/" in officer_notice.url
@@ -359,7 +361,7 @@ def test_an_officer_retries_a_failed_payout_and_it_is_paid_once(
     assert disbursement.idempotency_key == key
     assert disbursement.attempts == 2
     assert loan.state == LoanState.ACTIVE
-    assert SimulatedTransfer.objects.get().idempotency_key == key
+    assert SandboxTransfer.objects.get().idempotency_key == key
     retried = [event for event in audit_trail(disbursement) if event.action == "disbursement.retry"]
     assert retried[0].actor == payout_officer
 
@@ -388,7 +390,7 @@ def test_a_timeout_leaves_the_payout_sending_and_reconcile_sends_it_again_with_t
     disbursement = loan.disbursement
     assert disbursement.status == Disbursement.Status.SENDING
     assert loan.state == LoanState.PENDING_DISBURSEMENT
-    assert not SimulatedTransfer.objects.exists()
+    assert not SandboxTransfer.objects.exists()
     # Another worker picking the payout up meanwhile does not send it a second time.
     assert disbursement_send(disbursement_id=disbursement.pk).attempts == 1
 
@@ -400,7 +402,7 @@ def test_a_timeout_leaves_the_payout_sending_and_reconcile_sends_it_again_with_t
     disbursement.refresh_from_db()
     assert disbursement.status == Disbursement.Status.SUCCEEDED
     assert disbursement.attempts == 2
-    assert SimulatedTransfer.objects.get().idempotency_key == disbursement.idempotency_key
+    assert SandboxTransfer.objects.get().idempotency_key == disbursement.idempotency_key
     assert Loan.objects.get().state == LoanState.ACTIVE
 
 
@@ -410,7 +412,7 @@ def test_a_timeout_after_paying_is_found_by_reconcile_and_not_paid_again(
     settings.PAYOUT_SIMULATION = "timeout_after_paying"
     loan = fund_and_pay(application, django_capture_on_commit_callbacks)
     assert loan.disbursement.status == Disbursement.Status.SENDING
-    transfer = SimulatedTransfer.objects.get()
+    transfer = SandboxTransfer.objects.get()
 
     settings.PAYOUT_SIMULATION = "ok"
     with django_capture_on_commit_callbacks(execute=True):
@@ -420,7 +422,7 @@ def test_a_timeout_after_paying_is_found_by_reconcile_and_not_paid_again(
     assert disbursement.status == Disbursement.Status.SUCCEEDED
     assert disbursement.rail_reference == transfer.reference
     assert disbursement.attempts == 1
-    assert SimulatedTransfer.objects.count() == 1
+    assert SandboxTransfer.objects.count() == 1
     assert Loan.objects.get().state == LoanState.ACTIVE
 
 
@@ -446,7 +448,7 @@ def test_a_payout_whose_task_was_lost_is_sent_by_reconcile(application, django_c
     with django_capture_on_commit_callbacks(execute=True):
         disbursements_reconcile(older_than=datetime.timedelta(0))
     assert Disbursement.objects.get().status == Disbursement.Status.SUCCEEDED
-    assert SimulatedTransfer.objects.count() == 1
+    assert SandboxTransfer.objects.count() == 1
 
 
 def test_a_worker_killed_mid_payout_is_settled_by_reconcile(
@@ -457,7 +459,7 @@ def test_a_worker_killed_mid_payout_is_settled_by_reconcile(
 
     funded_without_payout(application, django_capture_on_commit_callbacks)
     disbursement = Disbursement.objects.get()
-    monkeypatch.setattr(SimulatedBankRail, "send", killed)
+    monkeypatch.setattr(SandboxPayoutRail, "send", killed)
     with pytest.raises(SystemExit):
         disbursement_send(disbursement_id=disbursement.pk)
     assert Disbursement.objects.get().status == Disbursement.Status.SENDING
@@ -467,7 +469,7 @@ def test_a_worker_killed_mid_payout_is_settled_by_reconcile(
         disbursements_reconcile(older_than=datetime.timedelta(0))
 
     assert Disbursement.objects.get().status == Disbursement.Status.SUCCEEDED
-    assert SimulatedTransfer.objects.count() == 1
+    assert SandboxTransfer.objects.count() == 1
 
 
 class AnswerLaterRail:

@@ -18,9 +18,10 @@ from lending.catalogue.tests.factories import LoanProductFactory
 from lending.origination.models import ApplicationState, LoanApplication
 from lending.origination.services.funding import application_fund
 from lending.origination.tests.factories import signed_application
-from lending.servicing.models import Disbursement, Loan, LoanState, SimulatedTransfer
+from lending.servicing.models import Disbursement, Loan, LoanState
 from merchants.tests.factories import MerchantFactory
 from merchants.tests.files.samples import add_required_documents
+from sandbox.models import SandboxTransfer
 
 pytestmark = pytest.mark.django_db
 
@@ -326,7 +327,7 @@ def test_senior_officer_retries_a_failed_payout_from_the_list(
     assert "1 payout(s) queued again." in page_messages(response)
     failed_payout.refresh_from_db()
     assert failed_payout.status == Disbursement.Status.SUCCEEDED
-    assert SimulatedTransfer.objects.count() == 1
+    assert SandboxTransfer.objects.count() == 1
     assert Loan.objects.get().state == LoanState.ACTIVE
 
 

@@ -1,1 +1,1 @@
-from lending.servicing.admin import collections, loans  # noqa: F401
+from lending.servicing.admin import collections, loans, payments  # noqa: F401

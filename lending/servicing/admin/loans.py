@@ -7,7 +7,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from core.admin.mixins import AuditTrailAdminMixin, EstimatedCountPaginator, ReadOnlyAdminMixin
-from lending.servicing.models import Instalment, Loan, SimulatedTransfer
+from lending.servicing.models import Instalment, Loan
 from lending.servicing.selectors.loans import loan_paid_out
 
 
@@ -91,15 +91,3 @@ class LoanAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     def audit_related(self, loan: Loan) -> list:
         disbursement = loan_paid_out(loan)
         return [] if disbursement is None else [disbursement]
-
-
-@admin.register(SimulatedTransfer)
-class SimulatedTransferAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """What the simulated bank rail has paid (development and tests); a real rail keeps its own ledger."""
-
-    list_display = ["reference", "amount", "account_name", "idempotency_key", "created_at"]
-    search_fields = ["=reference", "=idempotency_key"]
-    show_full_result_count = False
-    # Facet counts are one COUNT per filter choice over the whole table: never at this size.
-    show_facets = admin.ShowFacets.NEVER
-    paginator = EstimatedCountPaginator

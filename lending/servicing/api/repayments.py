@@ -1,9 +1,9 @@
-"""Repayments over the API: a loan's payments, posting a repayment, the payoff quote, and prepayments.
+"""Repayments over the API: a loan's payments, the payoff quote, and pay now (a collection from the rail).
 
-Who may call: the loan's merchant. A partner bank will post repayments for the loans it co-funds once
-co-lending exists; no loan is partner-funded yet, so a partner (and an officer) finds no loan here: 404, the same
-as another merchant's loan or a missing one. POSTs honour ``Idempotency-Key``; the body's ``external_reference``
-is idempotent on its own too (the same reference and amount return the first payment with 200).
+Who may call: the loan's merchant; anyone else finds no loan (404, the same as a missing one). No client posts a
+payment, a prepayment or a payoff: money is booked only when a rail confirms it or an officer records a bank
+transfer. The merchant asks for a collection (``POST .../collections/``, honouring ``Idempotency-Key``, and
+idempotent by its own ``reference`` on the loan) and sees it pending until the rail confirms or fails it.
 """
 
 from datetime import date
@@ -22,16 +22,10 @@ from rest_framework.views import APIView
 
 from core.api.idempotency import IdempotentMixin
 from core.api.pagination import DefaultCursorPagination
-from lending.servicing.models import Loan, Payment, PaymentSource
-from lending.servicing.selectors.repayments import loan_for_owner, payments_of_loan
-from lending.servicing.services.repayments import (
-    KEEP_INSTALMENT,
-    KEEP_TERM,
-    loan_pay_off,
-    loan_prepay_partial,
-    payment_record,
-    payoff_quote,
-)
+from lending.servicing.models import CollectionRequest, Loan, Payment, PaymentSource
+from lending.servicing.selectors.repayments import collections_of_loan, loan_for_owner, payments_of_loan
+from lending.servicing.services.collection_requests import collection_request
+from lending.servicing.services.repayments import KEEP_INSTALMENT, KEEP_TERM, payoff_quote
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -78,24 +72,10 @@ def _own_loan(request: Request, pk: int) -> Loan:
     return loan
 
 
-def _answer(payment: Payment, created_before: bool) -> Response:
-    # A repeated reference returns the first payment: 200, not 201, so a client can tell nothing new happened.
-    code = status.HTTP_200_OK if created_before else status.HTTP_201_CREATED
-    fresh = payments_of_loan(loan=payment.loan).get(pk=payment.pk)
-    return Response(PaymentSerializer(fresh).data, status=code)
+class LoanPaymentsApi(APIView):
+    """Payments are booked by the rails and officers, never posted by a client: this lists them."""
 
-
-def _known(source: str, reference: str) -> bool:
-    return Payment.objects.filter(source=source, external_reference=reference).exists()
-
-
-class LoanPaymentsApi(IdempotentMixin, APIView):
     permission_classes = [IsAuthenticated]
-
-    class InputSerializer(serializers.Serializer):
-        amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"))
-        received_on = serializers.DateField(required=False, help_text="Defaults to today.")
-        external_reference = serializers.CharField(max_length=64)
 
     @extend_schema(
         summary="List a loan's payments, newest first, with where each went",
@@ -108,38 +88,115 @@ class LoanPaymentsApi(IdempotentMixin, APIView):
         page = paginator.paginate_queryset(payments_of_loan(loan=loan), request, view=self)
         return paginator.get_paginated_response(PaymentSerializer(page, many=True).data)
 
+
+class CollectionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    purpose = serializers.ChoiceField(choices=CollectionRequest.Purpose.choices)
+    keep = serializers.CharField()
+    amount = serializers.DecimalField(**MONEY)
+    reference = serializers.CharField()
+    status = serializers.ChoiceField(choices=CollectionRequest.Status.choices)
+    failure_reason = serializers.CharField()
+    requested_on = serializers.DateField()
+    created_at = serializers.DateTimeField()
+    settled_at = serializers.DateTimeField(allow_null=True)
+    payment = serializers.IntegerField(source="payment_id", allow_null=True)
+
+
+class CollectionPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = CollectionSerializer(many=True)
+
+
+class LoanCollectionsApi(IdempotentMixin, APIView):
+    """Pay now: ask for money from the merchant's settlement account; it is a payment once the rail confirms."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        purpose = serializers.ChoiceField(
+            choices=CollectionRequest.Purpose.choices,
+            help_text="due: what is due now; other: an amount up to the payoff; payoff: the whole loan at today's "
+            "quote; prepay: repay part early and re-amortise.",
+        )
+        amount = serializers.DecimalField(
+            **MONEY,
+            min_value=Decimal("0.01"),
+            required=False,
+            help_text="Required for other and prepay; for payoff it must equal today's quote when given.",
+        )
+        keep = serializers.ChoiceField(
+            choices=[KEEP_TERM, KEEP_INSTALMENT],
+            default=KEEP_TERM,
+            help_text="For prepay. term: keep the term, lower the instalment; instalment: keep it, shorten the term.",
+        )
+        reference = serializers.CharField(
+            max_length=64, help_text="Yours, unique on the loan: the same reference again answers with the first."
+        )
+
     @extend_schema(
-        summary="Post a repayment received for a loan",
-        description="Idempotent by external_reference: the same reference and amount return the first payment (200); "
-        "the same reference with another amount is refused (409).",
+        summary="List a loan's collection requests (pay now), newest first",
+        operation_id="loans_collections_list",
+        responses={200: CollectionPageSerializer, 404: OpenApiResponse(description="No such loan of yours.")},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        loan = _own_loan(request, pk)
+        paginator = DefaultCursorPagination()
+        paginator.ordering = ("-created_at", "-id")
+        page = paginator.paginate_queryset(collections_of_loan(loan=loan), request, view=self)
+        return paginator.get_paginated_response(CollectionSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Pay now: ask the rail to collect from the settlement account",
+        operation_id="loans_collections_create",
+        description="Checks the amount against what is owed before anything is asked. The answer is pending: the "
+        "collection becomes a payment when the rail confirms it (see the loan's payments). The same reference "
+        "answers with the first request (200); one collection per loan may be open at a time (409).",
         request=InputSerializer,
         responses={
-            201: PaymentSerializer,
-            200: PaymentSerializer,
+            202: CollectionSerializer,
+            200: CollectionSerializer,
             400: OpenApiResponse(description="Invalid input; `fields` names each field."),
             404: OpenApiResponse(description="No such loan of yours."),
-            409: OpenApiResponse(description="The loan takes no payments, or the reference was used for another."),
+            409: OpenApiResponse(
+                description="The loan takes no payments, a collection is pending, or the reference "
+                "was used for another."
+            ),
         },
     )
     def post(self, request: Request, pk: int) -> Response:
         loan = _own_loan(request, pk)
-        data = self._input(request)
-        reference = data["external_reference"]
-        before = _known(PaymentSource.API, reference)
-        payment = payment_record(
-            loan=loan,
-            amount=data["amount"],
-            received_on=data.get("received_on") or timezone.localdate(),
-            source=PaymentSource.API,
-            external_reference=reference,
-            by=request.user,
-        )
-        return _answer(payment, before)
-
-    def _input(self, request: Request) -> dict:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
+        data = serializer.validated_data
+        requested = collection_request(
+            loan=loan,
+            purpose=data["purpose"],
+            amount=data.get("amount"),
+            keep=data["keep"],
+            reference=data["reference"],
+            by=request.user,
+        )
+        code = status.HTTP_202_ACCEPTED if requested.created else status.HTTP_200_OK
+        fresh = collections_of_loan(loan=loan).get(pk=requested.collection.pk)
+        return Response(CollectionSerializer(fresh).data, status=code)
+
+
+class LoanCollectionApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="One collection request of a loan: pending, confirmed (with its payment) or failed (and why)",
+        operation_id="loans_collections_retrieve",
+        responses={200: CollectionSerializer, 404: OpenApiResponse(description="No such loan or request of yours.")},
+    )
+    def get(self, request: Request, pk: int, collection_id: int) -> Response:
+        loan = _own_loan(request, pk)
+        collection = collections_of_loan(loan=loan).filter(pk=collection_id).first()
+        if collection is None:
+            raise NotFound
+        return Response(CollectionSerializer(collection).data)
 
 
 class PayoffQuoteApi(APIView):
@@ -168,51 +225,9 @@ class PayoffQuoteApi(APIView):
         return Response(PayoffQuoteSerializer(payoff_quote(loan=loan, on=on).as_dict()).data)
 
 
-class LoanPrepaymentsApi(IdempotentMixin, APIView):
-    permission_classes = [IsAuthenticated]
-
-    class InputSerializer(serializers.Serializer):
-        full = serializers.BooleanField(default=False, help_text="true: pay the loan off in full today.")
-        amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"))
-        external_reference = serializers.CharField(max_length=64)
-        keep = serializers.ChoiceField(
-            choices=[KEEP_TERM, KEEP_INSTALMENT],
-            default=KEEP_TERM,
-            help_text="term: keep the term, lower the instalment; instalment: keep the instalment, shorten the term.",
-        )
-
-    @extend_schema(
-        summary="Repay early: in full (`full: true`) or in part, re-amortising the rest",
-        request=InputSerializer,
-        responses={
-            201: PaymentSerializer,
-            200: PaymentSerializer,
-            400: OpenApiResponse(description="Invalid input, or an amount below the payoff quote."),
-            404: OpenApiResponse(description="No such loan of yours."),
-            409: OpenApiResponse(description="Not allowed by the contract or the loan's state, or arrears unpaid."),
-        },
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        loan = _own_loan(request, pk)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        reference = data["external_reference"]
-        before = _known(PaymentSource.API, reference)
-        common = {
-            "loan": loan,
-            "amount": data["amount"],
-            "on": timezone.localdate(),
-            "external_reference": reference,
-            "by": request.user,
-            "source": PaymentSource.API,
-        }
-        payment = loan_pay_off(**common) if data["full"] else loan_prepay_partial(keep=data["keep"], **common)
-        return _answer(payment, before)
-
-
 urlpatterns = [
     path("loans/<int:pk>/payments/", LoanPaymentsApi.as_view(), name="loan-payments"),
     path("loans/<int:pk>/payoff-quote/", PayoffQuoteApi.as_view(), name="loan-payoff-quote"),
-    path("loans/<int:pk>/prepayments/", LoanPrepaymentsApi.as_view(), name="loan-prepayments"),
+    path("loans/<int:pk>/collections/", LoanCollectionsApi.as_view(), name="loan-collections"),
+    path("loans/<int:pk>/collections/<int:collection_id>/", LoanCollectionApi.as_view(), name="loan-collection"),
 ]

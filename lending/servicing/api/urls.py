@@ -4,4 +4,5 @@ urlpatterns = [
     path("", include("lending.servicing.api.loans")),
     path("", include("lending.servicing.api.repayments")),
     path("", include("lending.servicing.api.deferrals")),
+    path("", include("lending.servicing.api.rails")),
 ]

@@ -4,7 +4,7 @@ from datetime import date
 
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
-from lending.servicing.models import Allocation, Instalment, Loan, LoanState, Payment
+from lending.servicing.models import Allocation, CollectionRequest, Instalment, Loan, LoanState, Payment
 from lending.servicing.selectors.loans import loans_list
 
 
@@ -24,6 +24,16 @@ def payments_of_loan(*, loan: Loan) -> QuerySet[Payment]:
     )
 
 
+def collections_of_loan(*, loan: Loan) -> QuerySet[CollectionRequest]:
+    """The loan's collection requests (pay now), newest first."""
+    return CollectionRequest.objects.filter(loan=loan).order_by("-created_at", "-id")
+
+
+def collection_open(*, loan: Loan) -> CollectionRequest | None:
+    """The loan's collection still waiting for the rail, if any (there is at most one)."""
+    return CollectionRequest.objects.filter(loan=loan, status__in=CollectionRequest.OPEN).first()
+
+
 def loans_with_credit_due(*, on: date) -> QuerySet[Loan]:
     """Loans holding credit with an unpaid instalment due on or before ``on``: what ``credit_apply`` has to do.
 
@@ -35,4 +45,4 @@ def loans_with_credit_due(*, on: date) -> QuerySet[Loan]:
     ).filter(Exists(unpaid_due))
 
 
-__all__ = ["loan_for_owner", "loans_with_credit_due", "payments_of_loan"]
+__all__ = ["collection_open", "collections_of_loan", "loan_for_owner", "loans_with_credit_due", "payments_of_loan"]

@@ -7,9 +7,9 @@ Invariants this module protects:
   later, the spending is booked on the payment that brought the money in (a negative ``credit`` allocation and the
   instalment components it paid), so that stays true, and the loan's ``credit_balance`` always equals the sum of its
   payments' ``credit`` allocations.
-- A payment is recorded once: it is idempotent by ``(source, external_reference)``. The same reference with the
-  same amount returns the first payment and changes nothing; with a different amount it is refused
-  (``PaymentReferenceReused``). The unique constraint in the database is the backstop.
+- A payment is recorded once: it is idempotent by ``(loan, source, external_reference)``. The same reference with
+  the same amount returns the first payment and changes nothing; with a different amount it is refused
+  (``PaymentReferenceReused``, naming nothing but this loan's own payment). The unique constraint is the backstop.
 - Every write locks the loan first (``select_for_update``), then its instalments, in number order.
 - No component is ever paid beyond what is due on it; the schedule's principal always sums to the loan's.
 
@@ -25,15 +25,17 @@ Entry points (all keyword-only, each one transaction):
 - ``payoff_quote(*, loan, on)``: what pays the loan off on that date, and only that date.
 - ``loan_pay_off(...)`` and ``loan_prepay_partial(...)``: full payoff, and partial prepayment that re-amortises
   the rest of the schedule (shorter term, or lower instalment).
-- ``portal_payment_make(...)``: the merchant's "pay now": a collection from the settlement account through the
-  simulated rail (idempotent by the form's token), then one of the above with source ``portal``.
+- ``collectable_amount(...)``: what a merchant's "pay now" may ask the rail for, checked before anything is taken.
+
+Who calls them: never a merchant. A payment is booked when the rail confirms a collection
+(``collection_requests``), when the platform withholds a share of sales (the daily job), or when an officer
+records a bank transfer (``bank_transfers``). ``received_on`` is never in the future and never before the day the
+loan was paid out or the last day the nightly job has already serviced it.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
@@ -43,7 +45,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.exceptions import StateConflict
@@ -55,7 +56,7 @@ from lending.catalogue.money import QuoteError, QuoteTerms, RepaymentMethod, quo
 from lending.catalogue.money.dates import add_months
 from lending.catalogue.money.schedules import days_interest
 from lending.catalogue.money.waterfall import Outstanding, allocate
-from lending.servicing.models import Allocation, Instalment, Loan, LoanState, Payment, PaymentSource, SimulatedTransfer
+from lending.servicing.models import Allocation, Instalment, Loan, LoanState, Payment, PaymentSource
 from lending.servicing.selectors.loans import schedule_rows
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ class PrepaymentNotAllowed(RepaymentConflict):
 # Input checks: a clear message naming the field.
 
 
-def _checked_amount(amount: object, *, field: str = "amount") -> Decimal:
+def checked_amount(amount: object, *, field: str = "amount") -> Decimal:
     try:
         value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
     except (InvalidOperation, TypeError, ValueError):
@@ -125,6 +126,28 @@ def _checked_source(source: object) -> str:
     return str(source)
 
 
+def checked_received_on(loan: Loan, received_on: object) -> date:
+    """The day money was received for ``loan`` (locked): not before the payout, and not before the last day the
+    nightly job has already serviced (its late fees and arrears stand on what was paid by then). A date in the
+    future is refused where a date comes in from outside (an officer's form, a rail's answer)."""
+    if not isinstance(received_on, date):
+        raise ValidationError({"received_on": [_("Give the date the money was received, as YYYY-MM-DD.")]})
+    earliest = max(filter(None, [loan.start_date, loan.serviced_on]))
+    if received_on < earliest:
+        raise ValidationError(
+            {
+                "received_on": [
+                    _(
+                        "Loan #%(id)s has been serviced up to %(date)s: money received before then cannot be booked "
+                        "on it; give %(date)s or later."
+                    )
+                    % {"id": loan.pk, "date": earliest.isoformat()}
+                ]
+            }
+        )
+    return received_on
+
+
 # Locks and reads under the lock.
 
 
@@ -135,10 +158,10 @@ def _locked(loan: Loan) -> tuple[Loan, list[Instalment]]:
 
 
 def _existing_payment(*, loan: Loan, source: str, reference: str, amount: Decimal) -> Payment | None:
-    existing = Payment.objects.filter(source=source, external_reference=reference).first()
+    existing = Payment.objects.filter(loan=loan, source=source, external_reference=reference).first()
     if existing is None:
         return None
-    if existing.loan_id != loan.pk or existing.amount != amount:
+    if existing.amount != amount:
         raise PaymentReferenceReused(
             _(
                 "The reference %(reference)s was already used for a payment of %(amount)s yuan on %(date)s. "
@@ -303,9 +326,9 @@ def _new_payment(
                 recorded_by=by if getattr(by, "is_authenticated", False) else None,
             )
     except IntegrityError:
-        # Another loan's payment holds this reference (this loan's would have been found under its lock).
+        # The loan is locked, so this loan's payment with the reference would have been found: a backstop only.
         raise PaymentReferenceReused(
-            _("The reference %(reference)s was already used for another payment. Each payment needs its own.")
+            _("The reference %(reference)s was already used for another payment of this loan.")
             % {"reference": reference}
         ) from None
 
@@ -348,16 +371,15 @@ def payment_record(
     Anything beyond that is held as credit, spent when the next instalment falls due (``credit_apply``). A
     sales-share advance has no interest that depends on time, so its payments run on through all its lines.
     """
-    amount = _checked_amount(amount)
+    amount = checked_amount(amount)
     source = _checked_source(source)
     reference = _checked_reference(external_reference)
-    if not isinstance(received_on, date):
-        raise ValidationError({"received_on": [_("Give the date the money was received, as YYYY-MM-DD.")]})
     with transaction.atomic():
         locked, instalments = _locked(loan)
         existing = _existing_payment(loan=locked, source=source, reference=reference, amount=amount)
         if existing is not None:
             return existing
+        checked_received_on(locked, received_on)
         if locked.state not in PAYABLE_STATES:
             raise RepaymentConflict(
                 _("Loan #%(id)s is %(state)s: it takes no payments.")
@@ -688,7 +710,7 @@ def loan_pay_off(
     on: date,
     external_reference: str,
     by: User | None,
-    source: str = PaymentSource.PORTAL,
+    source: str,
 ) -> Payment:
     """Pay the loan off in full on ``on`` with ``amount`` (at least the payoff quote for that date).
 
@@ -696,7 +718,7 @@ def loan_pay_off(
     removed (their unaccrued interest and fees waived), credit held is spent first, and the loan is paid off. A
     surplus stays as credit held, to be refunded (the audit row says so). Idempotent by the reference.
     """
-    amount = _checked_amount(amount)
+    amount = checked_amount(amount)
     source = _checked_source(source)
     reference = _checked_reference(external_reference)
     with transaction.atomic():
@@ -704,6 +726,7 @@ def loan_pay_off(
         existing = _existing_payment(loan=locked, source=source, reference=reference, amount=amount)
         if existing is not None:
             return existing
+        checked_received_on(locked, on)
         _pay_off_checks(locked, PAYABLE_STATES)
         payoff, period = _quote(locked, instalments, on)
         if amount < payoff.total:
@@ -882,7 +905,7 @@ def loan_prepay_partial(
     external_reference: str,
     by: User | None,
     keep: str = KEEP_TERM,
-    source: str = PaymentSource.PORTAL,
+    source: str,
 ) -> Payment:
     """Repay part of the principal early and re-amortise the rest.
 
@@ -893,7 +916,7 @@ def loan_prepay_partial(
     ``keep="instalment"`` keeps the payment and drops lines from the end (a shorter term). The principal of the
     whole schedule still sums exactly to the loan's. Audited with both schedules.
     """
-    amount = _checked_amount(amount)
+    amount = checked_amount(amount)
     source = _checked_source(source)
     reference = _checked_reference(external_reference)
     if keep not in (KEEP_TERM, KEEP_INSTALMENT):
@@ -905,6 +928,7 @@ def loan_prepay_partial(
         existing = _existing_payment(loan=locked, source=source, reference=reference, amount=amount)
         if existing is not None:
             return existing
+        checked_received_on(locked, on)
         _pay_off_checks(locked, PREPAYABLE_STATES)
         plan, period = _prepayment_plan(locked, instalments, amount, on)
         try:
@@ -965,36 +989,7 @@ def loan_prepay_partial(
     return payment
 
 
-# Pay now: a collection from the merchant's settlement account, then the payment.
-
-
-class CollectionFailed(RepaymentConflict):
-    def __init__(self, message: str) -> None:
-        super().__init__(message, code="collection_failed")
-
-
-class SimulatedDirectDebit:
-    """Collects from a settlement account into a table: one ``SimulatedTransfer`` per key, its amount negative.
-
-    The negative amount and the ``COL`` reference mark a collection (money in) beside the rail's payouts; the
-    unique key makes a second collection with the same key take nothing and answer with the first.
-    """
-
-    def collect(self, *, idempotency_key: uuid.UUID, amount: Decimal, account_number: str, account_name: str) -> str:
-        with transaction.atomic():
-            transfer, _created = SimulatedTransfer.objects.get_or_create(
-                idempotency_key=idempotency_key,
-                defaults={
-                    "reference": f"COL{timezone.now():%Y%m%d}{secrets.token_hex(8).upper()}",
-                    "amount": -amount,
-                    "account_number": account_number,
-                    "account_name": account_name,
-                },
-            )
-        if transfer.amount != -amount:
-            raise CollectionFailed(_("This payment form was already used for a different amount; reload the page."))
-        return transfer.reference
-
+# What the merchant may ask the rail to collect ("pay now"; see ``collection_requests``).
 
 PAY_DUE, PAY_OTHER, PAY_OFF, PAY_PREPAY = "due", "other", "payoff", "prepay"
 
@@ -1007,51 +1002,56 @@ def amount_due_now(*, loan: Loan, on: date) -> Decimal:
     return max(sum((_owed(row).total for row in due), ZERO) - loan.credit_balance, ZERO)
 
 
-def portal_payment_make(
-    *, loan: Loan, choice: str, amount: Decimal | None, keep: str, token: uuid.UUID, by: User, on: date | None = None
-) -> Payment:
-    """The merchant's "pay now": check, collect from the settlement account (idempotent by ``token``), record.
+def collectable_amount(*, loan: Loan, purpose: str, amount: object, on: date) -> Decimal:
+    """The amount a collection for ``purpose`` may ask for on ``on``, checked before anything is taken.
 
-    ``token`` is generated with the form, so submitting the same form twice collects and records once. The
-    checks run before the collection so that a refused payment takes no money; the rail is called outside any
-    transaction (no lock held while a bank answers).
+    ``due``: what is due now (refused when nothing is). ``payoff``: exactly today's payoff quote (a typed amount
+    that differs is refused, naming the quote). ``other``: up to what pays the loan off today. ``prepay``: an amount
+    the contract's prepayment terms accept today. Raises ``ValidationError`` naming ``amount`` (or ``purpose``), or
+    ``RepaymentConflict`` when the loan's state or contract does not allow it.
     """
-    on = on or timezone.localdate()
-    loan = Loan.objects.select_related("merchant").get(pk=loan.pk)
-    if loan.merchant.owner_id != by.pk:
-        raise ValidationError(_("Only the merchant's owner can pay this loan."))
-    reference = f"portal-{token}"
-    # The same form sent again answers with the payment it made, whatever is due now.
-    existing = Payment.objects.filter(loan=loan, source=PaymentSource.PORTAL, external_reference=reference).first()
-    if existing is not None:
-        return existing
-    instalments = list(Instalment.objects.filter(loan=loan).order_by("number"))
-    if choice == PAY_DUE:
-        amount = amount_due_now(loan=loan, on=on)
-        if not amount:
-            raise ValidationError({"amount": [_("Nothing is due now.")]})
-    elif choice == PAY_OFF:
-        amount = _quote(loan, instalments, on)[0].total if amount is None else _checked_amount(amount)
-    elif choice in (PAY_OTHER, PAY_PREPAY):
-        amount = _checked_amount(amount)
-        if choice == PAY_PREPAY:
-            _prepayment_plan(loan, instalments, amount, on)
-    else:
-        raise ValidationError({"choice": [_("Choose how to pay.")]})
-    if not Payment.objects.filter(source=PaymentSource.PORTAL, external_reference=reference).exists():
-        merchant = loan.merchant
-        SimulatedDirectDebit().collect(
-            idempotency_key=token,
-            amount=amount,
-            account_number=merchant.settlement_account_number,
-            account_name=merchant.settlement_account_name,
+    if loan.state not in PAYABLE_STATES:
+        raise RepaymentConflict(
+            _("Loan #%(id)s is %(state)s: it takes no payments.") % {"id": loan.pk, "state": loan.get_state_display()}
         )
-    common = {"loan": loan, "amount": amount, "external_reference": reference, "by": by}
-    if choice == PAY_OFF:
-        return loan_pay_off(on=on, source=PaymentSource.PORTAL, **common)
-    if choice == PAY_PREPAY:
-        return loan_prepay_partial(on=on, keep=keep, source=PaymentSource.PORTAL, **common)
-    return payment_record(received_on=on, source=PaymentSource.PORTAL, **common)
+    instalments = list(Instalment.objects.filter(loan=loan).order_by("number"))
+    if purpose == PAY_DUE:
+        due = amount_due_now(loan=loan, on=on)
+        if not due:
+            raise ValidationError({"amount": [_("Nothing is due now.")]})
+        return due
+    if purpose not in (PAY_OTHER, PAY_OFF, PAY_PREPAY):
+        raise ValidationError({"purpose": [_("Choose what to pay: due, other, payoff or prepay.")]})
+    if purpose == PAY_OFF:
+        _pay_off_checks(loan, PAYABLE_STATES)
+    payoff = _quote(loan, instalments, on)[0].total
+    if purpose == PAY_OFF:
+        if amount is None:
+            return payoff
+        value = checked_amount(amount)
+        if value != payoff:
+            raise ValidationError(
+                {
+                    "amount": [
+                        _("Paying off on %(date)s takes exactly %(total)s yuan; %(amount)s is not that amount.")
+                        % {"date": on.isoformat(), "total": payoff, "amount": value}
+                    ]
+                }
+            )
+        return value
+    value = checked_amount(amount)
+    if value > payoff:
+        raise ValidationError(
+            {
+                "amount": [
+                    _("%(amount)s yuan is more than the whole loan: %(total)s pays it off today.")
+                    % {"amount": value, "total": payoff}
+                ]
+            }
+        )
+    if purpose == PAY_PREPAY:
+        _prepayment_plan(loan, instalments, value, on)
+    return value
 
 
 __all__ = [
@@ -1061,18 +1061,18 @@ __all__ = [
     "PAY_OFF",
     "PAY_OTHER",
     "PAY_PREPAY",
-    "CollectionFailed",
     "PaymentReferenceReused",
     "PayoffQuote",
     "PrepaymentNotAllowed",
     "PrepaymentPlan",
     "RepaymentConflict",
-    "SimulatedDirectDebit",
     "amount_due_now",
+    "checked_amount",
+    "checked_received_on",
+    "collectable_amount",
     "credit_apply",
     "loan_pay_off",
     "loan_prepay_partial",
     "payment_record",
     "payoff_quote",
-    "portal_payment_make",
 ]

@@ -60,7 +60,9 @@ def run(merchant, *, method, term, rate, paid_on_time, early_days, current_early
             external_reference=f"{loan.pk}-current-early",
         )
     quote = payoff_quote(loan=loan, on=payoff_on)
-    loan_pay_off(loan=loan, amount=quote.total, on=payoff_on, external_reference=f"{loan.pk}-off", by=None)
+    loan_pay_off(
+        source="collection", loan=loan, amount=quote.total, on=payoff_on, external_reference=f"{loan.pk}-off", by=None
+    )
     loan.refresh_from_db()
     return (
         loan,

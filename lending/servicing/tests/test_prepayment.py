@@ -69,7 +69,12 @@ def test_paying_off_in_full_settles_everything_waives_later_interest_and_audits(
     loan = with_fee_loan(merchant)
 
     payment = loan_pay_off(
-        loan=loan, amount=D("12200.00"), on=datetime.date(2025, 2, 1), external_reference="off-1", by=merchant.owner
+        source="collection",
+        loan=loan,
+        amount=D("12200.00"),
+        on=datetime.date(2025, 2, 1),
+        external_reference="off-1",
+        by=merchant.owner,
     )
 
     loan.refresh_from_db()
@@ -93,7 +98,14 @@ def test_paying_off_with_less_than_the_quote_is_refused_and_nothing_changes(merc
     loan = with_fee_loan(merchant)
 
     with pytest.raises(ValidationError) as error:
-        loan_pay_off(loan=loan, amount=D("12187.06"), on=datetime.date(2025, 2, 1), external_reference="x", by=None)
+        loan_pay_off(
+            source="collection",
+            loan=loan,
+            amount=D("12187.06"),
+            on=datetime.date(2025, 2, 1),
+            external_reference="x",
+            by=None,
+        )
     assert "takes 12187.07 yuan" in error.value.message_dict["amount"][0]
     assert loan.instalments.count() == 12
     assert not Payment.objects.exists()
@@ -111,7 +123,13 @@ def test_partial_prepayment_keeping_the_term_lowers_the_instalment_exactly(merch
     loan = _after_first_instalment(merchant)
 
     loan_prepay_partial(
-        loan=loan, amount=D("3050.89"), on=datetime.date(2025, 3, 1), external_reference="pp", by=None, keep="term"
+        source="collection",
+        loan=loan,
+        amount=D("3050.89"),
+        on=datetime.date(2025, 3, 1),
+        external_reference="pp",
+        by=None,
+        keep="term",
     )
 
     rows = list(loan.instalments.all())
@@ -141,6 +159,7 @@ def test_partial_prepayment_keeping_the_instalment_shortens_the_term(merchant):
     loan = _after_first_instalment(merchant)
 
     loan_prepay_partial(
+        source="collection",
         loan=loan,
         amount=D("3050.89"),
         on=datetime.date(2025, 3, 1),
@@ -163,7 +182,12 @@ def test_partial_prepayment_with_a_fee_takes_the_fee_on_the_principal_repaid(mer
     )
 
     payment = loan_prepay_partial(
-        loan=loan, amount=D("3080.90"), on=datetime.date(2025, 3, 1), external_reference="pp", by=None
+        source="collection",
+        loan=loan,
+        amount=D("3080.90"),
+        on=datetime.date(2025, 3, 1),
+        external_reference="pp",
+        by=None,
     )
 
     settlement = loan.instalments.get(number=2)
@@ -179,7 +203,12 @@ def test_partial_prepayment_is_refused_while_an_instalment_is_unpaid(merchant):
 
     with pytest.raises(RepaymentConflict, match=r"Pay the 1065\.91 yuan already due first"):
         loan_prepay_partial(
-            loan=loan, amount=D("3000.00"), on=datetime.date(2025, 3, 1), external_reference="x", by=None
+            source="collection",
+            loan=loan,
+            amount=D("3000.00"),
+            on=datetime.date(2025, 3, 1),
+            external_reference="x",
+            by=None,
         )
 
 
@@ -188,7 +217,12 @@ def test_partial_prepayment_that_covers_the_whole_balance_points_to_full_payoff(
 
     with pytest.raises(ValidationError) as error:
         loan_prepay_partial(
-            loan=loan, amount=D("20000.00"), on=datetime.date(2025, 3, 1), external_reference="x", by=None
+            source="collection",
+            loan=loan,
+            amount=D("20000.00"),
+            on=datetime.date(2025, 3, 1),
+            external_reference="x",
+            by=None,
         )
     assert "pay it off in full" in error.value.message_dict["amount"][0]
 
@@ -196,11 +230,21 @@ def test_partial_prepayment_that_covers_the_whole_balance_points_to_full_payoff(
 def test_partial_prepayment_is_idempotent_by_reference(merchant):
     loan = _after_first_instalment(merchant)
     first = loan_prepay_partial(
-        loan=loan, amount=D("3055.27"), on=datetime.date(2025, 3, 1), external_reference="pp", by=None
+        source="collection",
+        loan=loan,
+        amount=D("3055.27"),
+        on=datetime.date(2025, 3, 1),
+        external_reference="pp",
+        by=None,
     )
 
     again = loan_prepay_partial(
-        loan=loan, amount=D("3055.27"), on=datetime.date(2025, 3, 1), external_reference="pp", by=None
+        source="collection",
+        loan=loan,
+        amount=D("3055.27"),
+        on=datetime.date(2025, 3, 1),
+        external_reference="pp",
+        by=None,
     )
 
     assert again.pk == first.pk
@@ -232,7 +276,7 @@ def test_interest_paid_ahead_is_credited_back_so_paying_off_early_never_costs_mo
     # 10 days used: 10,000 * 0.146 * 10 / 365 = 40.00; what was paid beyond that comes back.
     assert quote.interest_refund == first_interest - D("40.00")
     assert first_interest + quote.total == D("10040.00")
-    loan_pay_off(loan=loan, amount=quote.total, on=day_10, external_reference="off", by=None)
+    loan_pay_off(source="collection", loan=loan, amount=quote.total, on=day_10, external_reference="off", by=None)
     loan.refresh_from_db()
     assert loan.state == LoanState.PAID_OFF
     assert loan.credit_balance == D("0.00")

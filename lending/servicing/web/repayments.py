@@ -1,7 +1,8 @@
 """Pay now and the payment history of one loan, for the merchant's owner only (anyone else: 404).
 
-The pay form carries a token made when the form is shown: submitting the same form twice (a double click, the
-back button) collects and records one payment.
+Pay now asks the rail to collect from the settlement account; the payment history shows it pending until the
+rail confirms it (then it is a payment) or fails it (and why). The pay form carries a token made when the form is
+shown, used as the request's reference: submitting the same form twice (a double click, the back button) asks once.
 """
 
 import uuid
@@ -21,7 +22,13 @@ from django.views import View
 
 from core.exceptions import StateConflict
 from lending.servicing.models import Loan
-from lending.servicing.selectors.repayments import loan_for_owner, payments_of_loan
+from lending.servicing.selectors.repayments import (
+    collection_open,
+    collections_of_loan,
+    loan_for_owner,
+    payments_of_loan,
+)
+from lending.servicing.services.collection_requests import collection_request
 from lending.servicing.services.repayments import (
     KEEP_INSTALMENT,
     KEEP_TERM,
@@ -32,7 +39,6 @@ from lending.servicing.services.repayments import (
     PAYABLE_STATES,
     amount_due_now,
     payoff_quote,
-    portal_payment_make,
 )
 
 
@@ -102,6 +108,7 @@ class RepaymentPayView(_OwnLoanMixin, View):
             "quote": quote,
             "quote_error": quote_error,
             "today": today,
+            "pending": collection_open(loan=loan),
         }
         return render(request, self.template_name, context, status=status)
 
@@ -118,26 +125,46 @@ class RepaymentPayView(_OwnLoanMixin, View):
             return self._render(request, loan, form, status=400)
         data = form.cleaned_data
         try:
-            payment = portal_payment_make(
+            requested = collection_request(
                 loan=loan,
-                choice=data["choice"],
+                purpose=data["choice"],
                 amount=data.get("amount"),
                 keep=data.get("keep") or KEEP_TERM,
-                token=data["token"],
+                reference=f"web-{data['token']}",
                 by=request.user,
             )
         except ValidationError as error:
             messages_by_field = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
+            renamed = {"purpose": "choice", "reference": None}
             for field, errors in messages_by_field.items():
+                field = renamed.get(field, field)
                 for message in errors:
                     form.add_error(field if field in form.fields else None, message)
             return self._render(request, loan, form, status=400)
         except StateConflict as error:
             form.add_error(None, error.message)
             return self._render(request, loan, form, status=409)
-        messages.success(
-            request, _("We received your payment of %(amount)s yuan. Thank you.") % {"amount": payment.amount}
-        )
+        collection = requested.collection
+        collection.refresh_from_db()
+        if collection.status == collection.Status.CONFIRMED:
+            messages.success(
+                request, _("We received your payment of %(amount)s yuan. Thank you.") % {"amount": collection.amount}
+            )
+        elif collection.status == collection.Status.FAILED:
+            messages.error(
+                request,
+                _("Your payment of %(amount)s yuan could not be collected: %(reason)s")
+                % {"amount": collection.amount, "reason": collection.failure_reason},
+            )
+        else:
+            messages.info(
+                request,
+                _(
+                    "We have asked for %(amount)s yuan from your settlement account. It is pending until the "
+                    "platform's settlement confirms it; this page shows when it has."
+                )
+                % {"amount": collection.amount},
+            )
         return redirect("lending:repayment-history", pk=loan.pk)
 
 
@@ -146,7 +173,12 @@ class RepaymentHistoryView(_OwnLoanMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         loan = self.own_loan()
-        return render(request, self.template_name, {"loan": loan, "payments": payments_of_loan(loan=loan)})
+        context = {
+            "loan": loan,
+            "payments": payments_of_loan(loan=loan),
+            "collections": collections_of_loan(loan=loan)[:20],
+        }
+        return render(request, self.template_name, context)
 
 
 urlpatterns = [
