@@ -17,7 +17,7 @@ Invariants this module protects:
 - The loan signed is the loan booked: interest runs from the payout date, and the schedule is booked by the rule the
   contract states (``lending.origination.services.booking``), never dearer than signed. The loan is booked from the
   funding day when it is made, and again under its lock from the payout date when the payout succeeds on a later
-  day (no payment can exist before then).
+  day (no payment can exist before then); the merchant gets the final schedule as a PDF with the payout notice.
 
 Refusals: ``ApplicationConflict`` (from the applications services) when the application's state does not allow the
 step; ``PermissionDenied`` when this person may not do it (including maker = checker); ``FundingError`` (a
@@ -50,9 +50,10 @@ from core.transactions import task_on_commit
 from lending.catalogue.money import QuoteError
 from lending.catalogue.money.sales_share import TERM_LIMIT_MONTHS
 from lending.origination.checks import four_eyes_threshold
-from lending.origination.models import ApplicationState, Contract, LoanApplication
+from lending.origination.models import ApplicationState, Contract, FinalSchedule, LoanApplication
 from lending.origination.services.applications import ApplicationConflict
 from lending.origination.services.booking import BookedSchedule, BookingError, booked_schedule, signed_terms_from
+from lending.origination.services.final_schedule import final_schedule_create, final_schedule_render
 from lending.servicing.models import Disbursement, Instalment, Loan, LoanState
 from lending.servicing.selectors.loans import schedule_rows
 from lending.servicing.services.rails import PayoutFailed, PayoutResult, PayoutStatus, PayoutTimeout, payout_adapter
@@ -426,8 +427,9 @@ RESUME_BATCH = 50
 def applications_resume_stalled(*, older_than: timedelta | None = None) -> dict[str, int]:
     """Take up the applications whose next step was queued at a commit but never ran (the broker was down, or the
     task gave up): an accepted offer with no contract, a contract still being prepared, a signed application with
-    no loan. Each is handed to the step's own service, which locks and re-reads the state, so running this beside
-    the queued task, or twice, does nothing twice. Returns how many of each were taken up (and failed).
+    no loan, a loan paid out whose final schedule is still being prepared. Each is handed to the step's own service,
+    which locks and re-reads the state, so running this beside the queued task, or twice, does nothing twice.
+    Returns how many of each were taken up (and failed).
 
     "Stalled" means older than ``older_than`` (the payout reconciliation's delay by default): the queued task has
     had its chance. Run by beat every five minutes.
@@ -441,9 +443,13 @@ def applications_resume_stalled(*, older_than: timedelta | None = None) -> dict[
         | Q(state=S.CONTRACTED, contracts__status=Contract.Status.RENDERING, contracts__created_at__lt=cutoff)
     ).distinct()
     waiting_for_loan = LoanApplication.objects.filter(state=S.SIGNED, signed_at__lt=cutoff)
+    waiting_for_final_schedule = FinalSchedule.objects.filter(
+        status=FinalSchedule.Status.RENDERING, created_at__lt=cutoff
+    )
     steps = {
         "contract": (waiting_for_contract, lambda pk: contract_prepare(application_id=pk)),
         "loan": (waiting_for_loan, lambda pk: application_fund(application=LoanApplication(pk=pk))),
+        "final schedule": (waiting_for_final_schedule, lambda pk: final_schedule_render(final_schedule_id=pk)),
     }
     outcome: dict[str, int] = {}
     for name, (stalled, step) in steps.items():
@@ -541,8 +547,8 @@ def _record_result(disbursement_id: int, result: PayoutResult, *, on: date | Non
 
 
 def _record_success(disbursement_id: int, result: PayoutResult, *, paid_on: date) -> Disbursement:
-    """Record a payout the rail completed on ``paid_on``: activate the loan on the schedule booked from that day and
-    tell the merchant."""
+    """Record a payout the rail completed on ``paid_on``: activate the loan on the schedule booked from that day,
+    fix its final schedule, and tell the merchant, with the final schedule's PDF as the notice's link."""
     with transaction.atomic():
         locked = Disbursement.objects.select_for_update().get(pk=disbursement_id)
         if locked.status == Disbursement.Status.SUCCEEDED:
@@ -565,6 +571,7 @@ def _record_success(disbursement_id: int, result: PayoutResult, *, paid_on: date
             .select_related("merchant", "product", "application")
             .get(pk=locked.loan_id)
         )
+        final_schedule = None
         if loan.state == LoanState.PENDING_DISBURSEMENT:
             booked = _book_at_payout(loan, paid_on)
             from_state = loan.state
@@ -577,22 +584,28 @@ def _record_success(disbursement_id: int, result: PayoutResult, *, paid_on: date
                 to_state=loan.state,
                 data={"paid_on": paid_on.isoformat(), "booking": booked.audit_data() if booked else None},
             )
+            final_schedule = final_schedule_create(loan=loan, disbursement=locked, booked=booked, paid_on=paid_on)
         first = loan.instalments.order_by("number").first()
         notify(
             user_id=loan.merchant.owner_id,
             title=_("Your loan has been paid out"),
             body=_(
-                "%(amount)s yuan has been paid into your account %(account)s at %(bank)s. "
-                "Your first repayment of %(payment)s yuan is due on %(due)s."
+                "%(amount)s yuan has been paid into your account %(account)s at %(bank)s on %(paid_on)s; interest "
+                "runs from that day. Your first repayment of %(payment)s yuan is due on %(due)s. Your final "
+                "repayment schedule, as a PDF, is at the link below and on your loan's page."
             )
             % {
                 "amount": amount_grouped(locked.amount),
                 "account": masked_account(locked.account_number),
                 "bank": locked.bank_name,
+                "paid_on": paid_on.isoformat(),
                 "payment": amount_grouped(first.payment_due) if first else "-",
                 "due": first.due_date.isoformat() if first else "-",
             },
-            url=reverse("lending:loan-detail", kwargs={"pk": loan.pk}),
+            url=reverse(
+                "lending:loan-final-schedule" if final_schedule is not None else "lending:loan-detail",
+                kwargs={"pk": loan.pk},
+            ),
         )
     return locked
 
@@ -643,7 +656,7 @@ def _book_at_payout(loan: Loan, paid_on: date) -> BookedSchedule | None:
         action="loan.book_from_payout",
         from_state=loan.state,
         to_state=loan.state,
-        reason="Paid out after the day the loan was made: interest and the due dates count from the payout date.",
+        reason="Booked from the payout date, as the contract says: interest and the due dates count from it.",
         data={
             **booked.audit_data(),
             "before": before,

@@ -1,26 +1,34 @@
 """The loan signed is the loan booked: interest runs from the payout date, the due dates count from it as the contract
-says, and the booked loan never costs more than the signed one.
+says, the booked loan never costs more than the signed one, and the final schedule follows as a PDF with the payout
+notice.
 
 Each loan is signed on a chosen day (``signed_on``), made that day (``application_fund(on=...)``) and paid out on
 another (``disbursement_send(on=...)``), through the real funding services and the simulated bank rail.
 """
 
 import datetime
+import hashlib
+import io
 from datetime import date
 from decimal import Decimal
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.urls import reverse
+from pypdf import PdfReader
 
-from core.models import AuditEvent
+from core.models import AuditEvent, Notice
 from lending.catalogue.money import quote
 from lending.catalogue.money.apr import UnitPeriod, disclosed_apr
 from lending.catalogue.money.dates import add_months
 from lending.catalogue.services.products import quote_terms_from_snapshot
 from lending.catalogue.tests.factories import LoanProductFactory, ShortTermProductFactory
+from lending.origination.models import FinalSchedule
 from lending.origination.services.contract_pdf import contract_html
+from lending.origination.services.final_schedule import final_schedule_render
 from lending.origination.services.funding import (
     application_fund,
+    applications_resume_stalled,
     disbursement_reconcile,
     disbursement_send,
 )
@@ -127,6 +135,11 @@ def loan_events(loan: Loan, action: str):
     return AuditEvent.objects.filter(
         content_type=ContentType.objects.get_for_model(Loan), object_id=str(loan.pk), action=action
     ).order_by("id")
+
+
+def pdf_text(pdf: bytes) -> str:
+    reader = PdfReader(io.BytesIO(pdf))
+    return " ".join(" ".join(page.extract_text() for page in reader.pages).split())
 
 
 # Signed and booked agree under the contract's rule.
@@ -287,6 +300,7 @@ def test_a_payout_the_reconcile_job_confirms_days_later_is_booked_from_that_day(
     assert loan.state == LoanState.ACTIVE
     assert loan.start_date == confirmed
     assert booked_rows(loan)[0].due_date == date(2026, 4, 13)
+    assert loan.final_schedule.terms["interest_from"] == confirmed.isoformat()
 
 
 def test_a_single_payment_contract_counts_its_term_from_the_payout_date_in_both_languages(merchant):
@@ -298,3 +312,123 @@ def test_a_single_payment_contract_counts_its_term_from_the_payout_date_in_both_
     assert "到期日为放款日加借款期限 30 天" in html
     assert "The schedule above assumes the loan is paid out on 2026-03-10." in html
     assert "the single payment is due 30 days after the payout date)" in html
+
+
+# The final schedule, with the payout notice.
+
+
+@pytest.fixture
+def paid_loan(merchant, django_capture_on_commit_callbacks) -> Loan:
+    signed, paid = ACROSS_A_MONTH_END
+    return signed_and_paid(merchant, instalment_product(), 12, signed, paid, django_capture_on_commit_callbacks)
+
+
+def test_the_payout_notice_links_the_final_schedule_pdf_with_the_booked_schedule(paid_loan, client):
+    loan = paid_loan
+    notice = Notice.objects.get(user=loan.merchant.owner, title="Your loan has been paid out")
+    assert notice.url == reverse("lending:loan-final-schedule", kwargs={"pk": loan.pk})
+    assert "on 2026-02-02; interest runs from that day" in notice.body
+    assert "final repayment schedule" in notice.body
+
+    client.force_login(loan.merchant.owner)
+    response = client.get(notice.url)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Cache-Control"] == "private, no-store"
+    text = pdf_text(response.content)
+    assert "最终还款计划" in text
+    assert "Final Repayment Schedule" in text
+    assert "interest runs from the payout date, 2026-02-02" in text
+    for row in booked_rows(loan):
+        assert row.due_date.isoformat() in text
+        assert f"{row.payment_due:,.2f}" in text
+    assert f"{loan.apr:.2f}%" in text
+    terms = signed_terms(loan)
+    assert f"{terms['apr']}%" in text
+    assert loan.terms["contract"]["document_id"] in text
+    final_schedule = loan.final_schedule
+    assert final_schedule.sha256 == hashlib.sha256(response.content).hexdigest()
+    render = AuditEvent.objects.get(action="final_schedule.render", object_id=str(final_schedule.pk))
+    assert render.data["sha256"] == final_schedule.sha256
+
+
+def test_the_final_schedule_is_in_chinese_with_the_cjk_font(paid_loan):
+    final_schedule = paid_loan.final_schedule
+    with final_schedule.pdf.open("rb") as stored:
+        reader = PdfReader(io.BytesIO(stored.read()))
+    fonts = {
+        str(font.get_object()["/BaseFont"]) for page in reader.pages for font in page["/Resources"]["/Font"].values()
+    }
+    assert any("Noto-Sans-CJK-SC" in name for name in fonts), fonts
+    assert reader.trailer["/Root"]["/Lang"] == "zh-CN"
+
+
+def test_another_merchant_gets_404_for_the_final_schedule(paid_loan, client, other_merchant_owner):
+    client.force_login(other_merchant_owner)
+
+    response = client.get(reverse("lending:loan-final-schedule", kwargs={"pk": paid_loan.pk}))
+
+    assert response.status_code == 404
+
+
+def test_signed_out_visitors_are_sent_to_sign_in_for_the_final_schedule(paid_loan, client):
+    response = client.get(reverse("lending:loan-final-schedule", kwargs={"pk": paid_loan.pk}))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+
+
+def test_the_loan_page_links_the_final_schedule(paid_loan, client):
+    client.force_login(paid_loan.merchant.owner)
+
+    response = client.get(reverse("lending:loan-detail", kwargs={"pk": paid_loan.pk}))
+
+    assert reverse("lending:loan-final-schedule", kwargs={"pk": paid_loan.pk}) in response.content.decode()
+
+
+def test_rendering_again_keeps_the_file_and_hash_the_merchant_was_sent(paid_loan):
+    final_schedule = paid_loan.final_schedule
+    before = (final_schedule.sha256, final_schedule.pdf.name, final_schedule.rendered_at)
+
+    again = final_schedule_render(final_schedule_id=final_schedule.pk)
+
+    again.refresh_from_db()
+    assert (again.sha256, again.pdf.name, again.rendered_at) == before
+    assert AuditEvent.objects.filter(action="final_schedule.render", object_id=str(final_schedule.pk)).count() == 1
+
+
+def test_a_final_schedule_whose_file_was_altered_is_not_served(paid_loan, client):
+    final_schedule = paid_loan.final_schedule
+    with final_schedule.pdf.storage.open(final_schedule.pdf.name, "wb") as stored:
+        stored.write(b"%PDF-1.7 altered")
+    client.force_login(paid_loan.merchant.owner)
+
+    response = client.get(reverse("lending:loan-final-schedule", kwargs={"pk": paid_loan.pk}))
+
+    assert response.status_code == 404
+
+
+def test_a_final_schedule_still_being_prepared_shows_a_page_that_reloads_then_the_resume_job_renders_it(
+    merchant, client, django_capture_on_commit_callbacks
+):
+    signed, paid = DAYS_LATER
+    application = signed_on(merchant, instalment_product(), signed)
+    with django_capture_on_commit_callbacks(execute=False):
+        loan = application_fund(application=application, on=signed)
+    with django_capture_on_commit_callbacks(execute=False):  # the render task is queued but never runs
+        disbursement_send(disbursement_id=loan.disbursement.pk, on=paid)
+    client.force_login(merchant.owner)
+    url = reverse("lending:loan-final-schedule", kwargs={"pk": loan.pk})
+
+    waiting = client.get(url)
+
+    assert waiting.status_code == 200
+    assert "Your final repayment schedule is being prepared" in waiting.content.decode()
+    assert '<meta http-equiv="refresh"' in waiting.content.decode()
+    FinalSchedule.objects.filter(loan=loan).update(created_at=datetime.datetime(2026, 3, 16, tzinfo=datetime.UTC))
+
+    outcome = applications_resume_stalled()
+
+    assert outcome == {"final schedule": 1}
+    assert client.get(url)["Content-Type"] == "application/pdf"
