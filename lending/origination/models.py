@@ -250,3 +250,34 @@ class Contract(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id} v{self.version} ({self.get_status_display()})"
+
+
+class FinalSchedule(models.Model):
+    """The repayment schedule a loan was booked on when its payout succeeded, as the PDF sent with the payout notice.
+
+    One per loan. ``terms`` is everything it prints, fixed when it is made (the booked schedule, the payout date
+    interest runs from, the booked and the signed totals and APR, and the rule that set them); the PDF is rendered
+    from them after the commit and kept with its SHA-256, like the contract it completes.
+    """
+
+    class Status(models.TextChoices):
+        RENDERING = "rendering", _("Being prepared")
+        READY = "ready", _("Ready")
+
+    loan = models.OneToOneField("lending.Loan", on_delete=models.PROTECT, related_name="final_schedule")
+    document_id = models.UUIDField(_("document id"), default=uuid.uuid4, unique=True, editable=False)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.RENDERING)
+    terms = models.JSONField(_("schedule and terms printed"), default=dict)
+    pdf = models.FileField(_("PDF"), upload_to="schedules/%Y/%m/", blank=True)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    rendered_at = models.DateTimeField(_("rendered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("final repayment schedule")
+        verbose_name_plural = _("final repayment schedules")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id} ({self.get_status_display()})"

@@ -49,6 +49,14 @@ def contract_render_task(contract_id: int) -> str:
     return contract_render(contract_id=contract_id).status
 
 
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def final_schedule_render_task(final_schedule_id: int) -> str:
+    """Render a loan's final schedule to PDF (queued on commit when its payout succeeds). Returns its status."""
+    from lending.origination.services.final_schedule import final_schedule_render
+
+    return final_schedule_render(final_schedule_id=final_schedule_id).status
+
+
 logger = logging.getLogger(__name__)
 
 # A lost connection or a lock timeout passes; the services are idempotent, so a retry is safe.

@@ -1,9 +1,10 @@
-"""The loan contract as a PDF: ``templates/lending/contract.html`` rendered by WeasyPrint.
+"""The loan contract and the final repayment schedule as PDFs: ``templates/lending/contract.html`` and
+``templates/lending/final_schedule.html`` rendered by WeasyPrint.
 
-Pure rendering, no database writes: ``lending.origination.services.contracts.contract_render`` decides when to render
-and
-stores the result. What is printed comes only from ``Contract.terms`` (fixed when the version was made) and the
-contract's own id and version, so rendering the same version again gives the same text.
+Pure rendering, no database writes: ``lending.origination.services.contracts.contract_render`` and
+``lending.origination.services.final_schedule.final_schedule_render`` decide when to render and store the result.
+What is printed comes only from the document's ``terms`` (fixed when it was made) and its own id (and version), so
+rendering the same document again gives the same text.
 
 Rendering itself (fonts, the WeasyPrint call) is ``core.pdf``'s.
 """
@@ -17,6 +18,7 @@ from core.formatting import amount as amount_grouped
 from core.pdf import DOCUMENT_LANGUAGE, FONT_FAMILY, RenderedPdf, html_to_pdf
 
 CONTRACT_TEMPLATE = "lending/contract.html"
+FINAL_SCHEDULE_TEMPLATE = "lending/final_schedule.html"
 CONTRACT_LANGUAGE = DOCUMENT_LANGUAGE
 
 
@@ -59,6 +61,36 @@ def contract_context(*, contract) -> dict:
             name: amount_grouped(sum((Decimal(line[name]) for line in terms["schedule"]), Decimal(0)))
             for name in ("principal", "interest", "fee", "payment")
         },
+    }
+
+
+def final_schedule_html(*, final_schedule) -> str:
+    """The final schedule's HTML, in Chinese with English beside it like the contract it completes."""
+    with translation.override(CONTRACT_LANGUAGE):
+        return render_to_string(FINAL_SCHEDULE_TEMPLATE, final_schedule_context(final_schedule=final_schedule))
+
+
+def final_schedule_pdf(*, final_schedule) -> RenderedPdf:
+    return html_to_pdf(final_schedule_html(final_schedule=final_schedule))
+
+
+def final_schedule_context(*, final_schedule) -> dict:
+    """What the template prints: the stored terms, with the amounts formatted once here."""
+    terms = final_schedule.terms
+    money = ("principal", "interest", "fee", "payment", "balance")
+    signed = terms["signed"]
+    return {
+        "document_id": str(final_schedule.document_id),
+        "terms": terms,
+        "font_family": FONT_FAMILY,
+        "schedule": [
+            {**line, **{f"{name}_display": amount_grouped(line[name]) for name in money}} for line in terms["schedule"]
+        ],
+        "totals_display": {name: amount_grouped(value) for name, value in terms["totals"].items()},
+        "payout_amount_display": amount_grouped(terms["payout"]["amount"]),
+        "principal_display": amount_grouped(terms["principal"]),
+        "signed_total_display": amount_grouped(signed["total_repayable"]) if signed["total_repayable"] else "",
+        "interest_reduced_display": amount_grouped(terms["rule"]["interest_reduced_by"]),
     }
 
 

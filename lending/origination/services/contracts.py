@@ -50,7 +50,8 @@ from lending.catalogue.models import (
     RepaymentMethodChoice,
     TermUnitChoice,
 )
-from lending.catalogue.services.products import annual_cost_ceiling, price_label
+from lending.catalogue.money import QuoteError, quote
+from lending.catalogue.services.products import annual_cost_ceiling, price_label, quote_terms_from_snapshot
 from lending.origination.models import ApplicationState, Contract, LoanApplication
 from lending.origination.services.applications import ApplicationConflict
 from lending.origination.services.contract_pdf import contract_pdf
@@ -60,6 +61,8 @@ logger = logging.getLogger(__name__)
 
 S = ApplicationState
 TERMS_FORMAT = 1
+# The rule the contract states for dates: interest from the payout date (see lending.origination.services.booking).
+INTEREST_FROM_PAYOUT = "payout_date"
 VIEW_PERMISSION = "lending.view_contract"
 REAUTHENTICATION_METHODS = ("password", "passkey")
 # Password re-authentication before signing: after this many wrong passwords within the window, signing with a
@@ -269,7 +272,7 @@ def contract_terms_for(*, application: LoanApplication) -> dict:
         "borrower": {
             "legal_name": merchant.legal_name,
             "credit_code": merchant.credit_code,
-            "province": _choice(Province, merchant.province),
+            "province": choice_labels(Province, merchant.province),
             "city": merchant.city,
             "legal_rep_name": merchant.legal_rep_name,
             "legal_rep_id_masked": merchant.masked_id_number,
@@ -281,13 +284,13 @@ def contract_terms_for(*, application: LoanApplication) -> dict:
             "code": product.get("code", application.product.code),
             "name_zh": product.get("name_zh", application.product.name_zh),
             "name_en": product.get("name_en", application.product.name_en),
-            "kind": _choice(ProductKind, product.get("kind", application.product.kind)),
+            "kind": choice_labels(ProductKind, product.get("kind", application.product.kind)),
         },
         "currency": offer.get("currency", "CNY"),
         "amount": amount_plain(application.offer_amount if application.offer_amount is not None else quote["amount"]),
         "term": application.offer_term,
-        "term_unit": _choice(TermUnitChoice, offer.get("term_unit", application.product.term_unit)),
-        "repayment_method": _choice(RepaymentMethodChoice, method),
+        "term_unit": choice_labels(TermUnitChoice, offer.get("term_unit", application.product.term_unit)),
+        "repayment_method": choice_labels(RepaymentMethodChoice, method),
         "grade": application.offer_grade,
         "price": {
             "value": str(price),
@@ -295,13 +298,15 @@ def contract_terms_for(*, application: LoanApplication) -> dict:
             **_both(lambda: price_label(basis=offer["price_basis"], price=price)),
         },
         "apr": f"{Decimal(apr):.2f}",
-        "day_count": _choice(DayCountChoice, offer.get("day_count") or DayCountChoice.ACTUAL_365),
+        "day_count": choice_labels(DayCountChoice, offer.get("day_count") or DayCountChoice.ACTUAL_365),
         "days_in_year": 360 if offer.get("day_count") == DayCountChoice.ACTUAL_360 else 365,
         "fees": {
             "origination_rate": fees.get("origination_rate", "0"),
             "origination_percent": percent(Decimal(fees.get("origination_rate", "0"))),
             "origination_fixed": fees.get("origination_fixed", "0.00"),
-            "origination_timing": _choice(FeeTimingChoice, fees.get("origination_timing", FeeTimingChoice.DEDUCTED)),
+            "origination_timing": choice_labels(
+                FeeTimingChoice, fees.get("origination_timing", FeeTimingChoice.DEDUCTED)
+            ),
             "origination_fee": quote.get("origination_fee", "0.00"),
         },
         "totals": {
@@ -329,11 +334,14 @@ def contract_terms_for(*, application: LoanApplication) -> dict:
         # Offers made before products carried the rule have none in the contract (the servicing default applies).
         "deferral": offer.get("deferral") or {},
         "prepayment": {
-            "policy": _choice(PrepaymentPolicy, prepayment.get("policy", PrepaymentPolicy.ALLOWED)),
+            "policy": choice_labels(PrepaymentPolicy, prepayment.get("policy", PrepaymentPolicy.ALLOWED)),
             "fee_rate": prepayment.get("fee_rate", "0"),
             "fee_percent": percent(Decimal(prepayment.get("fee_rate", "0"))),
         },
         "sales_share": sales_share,
+        # How the dates are set (``lending.origination.services.booking``): interest runs from the payout date, the
+        # due dates count from it, the final schedule follows with the payout notice and never costs more than this.
+        "interest_start": {"rule": INTEREST_FROM_PAYOUT, "schedule_assumes": _schedule_start(application)},
         "offer": {
             "is_counter_offer": application.is_counter_offer,
             "accepted_at": application.accepted_at.isoformat() if application.accepted_at else None,
@@ -344,6 +352,35 @@ def contract_terms_for(*, application: LoanApplication) -> dict:
             "en": consent_text(language="en"),
         },
     }
+
+
+def _schedule_start(application: LoanApplication) -> str | None:
+    """The payout date the offer's schedule assumes (the day it was priced), or None when that cannot be shown.
+
+    The offer was priced on the day of its decision; that day is printed only once pricing the offer again from it
+    gives the very schedule the contract prints, so the contract never names a day its schedule does not count from.
+    """
+    if application.decided_at is None or not application.offer_quote.get("schedule"):
+        return None
+    priced_on = timezone.localdate(application.decided_at)
+    offer = application.offer_terms
+    price = application.offer_price if application.offer_price is not None else offer.get("price")
+    try:
+        again = quote(
+            quote_terms_from_snapshot(
+                {**offer, "price": str(price)},
+                amount=application.offer_amount,
+                term=application.offer_term,
+                start_date=priced_on,
+                repayment_method=application.offer_repayment_method or application.repayment_method,
+                average_daily_sales=application.average_daily_sales,
+            )
+        )
+    except (QuoteError, KeyError, TypeError):
+        return None
+    if again.as_dict()["schedule"] != application.offer_quote["schedule"]:
+        return None
+    return priced_on.isoformat()
 
 
 # Rendering.
@@ -585,7 +622,7 @@ def _both(label: Callable[[], Any]) -> dict[str, str]:
     return texts
 
 
-def _choice(choices, code: str) -> dict[str, str]:
+def choice_labels(choices, code: str) -> dict[str, str]:
     """A choice's code with its label in both languages ({"code", "zh", "en"}); an unknown code labels itself."""
     if code in choices.values:
         return {"code": code, **_both(lambda: choices(code).label)}
@@ -600,6 +637,7 @@ __all__ = [
     "ContractConflict",
     "ContractError",
     "SignerLockedOut",
+    "choice_labels",
     "consent_text",
     "contract_create_for",
     "contract_for_viewer",

@@ -14,6 +14,10 @@ Invariants this module protects:
 - A payout is never lost: a claim left in ``sending`` (a timeout, a killed worker) and a payout whose task never ran
   are found by ``disbursements_reconcile`` (every few minutes, from beat), which asks the rail what happened under
   the key and completes it, or sends it again with the same key.
+- The loan signed is the loan booked: interest runs from the payout date, and the schedule is booked by the rule the
+  contract states (``lending.origination.services.booking``), never dearer than signed. The loan is booked from the
+  funding day when it is made, and again under its lock from the payout date when the payout succeeds on a later
+  day (no payment can exist before then); the merchant gets the final schedule as a PDF with the payout notice.
 
 Refusals: ``ApplicationConflict`` (from the applications services) when the application's state does not allow the
 step; ``PermissionDenied`` when this person may not do it (including maker = checker); ``FundingError`` (a
@@ -43,13 +47,15 @@ from core.models import Notice
 from core.services.audit import audit_record
 from core.services.notices import notify
 from core.transactions import task_on_commit
-from lending.catalogue.money import Quote
+from lending.catalogue.money import QuoteError
 from lending.catalogue.money.sales_share import TERM_LIMIT_MONTHS
-from lending.catalogue.services.products import quote_for_snapshot
 from lending.origination.checks import four_eyes_threshold
-from lending.origination.models import ApplicationState, Contract, LoanApplication
+from lending.origination.models import ApplicationState, Contract, FinalSchedule, LoanApplication
 from lending.origination.services.applications import ApplicationConflict
+from lending.origination.services.booking import BookedSchedule, BookingError, booked_schedule, signed_terms_from
+from lending.origination.services.final_schedule import final_schedule_create, final_schedule_render
 from lending.servicing.models import Disbursement, Instalment, Loan, LoanState
+from lending.servicing.selectors.loans import schedule_rows
 from lending.servicing.services.rails import PayoutFailed, PayoutResult, PayoutStatus, PayoutTimeout, payout_adapter
 
 if TYPE_CHECKING:
@@ -78,19 +84,19 @@ def reconcile_after() -> timedelta:
 # The loan.
 
 
-def application_fund(*, application: LoanApplication, by: User | None = None) -> Loan | None:
+def application_fund(*, application: LoanApplication, by: User | None = None, on: date | None = None) -> Loan | None:
     """Make the loan of a signed application and queue its payout; None while it waits for a second approval.
 
     ``by`` is None when the system funds (the task queued after signing); an officer needs the decide permission.
     Calling it again for a funded application returns the loan it has and creates nothing. Above the four-eyes
     threshold, the first call moves the application to ``awaiting_second_approval`` instead, and the loan is made
-    by ``application_second_approve``.
+    by ``application_second_approve``. The loan is booked as if paid out ``on`` (today by default).
     """
     with transaction.atomic():
         locked = _locked_application(application.pk)
         if by is not None and not by.has_perm(FUND_PERMISSION):
             raise PermissionDenied(_("You do not have permission to fund loans."))
-        return _fund(locked, by=by)
+        return _fund(locked, by=by, on=on)
 
 
 def application_second_approve(*, application: LoanApplication, by: User) -> Loan:
@@ -132,7 +138,7 @@ def application_second_approve(*, application: LoanApplication, by: User) -> Loa
     return loan
 
 
-def _fund(locked: LoanApplication, *, by: User | None) -> Loan | None:
+def _fund(locked: LoanApplication, *, by: User | None, on: date | None = None) -> Loan | None:
     """Fund the locked application, or move it to await its second approval; see ``application_fund``."""
     if locked.state == S.FUNDED:
         return Loan.objects.get(application=locked)
@@ -148,7 +154,7 @@ def _fund(locked: LoanApplication, *, by: User | None) -> Loan | None:
     if locked.second_approver_id is not None and locked.second_approver_id == locked.offered_by_id:
         # application_second_approve refuses this; checked again because a loan must never rest on it.
         raise PermissionDenied(_("The second approval must come from another officer than the first."))
-    return _loan_create(locked, by=by)
+    return _loan_create(locked, by=by, on=on)
 
 
 def _locked_application(pk: int) -> LoanApplication:
@@ -190,7 +196,7 @@ def _await_second_approval(application: LoanApplication, *, by: User | None) -> 
     )
 
 
-def _loan_create(application: LoanApplication, *, by: User | None) -> Loan:
+def _loan_create(application: LoanApplication, *, by: User | None, on: date | None) -> Loan:
     merchant = application.merchant
     account = (
         merchant.settlement_account_number,
@@ -202,9 +208,10 @@ def _loan_create(application: LoanApplication, *, by: User | None) -> Loan:
             _("The merchant has no complete settlement account (bank, account name and number); it cannot be paid."),
             code="no_settlement_account",
         )
-    start = timezone.localdate()
-    priced = _schedule_from(application, start)
+    start = on or timezone.localdate()
     contract = application.contracts.filter(status=Contract.Status.SIGNED).first()
+    # Booked as if paid out today: the payout usually succeeds today, and is booked again from its day if not.
+    priced = _booked_from(application, contract, start)
     method = application.offer_repayment_method or application.repayment_method
     loan = Loan.objects.create(
         application=application,
@@ -223,7 +230,7 @@ def _loan_create(application: LoanApplication, *, by: User | None) -> Loan:
         net_disbursement=priced.net_disbursement,
         terms=_loan_terms(application, contract),
         start_date=start,
-        maturity_date=priced.lines[-1].due_date,
+        maturity_date=priced.maturity_date,
     )
     Instalment.objects.bulk_create(
         Instalment(
@@ -259,6 +266,7 @@ def _loan_create(application: LoanApplication, *, by: User | None) -> Loan:
             "apr": str(loan.apr),
             "offer_apr": str(application.offer_apr) if application.offer_apr is not None else None,
             "instalments": len(priced.lines),
+            "booking": priced.audit_data(),
         },
     )
     disbursement = Disbursement.objects.create(
@@ -285,25 +293,32 @@ def _offer_price(application: LoanApplication) -> Decimal:
     return Decimal(application.offer_terms["price"])
 
 
-def _schedule_from(application: LoanApplication, start: date) -> Quote:
-    """The offer priced again from the funding day, so that the first due date counts from the day the money goes.
+def _booked_from(application: LoanApplication, contract: Contract | None, start: date) -> BookedSchedule:
+    """The schedule to book when the money goes out on ``start``: the offer priced again from that day, so that
+    interest and the due dates count from it, and never dearer than the signed contract (see ``booking``).
 
     The price is the offer's own (an officer's counter-offer may have set it), on the terms the offer kept.
     """
     snapshot = {**application.offer_terms, "price": str(_offer_price(application))}
     try:
-        return quote_for_snapshot(
+        return booked_schedule(
             snapshot=snapshot,
             amount=application.offer_amount,
             term=application.offer_term,
-            start_date=start,
             repayment_method=application.offer_repayment_method or application.repayment_method,
             average_daily_sales=application.average_daily_sales,
+            signed=signed_terms_from(
+                contract_terms=contract.terms if contract is not None else None,
+                offer_quote=application.offer_quote,
+                offer_apr=application.offer_apr,
+            ),
+            start=start,
         )
-    except (ValidationError, KeyError, TypeError) as exc:
-        detail = " ".join(exc.messages) if isinstance(exc, ValidationError) else repr(exc)
+    except (QuoteError, BookingError, KeyError, TypeError) as exc:
         raise FundingError(
-            _("The offer cannot be priced from today: %(detail)s"), code="unpriceable", params={"detail": detail}
+            _("The loan cannot be booked from %(date)s: %(detail)s"),
+            code="unpriceable",
+            params={"date": start.isoformat(), "detail": str(exc)},
         ) from exc
 
 
@@ -324,18 +339,19 @@ def _loan_terms(application: LoanApplication, contract: Contract | None) -> dict
 # The payout.
 
 
-def disbursement_send(*, disbursement_id: int) -> Disbursement:
+def disbursement_send(*, disbursement_id: int, on: date | None = None) -> Disbursement:
     """Pay a pending disbursement out; exactly once, however often and however concurrently it is called.
 
     Claims the payout under the row lock (``pending`` -> ``sending``, one more attempt) and commits; only the caller
     that made the claim calls the rail, outside any transaction; the answer is recorded in a new transaction.
     Anyone else finds it ``sending`` or done and returns it as it is. Must not be called inside a transaction: the
-    claim has to be committed before the bank is asked to pay.
+    claim has to be committed before the bank is asked to pay. A payout that succeeds is dated ``on`` (today by
+    default): interest runs from that day.
     """
     claimed = _claim(disbursement_id)
     if claimed is None:
         return Disbursement.objects.get(pk=disbursement_id)
-    return _send(claimed)
+    return _send(claimed, on=on)
 
 
 def disbursement_retry(*, disbursement: Disbursement, by: User) -> Disbursement:
@@ -411,8 +427,9 @@ RESUME_BATCH = 50
 def applications_resume_stalled(*, older_than: timedelta | None = None) -> dict[str, int]:
     """Take up the applications whose next step was queued at a commit but never ran (the broker was down, or the
     task gave up): an accepted offer with no contract, a contract still being prepared, a signed application with
-    no loan. Each is handed to the step's own service, which locks and re-reads the state, so running this beside
-    the queued task, or twice, does nothing twice. Returns how many of each were taken up (and failed).
+    no loan, a loan paid out whose final schedule is still being prepared. Each is handed to the step's own service,
+    which locks and re-reads the state, so running this beside the queued task, or twice, does nothing twice.
+    Returns how many of each were taken up (and failed).
 
     "Stalled" means older than ``older_than`` (the payout reconciliation's delay by default): the queued task has
     had its chance. Run by beat every five minutes.
@@ -426,9 +443,13 @@ def applications_resume_stalled(*, older_than: timedelta | None = None) -> dict[
         | Q(state=S.CONTRACTED, contracts__status=Contract.Status.RENDERING, contracts__created_at__lt=cutoff)
     ).distinct()
     waiting_for_loan = LoanApplication.objects.filter(state=S.SIGNED, signed_at__lt=cutoff)
+    waiting_for_final_schedule = FinalSchedule.objects.filter(
+        status=FinalSchedule.Status.RENDERING, created_at__lt=cutoff
+    )
     steps = {
         "contract": (waiting_for_contract, lambda pk: contract_prepare(application_id=pk)),
         "loan": (waiting_for_loan, lambda pk: application_fund(application=LoanApplication(pk=pk))),
+        "final schedule": (waiting_for_final_schedule, lambda pk: final_schedule_render(final_schedule_id=pk)),
     }
     outcome: dict[str, int] = {}
     for name, (stalled, step) in steps.items():
@@ -449,22 +470,26 @@ def applications_resume_stalled(*, older_than: timedelta | None = None) -> dict[
     return outcome
 
 
-def disbursement_reconcile(*, disbursement_id: int, stale_before) -> Disbursement:
-    """Settle one payout: ask the rail about its key, then complete it, fail it or send it again with the same key."""
+def disbursement_reconcile(*, disbursement_id: int, stale_before, on: date | None = None) -> Disbursement:
+    """Settle one payout: ask the rail about its key, then complete it, fail it or send it again with the same key.
+
+    A payout found to have succeeded is dated ``on`` (today by default), the day it is confirmed: interest never
+    runs from before the merchant is told the money is there.
+    """
     disbursement = Disbursement.objects.get(pk=disbursement_id)
     if disbursement.status == Disbursement.Status.PENDING:
-        return disbursement_send(disbursement_id=disbursement_id)
+        return disbursement_send(disbursement_id=disbursement_id, on=on)
     if disbursement.status != Disbursement.Status.SENDING:
         return disbursement
     result = payout_adapter().query(idempotency_key=disbursement.idempotency_key)
     if result is not None:
-        return _record_result(disbursement_id, result)
+        return _record_result(disbursement_id, result, on=on)
     # The rail has nothing under the key: the attempt never reached it. If the lost attempt arrives after all, the
     # rail finds the key already used and pays nothing more.
     claimed = _claim(disbursement_id, stale_before=stale_before)
     if claimed is None:
         return Disbursement.objects.get(pk=disbursement_id)
-    return _send(claimed)
+    return _send(claimed, on=on)
 
 
 def _claim(disbursement_id: int, *, stale_before=None) -> Disbursement | None:
@@ -496,7 +521,7 @@ def _claim(disbursement_id: int, *, stale_before=None) -> Disbursement | None:
     return locked
 
 
-def _send(disbursement: Disbursement) -> Disbursement:
+def _send(disbursement: Disbursement, *, on: date | None = None) -> Disbursement:
     try:
         result = payout_adapter().send(
             idempotency_key=disbursement.idempotency_key,
@@ -510,18 +535,20 @@ def _send(disbursement: Disbursement) -> Disbursement:
     except PayoutTimeout as exc:
         return _record_no_answer(disbursement.pk, str(exc) or exc.__class__.__name__)
     # Any other error leaves the payout "sending": whether the bank paid is unknown, and the reconcile job asks.
-    return _record_result(disbursement.pk, result)
+    return _record_result(disbursement.pk, result, on=on)
 
 
-def _record_result(disbursement_id: int, result: PayoutResult) -> Disbursement:
+def _record_result(disbursement_id: int, result: PayoutResult, *, on: date | None = None) -> Disbursement:
     if result.status == PayoutStatus.SUCCEEDED:
-        return _record_success(disbursement_id, result)
+        return _record_success(disbursement_id, result, paid_on=on or timezone.localdate())
     if result.status == PayoutStatus.FAILED:
         return _record_failure(disbursement_id, result.error or _("The bank refused the transfer."))
     return _record_no_answer(disbursement_id, _("The bank has not settled the transfer yet."))
 
 
-def _record_success(disbursement_id: int, result: PayoutResult) -> Disbursement:
+def _record_success(disbursement_id: int, result: PayoutResult, *, paid_on: date) -> Disbursement:
+    """Record a payout the rail completed on ``paid_on``: activate the loan on the schedule booked from that day,
+    fix its final schedule, and tell the merchant, with the final schedule's PDF as the notice's link."""
     with transaction.atomic():
         locked = Disbursement.objects.select_for_update().get(pk=disbursement_id)
         if locked.status == Disbursement.Status.SUCCEEDED:
@@ -537,32 +564,106 @@ def _record_success(disbursement_id: int, result: PayoutResult) -> Disbursement:
             action="disbursement.succeed",
             from_state=from_status,
             to_state=locked.status,
-            data={"rail_reference": result.reference, "attempts": locked.attempts},
+            data={"rail_reference": result.reference, "attempts": locked.attempts, "paid_on": paid_on.isoformat()},
         )
-        loan = Loan.objects.select_for_update(of=("self",)).select_related("merchant").get(pk=locked.loan_id)
+        loan = (
+            Loan.objects.select_for_update(of=("self",))
+            .select_related("merchant", "product", "application")
+            .get(pk=locked.loan_id)
+        )
+        final_schedule = None
         if loan.state == LoanState.PENDING_DISBURSEMENT:
+            booked = _book_at_payout(loan, paid_on)
             from_state = loan.state
             loan.activate()
             loan.save()
-            audit_record(subject=loan, action="loan.activate", from_state=from_state, to_state=loan.state)
+            audit_record(
+                subject=loan,
+                action="loan.activate",
+                from_state=from_state,
+                to_state=loan.state,
+                data={"paid_on": paid_on.isoformat(), "booking": booked.audit_data() if booked else None},
+            )
+            final_schedule = final_schedule_create(loan=loan, disbursement=locked, booked=booked, paid_on=paid_on)
         first = loan.instalments.order_by("number").first()
         notify(
             user_id=loan.merchant.owner_id,
             title=_("Your loan has been paid out"),
             body=_(
-                "%(amount)s yuan has been paid into your account %(account)s at %(bank)s. "
-                "Your first repayment of %(payment)s yuan is due on %(due)s."
+                "%(amount)s yuan has been paid into your account %(account)s at %(bank)s on %(paid_on)s; interest "
+                "runs from that day. Your first repayment of %(payment)s yuan is due on %(due)s. Your final "
+                "repayment schedule, as a PDF, is at the link below and on your loan's page."
             )
             % {
                 "amount": amount_grouped(locked.amount),
                 "account": masked_account(locked.account_number),
                 "bank": locked.bank_name,
+                "paid_on": paid_on.isoformat(),
                 "payment": amount_grouped(first.payment_due) if first else "-",
                 "due": first.due_date.isoformat() if first else "-",
             },
-            url=reverse("lending:loan-detail", kwargs={"pk": loan.pk}),
+            url=reverse(
+                "lending:loan-final-schedule" if final_schedule is not None else "lending:loan-detail",
+                kwargs={"pk": loan.pk},
+            ),
         )
     return locked
+
+
+def _book_at_payout(loan: Loan, paid_on: date) -> BookedSchedule | None:
+    """Book the locked loan's schedule from its payout date, as the contract says, before it is activated.
+
+    A payout on the day the loan was made keeps the schedule booked then; on a later day the schedule is booked
+    again from the payout date (one audit row with the schedule before and after). Nothing can have been paid yet:
+    a loan takes payments only once it is active. None when no schedule can be booked from the payout date: the one
+    booked at funding stands, and the error is logged for an officer, since the money has already gone out.
+    """
+    application = loan.application
+    start = max(paid_on, loan.start_date)
+    contract = application.contracts.filter(status=Contract.Status.SIGNED).first()
+    try:
+        booked = _booked_from(application, contract, start)
+    except FundingError:
+        logger.exception("Loan %s could not be booked from its payout date %s", loan.pk, paid_on)
+        return None
+    instalments = list(loan.instalments.order_by("number"))
+    booked_rows = [(line.number, line.due_date, line.principal, line.interest, line.fee) for line in booked.lines]
+    rows = [(row.number, row.due_date, row.principal_due, row.interest_due, row.fee_due) for row in instalments]
+    if start == loan.start_date and rows == booked_rows:
+        return booked
+    before = {
+        "start_date": loan.start_date.isoformat(),
+        "apr": f"{loan.apr:.2f}",
+        "schedule": schedule_rows(instalments),
+    }
+    Instalment.objects.filter(loan=loan).delete()
+    Instalment.objects.bulk_create(
+        Instalment(
+            loan=loan,
+            number=line.number,
+            due_date=line.due_date,
+            principal_due=line.principal,
+            interest_due=line.interest,
+            fee_due=line.fee,
+        )
+        for line in booked.lines
+    )
+    loan.start_date = start
+    loan.maturity_date = booked.maturity_date
+    loan.apr = booked.apr
+    audit_record(
+        subject=loan,
+        action="loan.book_from_payout",
+        from_state=loan.state,
+        to_state=loan.state,
+        reason="Booked from the payout date, as the contract says: interest and the due dates count from it.",
+        data={
+            **booked.audit_data(),
+            "before": before,
+            "schedule": schedule_rows(loan.instalments.order_by("number")),
+        },
+    )
+    return booked
 
 
 def _record_failure(disbursement_id: int, error: str) -> Disbursement:

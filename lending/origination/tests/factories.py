@@ -7,11 +7,13 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 
 from lending.catalogue.models import LoanProduct
-from lending.catalogue.services.products import product_terms_snapshot, quote_for_snapshot
+from lending.catalogue.money import quote
+from lending.catalogue.services.products import product_terms_snapshot, quote_for_snapshot, quote_terms_from_snapshot
 from lending.origination.models import ApplicationState, Contract, LoanApplication
 from lending.origination.services.applications import application_create, application_submit
 from lending.origination.services.contracts import (
     contract_sign,
+    contract_terms_for,
 )
 from lending.origination.tasks import (
     contract_prepare_task,
@@ -79,6 +81,71 @@ def signed_application(
         sha256="a" * 64,
         signed_sha256="a" * 64,
         signed_at=now,
+        signer=merchant.owner,
+    )
+    return application
+
+
+def signed_on(
+    merchant,
+    product: LoanProduct,
+    signed: datetime.date,
+    *,
+    amount: Decimal = Decimal("20000.00"),
+    term: int | None = 12,
+    method: str | None = None,
+    average_daily_sales: Decimal | None = None,
+) -> LoanApplication:
+    """An application offered, accepted and signed on ``signed``, its signed contract printing the offer's terms.
+
+    The offer is priced from ``signed`` on the product's grade-C terms by the money engine itself (the quote service
+    refuses days in the past), as the offer service would have priced it that day; the contract's terms are the
+    contract service's own, so the signed schedule, totals and APR are the ones a merchant signs.
+    """
+    snapshot = product_terms_snapshot(product=product, grade="C")
+    method = method or product.repayment_methods[0]
+    priced = quote(
+        quote_terms_from_snapshot(
+            snapshot,
+            amount=amount,
+            term=term,
+            start_date=signed,
+            repayment_method=method,
+            average_daily_sales=average_daily_sales,
+        )
+    )
+    at = timezone.make_aware(datetime.datetime.combine(signed, datetime.time(10)))
+    application = LoanApplication.objects.create(
+        merchant=merchant,
+        product=product,
+        amount=amount,
+        term=term,
+        repayment_method=method,
+        average_daily_sales=average_daily_sales,
+        state=ApplicationState.SIGNED,
+        offer_amount=priced.amount,
+        offer_term=term,
+        offer_repayment_method=method,
+        offer_grade="C",
+        offer_price=Decimal(snapshot["price"]),
+        offer_apr=priced.apr,
+        offer_terms=snapshot,
+        offer_quote=priced.as_dict(),
+        offer_expires_at=at + datetime.timedelta(days=7),
+        submitted_at=at,
+        decided_at=at,
+        accepted_at=at,
+        signed_at=at,
+    )
+    Contract.objects.create(
+        application=application,
+        version=1,
+        status=Contract.Status.SIGNED,
+        terms={**contract_terms_for(application=application), "contract_date": signed.isoformat()},
+        consent_text_version=django_settings.CONTRACT_CONSENT_VERSION,
+        sha256="b" * 64,
+        signed_sha256="b" * 64,
+        signed_at=at,
         signer=merchant.owner,
     )
     return application

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from pypdf import PdfReader
 
 from core.models import AuditEvent, Notice
@@ -299,3 +300,21 @@ def test_the_contract_states_the_cap_on_late_fees_with_the_grace_days_included(c
     assert "按年化24.00%（一年按365天）计算的金额" in text
     assert "自到期日起（含宽限期）" in text
     assert "neverexceed24.00%ayearofitsoverdueamountforthedayssinceitsduedate,gracedaysincluded" in text
+
+
+def test_the_contract_states_in_both_languages_that_interest_runs_from_the_payout_date(contract):
+    text = pdf_text(contract)[0]
+    chinese = text.replace(" ", "")  # a line break inside a Chinese sentence comes out as a space
+    priced_on = timezone.localdate(contract.application.decided_at).isoformat()
+
+    assert contract.terms["interest_start"] == {"rule": "payout_date", "schedule_assumes": priced_on}
+    assert "本借款自甲方将借款支付至乙方收款账户之日" in chinese
+    assert f"上表按{priced_on}放款测算" in chinese
+    assert "首期还款日为放款日后一个月的同一日" in chinese
+    assert "重新计算后的应还总额和年化利率均不高于本合同所载" in chinese
+    assert "随放款通知向乙方提供最终还款计划（PDF文件）" in chinese
+    assert "interest runs from the day Party A pays the loan into Party B's settlement account" in text
+    assert f"The schedule above assumes the loan is paid out on {priced_on}." in text
+    assert "the first due date is one month after the payout date, on the same day of the month" in text
+    assert "The total repayable and the APR so calculated are never higher than those in this contract" in text
+    assert "Party A sends Party B the final repayment schedule as a PDF with the payout notice" in text

@@ -156,7 +156,7 @@ def test_merchant_is_told_the_amount_paid_and_the_first_due_date(application, dj
     assert first.due_date.isoformat() in notice.body
     assert f"{first.payment_due:,.2f}" in notice.body
     assert application.merchant.settlement_account_number[-4:] in notice.body
-    assert notice.url == f"/loans/loans/{loan.pk}/"
+    assert notice.url == f"/loans/loans/{loan.pk}/final-schedule.pdf"
 
 
 def test_funding_a_funded_application_again_returns_its_loan_and_creates_nothing(

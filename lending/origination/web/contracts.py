@@ -1,10 +1,12 @@
-"""The merchant reads its loan contract in the browser, confirms it is them, ticks the consent and signs (web).
+"""The merchant reads its loan contract in the browser, confirms it is them, ticks the consent and signs (web); and,
+once the loan is paid out, downloads the final repayment schedule that completes the contract.
 
 Re-authentication: the password typed on the sign page (``signer_password_check``, throttled), or a passkey through
 allauth's own WebAuthn re-authentication page, which records the re-authentication in the session and sends the
 merchant back here; a re-authentication younger than ``ACCOUNT_REAUTHENTICATION_TIMEOUT`` then counts.
 """
 
+import logging
 import time
 
 from allauth.account import app_settings as account_settings
@@ -25,7 +27,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
-from lending.origination.models import ApplicationState, Contract, LoanApplication
+from lending.origination.models import ApplicationState, Contract, FinalSchedule, LoanApplication
 from lending.origination.services.applications import ApplicationConflict
 from lending.origination.services.contracts import (
     consent_text,
@@ -35,6 +37,9 @@ from lending.origination.services.contracts import (
     contract_sign,
     signer_password_check,
 )
+from lending.origination.services.final_schedule import final_schedule_for_owner, final_schedule_pdf_bytes
+
+logger = logging.getLogger(__name__)
 
 # How often the "being prepared" page reloads itself, in seconds.
 PREPARING_REFRESH_SECONDS = 3
@@ -180,7 +185,36 @@ class ContractPdfView(LoginRequiredMixin, View):
         return response
 
 
+class FinalSchedulePdfView(LoginRequiredMixin, View):
+    """The loan's final repayment schedule as a PDF, to the owner of the loan's merchant only; 404 to anyone else.
+
+    While the PDF is still being rendered (a moment after the payout), a page says so and reloads itself.
+    """
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        final_schedule = final_schedule_for_owner(loan_id=pk, user=request.user)
+        if final_schedule is None:
+            raise Http404
+        if final_schedule.status == FinalSchedule.Status.RENDERING:
+            context = {"loan_id": pk, "refresh_seconds": PREPARING_REFRESH_SECONDS}
+            return render(request, "lending/final_schedule_preparing.html", context)
+        try:
+            pdf = final_schedule_pdf_bytes(final_schedule=final_schedule)
+        except FileNotFoundError as exc:
+            raise Http404 from exc
+        except ValueError as exc:
+            # The stored file is not the one rendered and recorded: never serve it as the merchant's schedule.
+            logger.error("Final schedule %s failed its integrity check: %s", final_schedule.pk, exc)
+            raise Http404 from exc
+        response = HttpResponse(pdf, content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="loan-{pk}-final-schedule.pdf"'
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
 urlpatterns = [
     path("applications/<int:pk>/sign/", ContractSignView.as_view(), name="contract-sign"),
     path("applications/<int:pk>/contract.pdf", ContractPdfView.as_view(), name="contract-pdf"),
+    path("loans/<int:pk>/final-schedule.pdf", FinalSchedulePdfView.as_view(), name="loan-final-schedule"),
 ]
