@@ -358,7 +358,8 @@ def payment_record(
         existing = _existing_payment(loan=locked, source=source, reference=reference, amount=amount)
         if existing is not None:
             return existing
-        if locked.state not in PAYABLE_STATES:
+        # Money collected after a write-off is a recovery, allocated like any payment; the loan stays written off.
+        if locked.state not in (*PAYABLE_STATES, L.WRITTEN_OFF):
             raise RepaymentConflict(
                 _("Loan #%(id)s is %(state)s: it takes no payments.")
                 % {"id": locked.pk, "state": locked.get_state_display()}
