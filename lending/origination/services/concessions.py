@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from lending.servicing.models import Concession
 from lending.servicing.services.collections import loan_write_off_approve, loan_write_off_reject
+from lending.servicing.services.restructure import restructure_approve, restructure_reject
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -22,6 +23,7 @@ K = Concession.Kind
 def concession_approve(*, concession: Concession, by: User) -> Concession:
     """Give the second approval: the concession takes effect (see the kind's service for what that means)."""
     approve = {
+        K.RESTRUCTURE: restructure_approve,
         K.WRITE_OFF: loan_write_off_approve,
     }[concession.kind]
     approve(concession=concession, by=by)
@@ -32,6 +34,7 @@ def concession_approve(*, concession: Concession, by: User) -> Concession:
 def concession_reject(*, concession: Concession, by: User, reason: str) -> Concession:
     """Refuse it, saying why (``reason`` is required and the maker is told); nothing it would have changed changes."""
     reject = {
+        K.RESTRUCTURE: restructure_reject,
         K.WRITE_OFF: loan_write_off_reject,
     }[concession.kind]
     reject(concession=concession, by=by, reason=reason)
