@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lending.origination.services.applications import counter_offer_approve, counter_offer_reject
 from lending.servicing.models import Concession
 from lending.servicing.services.collections import loan_write_off_approve, loan_write_off_reject
 from lending.servicing.services.restructure import restructure_approve, restructure_reject
@@ -23,6 +24,7 @@ K = Concession.Kind
 def concession_approve(*, concession: Concession, by: User) -> Concession:
     """Give the second approval: the concession takes effect (see the kind's service for what that means)."""
     approve = {
+        K.COUNTER_OFFER: counter_offer_approve,
         K.RESTRUCTURE: restructure_approve,
         K.WRITE_OFF: loan_write_off_approve,
     }[concession.kind]
@@ -34,6 +36,7 @@ def concession_approve(*, concession: Concession, by: User) -> Concession:
 def concession_reject(*, concession: Concession, by: User, reason: str) -> Concession:
     """Refuse it, saying why (``reason`` is required and the maker is told); nothing it would have changed changes."""
     reject = {
+        K.COUNTER_OFFER: counter_offer_reject,
         K.RESTRUCTURE: restructure_reject,
         K.WRITE_OFF: loan_write_off_reject,
     }[concession.kind]
