@@ -481,6 +481,10 @@ class RestructureProposal(models.Model):
     def __str__(self) -> str:
         return f"{self.loan_id} {self.get_status_display()}"
 
+    @property
+    def concession_pending(self) -> bool:
+        return self.status == self.Status.AWAITING_APPROVAL
+
 
 class Concession(ConcurrentTransitionMixin, models.Model):
     """A concession one officer (the maker) asks for, which takes effect only when a second officer approves it.

@@ -319,6 +319,8 @@ class RestructureForm(forms.Form):
     first_due_date = forms.DateField(
         label=_("First due date"), widget=forms.DateInput(attrs={"type": "date"}), input_formats=["%Y-%m-%d"]
     )
+    forgive_fees = forms.BooleanField(label=_("Forgive the fees already due"), required=False)
+    forgive_late_fees = forms.BooleanField(label=_("Forgive the late fees"), required=False)
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
 
 
@@ -333,16 +335,21 @@ def collections_restructure_view(request: HttpRequest, pk: int) -> HttpResponse:
         status = 400
         if form.is_valid():
             try:
-                restructure_propose(loan=loan, by=request.user, **form.cleaned_data)
+                proposal = restructure_propose(loan=loan, by=request.user, **form.cleaned_data)
             except ValidationError as error:
                 _add_errors(form, error)
             except (StateConflict, PermissionDenied) as error:
                 form.add_error(None, getattr(error, "message", str(error)))
                 status = 409 if isinstance(error, StateConflict) else 403
             else:
-                messages.success(
-                    request, gettext("Restructure proposed for loan #%(id)s; the merchant decides.") % {"id": loan.pk}
-                )
+                if proposal.concession_pending:
+                    done = gettext(
+                        "Restructure proposed for loan #%(id)s: below the grid or forgiving fees, it awaits a second "
+                        "officer's approval before the merchant sees it."
+                    )
+                else:
+                    done = gettext("Restructure proposed for loan #%(id)s; the merchant decides.")
+                messages.success(request, done % {"id": loan.pk})
                 return HttpResponseRedirect(reverse(LOAN_URL, args=[loan.pk]))
     context = {
         **admin.site.each_context(request),

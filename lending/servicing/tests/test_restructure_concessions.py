@@ -309,3 +309,34 @@ def test_a_grade_the_grid_does_not_price_counts_as_below_it(troubled_loan):
     troubled_loan.grade = ""
 
     assert grid_for(troubled_loan, "0.20")["below"] is True
+
+
+# The officer's form.
+
+
+def test_the_form_forgives_late_fees_and_says_the_plan_awaits_a_second_officer(client, troubled_loan, maker):
+    client.force_login(maker)
+
+    response = client.post(
+        reverse("lending_collections_restructure", args=[troubled_loan.pk]),
+        {
+            "term": "12",
+            "annual_rate": "0.12",
+            "first_due_date": (today() + 30 * DAY).isoformat(),
+            "forgive_late_fees": "on",
+            "reason": "Hardship.",
+        },
+        follow=True,
+    )
+
+    assert any("awaits a second officer's approval" in str(message) for message in response.context["messages"])
+    proposal = RestructureProposal.objects.get(loan=troubled_loan)
+    assert proposal.status == P.AWAITING_APPROVAL
+    assert proposal.terms["forgiven"] == {
+        "principal": "0.00",
+        "interest": "0.00",
+        "fee": "0.00",
+        "penalty": "25.00",
+        "total": "25.00",
+    }
+    assert not merchant_told(troubled_loan)
