@@ -37,6 +37,7 @@ _LOAN_OFFICER = [
     "lending.add_banktransfer",
     "lending.record_bank_transfer",
     "lending.view_collectionrequest",
+    "lending.view_concession",
     "underwriting.view_fraudalert",
     "underwriting.change_fraudalert",
     "underwriting.view_decision",
@@ -54,6 +55,8 @@ _SENIOR_OFFICER = [
     "lending.change_disbursement",
     "lending.change_loan",
     "lending.propose_restructure",
+    # The checker of maker-checker: counter-offers below the grid, restructures conceding price or fees, write-offs.
+    "lending.second_approve_concession",
 ]
 _RISK_MANAGER = [
     *_SENIOR_OFFICER,

@@ -1,6 +1,7 @@
-"""Loans, their schedules and their one disbursement.
+"""Loans, their schedules and their one disbursement; and the concessions a second officer must approve.
 
-Loan: pending_disbursement -> active <-> overdue -> paid_off | defaulted -> written_off | recovered.
+Loan: pending_disbursement -> active <-> overdue -> paid_off | defaulted -> written_off | recovered,
+written_off -> recovered (everything written off was collected after all).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from django.db import models
 from django.db.models import ExpressionWrapper, F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import GET_STATE, ConcurrentTransitionMixin, FSMField, transition
 
 from core.money import MoneyField
 from lending.catalogue.models import RATE_DECIMAL_PLACES, RATE_MAX_DIGITS, LoanProduct, RepaymentMethodChoice
@@ -30,6 +31,11 @@ class LoanState(models.TextChoices):
 
 
 L = LoanState
+
+
+def _paid_off_or_recovered(loan: Loan) -> str:
+    # A written-off loan whose every line is paid after all was recovered, not paid off: the book lost it once.
+    return L.RECOVERED if loan.state == L.WRITTEN_OFF else L.PAID_OFF
 
 
 class Loan(ConcurrentTransitionMixin, models.Model):
@@ -56,6 +62,13 @@ class Loan(ConcurrentTransitionMixin, models.Model):
     # The last day the daily servicing jobs processed this loan: running a job twice on a day changes nothing.
     serviced_on = models.DateField(_("serviced on"), null=True, blank=True)
     defaulted_at = models.DateTimeField(_("defaulted at"), null=True, blank=True)
+    # What the write-off took off the book, by component, as outstanding when a second officer approved it.
+    # Money received afterwards is a recovery (``lending.servicing.selectors.portfolio``); these never change.
+    written_off_at = models.DateTimeField(_("written off at"), null=True, blank=True)
+    written_off_principal = MoneyField(_("principal written off"), default=0)
+    written_off_interest = MoneyField(_("interest written off"), default=0)
+    written_off_fees = MoneyField(_("fees written off"), default=0)
+    written_off_penalties = MoneyField(_("late fees written off"), default=0)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     activated_at = models.DateTimeField(_("paid out at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
@@ -81,7 +94,19 @@ class Loan(ConcurrentTransitionMixin, models.Model):
     def cure(self) -> None:
         self.days_past_due = 0
 
-    @transition(field=state, source=[L.ACTIVE, L.OVERDUE], target=L.PAID_OFF)
+    @property
+    def written_off_total(self) -> Decimal:
+        return (
+            self.written_off_principal + self.written_off_interest + self.written_off_fees + self.written_off_penalties
+        )
+
+    # Everything paid: paid off, or recovered when the loan had been written off. The repayments service calls this
+    # one transition whatever the loan was, so the state machine, not the caller, says which end it is.
+    @transition(
+        field=state,
+        source=[L.ACTIVE, L.OVERDUE, L.WRITTEN_OFF],
+        target=GET_STATE(_paid_off_or_recovered, states=[L.PAID_OFF, L.RECOVERED]),
+    )
     def pay_off(self) -> None:
         self.closed_at = timezone.now()
 
@@ -90,8 +115,12 @@ class Loan(ConcurrentTransitionMixin, models.Model):
         self.defaulted_at = timezone.now()
 
     @transition(field=state, source=L.DEFAULTED, target=L.WRITTEN_OFF)
-    def write_off(self) -> None:
-        self.closed_at = timezone.now()
+    def write_off(self, *, principal: Decimal, interest: Decimal, fees: Decimal, penalties: Decimal) -> None:
+        self.written_off_at = self.closed_at = timezone.now()
+        self.written_off_principal = principal
+        self.written_off_interest = interest
+        self.written_off_fees = fees
+        self.written_off_penalties = penalties
 
     @transition(field=state, source=L.DEFAULTED, target=L.RECOVERED)
     def recover(self) -> None:
@@ -396,16 +425,27 @@ class CollectionContact(models.Model):
 
 
 class RestructureProposal(models.Model):
-    """An officer's new schedule for a loan in difficulty; it takes effect only when the merchant accepts it."""
+    """An officer's new schedule for a loan in difficulty; it takes effect only when the merchant accepts it.
+
+    One below the product's price grid, or forgiving fees or late fees, first waits for a second officer
+    (``awaiting_approval``, a ``Concession``): the merchant sees it only once it is approved (``proposed``).
+    """
 
     class Status(models.TextChoices):
+        AWAITING_APPROVAL = "awaiting_approval", _("Awaiting second approval")
         PROPOSED = "proposed", _("Waiting for the merchant")
         ACCEPTED = "accepted", _("Accepted")
         DECLINED = "declined", _("Declined by the merchant")
         WITHDRAWN = "withdrawn", _("Withdrawn")
+        REJECTED = "rejected", _("Rejected by a second officer")
+
+    # Open: the loan can have one of these at a time, and it blocks a new proposal.
+    OPEN_STATUSES = (Status.AWAITING_APPROVAL, Status.PROPOSED)
+    # What the merchant may see: never a proposal no second officer has approved.
+    SHOWN_TO_MERCHANT = (Status.PROPOSED, Status.ACCEPTED, Status.DECLINED, Status.WITHDRAWN)
 
     loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="restructure_proposals")
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PROPOSED)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PROPOSED)
     # The outstanding balance re-scheduled: new term, rate and first due date, and the schedule they make.
     terms = models.JSONField(_("new terms"), default=dict)
     schedule = models.JSONField(_("new schedule"), default=list)
@@ -420,13 +460,19 @@ class RestructureProposal(models.Model):
         ordering = ["-proposed_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["loan"], condition=models.Q(status="proposed"), name="one_open_restructure_per_loan"
+                fields=["loan"],
+                condition=models.Q(status__in=["awaiting_approval", "proposed"]),
+                name="one_open_restructure_per_loan",
             )
         ]
         permissions = [("propose_restructure", "Can propose a new schedule for a loan")]
 
     def __str__(self) -> str:
         return f"{self.loan_id} {self.get_status_display()}"
+
+    @property
+    def concession_pending(self) -> bool:
+        return self.status == self.Status.AWAITING_APPROVAL
 
 
 class CollectionRequest(ConcurrentTransitionMixin, models.Model):
@@ -549,3 +595,88 @@ class BankTransfer(ConcurrentTransitionMixin, models.Model):
     @transition(field=status, source=Status.AWAITING_APPROVAL, target=Status.REJECTED)
     def reject(self) -> None:
         self.decided_at = timezone.now()
+
+
+class Concession(ConcurrentTransitionMixin, models.Model):
+    """A concession one officer (the maker) asks for, which takes effect only when a second officer approves it.
+
+    Three kinds: a counter-offer priced below the product's grid for the grade, a restructure below the grid or
+    forgiving fees or late fees, and every write-off. Until a different officer holding
+    ``lending.second_approve_concession`` approves, nothing changes for the merchant: the application stays referred,
+    the restructure proposal waits unseen, the defaulted loan stays defaulted. ``terms`` is what the maker asked
+    for, as the checker reads it. The services in ``lending.servicing.services.concessions`` (and the kind's own
+    module) lock, check maker != checker, apply and audit; the transitions here only set fields.
+    """
+
+    class Kind(models.TextChoices):
+        COUNTER_OFFER = "counter_offer", _("Counter-offer below the price grid")
+        RESTRUCTURE = "restructure", _("Restructure below the grid or forgiving fees")
+        WRITE_OFF = "write_off", _("Write-off")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Awaiting second approval")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    status = FSMField(_("status"), default=Status.PENDING, choices=Status.choices, protected=True, db_index=True)
+    # What it changes: the application (counter-offer), the loan (restructure, write-off) and its proposal.
+    application = models.ForeignKey(
+        "lending.LoanApplication", null=True, blank=True, on_delete=models.PROTECT, related_name="concessions"
+    )
+    loan = models.ForeignKey(Loan, null=True, blank=True, on_delete=models.PROTECT, related_name="concessions")
+    restructure = models.OneToOneField(
+        RestructureProposal, null=True, blank=True, on_delete=models.PROTECT, related_name="concession"
+    )
+    terms = models.JSONField(_("what is asked for"), default=dict)
+    reason = models.TextField(_("maker's reason"))
+    requested_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(_("asked at"), auto_now_add=True)
+    decided_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.TextField(_("checker's note"), blank=True)
+
+    class Meta:
+        verbose_name = _("concession")
+        verbose_name_plural = _("concessions")
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["status", "requested_at"])]
+        constraints = [
+            # One pending concession per application, and per loan and kind: a second would race the first.
+            models.UniqueConstraint(
+                fields=["application"],
+                condition=models.Q(status="pending", application__isnull=False),
+                name="one_pending_concession_per_application",
+            ),
+            models.UniqueConstraint(
+                fields=["loan", "kind"],
+                condition=models.Q(status="pending", loan__isnull=False),
+                name="one_pending_concession_per_loan_and_kind",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind="counter_offer", application__isnull=False, loan__isnull=True)
+                    | models.Q(kind="restructure", loan__isnull=False, restructure__isnull=False)
+                    | models.Q(kind="write_off", loan__isnull=False, restructure__isnull=True)
+                ),
+                name="concession_names_what_it_changes",
+            ),
+        ]
+        permissions = [
+            ("second_approve_concession", "Can approve or reject another officer's price concession or write-off")
+        ]
+
+    def __str__(self) -> str:
+        subject = f"#{self.application_id}" if self.kind == self.Kind.COUNTER_OFFER else f"{_('Loan')} #{self.loan_id}"
+        return f"{self.get_kind_display()} {subject} ({self.get_status_display()})"
+
+    @transition(field=status, source=Status.PENDING, target=Status.APPROVED)
+    def approve(self, *, by) -> None:
+        self.decided_by = by
+        self.decided_at = timezone.now()
+
+    @transition(field=status, source=Status.PENDING, target=Status.REJECTED)
+    def reject(self, *, by, note: str) -> None:
+        self.decided_by = by
+        self.decided_at = timezone.now()
+        self.decision_note = note

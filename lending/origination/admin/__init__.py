@@ -1,1 +1,1 @@
-from lending.origination.admin import applications, payouts  # noqa: F401
+from lending.origination.admin import applications, concessions, payouts  # noqa: F401

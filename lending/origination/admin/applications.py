@@ -59,6 +59,7 @@ from lending.origination.services.funding import (
     application_fund,
     application_second_approve,
 )
+from lending.servicing.admin.loans import concessions_table
 from lending.servicing.models import Disbursement, Loan
 from lending.servicing.selectors.loans import loan_paid_out
 from merchants.choices import SalesSource
@@ -189,6 +190,12 @@ class CounterOfferForm(forms.Form):
             self.fields["price"].help_text = gettext(
                 "As a fraction, within the product's price grid: from %(low)s to %(high)s."
             ) % {"low": min(prices), "high": max(prices)}
+            self.fields["price"].help_text += " " + gettext(
+                "Below the grid's price for the application's grade, it needs a note and a second officer's approval."
+            )
+        self.fields["note"].help_text = gettext(
+            "Required when the price is below the grid: the second officer reads it."
+        )
         self.initial.setdefault("amount", application.offer_amount or application.amount)
         self.initial.setdefault("term", application.offer_term or application.term or "")
         self.initial.setdefault(
@@ -258,6 +265,7 @@ class LoanApplicationAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.Model
         "kyc_documents",
         "contracts_list",
         "loan_link",
+        "concessions_list",
         "audit_trail_table",
     ]
     fieldsets = [
@@ -282,6 +290,7 @@ class LoanApplicationAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.Model
                     "offer_expires_at",
                     ("offered_by", "is_counter_offer"),
                     "second_approver",
+                    "concessions_list",
                     "documents_requested",
                     "decline_reasons_list",
                     ("accepted_at", "signed_at", "funded_at", "closed_at"),
@@ -478,6 +487,10 @@ class LoanApplicationAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.Model
             ),
             empty=gettext("No contract yet."),
         )
+
+    @admin.display(description=_("concessions"))
+    def concessions_list(self, application: LoanApplication) -> str:
+        return concessions_table(application.concessions.select_related("requested_by", "decided_by"))
 
     @admin.display(description=_("loan"))
     def loan_link(self, application: LoanApplication) -> str:
@@ -783,7 +796,14 @@ class LoanApplicationAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.Model
                 repayment_method=data["repayment_method"] or None,
                 note=data["note"],
             ),
-            done=gettext("Counter-offer made; the merchant can now accept it."),
+            done=lambda result: (
+                gettext("Counter-offer made; the merchant can now accept it.")
+                if result.state == S.APPROVED
+                else gettext(
+                    "The price is below the grid: the counter-offer awaits a second officer's approval, and the "
+                    "merchant sees nothing until then."
+                )
+            ),
         )
 
     def _single_form(
@@ -795,12 +815,13 @@ class LoanApplicationAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.Model
         title: str,
         submit: str,
         call: Callable[[dict], object],
-        done: str,
+        done: str | Callable[[object], str],
     ) -> HttpResponse:
+        """``done``: the success message, or a function of what ``call`` returned that says it."""
         form = form_class(request.POST if request.method == "POST" else None)
         if form.is_bound and form.is_valid():
             try:
-                call(form.cleaned_data)
+                result = call(form.cleaned_data)
             except ValidationError as exc:
                 # Field errors go next to their field; the rest above the form.
                 if hasattr(exc, "error_dict"):
@@ -812,7 +833,7 @@ class LoanApplicationAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.Model
                 self.message_user(request, refusal_message(exc), messages.ERROR)
                 return self._back(application)
             else:
-                self.message_user(request, done, messages.SUCCESS)
+                self.message_user(request, done(result) if callable(done) else done, messages.SUCCESS)
                 return self._back(application)
         return self._form_page(
             request,

@@ -43,6 +43,17 @@ from lending.origination.selectors.applications import (
     merchant_has_defaulted_loan,
     offers_expired_ids,
 )
+from lending.servicing.models import Concession
+from lending.servicing.services.concessions import (
+    ConcessionConflict,
+    concession_audit_data,
+    concession_checker_check,
+    concession_checkers_notify,
+    concession_create,
+    concession_locked,
+    concession_maker_notify,
+    concession_reason_checked,
+)
 from merchants.choices import KycState
 from merchants.models import Merchant
 from underwriting.choices import GRADES, Outcome
@@ -345,11 +356,16 @@ def application_counter_offer(
 
     Invariants: as ``application_approve``; the terms are within the product's bounds and the price within the
     product's price grid (from its lowest to its highest grade's price); every refusal names its field.
+
+    A price below the grid's price for the application's grade is a concession: it needs a reason (``note``) and a
+    second officer. The application then stays referred and the merchant is told nothing until another officer
+    approves it (``counter_offer_approve``, which makes the offer) or rejects it (``counter_offer_reject``).
     """
     with transaction.atomic():
         locked = _lock(application)
         _require_officer(locked, by)
         _require_referred(locked)
+        _require_no_pending_counter_offer(locked)
         product = locked.product
         grade = _decided_grade(locked)
         parsed_price = _clean_price(product, price)
@@ -372,6 +388,19 @@ def application_counter_offer(
         if parsed_price is None:
             raise ApplicationError({"price": _price_errors(product)})
         offered_term = None if product.is_sales_share else int(term)
+        grid_price = product.price_for(grade)
+        if Decimal(snapshot["price"]) < grid_price:
+            _counter_offer_concession(
+                locked,
+                by=by,
+                snapshot=snapshot,
+                priced=priced,
+                term=offered_term,
+                grade=grade,
+                grid_price=grid_price,
+                note=note,
+            )
+            return locked
         locked.approve()
         _set_offer(
             locked,
@@ -389,14 +418,170 @@ def application_counter_offer(
             from_state=S.REFERRED,
             reason=str(note or ""),
             data={
-                "amount": str(priced.amount),
-                "term": offered_term,
-                "price": snapshot["price"],
-                "repayment_method": priced.method.value,
-                "asked": {"amount": str(locked.amount), "term": locked.term, "method": locked.repayment_method},
+                **_counter_offer_terms(snapshot=snapshot, priced=priced, term=offered_term, asked=locked),
+                "grade": grade,
+                "grid_price": str(grid_price),
             },
         )
         _notify_offer(locked)
+    return locked
+
+
+def _counter_offer_terms(*, snapshot: dict, priced: Quote, term: int | None, asked: LoanApplication) -> dict:
+    return {
+        "amount": str(priced.amount),
+        "term": term,
+        "price": snapshot["price"],
+        "repayment_method": priced.method.value,
+        "asked": {"amount": str(asked.amount), "term": asked.term, "method": asked.repayment_method},
+    }
+
+
+def _counter_offer_concession(
+    locked: LoanApplication,
+    *,
+    by: Any,
+    snapshot: dict,
+    priced: Quote,
+    term: int | None,
+    grade: str,
+    grid_price: Decimal,
+    note: object,
+) -> Concession:
+    """Keep a counter-offer below the grid for a second officer; the application does not move."""
+    reason = concession_reason_checked(
+        note,
+        field="note",
+        message=_("A price below the grid for grade %(grade)s needs a reason: the second officer reads it.")
+        % {"grade": grade},
+    )
+    terms = {
+        **_counter_offer_terms(snapshot=snapshot, priced=priced, term=term, asked=locked),
+        "grade": grade,
+        "grid_price": str(grid_price),
+        "apr": f"{priced.apr:.2f}",
+        "snapshot": snapshot,
+    }
+    try:
+        concession = concession_create(
+            kind=Concession.Kind.COUNTER_OFFER, application=locked, by=by, reason=reason, terms=terms
+        )
+    except ConcessionConflict as exc:
+        raise ApplicationConflict(exc.message, code=exc.code) from None
+    data = {key: value for key, value in terms.items() if key != "snapshot"}
+    audit_record(
+        subject=locked,
+        action="application.counter_offer_request",
+        by=by,
+        from_state=locked.state,
+        to_state=locked.state,
+        reason=reason,
+        data={"concession_id": concession.pk, **data},
+    )
+    concession_checkers_notify(
+        concession=concession,
+        title=_("A counter-offer below the price grid awaits your second approval"),
+        body=_("%(maker)s offers %(merchant)s %(amount)s yuan at %(price)s, below grade %(grade)s's %(grid)s.")
+        % {
+            "maker": by,
+            "merchant": locked.merchant,
+            "amount": terms["amount"],
+            "price": terms["price"],
+            "grade": grade,
+            "grid": terms["grid_price"],
+        },
+    )
+    return concession
+
+
+def _require_no_pending_counter_offer(application: LoanApplication) -> None:
+    if application.concessions.filter(status=Concession.Status.PENDING).exists():
+        raise ApplicationConflict(
+            _("A counter-offer on this application awaits a second approval: it must be approved or rejected first."),
+            code="concession_pending",
+        )
+
+
+def _locked_counter_offer(concession: Concession, by: Any) -> tuple[Concession, LoanApplication]:
+    concession = concession_locked(concession)
+    if concession.kind != Concession.Kind.COUNTER_OFFER:
+        raise ApplicationConflict(_("This concession is not a counter-offer."))
+    locked = _lock(LoanApplication(pk=concession.application_id))
+    concession_checker_check(concession=concession, by=by, merchant_owner_id=locked.merchant.owner_id)
+    return concession, locked
+
+
+def counter_offer_approve(*, concession: Concession, by: Any) -> LoanApplication:
+    """Second approval of a counter-offer below the grid: the offer is made as the first officer set it, and only
+    now is the merchant told.
+
+    Only an officer with ``lending.second_approve_concession`` other than the one who made it (``PermissionDenied``);
+    the application must still be referred (``ApplicationConflict``). The offer is priced again from today on the
+    stored terms; the officer who made it stays its ``offered_by``. One audit row, on the application.
+    """
+    with transaction.atomic():
+        concession, locked = _locked_counter_offer(concession, by)
+        _require_referred(locked)
+        terms = concession.terms
+        snapshot = terms["snapshot"]
+        try:
+            priced = quote_for_snapshot(
+                snapshot=snapshot,
+                amount=terms["amount"],
+                term=terms["term"],
+                repayment_method=terms["repayment_method"],
+                average_daily_sales=locked.average_daily_sales,
+            )
+        except ValidationError as exc:
+            raise ApplicationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
+        locked.approve()
+        _set_offer(
+            locked,
+            snapshot=snapshot,
+            priced=priced,
+            term=terms["term"],
+            grade=terms["grade"],
+            offered_by=concession.requested_by,
+            counter_offer=True,
+        )
+        concession.approve(by=by)
+        concession.save()
+        _save_and_audit(
+            locked,
+            action="application.counter_offer",
+            by=by,
+            from_state=S.REFERRED,
+            reason=concession.reason,
+            data={
+                **concession_audit_data(concession),
+                **_counter_offer_terms(snapshot=snapshot, priced=priced, term=terms["term"], asked=locked),
+                "grade": terms["grade"],
+                "grid_price": terms["grid_price"],
+            },
+        )
+        concession_maker_notify(concession=concession)
+        _notify_offer(locked)
+    return locked
+
+
+def counter_offer_reject(*, concession: Concession, by: Any, reason: str) -> LoanApplication:
+    """The second officer refuses the counter-offer, saying why: the application stays referred for an officer to
+    decide again, and the merchant hears nothing. One audit row, on the application."""
+    reason = concession_reason_checked(reason, message=_("Say why the counter-offer is rejected: the officer is told."))
+    with transaction.atomic():
+        concession, locked = _locked_counter_offer(concession, by)
+        concession.reject(by=by, note=reason)
+        concession.save()
+        audit_record(
+            subject=locked,
+            action="application.counter_offer_reject",
+            by=by,
+            from_state=locked.state,
+            to_state=locked.state,
+            reason=reason,
+            data=concession_audit_data(concession),
+        )
+        concession_maker_notify(concession=concession)
     return locked
 
 
@@ -826,5 +1011,7 @@ __all__ = [
     "application_submit",
     "application_withdraw",
     "applications_expire_offers",
+    "counter_offer_approve",
+    "counter_offer_reject",
     "max_open_applications",
 ]

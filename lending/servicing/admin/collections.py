@@ -1,5 +1,7 @@
 """The officers' collections work in the back office: the queue by days past due, each loan's collections page
-(contact history, record a contact, write off or recover a defaulted loan), and the deferral requests to decide.
+(contact history, record a contact, ask for a defaulted loan's write-off, record a recovery on a written-off one),
+the portfolio's figures (outstanding, written off, recovered, loss), and the deferral requests to decide. A
+write-off takes effect only when a second officer approves it, in the concessions queue (``Concession`` admin).
 
 No proxy model (that would need a migration): the queue is Django's own changelist, run by a ``ModelAdmin`` for
 ``Loan`` that is not registered on the site, behind the URLs of ``collections_urls()``; ``config/urls.py`` mounts
@@ -30,8 +32,9 @@ from django.utils.translation import gettext_lazy as _
 
 from core.admin.mixins import ReadOnlyAdminMixin
 from core.exceptions import StateConflict
-from lending.servicing.models import CollectionContact, DeferralRequest, Instalment, Loan, LoanState
+from lending.servicing.models import CollectionContact, Concession, DeferralRequest, Instalment, Loan, LoanState
 from lending.servicing.selectors.daily import DPD_BUCKETS, IN_ARREARS, loans_by_dpd_bucket, loans_in_dpd_bucket
+from lending.servicing.selectors.portfolio import loan_write_off_figures, portfolio_figures
 from lending.servicing.services.collections import (
     CLOSE_PERMISSION,
     CONTACT_PERMISSION,
@@ -39,8 +42,9 @@ from lending.servicing.services.collections import (
     collection_contact_record,
     deferral_approve,
     deferral_refuse,
-    loan_recover,
-    loan_write_off,
+    loan_recovery_record,
+    loan_write_off_request,
+    write_off_amounts,
 )
 
 VIEW_PERMISSION = "lending.view_loan"
@@ -168,8 +172,16 @@ class ContactForm(forms.Form):
     note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
-class CloseForm(forms.Form):
+class WriteOffForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class RecoveryForm(forms.Form):
+    amount = forms.DecimalField(label=_("Amount received (yuan)"), max_digits=14, decimal_places=2)
+    received_on = forms.DateField(
+        label=_("Received on"), widget=forms.DateInput(attrs={"type": "date"}), input_formats=["%Y-%m-%d"]
+    )
+    external_reference = forms.CharField(label=_("Bank reference"), max_length=64)
 
 
 def _add_errors(form: forms.Form, error: ValidationError) -> None:
@@ -188,7 +200,8 @@ def collections_loan_view(request: HttpRequest, pk: int) -> HttpResponse:
     # Any loan: one just written off, recovered or cured keeps its page and its history.
     loan = get_object_or_404(_with_figures(Loan.objects.select_related("merchant", "product")), pk=pk)
     contact_form = ContactForm(prefix="contact")
-    close_form = CloseForm(prefix="close")
+    write_off_form = WriteOffForm(prefix="close")
+    recovery_form = RecoveryForm(prefix="recovery")
     status = 200
     if request.method == "POST":
         action = request.POST.get("do")
@@ -204,40 +217,96 @@ def collections_loan_view(request: HttpRequest, pk: int) -> HttpResponse:
                 else:
                     messages.success(request, gettext("Contact recorded."))
                     return HttpResponseRedirect(request.path)
-        elif action in ("write_off", "recover"):
-            close_form = CloseForm(request.POST, prefix="close")
-            if close_form.is_valid():
-                service = loan_write_off if action == "write_off" else loan_recover
+        elif action == "write_off":
+            write_off_form = WriteOffForm(request.POST, prefix="close")
+            if write_off_form.is_valid():
                 try:
-                    service(loan=loan, by=request.user, reason=close_form.cleaned_data["reason"])
+                    loan_write_off_request(loan=loan, by=request.user, reason=write_off_form.cleaned_data["reason"])
                 except ValidationError as error:
-                    _add_errors(close_form, error)
+                    _add_errors(write_off_form, error)
                 except (StateConflict, PermissionDenied) as error:
-                    close_form.add_error(None, getattr(error, "message", str(error)))
+                    write_off_form.add_error(None, getattr(error, "message", str(error)))
                 else:
-                    done = (
-                        gettext("Loan #%(id)s written off.")
-                        if action == "write_off"
-                        else gettext("Loan #%(id)s recovered.")
+                    messages.success(
+                        request,
+                        gettext("Write-off of loan #%(id)s asked for: it takes effect when a second officer approves.")
+                        % {"id": loan.pk},
                     )
-                    messages.success(request, done % {"id": loan.pk})
+                    return HttpResponseRedirect(request.path)
+        elif action == "recover":
+            recovery_form = RecoveryForm(request.POST, prefix="recovery")
+            if recovery_form.is_valid():
+                try:
+                    payment = loan_recovery_record(loan=loan, by=request.user, **recovery_form.cleaned_data)
+                except ValidationError as error:
+                    _add_errors(recovery_form, error)
+                except (StateConflict, PermissionDenied) as error:
+                    recovery_form.add_error(None, getattr(error, "message", str(error)))
+                else:
+                    if payment is None:
+                        message = gettext(
+                            "Recovery recorded on loan #%(id)s: above the four-eyes amount, it books when a second "
+                            "officer approves it under Bank transfers."
+                        ) % {"id": loan.pk}
+                    else:
+                        message = gettext("Recovery of %(amount)s yuan recorded on loan #%(id)s.") % {
+                            "amount": f"{payment.amount:,.2f}",
+                            "id": loan.pk,
+                        }
+                    messages.success(request, message)
                     return HttpResponseRedirect(request.path)
         status = 400
     contacts = CollectionContact.objects.filter(loan=loan).select_related("contacted_by").order_by("-contacted_at")
+    pending_write_off = (
+        Concession.objects.filter(loan=loan, kind=Concession.Kind.WRITE_OFF, status=Concession.Status.PENDING)
+        .select_related("requested_by")
+        .first()
+    )
+    can_write_off = (
+        loan.state == LoanState.DEFAULTED and pending_write_off is None and request.user.has_perm(CLOSE_PERMISSION)
+    )
     context = {
         **admin.site.each_context(request),
         "title": gettext("Collections: loan #%(id)s") % {"id": loan.pk},
         "loan": loan,
         "contacts": contacts,
         "contact_form": contact_form,
-        "close_form": close_form,
+        "close_form": write_off_form,
+        "recovery_form": recovery_form,
         "can_contact": request.user.has_perm(CONTACT_PERMISSION),
-        "can_close": loan.state == LoanState.DEFAULTED and request.user.has_perm(CLOSE_PERMISSION),
+        "can_close": can_write_off,
+        "write_off_preview": _write_off_preview(loan) if can_write_off else None,
+        "pending_write_off": pending_write_off,
+        "write_off": loan_write_off_figures(loan=loan),
+        "can_recover": loan.state == LoanState.WRITTEN_OFF and request.user.has_perm(CLOSE_PERMISSION),
         "queue_url": reverse(QUEUE_URL),
         "loan_admin_url": reverse("admin:lending_loan_change", args=[loan.pk]),
         "opts": Loan._meta,
     }
     return TemplateResponse(request, "admin/lending/collections_loan.html", context, status=status)
+
+
+def _write_off_preview(loan: Loan):
+    """What writing the loan off today would book: the officer sees it before asking."""
+    instalments = list(Instalment.objects.filter(loan=loan).order_by("number"))
+    return write_off_amounts(loan=loan, instalments=instalments, on=timezone.localdate())
+
+
+# The portfolio's figures.
+
+PORTFOLIO_URL = "lending_portfolio"
+
+
+def portfolio_view(request: HttpRequest) -> HttpResponse:
+    _require(request, VIEW_PERMISSION)
+    context = {
+        **admin.site.each_context(request),
+        "title": gettext("Portfolio: outstanding, written off, recovered, loss"),
+        "figures": portfolio_figures(),
+        "queue_url": reverse(QUEUE_URL),
+        "opts": Loan._meta,
+    }
+    return TemplateResponse(request, "admin/lending/portfolio.html", context)
 
 
 # Proposing a restructure (lending.servicing.services.restructure decides what is re-scheduled and how).
@@ -256,6 +325,8 @@ class RestructureForm(forms.Form):
     first_due_date = forms.DateField(
         label=_("First due date"), widget=forms.DateInput(attrs={"type": "date"}), input_formats=["%Y-%m-%d"]
     )
+    forgive_fees = forms.BooleanField(label=_("Forgive the fees already due"), required=False)
+    forgive_late_fees = forms.BooleanField(label=_("Forgive the late fees"), required=False)
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
 
 
@@ -270,16 +341,21 @@ def collections_restructure_view(request: HttpRequest, pk: int) -> HttpResponse:
         status = 400
         if form.is_valid():
             try:
-                restructure_propose(loan=loan, by=request.user, **form.cleaned_data)
+                proposal = restructure_propose(loan=loan, by=request.user, **form.cleaned_data)
             except ValidationError as error:
                 _add_errors(form, error)
             except (StateConflict, PermissionDenied) as error:
                 form.add_error(None, getattr(error, "message", str(error)))
                 status = 409 if isinstance(error, StateConflict) else 403
             else:
-                messages.success(
-                    request, gettext("Restructure proposed for loan #%(id)s; the merchant decides.") % {"id": loan.pk}
-                )
+                if proposal.concession_pending:
+                    done = gettext(
+                        "Restructure proposed for loan #%(id)s: below the grid or forgiving fees, it awaits a second "
+                        "officer's approval before the merchant sees it."
+                    )
+                else:
+                    done = gettext("Restructure proposed for loan #%(id)s; the merchant decides.")
+                messages.success(request, done % {"id": loan.pk})
                 return HttpResponseRedirect(reverse(LOAN_URL, args=[loan.pk]))
     context = {
         **admin.site.each_context(request),
@@ -298,6 +374,7 @@ def collections_urls() -> list[URLPattern]:
         path("", admin.site.admin_view(queue.changelist_view), name=QUEUE_URL),
         path("<int:pk>/", admin.site.admin_view(collections_loan_view), name=LOAN_URL),
         path("<int:pk>/restructure/", admin.site.admin_view(collections_restructure_view), name=RESTRUCTURE_URL),
+        path("portfolio/", admin.site.admin_view(portfolio_view), name=PORTFOLIO_URL),
     ]
 
 

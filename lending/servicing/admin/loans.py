@@ -2,13 +2,39 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from core.admin.mixins import AuditTrailAdminMixin, EstimatedCountPaginator, ReadOnlyAdminMixin
+from core.admin.mixins import AuditTrailAdminMixin, EstimatedCountPaginator, ReadOnlyAdminMixin, html_table
 from lending.servicing.models import Instalment, Loan
 from lending.servicing.selectors.loans import loan_paid_out
+from lending.servicing.selectors.portfolio import loan_write_off_figures
+
+
+def concessions_table(concessions) -> str:
+    """Concessions as a table with a link to each (the loan's and the application's pages show theirs)."""
+    return html_table(
+        [gettext("Concession"), gettext("Status"), gettext("Asked by"), gettext("Decided by"), gettext("Note")],
+        (
+            (
+                format_html(
+                    '<a href="{}">#{} {}</a>',
+                    reverse("admin:lending_concession_change", args=[concession.pk]),
+                    concession.pk,
+                    concession.get_kind_display(),
+                ),
+                concession.get_status_display(),
+                concession.requested_by,
+                concession.decided_by or "—",
+                concession.decision_note or "—",
+            )
+            for concession in concessions
+        ),
+        empty=gettext("None."),
+    )
 
 
 class InstalmentInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -21,9 +47,11 @@ class InstalmentInline(ReadOnlyAdminMixin, admin.TabularInline):
         "principal_due",
         "interest_due",
         "fee_due",
+        "penalty_due",
         "principal_paid",
         "interest_paid",
         "fee_paid",
+        "penalty_paid",
         "status",
     ]
     readonly_fields = fields
@@ -59,7 +87,7 @@ class LoanAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     ordering = ["-created_at", "-id"]
     inlines = [InstalmentInline]
-    readonly_fields = ["payout", "audit_trail_table"]
+    readonly_fields = ["payout", "write_off_figures", "concessions_list", "audit_trail_table"]
     fieldsets = [
         (None, {"fields": ["application", "merchant", "product", "state", "payout"]}),
         (
@@ -74,6 +102,8 @@ class LoanAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             },
         ),
         (_("Dates"), {"fields": [("created_at", "activated_at", "closed_at"), "days_past_due"]}),
+        (_("Written off and recovered"), {"fields": ["write_off_figures"]}),
+        (_("Concessions"), {"fields": ["concessions_list"]}),
         (_("History"), {"fields": ["audit_trail_table"]}),
     ]
 
@@ -87,6 +117,19 @@ class LoanAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             reverse("admin:lending_disbursement_change", args=[disbursement.pk]),
             disbursement.get_status_display(),
         )
+
+    @admin.display(description=_("written off and recovered"))
+    def write_off_figures(self, loan: Loan) -> str:
+        figures = loan_write_off_figures(loan=loan)
+        if figures is None:
+            return gettext("Not written off.")
+        return render_to_string(
+            "admin/lending/write_off_figures.html", {"figures": figures, "written_off_at": loan.written_off_at}
+        )
+
+    @admin.display(description=_("concessions"))
+    def concessions_list(self, loan: Loan) -> str:
+        return concessions_table(loan.concessions.select_related("requested_by", "decided_by"))
 
     def audit_related(self, loan: Loan) -> list:
         disbursement = loan_paid_out(loan)

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from core.exceptions import StateConflict
 from core.services.audit import audit_record
-from lending.servicing.models import BankTransfer, Loan, PaymentSource
+from lending.servicing.models import BankTransfer, Loan, LoanState, PaymentSource
 from lending.servicing.services.repayments import PAYABLE_STATES, checked_amount, checked_received_on, payment_record
 
 if TYPE_CHECKING:
@@ -67,7 +67,8 @@ def bank_transfer_record(
     reference = _checked_reference(bank_reference)
     with transaction.atomic():
         locked = Loan.objects.select_for_update().get(pk=loan.pk)
-        if locked.state not in PAYABLE_STATES:
+        # A written-off loan takes money too: it is a recovery, allocated like any payment.
+        if locked.state not in (*PAYABLE_STATES, LoanState.WRITTEN_OFF):
             raise StateConflict(
                 _("Loan #%(id)s is %(state)s: it takes no payments.")
                 % {"id": locked.pk, "state": locked.get_state_display()}

@@ -15,6 +15,14 @@ signed before products had them fall back to ``DEFERRAL_MAX_DAYS`` and ``DEFERRA
 
 Invariants: every decision locks the request, then the loan, then the instalment; writes one audit row on the
 loan and one on the request; and tells the merchant. No state field is changed outside these functions.
+
+Write-off is maker-checker (``lending.servicing.services.concessions``): an officer with ``lending.change_loan``
+asks (``loan_write_off_request``), and only a second officer approves (``loan_write_off_approve``), booking on the
+loan the principal, interest, fees and late fees outstanding at that moment (``write_off_amounts``), or rejects it
+with a reason. Money collected afterwards is a recovery: a bank transfer booked through the waterfall
+(``loan_recovery_record``, four eyes above the bank-transfer amount); the loan stays written off until everything
+written off is paid, then it is recovered. A defaulted loan is never
+marked recovered without the money.
 """
 
 from __future__ import annotations
@@ -36,7 +44,27 @@ from core.money import FEN
 from core.services.audit import audit_record
 from core.services.notices import notify
 from lending.catalogue.models import RepaymentMethodChoice
-from lending.servicing.models import CollectionContact, DeferralRequest, Instalment, Loan, LoanState, Reminder
+from lending.servicing.models import (
+    CollectionContact,
+    Concession,
+    DeferralRequest,
+    Instalment,
+    Loan,
+    LoanState,
+    Payment,
+    Reminder,
+)
+from lending.servicing.selectors.loans import schedule_rows
+from lending.servicing.services.bank_transfers import bank_transfer_record
+from lending.servicing.services.concessions import (
+    concession_audit_data,
+    concession_checker_check,
+    concession_checkers_notify,
+    concession_create,
+    concession_locked,
+    concession_maker_notify,
+    concession_reason_checked,
+)
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -57,7 +85,7 @@ class DeferralConflict(StateConflict):
 
 
 class CollectionsConflict(StateConflict):
-    """Write-off or recovery asked of a loan that is not defaulted (HTTP 409)."""
+    """A write-off asked of a loan that is not defaulted, a recovery of one not written off (HTTP 409)."""
 
 
 # The deferral rule.
@@ -410,37 +438,271 @@ def collection_contact_record(
     return contact
 
 
-def _close_defaulted(*, loan: Loan, by: User, reason: str, action: str) -> Loan:
-    reason = (reason or "").strip() if isinstance(reason, str) else ""
-    if not reason:
+# Write-off and recovery.
+
+
+@dataclass(frozen=True)
+class WriteOffAmounts:
+    """What a write-off takes off the book, by component."""
+
+    principal: Decimal
+    interest: Decimal
+    fees: Decimal
+    penalties: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.principal + self.interest + self.fees + self.penalties
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            **{name: f"{getattr(self, name):.2f}" for name in WRITE_OFF_COMPONENTS},
+            "total": f"{self.total:.2f}",
+        }
+
+
+WRITE_OFF_COMPONENTS = ("principal", "interest", "fees", "penalties")
+
+
+def _fees_earned_whatever_the_time(loan: Loan) -> bool:
+    # A sales-share advance's fee is fixed, however long it takes: all of it is owed, as in its payoff quote.
+    return loan.repayment_method == RepaymentMethodChoice.SALES_SHARE
+
+
+def write_off_amounts(*, loan: Loan, instalments: list[Instalment], on: date) -> WriteOffAmounts:
+    """What is outstanding on ``on``, as a write-off books it: all unpaid principal; the unpaid interest and fees of
+    the lines due on or before ``on``; every unpaid late fee.
+
+    Interest and fees of lines not yet due are the price of time the money was not used, never earned, so they are
+    not written off (the write-off drops them from the schedule: ``_call_in``). A defaulted loan accrues no late
+    fees, and a written-off one is no longer serviced, so these figures do not move until money comes in.
+    """
+    due = [row for row in instalments if row.due_date <= on]
+    fee_rows = instalments if _fees_earned_whatever_the_time(loan) else due
+    return WriteOffAmounts(
+        principal=sum((row.owed("principal") for row in instalments), Decimal("0.00")),
+        interest=sum((row.owed("interest") for row in due), Decimal("0.00")),
+        fees=sum((row.owed("fee") for row in fee_rows), Decimal("0.00")),
+        penalties=sum((row.owed("penalty") for row in instalments), Decimal("0.00")),
+    )
+
+
+def _call_in(*, loan: Loan, instalments: list[Instalment], on: date) -> None:
+    """Make every unpaid line due on ``on`` (the balance is called in), without the interest and fees of the lines
+    that were not yet due: what the merchant still owes is then exactly what was written off, and a recovery pays it
+    through the waterfall oldest line first, never held as credit while anything written off is unpaid.
+
+    Unpaid lines are marked overdue: the daily jobs no longer visit a written-off loan.
+    """
+    for row in instalments:
+        if not row.owed():
+            continue
+        if row.due_date > on:
+            row.interest_due = row.interest_paid
+            if not _fees_earned_whatever_the_time(loan):
+                row.fee_due = row.fee_paid
+            row.due_date = on
+        row.status = Instalment.Status.OVERDUE
+        row.save(update_fields=["interest_due", "fee_due", "due_date", "status"])
+    loan.maturity_date = min(loan.maturity_date, on)
+
+
+def _checked_close_reason(reason: object) -> str:
+    text = reason.strip() if isinstance(reason, str) else ""
+    if not text or len(text) > REASON_MAX_LENGTH:
         raise ValidationError({"reason": [_("Give the reason: it is kept in the loan's audit trail.")]})
+    return text
+
+
+def _locked_loan(pk: int) -> tuple[Loan, list[Instalment]]:
+    locked = Loan.objects.select_for_update().select_related("merchant").get(pk=pk)
+    instalments = list(Instalment.objects.select_for_update().filter(loan=locked).order_by("number"))
+    return locked, instalments
+
+
+def _require_defaulted(loan: Loan) -> None:
+    if loan.state != L.DEFAULTED:
+        raise CollectionsConflict(
+            _("Loan #%(id)s is %(state)s: only a defaulted loan is written off.")
+            % {"id": loan.pk, "state": loan.get_state_display()}
+        )
+
+
+def loan_write_off_request(*, loan: Loan, by: User, reason: str) -> Concession:
+    """Ask for a defaulted loan to be written off; it is, only when a second officer approves
+    (``loan_write_off_approve``). Needs ``lending.change_loan``.
+
+    The request shows the checker the amounts outstanding today (``write_off_amounts``); the loan does not change.
+    Refused (``CollectionsConflict``) when the loan is not defaulted, owes nothing, or holds credit not yet spent
+    (money is coming in: that loan is not for writing off), or when a write-off is already waiting for it.
+    """
+    reason = _checked_close_reason(reason)
     if by is None or not by.has_perm(CLOSE_PERMISSION):
         raise PermissionDenied(_("You need the permission to change loans."))
     with transaction.atomic():
-        locked = Loan.objects.select_for_update().get(pk=loan.pk)
-        if locked.state != L.DEFAULTED:
+        locked, instalments = _locked_loan(loan.pk)
+        if locked.merchant.owner_id == by.pk:
+            raise PermissionDenied(_("Nobody can write off a loan to their own business."))
+        _require_defaulted(locked)
+        if locked.credit_balance > 0:
             raise CollectionsConflict(
-                _("Loan #%(id)s is %(state)s: only a defaulted loan is written off or recovered.")
-                % {"id": locked.pk, "state": locked.get_state_display()}
+                _("Loan #%(id)s holds %(credit)s yuan not yet spent on its instalments: it is not written off.")
+                % {"id": locked.pk, "credit": locked.credit_balance},
+                code="credit_held",
             )
+        on = timezone.localdate()
+        amounts = write_off_amounts(loan=locked, instalments=instalments, on=on)
+        if amounts.total <= 0:
+            raise CollectionsConflict(_("Nothing is outstanding on this loan."), code="nothing_owed")
+        concession = concession_create(
+            kind=Concession.Kind.WRITE_OFF,
+            loan=locked,
+            by=by,
+            reason=reason,
+            terms={"on": on.isoformat(), "amounts": amounts.as_dict(), "days_past_due": locked.days_past_due},
+        )
+        audit_record(
+            subject=locked,
+            action="loan.write_off_request",
+            by=by,
+            from_state=locked.state,
+            to_state=locked.state,
+            reason=reason,
+            data={"concession_id": concession.pk, "amounts": amounts.as_dict()},
+        )
+        concession_checkers_notify(
+            concession=concession,
+            title=_("A write-off awaits your second approval"),
+            body=_("%(maker)s asks to write off loan #%(id)s of %(merchant)s: %(total)s yuan outstanding.")
+            % {"maker": by, "id": locked.pk, "merchant": locked.merchant, "total": amounts.total},
+        )
+    return concession
+
+
+def loan_write_off_approve(*, concession: Concession, by: User) -> Loan:
+    """Second approval of a write-off: defaulted -> written off, booking what is outstanding now, by component.
+
+    Only an officer with ``lending.second_approve_concession`` other than the one who asked (``PermissionDenied``).
+    The amounts must be those the checker was shown: a payment since the request makes it stale
+    (``CollectionsConflict``; reject it and ask again). The unpaid schedule is called in (``_call_in``), so what the
+    merchant still owes is exactly what was written off. One audit row, on the loan.
+    """
+    with transaction.atomic():
+        concession = concession_locked(concession)
+        if concession.kind != Concession.Kind.WRITE_OFF:
+            raise CollectionsConflict(_("This concession is not a write-off."))
+        locked, instalments = _locked_loan(concession.loan_id)
+        concession_checker_check(concession=concession, by=by, merchant_owner_id=locked.merchant.owner_id)
+        _require_defaulted(locked)
+        on = timezone.localdate()
+        amounts = write_off_amounts(loan=locked, instalments=instalments, on=on)
+        if amounts.as_dict() != concession.terms.get("amounts") or locked.credit_balance > 0:
+            raise CollectionsConflict(
+                _(
+                    "What is outstanding on loan #%(id)s changed since the write-off was asked for (%(asked)s yuan "
+                    "then, %(now)s yuan now): reject this one and ask again."
+                )
+                % {"id": locked.pk, "asked": concession.terms.get("amounts", {}).get("total"), "now": amounts.total},
+                code="stale",
+            )
+        old_schedule = schedule_rows(instalments)
+        _call_in(loan=locked, instalments=instalments, on=on)
         from_state = locked.state
-        if action == "loan.write_off":
-            locked.write_off()
-        else:
-            locked.recover()
+        locked.write_off(
+            principal=amounts.principal,
+            interest=amounts.interest,
+            fees=amounts.fees,
+            penalties=amounts.penalties,
+        )
         locked.save()
-        audit_record(subject=locked, action=action, by=by, from_state=from_state, to_state=locked.state, reason=reason)
+        concession.approve(by=by)
+        concession.save()
+        audit_record(
+            subject=locked,
+            action="loan.write_off",
+            by=by,
+            from_state=from_state,
+            to_state=locked.state,
+            reason=concession.reason,
+            data={
+                **concession_audit_data(concession),
+                "amounts": amounts.as_dict(),
+                "old_schedule": old_schedule,
+                "new_schedule": schedule_rows(instalments),
+            },
+        )
+        concession_maker_notify(concession=concession)
     return locked
 
 
-def loan_write_off(*, loan: Loan, by: User, reason: str) -> Loan:
-    """Defaulted -> written off: the balance is judged unrecoverable and leaves the book (``lending.change_loan``)."""
-    return _close_defaulted(loan=loan, by=by, reason=reason, action="loan.write_off")
+def loan_write_off_reject(*, concession: Concession, by: User, reason: str) -> Concession:
+    """The second officer refuses the write-off, saying why; the loan stays defaulted and unchanged."""
+    reason = concession_reason_checked(reason, message=_("Say why the write-off is rejected: the officer is told."))
+    with transaction.atomic():
+        concession = concession_locked(concession)
+        if concession.kind != Concession.Kind.WRITE_OFF:
+            raise CollectionsConflict(_("This concession is not a write-off."))
+        locked = Loan.objects.select_for_update().select_related("merchant").get(pk=concession.loan_id)
+        concession_checker_check(concession=concession, by=by, merchant_owner_id=locked.merchant.owner_id)
+        concession.reject(by=by, note=reason)
+        concession.save()
+        audit_record(
+            subject=locked,
+            action="loan.write_off_reject",
+            by=by,
+            from_state=locked.state,
+            to_state=locked.state,
+            reason=reason,
+            data={**concession_audit_data(concession), "amounts": concession.terms.get("amounts")},
+        )
+        concession_maker_notify(concession=concession)
+    return concession
 
 
-def loan_recover(*, loan: Loan, by: User, reason: str) -> Loan:
-    """Defaulted -> recovered: collections closed the loan (settled, or recovered through other means)."""
-    return _close_defaulted(loan=loan, by=by, reason=reason, action="loan.recover")
+def loan_recovery_record(
+    *, loan: Loan, by: User, amount: Decimal, received_on: date, external_reference: str
+) -> Payment | None:
+    """Money collected on a written-off loan: a bank transfer recorded with its reference (``bank_transfer_record``:
+    booked through the waterfall at once up to the four-eyes amount, above it once a second officer approves, when
+    this returns None), booked as recorded by the officer.
+
+    The loan stays written off while anything written off is unpaid: the book took the loss, and what comes in is a
+    recovery against it (``lending.servicing.selectors.portfolio``). When the last line is paid the loan is
+    recovered. Needs ``lending.change_loan``; the date received is on or after the write-off, and not ahead.
+    """
+    if by is None or not by.has_perm(CLOSE_PERMISSION):
+        raise PermissionDenied(_("You need the permission to change loans."))
+    if not isinstance(received_on, date):
+        raise ValidationError({"received_on": [_("Give the date the money was received, as YYYY-MM-DD.")]})
+    with transaction.atomic():
+        locked = Loan.objects.select_for_update().get(pk=loan.pk)
+        if locked.written_off_at is None:
+            raise CollectionsConflict(
+                _("Loan #%(id)s was not written off: money for it is recorded as an ordinary payment.")
+                % {"id": locked.pk},
+                code="not_written_off",
+            )
+        written_off_on = timezone.localdate(locked.written_off_at)
+        if not written_off_on <= received_on <= timezone.localdate():
+            raise ValidationError(
+                {
+                    "received_on": [
+                        _("A recovery is received from the write-off, %(date)s, to today.")
+                        % {"date": written_off_on.isoformat()}
+                    ]
+                }
+            )
+        try:
+            transfer = bank_transfer_record(
+                loan=locked, amount=amount, received_on=received_on, bank_reference=external_reference, by=by
+            )
+        except ValidationError as error:
+            if not hasattr(error, "error_dict"):
+                raise
+            # The reference is this service's ``external_reference``: the refusal names the field the caller sent.
+            renamed = {("external_reference" if k == "bank_reference" else k): v for k, v in error.message_dict.items()}
+            raise ValidationError(renamed) from None
+    return transfer.payment
 
 
 __all__ = [
@@ -450,6 +712,7 @@ __all__ = [
     "DeferralConflict",
     "DeferralRule",
     "DeferralWindow",
+    "WriteOffAmounts",
     "collection_contact_record",
     "deferral_approve",
     "deferral_refusal",
@@ -458,6 +721,9 @@ __all__ = [
     "deferral_rule",
     "deferral_window",
     "instalments_deferrable",
-    "loan_recover",
-    "loan_write_off",
+    "loan_recovery_record",
+    "loan_write_off_approve",
+    "loan_write_off_reject",
+    "loan_write_off_request",
+    "write_off_amounts",
 ]

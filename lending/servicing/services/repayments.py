@@ -380,7 +380,8 @@ def payment_record(
         if existing is not None:
             return existing
         checked_received_on(locked, received_on)
-        if locked.state not in PAYABLE_STATES:
+        # Money collected after a write-off is a recovery, allocated like any payment; the loan stays written off.
+        if locked.state not in (*PAYABLE_STATES, L.WRITTEN_OFF):
             raise RepaymentConflict(
                 _("Loan #%(id)s is %(state)s: it takes no payments.")
                 % {"id": locked.pk, "state": locked.get_state_display()}
@@ -553,7 +554,12 @@ def _period(loan: Loan, instalments: list[Instalment], on: date) -> _Period:
                 ]
             }
         )
-    position = next((k for k, row in enumerate(instalments) if row.due_date > on), None)
+    # The current period's instalment: the first not yet due, or one falling due today that was paid ahead (its
+    # interest for the days after its principal came back is credited, as it would be a day earlier).
+    position = next(
+        (k for k, row in enumerate(instalments) if row.due_date > on or (row.due_date == on and _is_paid(row))),
+        None,
+    )
     if position is None:
         return _Period(None, [], ZERO, ZERO, ZERO)
     current, later = instalments[position], instalments[position + 1 :]

@@ -21,6 +21,12 @@ waived by accepting it (they accrue on lines the restructure replaces); any paym
 proposal stale and acceptance is refused, so the officer proposes again on the new balance.
 
 The loan's ``principal`` stays the signed figure; the audit rows carry both schedules and the balance.
+
+Concessions need a second officer (``lending.servicing.services.concessions``): a proposal priced below the product's
+grid for the loan's grade (``restructure_grid``), or forgiving the arrears' fees or late fees (``forgive_fees``,
+``forgive_late_fees``: left out of the capitalised balance), waits as ``awaiting_approval``, unseen by the merchant,
+until another officer with ``lending.second_approve_concession`` approves it (``restructure_approve``: then the
+merchant is told) or rejects it with a reason (``restructure_reject``: the loan is unchanged).
 """
 
 from __future__ import annotations
@@ -39,11 +45,21 @@ from django.utils.translation import gettext as _
 from core.exceptions import StateConflict
 from core.services.audit import audit_record
 from core.services.notices import notify
-from lending.catalogue.models import RepaymentMethodChoice
-from lending.catalogue.money import QuoteError, QuoteTerms, RepaymentMethod, quote
+from lending.catalogue.models import PriceBasis, RepaymentMethodChoice
+from lending.catalogue.money import FeeTerms, Quote, QuoteError, QuoteTerms, RepaymentMethod, quote
+from lending.catalogue.money.types import DayCount
 from lending.catalogue.services.products import annual_cost_ceiling
-from lending.servicing.models import DeferralRequest, Instalment, Loan, LoanState, RestructureProposal
+from lending.servicing.models import Concession, DeferralRequest, Instalment, Loan, LoanState, RestructureProposal
 from lending.servicing.selectors.loans import schedule_rows
+from lending.servicing.services.concessions import (
+    concession_audit_data,
+    concession_checker_check,
+    concession_checkers_notify,
+    concession_create,
+    concession_locked,
+    concession_maker_notify,
+    concession_reason_checked,
+)
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -112,6 +128,12 @@ def _checked_rate(annual_rate: object) -> Decimal:
     return value
 
 
+def _checked_flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError({name: [_("Answer yes or no.")]})
+    return value
+
+
 def _checked_reason(reason: object) -> str:
     if not isinstance(reason, str) or not reason.strip() or len(reason.strip()) > REASON_MAX_LENGTH:
         raise ValidationError(
@@ -150,6 +172,47 @@ def _new_quote(*, balance: Decimal, on: date, term: int, annual_rate: Decimal, f
     return priced
 
 
+def restructure_grid(
+    *, loan: Loan, annual_rate: Decimal, priced: Quote, balance: Decimal, on: date, term: int, first_due_date: date
+) -> dict:
+    """The product's price grid for the loan's grade against the proposed plan; ``below`` says it is a concession.
+
+    A rate-priced product compares rates exactly: the annual rate with the grid's (a daily rate counted over the
+    product's year). A fee-priced one (a monthly fee on the amount, no interest) compares the all-in APR of this very
+    balance and schedule at the grid's fee. A grid that cannot be read or priced counts as below it: the second
+    officer decides, never nobody.
+    """
+    product = loan.product
+    grid: dict[str, object] = {"grade": loan.grade, "price_basis": product.price_basis, "price": None, "below": True}
+    try:
+        price = product.price_for(loan.grade)
+    except (KeyError, TypeError, ArithmeticError, ValueError):
+        return grid
+    grid["price"] = str(price)
+    if product.price_basis == PriceBasis.ANNUAL_RATE:
+        grid.update(annual_rate=str(price), below=annual_rate < price)
+    elif product.price_basis == PriceBasis.DAILY_RATE:
+        floor = price * DayCount(product.day_count).days_in_year
+        grid.update(annual_rate=str(floor), below=annual_rate < floor)
+    else:
+        try:
+            at_grid = quote(
+                QuoteTerms(
+                    amount=balance,
+                    start_date=on,
+                    method=RepaymentMethod.EQUAL_INSTALMENT,
+                    term=term,
+                    annual_rate=Decimal(0),
+                    first_due_date=first_due_date,
+                    fees=FeeTerms(periodic_rate=price),
+                )
+            )
+        except QuoteError:
+            return grid
+        grid.update(apr=f"{at_grid.apr:.2f}", below=priced.apr < at_grid.apr)
+    return grid
+
+
 def _locked_loan(loan: Loan) -> tuple[Loan, list[Instalment]]:
     locked = Loan.objects.select_for_update().select_related("merchant").get(pk=loan.pk)
     instalments = list(Instalment.objects.select_for_update().filter(loan=locked).order_by("number"))
@@ -180,9 +243,16 @@ def restructure_propose(
     annual_rate: Decimal,
     first_due_date: date,
     reason: str,
+    forgive_fees: bool = False,
+    forgive_late_fees: bool = False,
     on: date | None = None,
 ) -> RestructureProposal:
-    """Propose equal instalments for the capitalised balance; the merchant is told and decides."""
+    """Propose equal instalments for the capitalised balance; the merchant is told and decides.
+
+    ``forgive_fees`` and ``forgive_late_fees`` leave the arrears' fees and late fees out of the balance. A
+    proposal below the grid or forgiving anything waits for a second officer instead, and the merchant is told
+    nothing until then (``restructure_approve``).
+    """
     if not by.has_perm(PROPOSE_PERMISSION):
         raise PermissionDenied(_("You may not propose restructures."))
     on = on or timezone.localdate()
@@ -192,6 +262,8 @@ def restructure_propose(
         ("term", _checked_term, term),
         ("annual_rate", _checked_rate, annual_rate),
         ("reason", _checked_reason, reason),
+        ("forgive_fees", lambda value: _checked_flag("forgive_fees", value), forgive_fees),
+        ("forgive_late_fees", lambda value: _checked_flag("forgive_late_fees", value), forgive_late_fees),
     ):
         try:
             checked[name] = check(value)
@@ -202,12 +274,18 @@ def restructure_propose(
     with transaction.atomic():
         locked, instalments = _locked_loan(loan)
         _check_loan(locked)
-        if RestructureProposal.objects.filter(loan=locked, status=P.PROPOSED).exists():
-            raise RestructureConflict(
-                _("Loan #%(id)s already has a proposal waiting for the merchant.") % {"id": locked.pk},
-                code="proposal_open",
-            )
-        balance = capitalised_balance(instalments=instalments, on=on)
+        if RestructureProposal.objects.filter(loan=locked, status__in=RestructureProposal.OPEN_STATUSES).exists():
+            raise RestructureConflict(_proposal_open_message(locked), code="proposal_open")
+        outstanding = capitalised_balance(instalments=instalments, on=on)
+        forgiven = CapitalisedBalance(
+            principal=ZERO,
+            interest=ZERO,
+            fee=outstanding.fee if checked["forgive_fees"] else ZERO,
+            penalty=outstanding.penalty if checked["forgive_late_fees"] else ZERO,
+        )
+        balance = CapitalisedBalance(
+            **{name: getattr(outstanding, name) - getattr(forgiven, name) for name in COMPONENTS}
+        )
         if balance.total <= 0:
             raise RestructureConflict(_("Nothing is left to restructure on this loan."), code="nothing_owed")
         priced = _new_quote(
@@ -217,17 +295,31 @@ def restructure_propose(
             annual_rate=checked["annual_rate"],
             first_due_date=first_due_date,
         )
+        grid = restructure_grid(
+            loan=locked,
+            annual_rate=checked["annual_rate"],
+            priced=priced,
+            balance=balance.total,
+            on=on,
+            term=checked["term"],
+            first_due_date=first_due_date,
+        )
+        needs_second_approval = bool(grid["below"]) or forgiven.total > 0
         try:
             with transaction.atomic():
                 proposal = RestructureProposal.objects.create(
                     loan=locked,
+                    status=P.AWAITING_APPROVAL if needs_second_approval else P.PROPOSED,
                     terms={
                         "method": RepaymentMethod.EQUAL_INSTALMENT.value,
                         "term": checked["term"],
                         "annual_rate": str(checked["annual_rate"]),
                         "start_date": on.isoformat(),
                         "first_due_date": first_due_date.isoformat(),
+                        "outstanding": outstanding.as_dict(),
+                        "forgiven": forgiven.as_dict(),
                         "capitalised": balance.as_dict(),
+                        "grid": grid,
                         "apr": f"{priced.apr:.2f}",
                         "total_interest": f"{priced.total_interest:.2f}",
                         "total_repayable": f"{priced.total_repayable:.2f}",
@@ -238,27 +330,150 @@ def restructure_propose(
                 )
         except IntegrityError:
             # The partial unique index: another officer proposed at the same moment.
-            raise RestructureConflict(
-                _("Loan #%(id)s already has a proposal waiting for the merchant.") % {"id": locked.pk},
-                code="proposal_open",
-            ) from None
+            raise RestructureConflict(_proposal_open_message(locked), code="proposal_open") from None
+        concession = None
+        if needs_second_approval:
+            concession = concession_create(
+                kind=Concession.Kind.RESTRUCTURE,
+                loan=locked,
+                restructure=proposal,
+                by=by,
+                reason=checked["reason"],
+                terms={
+                    "proposal_id": proposal.pk,
+                    "annual_rate": str(checked["annual_rate"]),
+                    "apr": f"{priced.apr:.2f}",
+                    "grid": grid,
+                    "forgiven": forgiven.as_dict(),
+                    "capitalised": balance.as_dict(),
+                },
+            )
         audit_record(
             subject=locked,
             action="restructure.propose",
             by=by,
             reason=checked["reason"],
-            data={"proposal_id": proposal.pk, **proposal.terms, "schedule": proposal.schedule},
+            data={
+                "proposal_id": proposal.pk,
+                "concession_id": concession.pk if concession else None,
+                **proposal.terms,
+                "schedule": proposal.schedule,
+            },
         )
-        notify(
-            user_id=locked.merchant.owner_id,
-            title=_("A new repayment plan is proposed for loan #%(id)s") % {"id": locked.pk},
-            body=_(
-                "We propose to re-schedule the %(balance)s yuan outstanding over %(term)d monthly instalments of "
-                "about %(payment)s yuan. Review it and accept or decline."
+        if concession is not None:
+            concession_checkers_notify(
+                concession=concession,
+                title=_("A restructure awaits your second approval"),
+                body=_(
+                    "%(maker)s proposes to restructure loan #%(id)s at %(rate)s a year, forgiving %(forgiven)s yuan."
+                )
+                % {"maker": by, "id": locked.pk, "rate": checked["annual_rate"], "forgiven": forgiven.total},
             )
-            % {"balance": balance.total, "term": checked["term"], "payment": priced.lines[0].payment},
-            url=_proposal_url(proposal),
+        else:
+            _notify_proposed(proposal)
+    return proposal
+
+
+def _proposal_open_message(loan: Loan) -> str:
+    return _("Loan #%(id)s already has an open restructure proposal.") % {"id": loan.pk}
+
+
+def _notify_proposed(proposal: RestructureProposal) -> None:
+    """Tell the merchant about a proposal it can now decide on."""
+    terms = proposal.terms
+    notify(
+        user_id=proposal.loan.merchant.owner_id,
+        title=_("A new repayment plan is proposed for loan #%(id)s") % {"id": proposal.loan_id},
+        body=_(
+            "We propose to re-schedule the %(balance)s yuan outstanding over %(term)d monthly instalments of "
+            "about %(payment)s yuan. Review it and accept or decline."
         )
+        % {
+            "balance": terms["capitalised"]["total"],
+            "term": terms["term"],
+            "payment": proposal.schedule[0]["payment"],
+        },
+        url=_proposal_url(proposal),
+    )
+
+
+# The second officer's decision.
+
+
+def _locked_for_decision(concession: Concession, by: User) -> tuple[Concession, RestructureProposal]:
+    concession = concession_locked(concession)
+    if concession.kind != Concession.Kind.RESTRUCTURE:
+        raise RestructureConflict(_("This concession is not a restructure."))
+    proposal = (
+        RestructureProposal.objects.select_for_update()
+        .select_related("loan__merchant")
+        .get(pk=concession.restructure_id)
+    )
+    concession_checker_check(concession=concession, by=by, merchant_owner_id=proposal.loan.merchant.owner_id)
+    if proposal.status != P.AWAITING_APPROVAL:
+        raise RestructureConflict(
+            _("This proposal is %(status)s, not awaiting a second approval.")
+            % {"status": proposal.get_status_display().lower()},
+            code="proposal_decided",
+        )
+    return concession, proposal
+
+
+def restructure_approve(*, concession: Concession, by: User, on: date | None = None) -> RestructureProposal:
+    """Second approval of a restructure concession: the proposal goes to the merchant, who accepts or declines.
+
+    Refused (``RestructureConflict``) when the proposal went stale meanwhile (its first due date passed, or the
+    loan's balance changed): reject it and propose again. One audit row, on the proposal.
+    """
+    on = on or timezone.localdate()
+    with transaction.atomic():
+        concession, proposal = _locked_for_decision(concession, by)
+        loan, instalments = _locked_loan(proposal.loan)
+        _check_loan(loan)
+        _check_current(proposal, instalments, on)
+        proposal.status = P.PROPOSED
+        proposal.save(update_fields=["status"])
+        concession.approve(by=by)
+        concession.save()
+        audit_record(
+            subject=proposal,
+            action="restructure.approve",
+            by=by,
+            from_state=P.AWAITING_APPROVAL,
+            to_state=P.PROPOSED,
+            reason=proposal.reason,
+            data={
+                **concession_audit_data(concession),
+                "grid": proposal.terms.get("grid"),
+                "forgiven": proposal.terms.get("forgiven"),
+            },
+        )
+        concession_maker_notify(concession=concession)
+        _notify_proposed(proposal)
+    return proposal
+
+
+def restructure_reject(*, concession: Concession, by: User, reason: str) -> RestructureProposal:
+    """The second officer refuses the restructure, saying why; the loan and its schedule are unchanged and the
+    merchant never hears of it. One audit row, on the proposal."""
+    reason = concession_reason_checked(reason, message=_("Say why the restructure is rejected: the officer is told."))
+    with transaction.atomic():
+        concession, proposal = _locked_for_decision(concession, by)
+        proposal.status = P.REJECTED
+        proposal.decided_at = timezone.now()
+        proposal.save(update_fields=["status", "decided_at"])
+        concession.reject(by=by, note=reason)
+        concession.save()
+        audit_record(
+            subject=proposal,
+            action="restructure.reject",
+            by=by,
+            from_state=P.AWAITING_APPROVAL,
+            to_state=P.REJECTED,
+            reason=reason,
+            data=concession_audit_data(concession),
+        )
+        concession_maker_notify(concession=concession)
     return proposal
 
 
@@ -269,12 +484,40 @@ def _locked_proposal(proposal: RestructureProposal, by: User) -> RestructureProp
     locked = RestructureProposal.objects.select_for_update().select_related("loan__merchant").get(pk=proposal.pk)
     if locked.loan.merchant.owner_id != getattr(by, "pk", None):
         raise PermissionDenied(_("Only the merchant's owner can decide on this proposal."))
+    if locked.status not in RestructureProposal.SHOWN_TO_MERCHANT:
+        # Never approved by a second officer: for the merchant it does not exist.
+        raise RestructureConflict(_("There is no such proposal to decide."), code="not_found")
     if locked.status != P.PROPOSED:
         raise RestructureConflict(
             _("This proposal is already %(status)s.") % {"status": locked.get_status_display().lower()},
             code="proposal_decided",
         )
     return locked
+
+
+def _stored_outstanding(proposal: RestructureProposal) -> CapitalisedBalance:
+    # Proposals made before fees could be forgiven stored only what they capitalised, which was all of it.
+    stored = proposal.terms.get("outstanding") or proposal.terms["capitalised"]
+    return CapitalisedBalance(**{name: Decimal(stored[name]) for name in COMPONENTS})
+
+
+def _check_current(proposal: RestructureProposal, instalments: list[Instalment], on: date) -> CapitalisedBalance:
+    """Refuse a proposal gone stale: its first due date passed, or the balance it re-schedules changed (late fees
+    charged since are the exception: accepting waives them). Returns the balance as of the proposal's start now."""
+    terms = proposal.terms
+    if on >= date.fromisoformat(terms["first_due_date"]):
+        raise RestructureConflict(
+            _("This proposal's first instalment date has passed; ask for a new proposal."), code="stale"
+        )
+    stored = _stored_outstanding(proposal)
+    now = capitalised_balance(instalments=instalments, on=date.fromisoformat(terms["start_date"]))
+    if any(getattr(now, name) != getattr(stored, name) for name in ("principal", "interest", "fee")) or (
+        now.penalty < stored.penalty
+    ):
+        raise RestructureConflict(
+            _("The loan's balance changed since this proposal was made; ask for a new proposal."), code="stale"
+        )
+    return now
 
 
 def restructure_accept(*, proposal: RestructureProposal, by: User, on: date | None = None) -> RestructureProposal:
@@ -285,21 +528,10 @@ def restructure_accept(*, proposal: RestructureProposal, by: User, on: date | No
         loan, instalments = _locked_loan(proposal.loan)
         _check_loan(loan)
         terms = proposal.terms
-        start = date.fromisoformat(terms["start_date"])
-        if on >= date.fromisoformat(terms["first_due_date"]):
-            raise RestructureConflict(
-                _("This proposal's first instalment date has passed; ask for a new proposal."), code="stale"
-            )
-        stored = {name: Decimal(terms["capitalised"][name]) for name in COMPONENTS}
-        now = capitalised_balance(instalments=instalments, on=start)
-        if any(getattr(now, name) != stored[name] for name in ("principal", "interest", "fee")) or (
-            now.penalty < stored["penalty"]
-        ):
-            raise RestructureConflict(
-                _("The loan's balance changed since this proposal was made; ask for a new proposal."), code="stale"
-            )
+        now = _check_current(proposal, instalments, on)
+        outstanding = _stored_outstanding(proposal)
         schedule = proposal.schedule
-        balance = CapitalisedBalance(**stored)
+        balance = CapitalisedBalance(**{name: Decimal(terms["capitalised"][name]) for name in COMPONENTS})
         if sum((Decimal(line["principal"]) for line in schedule), ZERO) != balance.total:
             # The engine makes this true; checked again because it is the whole point of the exercise.
             raise RestructureConflict(_("The proposed schedule does not add up; ask for a new proposal."))
@@ -355,7 +587,8 @@ def restructure_accept(*, proposal: RestructureProposal, by: User, on: date | No
             data={
                 "proposal_id": proposal.pk,
                 "capitalised": balance.as_dict(),
-                "late_fees_waived": f"{now.penalty - balance.penalty:.2f}",
+                "forgiven": terms.get("forgiven"),
+                "late_fees_waived": f"{now.penalty - outstanding.penalty:.2f}",
                 "old_schedule": old_schedule,
                 "new_schedule": schedule_rows(new_instalments),
             },
@@ -381,6 +614,9 @@ __all__ = [
     "RestructureConflict",
     "capitalised_balance",
     "restructure_accept",
+    "restructure_approve",
     "restructure_decline",
+    "restructure_grid",
     "restructure_propose",
+    "restructure_reject",
 ]

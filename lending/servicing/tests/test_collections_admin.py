@@ -1,5 +1,5 @@
-"""The officers' collections work: the queue by days-past-due bucket, recording a contact, write-off and
-recovery of a defaulted loan, and deciding deferral requests from their admin list."""
+"""The officers' collections work: the queue by days-past-due bucket, recording a contact, asking for a defaulted
+loan's write-off, and deciding deferral requests from their admin list (write-offs themselves: test_write_off)."""
 
 import datetime
 from decimal import Decimal
@@ -11,14 +11,8 @@ from django.utils import timezone
 
 from accounts.tests.factories import with_perms
 from core.selectors.audit import audit_trail
-from lending.servicing.models import CollectionContact, DeferralRequest, Loan, LoanState
-from lending.servicing.services.collections import (
-    CollectionsConflict,
-    collection_contact_record,
-    deferral_request,
-    loan_recover,
-    loan_write_off,
-)
+from lending.servicing.models import CollectionContact, Concession, DeferralRequest, Loan, LoanState
+from lending.servicing.services.collections import collection_contact_record, deferral_request
 from lending.servicing.tests.factories import active_loan
 
 pytestmark = pytest.mark.django_db
@@ -95,53 +89,6 @@ def test_a_contact_needs_the_permission(merchant, staff_without_role):
         collection_contact_record(loan=loan, by=staff_without_role, channel="phone", outcome="no_answer")
 
 
-def test_a_defaulted_loan_is_written_off_with_a_reason_and_audited(merchant, collector):
-    loan = in_arrears(merchant, 120, state=LoanState.DEFAULTED)
-
-    loan_write_off(loan=loan, by=collector, reason="Merchant closed; no assets.")
-
-    loan.refresh_from_db()
-    assert loan.state == LoanState.WRITTEN_OFF
-    assert loan.closed_at is not None
-    event = audit_trail(loan).get()
-    assert (event.action, event.from_state, event.to_state, event.reason) == (
-        "loan.write_off",
-        "defaulted",
-        "written_off",
-        "Merchant closed; no assets.",
-    )
-
-
-def test_a_defaulted_loan_is_recovered(merchant, collector):
-    loan = in_arrears(merchant, 120, state=LoanState.DEFAULTED)
-
-    loan_recover(loan=loan, by=collector, reason="Settled with the guarantor.")
-
-    loan.refresh_from_db()
-    assert loan.state == LoanState.RECOVERED
-
-
-def test_only_a_defaulted_loan_is_written_off(merchant, collector):
-    loan = in_arrears(merchant, 12)
-
-    with pytest.raises(CollectionsConflict, match="only a defaulted loan"):
-        loan_write_off(loan=loan, by=collector, reason="Too early")
-    loan.refresh_from_db()
-    assert loan.state == LoanState.OVERDUE
-
-
-def test_write_off_needs_the_permission_and_a_reason(merchant, staff_without_role, collector):
-    loan = in_arrears(merchant, 120, state=LoanState.DEFAULTED)
-
-    with pytest.raises(PermissionDenied):
-        loan_write_off(loan=loan, by=staff_without_role, reason="No assets")
-    with pytest.raises(ValidationError) as error:
-        loan_write_off(loan=loan, by=collector, reason=" ")
-    assert "reason" in error.value.message_dict
-    loan.refresh_from_db()
-    assert loan.state == LoanState.DEFAULTED
-
-
 # The queue.
 
 
@@ -212,17 +159,33 @@ def test_the_contact_form_shows_the_field_error_and_saves_nothing(client, mercha
     assert not CollectionContact.objects.exists()
 
 
-def test_the_write_off_button_closes_a_defaulted_loan(client, merchant, collector):
+def test_the_write_off_button_asks_for_a_write_off_and_the_loan_stays_defaulted(client, merchant, collector):
     loan = in_arrears(merchant, 120, state=LoanState.DEFAULTED)
     client.force_login(collector)
+    url = reverse("lending_collections_loan", args=[loan.pk])
+    assert 'id="write-off-preview"' in client.get(url).content.decode()
 
-    response = client.post(
-        reverse("lending_collections_loan", args=[loan.pk]), {"do": "write_off", "close-reason": "No assets left."}
-    )
+    response = client.post(url, {"do": "write_off", "close-reason": "No assets left."})
 
     assert response.status_code == 302
     loan.refresh_from_db()
-    assert loan.state == LoanState.WRITTEN_OFF
+    assert loan.state == LoanState.DEFAULTED
+    concession = Concession.objects.get(loan=loan)
+    assert (concession.kind, concession.status, concession.requested_by) == ("write_off", "pending", collector)
+    page = client.get(url).content.decode()
+    assert 'id="pending-write-off"' in page
+    assert 'id="close-form"' not in page
+
+
+def test_the_write_off_button_without_a_reason_shows_the_field_error_and_asks_nothing(client, merchant, collector):
+    loan = in_arrears(merchant, 120, state=LoanState.DEFAULTED)
+    client.force_login(collector)
+
+    response = client.post(reverse("lending_collections_loan", args=[loan.pk]), {"do": "write_off", "close-reason": ""})
+
+    assert response.status_code == 400
+    assert response.context["close_form"].errors["reason"]
+    assert not Concession.objects.exists()
 
 
 # Deferral requests in the admin.

@@ -148,3 +148,26 @@ def test_paying_off_early_never_costs_more_than_paying_on_the_due_date(
     early_cost = Payment.objects.filter(loan=early).aggregate(s=Sum("amount"))["s"]
     on_time_cost = Payment.objects.filter(loan=on_time).aggregate(s=Sum("amount"))["s"]
     assert early_cost <= on_time_cost
+
+
+def test_paying_off_on_the_due_date_of_an_instalment_paid_ahead_credits_its_unused_interest(merchant):
+    """Found by the property above: the instalment paid on the first day of its period falls due on the payoff
+    day; its principal stopped bearing interest 27 days before, and that interest comes back."""
+    loan, rows, _paid, _period_start, payoff_on, paid_current_early = run(
+        merchant,
+        method="equal_instalment",
+        term=3,
+        rate=D("0.080000"),
+        paid_on_time=1,
+        early_days=0,
+        current_early=True,
+        payoff_day=28,
+    )
+
+    assert payoff_on == rows[1].due_date
+    assert paid_current_early
+    balance = loan.principal - rows[0].principal_due
+    expected = accrued(loan.principal, D("0.08"), loan.start_date, rows[0].due_date) + fen(
+        balance * D("0.08") / 365 + (balance - rows[1].principal_due) * D("0.08") * 27 / 365
+    )
+    assert interest_paid(loan) == expected

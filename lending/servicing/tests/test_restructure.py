@@ -81,9 +81,10 @@ def expected_balance(loan) -> Decimal:
 
 
 def propose(loan, by, **overrides):
+    # At the grid's 12 % for grade C, forgiving nothing: no second officer needed (test_restructure_concessions).
     fields = {
         "term": 12,
-        "annual_rate": Decimal("0.10"),
+        "annual_rate": Decimal("0.12"),
         "first_due_date": today() + 30 * DAY,
         "reason": "Sales fell after the road works; a longer plan fits the cash flow.",
         **overrides,
@@ -126,8 +127,8 @@ def test_a_proposal_schedules_the_capitalised_balance_exactly_and_tells_the_merc
     assert len(proposal.schedule) == 12
     assert sum(Decimal(line["principal"]) for line in proposal.schedule) == balance
     assert proposal.schedule[0]["due_date"] == (today() + 30 * DAY).isoformat()
-    # 10 % a year by actual days, counted in equal months: within a tenth of a point of the rate.
-    assert abs(Decimal(proposal.terms["apr"]) - Decimal("10.00")) < Decimal("0.10")
+    # 12 % a year by actual days, counted in equal months: within a tenth of a point of the rate.
+    assert abs(Decimal(proposal.terms["apr"]) - Decimal("12.00")) < Decimal("0.10")
     assert [event.action for event in audit_trail(troubled_loan)][-1] == "restructure.propose"
     notice = Notice.objects.get(user=troubled_loan.merchant.owner, title__contains="new repayment plan")
     assert notice.url == reverse("lending:restructure-proposal", args=[troubled_loan.pk, proposal.pk])
@@ -137,7 +138,7 @@ def test_a_proposal_schedules_the_capitalised_balance_exactly_and_tells_the_merc
 
 def test_a_second_open_proposal_for_the_same_loan_is_refused(troubled_loan, proposer):
     propose(troubled_loan, proposer)
-    with pytest.raises(RestructureConflict, match="already has a proposal"):
+    with pytest.raises(RestructureConflict, match="already has an open restructure proposal"):
         propose(troubled_loan, proposer)
     assert RestructureProposal.objects.count() == 1
 
@@ -318,7 +319,7 @@ def test_an_officer_proposes_from_the_collections_page(client, troubled_loan, pr
         url,
         {
             "term": "12",
-            "annual_rate": "0.10",
+            "annual_rate": "0.12",
             "first_due_date": (today() + 30 * DAY).isoformat(),
             "reason": "Sales fell.",
         },
@@ -354,6 +355,6 @@ def test_payoff_after_a_restructure_accrues_from_the_restructure_date(troubled_l
     balance = Decimal(proposal.terms["capitalised"]["total"])
     ten_days_on = today() + 10 * DAY
     quote = payoff_quote(loan=troubled_loan, on=ten_days_on)
-    # Ten days at the plan's 10 % on the capitalised balance, not from the last old due date.
-    expected = (balance * Decimal("0.10") * 10 / 365).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+    # Ten days at the plan's 12 % on the capitalised balance, not from the last old due date.
+    expected = (balance * Decimal("0.12") * 10 / 365).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
     assert quote.interest == expected

@@ -29,7 +29,13 @@ class RestructureProposalView(LoginRequiredMixin, View):
 
     def _proposal(self) -> RestructureProposal:
         loan = loan_for_owner(user=self.request.user, pk=self.kwargs["pk"])
-        proposal = None if loan is None else loan.restructure_proposals.filter(pk=self.kwargs["proposal_pk"]).first()
+        # A proposal no second officer has approved (yet) is not the merchant's to see: the same 404.
+        proposals = (
+            None
+            if loan is None
+            else loan.restructure_proposals.filter(status__in=RestructureProposal.SHOWN_TO_MERCHANT)
+        )
+        proposal = None if proposals is None else proposals.filter(pk=self.kwargs["proposal_pk"]).first()
         if proposal is None:
             raise Http404
         return proposal
