@@ -253,3 +253,19 @@ def test_odd_first_period_is_counted_back_from_each_payment_so_the_apr_is_not_un
     )
     assert q.apr == exact.quantize(D("0.01"), rounding=ROUND_CEILING)
     assert q.apr >= D("11.95")
+
+
+def test_a_twelve_month_bullet_over_a_29_february_is_one_unit_period_a_year_not_365_366ths():
+    # 100.00 repaid for 99.99 paid out, over 2020 (366 days): the year's rate is 0.010001 %, so 0.02 % disclosed.
+    q = quote(
+        QuoteTerms(
+            amount=D("100.00"),
+            term=12,
+            start_date=date(2020, 1, 1),
+            method=RepaymentMethod.BULLET,
+            annual_rate=D("0"),
+            fees=FeeTerms(origination_rate=D("0.0001")),
+        )
+    )
+    assert q.net_disbursement == D("99.99")
+    assert (q.apr, q.apr_unit_period) == (D("0.02"), "term")
