@@ -173,12 +173,19 @@ def test_sales_share_apr_is_daily_irr_times_365():
             amount=D("10000.00"),
             start_date=START,
             method=RepaymentMethod.SALES_SHARE,
-            sales_share=SalesShareTerms(fee_factor=D("1.08"), share_rate=D("0.10"), average_daily_sales=D("800.00")),
+            sales_share=SalesShareTerms(
+                fee_factor=D("1.08"),
+                share_rate=D("0.10"),
+                average_daily_sales=D("800.00"),
+                daily_fee_rate=D("0.000333"),
+            ),
         )
     )
     flows = [float(flow.amount) for flow in q.cash_flows]
-    assert flows == [10000.0] + [-80.0] * 135
+    assert flows == [10000.0] + [-80.0] * 127 + [-55.79]
     independent = float(npf.irr(flows)) * 36500
+    # The fee accrues at 0.000333 a day on what is outstanding and is paid first: the IRR is just under it.
+    assert independent <= 0.000333 * 36500
     assert q.apr_unit_period == "day"
     assert q.apr == _ceiling(independent)
 
