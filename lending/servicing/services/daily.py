@@ -474,38 +474,96 @@ def sales_share_fees_book(*, on: date) -> int:
                 .annotate(fee_factor=KT("terms__price"), fee_days=KT("terms__sales_share__fee_days"))
                 .values_list("id", "start_date", "price", "fee_factor", "fee_days")
             )
-            repaid: dict[int, list[tuple[date, Decimal]]] = {}
-            for loan_id, received_on, amount in (
-                Allocation.objects.filter(
-                    payment__loan_id__in=chunk, component=Allocation.Component.PRINCIPAL, payment__received_on__lt=on
-                )
-                .values_list("payment__loan_id", "payment__received_on")
-                .annotate(amount=Sum("amount"))
-                .values_list("payment__loan_id", "payment__received_on", "amount")
-            ):
-                repaid.setdefault(loan_id, []).append((received_on, amount))
+            repaid = _principal_repaid(loan_ids=chunk, before=on)
             lines: dict[int, list[Instalment]] = {}
             for row in Instalment.objects.filter(loan_id__in=chunk).order_by("loan_id", "number"):
                 lines.setdefault(row.loan_id, []).append(row)
             changed: list[Instalment] = []
             for loan_id, start_date, price, fee_factor, fee_days in loans:
-                # The terms' price is the one signed (an officer's counter-offer included); the column is the same.
-                factor = Decimal(str(fee_factor or price))
-                # What the schedule repays: the lines' principal, which sums exactly to the loan's.
-                principal = sum((row.principal_due for row in lines.get(loan_id, [])), ZERO)
-                rate = sales_share_daily_fee_rate(fee_factor=factor, fee_days=int(fee_days) if fee_days else None)
-                earned = fee_to_date(
-                    principal_days=principal_days(
-                        principal=principal, start_date=start_date, on=on, repaid=repaid.get(loan_id, [])
-                    ),
-                    daily_fee_rate=rate,
-                    maximum=maximum_fee(principal, factor),
+                earned = _sales_share_fee_earned(
+                    instalments=lines.get(loan_id, []),
+                    start_date=start_date,
+                    fee_factor=fee_factor or price,
+                    fee_days=fee_days,
+                    repaid=repaid.get(loan_id, []),
+                    on=on,
                 )
                 rows = _sales_share_fee_lines(lines.get(loan_id, []), earned=earned, on=on)
                 changed.extend(rows)
                 changed_loans += bool(rows)
             Instalment.objects.bulk_update(changed, ["fee_due", "status", "paid_on"], batch_size=1000)
     return changed_loans
+
+
+def sales_share_fee_owed(*, loan: Loan, instalments: list[Instalment], on: date) -> Decimal:
+    """The fee a sales-share advance owes on ``on`` by its contract, less the fee paid: for a payoff quote on ``on``.
+
+    ``instalments`` are the loan's, in number order. The same rule and figures as ``sales_share_fees_book``, to
+    ``on`` (a payment received on ``on`` still owes that day's fee); a read, it changes nothing.
+    """
+    earned = _sales_share_fee_earned(
+        instalments=instalments,
+        start_date=loan.start_date,
+        fee_factor=(loan.terms or {}).get("price") or loan.price,
+        fee_days=((loan.terms or {}).get("sales_share") or {}).get("fee_days"),
+        repaid=_principal_repaid(loan_ids=[loan.pk], before=on).get(loan.pk, []),
+        on=on,
+    )
+    return max(earned - sum((row.fee_paid for row in instalments), ZERO), ZERO)
+
+
+def sales_share_fee_book_loan(*, loan: Loan, instalments: list[Instalment], on: date) -> list[Instalment]:
+    """Book on one sales-share advance's ``instalments`` (locked by the caller, in number order) the fee owed on
+    ``on``, as ``sales_share_fees_book`` does for the day, and save the rows it changes; returns them.
+
+    For a payment or a payoff received on ``on`` on a day the sweep has not booked (the day of the payout, when the
+    lines still carry the quote's projected fee, or a date after the last sweep): the waterfall then collects no more
+    than the fee owed on ``on`` and the principal.
+    """
+    owed = sales_share_fee_owed(loan=loan, instalments=instalments, on=on)
+    rows = _sales_share_fee_lines(instalments, earned=sum((row.fee_paid for row in instalments), ZERO) + owed, on=on)
+    for row in rows:
+        row.save(update_fields=["fee_due", "status", "paid_on"])
+    return rows
+
+
+def _principal_repaid(*, loan_ids: list[int], before: date) -> dict[int, list[tuple[date, Decimal]]]:
+    """Per loan, the principal repaid by the payments received before ``before``, by the day they were received."""
+    repaid: dict[int, list[tuple[date, Decimal]]] = {}
+    for loan_id, received_on, amount in (
+        Allocation.objects.filter(
+            payment__loan_id__in=loan_ids, component=Allocation.Component.PRINCIPAL, payment__received_on__lt=before
+        )
+        .values_list("payment__loan_id", "payment__received_on")
+        .annotate(amount=Sum("amount"))
+        .values_list("payment__loan_id", "payment__received_on", "amount")
+    ):
+        repaid.setdefault(loan_id, []).append((received_on, amount))
+    return repaid
+
+
+def _sales_share_fee_earned(
+    *,
+    instalments: list[Instalment],
+    start_date: date,
+    fee_factor: object,
+    fee_days: object,
+    repaid: list[tuple[date, Decimal]],
+    on: date,
+) -> Decimal:
+    """The fee earned by ``on`` under the contract's rule (see ``sales_share_fees_book``).
+
+    ``fee_factor`` is the terms' price (the one signed, an officer's counter-offer included); the principal is what
+    the lines repay, which sums exactly to the loan's.
+    """
+    factor = Decimal(str(fee_factor))
+    principal = sum((row.principal_due for row in instalments), ZERO)
+    rate = sales_share_daily_fee_rate(fee_factor=factor, fee_days=int(fee_days) if fee_days else None)
+    return fee_to_date(
+        principal_days=principal_days(principal=principal, start_date=start_date, on=on, repaid=repaid),
+        daily_fee_rate=rate,
+        maximum=maximum_fee(principal, factor),
+    )
 
 
 def _sales_share_fee_lines(instalments: list[Instalment], *, earned: Decimal, on: date) -> list[Instalment]:
@@ -813,6 +871,8 @@ __all__ = [
     "SalesShareWindowStatus",
     "sales_share_deductions_compute",
     "sales_share_deductions_post",
+    "sales_share_fee_book_loan",
+    "sales_share_fee_owed",
     "sales_share_fees_book",
     "sales_share_window",
     "sales_share_windows_check",

@@ -4,6 +4,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 
 from core.models import Notice
 from core.money import to_fen
@@ -13,10 +14,13 @@ from lending.servicing.models import Instalment, Loan, Payment, SalesShareDeduct
 from lending.servicing.selectors.daily import sales_share_breaches, sales_share_projection
 from lending.servicing.services.daily import (
     sales_share_deductions_compute,
+    sales_share_fee_book_loan,
+    sales_share_fee_owed,
     sales_share_window,
     servicing_run_day,
     servicing_sales_share,
 )
+from lending.servicing.services.repayments import payment_record
 from lending.servicing.tests.factories import database_snapshot, loan_events, make_loan
 from merchants.models import SalesDay
 
@@ -257,3 +261,35 @@ def test_an_advance_signed_before_fees_were_spread_accrues_at_the_ceilings_daily
     servicing_sales_share(on=START + timedelta(days=3))
     # 24 % / 365 = 0.000657 a day (rounded down): 10,000.00 x 3 days x 0.000657 = 19.71, never the fixed 800.00.
     assert fees(loan) == [(Decimal("19.71"), Decimal("0.00"))]
+
+
+def test_a_payment_on_the_day_of_the_payout_owes_no_fee_and_the_next_day_one_days_fee(advance):
+    # The lines still carry the quote's projected 720.00: the fee owed is the rule's, not theirs.
+    lines = list(Instalment.objects.filter(loan=advance).order_by("number"))
+    assert sales_share_fee_owed(loan=advance, instalments=lines, on=START) == Decimal("0.00")
+    assert sales_share_fee_owed(loan=advance, instalments=lines, on=START + timedelta(days=1)) == Decimal("2.99")
+    assert sales_share_fee_owed(loan=advance, instalments=lines, on=START + timedelta(days=10)) == Decimal("29.97")
+
+
+def test_booking_one_advance_before_a_payment_collects_the_principal_and_the_fee_owed_only(advance):
+    with transaction.atomic():
+        lines = list(Instalment.objects.select_for_update().filter(loan=advance).order_by("number"))
+        changed = sales_share_fee_book_loan(loan=advance, instalments=lines, on=START + timedelta(days=1))
+    assert len(changed) == 3
+    assert fees(advance) == [
+        (Decimal("2.99"), Decimal("0.00")),
+        (Decimal("0.00"), Decimal("0.00")),
+        (Decimal("0.00"), Decimal("0.00")),
+    ]
+
+    payment_record(
+        loan=advance,
+        amount=Decimal("9002.99"),
+        received_on=START + timedelta(days=1),
+        source="officer",
+        external_reference="bank-transfer-1",
+    )
+
+    advance.refresh_from_db()
+    assert (advance.state, advance.credit_balance) == ("paid_off", Decimal("0.00"))
+    assert sum(fee_paid for _due, fee_paid in fees(advance)) == Decimal("2.99")
