@@ -6,7 +6,9 @@ it is made.
 
 The price grid holds one price per risk grade (A lowest risk … E highest). What a price *is* follows from the
 product's kind (``PriceBasis``): an annual rate for an operating loan, a daily rate for short-term working capital,
-a monthly fee rate on the amount for a fee-priced instalment loan, a fee factor for a sales-share advance.
+a monthly fee rate on the amount for a fee-priced instalment loan, a fee factor for a sales-share advance. A
+sales-share advance's fee factor is its maximum fee; the fee accrues by the day on what is outstanding at that fee
+spread over the product's ``sales_share_fee_days`` (see ``lending.catalogue.money.sales_share``).
 """
 
 from dataclasses import dataclass
@@ -43,6 +45,7 @@ MAX_ORIGINATION_FEE_RATE = Decimal("0.5")  # the engine's bound on an originatio
 MAX_PREPAYMENT_FEE_RATE = Decimal("0.1")
 MAX_DEFERRAL_DAYS = 90  # a longer pause is a restructure, which officers propose
 MAX_DEFERRALS_PER_LOAN = 12
+MAX_SALES_SHARE_FEE_DAYS = 548  # the 18-month limit: a fee spread over longer could never be reached
 
 
 class ProductKind(models.TextChoices):
@@ -134,7 +137,8 @@ KIND_RULES: dict[str, KindRule] = {
         price_min=Decimal(0),
         price_max=MAX_PERIODIC_FEE_RATE,
     ),
-    # The fee factor is the whole price; the term follows the sales, within the engine's 18-month limit.
+    # The fee factor is the whole price (the most the fee can come to; it accrues by the day, see
+    # ``LoanProduct.sales_share_fee_days``); the term follows the sales, within the engine's 18-month limit.
     ProductKind.SALES_SHARE_ADVANCE: KindRule(
         methods=(RepaymentMethod.SALES_SHARE,),
         term_units=(TermUnit.MONTHS,),
@@ -272,6 +276,18 @@ class LoanProduct(models.Model):
         null=True,
         blank=True,
         help_text=_("Sales-share advances only: the fraction of each day's sales kept to repay (0.10 is 10 %)."),
+    )
+    sales_share_fee_days = models.PositiveSmallIntegerField(
+        _("fee spread over (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_SALES_SHARE_FEE_DAYS)],
+        help_text=_(
+            "Sales-share advances only: the fee accrues each day on the advance still outstanding at the fee "
+            "factor's fee divided by these days (1.08 over 240 days: 0.08 / 240 = 0.0333 % a day), and never comes "
+            "to more than that fee, so an advance repaid sooner costs less. That daily rate x 365 must stay within "
+            "the platform's annualised-cost ceiling."
+        ),
     )
     is_active = models.BooleanField(
         _("offered"), default=True, help_text=_("Only offered products are listed and quoted.")
@@ -530,8 +546,20 @@ class LoanProduct(models.Model):
                     "origination_fee_rate",
                     _("A sales-share advance has no origination fee: the fee factor is its whole price."),
                 )
-        elif self.sales_share_rate is not None:
-            add("sales_share_rate", _("Only a sales-share advance has a share of daily sales; leave it empty."))
+            if self.sales_share_fee_days is None:
+                add(
+                    "sales_share_fee_days",
+                    _("A sales-share advance needs the days its fee is spread over, from 1 to %(max)d."),
+                    max=MAX_SALES_SHARE_FEE_DAYS,
+                )
+        else:
+            if self.sales_share_rate is not None:
+                add("sales_share_rate", _("Only a sales-share advance has a share of daily sales; leave it empty."))
+            if self.sales_share_fee_days is not None:
+                add(
+                    "sales_share_fee_days",
+                    _("Only a sales-share advance spreads its fee over days; leave it empty."),
+                )
 
 
 def _parse_rate(value: object) -> Decimal | None:

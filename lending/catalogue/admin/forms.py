@@ -155,6 +155,7 @@ class LoanProductAdminForm(forms.ModelForm):
             "deferral_max_days",
             "deferrals_per_loan",
             "sales_share_rate",
+            "sales_share_fee_days",
         ]
 
     def __init__(self, *args, **kwargs) -> None:

@@ -40,7 +40,7 @@ class LoanProductAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        (_("Price"), {"fields": ["prices", "day_count", "sample_quotes"]}),
+        (_("Price"), {"fields": ["prices", "sales_share_fee_days", "day_count", "sample_quotes"]}),
         (
             _("Fees"),
             {"fields": [("origination_fee_rate", "origination_fee_fixed"), "origination_fee_timing"]},

@@ -254,6 +254,15 @@ class QuoteCreateApi(APIView):
             payoff_date = serializers.DateField(allow_null=True)
             term_limit_date = serializers.DateField()
             window_minimum = serializers.DecimalField(**MONEY)
+            daily_fee_rate = serializers.DecimalField(
+                **RATE, help_text="The fee accrues each day at this fraction of the advance still outstanding."
+            )
+            maximum_fee = serializers.DecimalField(**MONEY, help_text="The most the fee can come to, however slow.")
+            highest_apr = serializers.DecimalField(
+                max_digits=9,
+                decimal_places=2,
+                help_text="The most any repayment speed can cost, in % a year: repaid the day after the payout.",
+            )
 
         product = serializers.CharField()
         grade = serializers.ChoiceField(choices=GRADES, help_text="C, the standard grade: the quote is indicative.")

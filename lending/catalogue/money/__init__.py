@@ -12,9 +12,11 @@ Public API::
     q.as_dict()           # {"apr": "12.68", "total_interest": ..., "schedule": [{"number": 1, ...}, ...]}
 
 - ``quote(terms) -> Quote``: every repayment method, including sales share.
-- ``project_sales_share(amount=, start_date=, fee_factor=, share_rate=, average_daily_sales=)``: the 60-day
-  windows, payoff date and breach flags of a sales-share advance, also when it breaks the contract's limits (a
-  ``quote`` for such an advance is refused).
+- ``project_sales_share(amount=, start_date=, fee_factor=, share_rate=, average_daily_sales=, daily_fee_rate=)``:
+  the 60-day windows, payoff date and breach flags of a sales-share advance, also when it breaks the contract's
+  limits (a ``quote`` for such an advance is refused).
+- ``sales_share_repayments(amount=, start_date=, fee_factor=, daily_fee_rate=, deductions=)``: what each day's
+  deduction pays of a sales-share advance's fee (accrued by the day on what is outstanding) and principal.
 - ``QuoteTerms`` / ``FeeTerms`` / ``SalesShareTerms``: input, validated when built; bad input raises
   ``QuoteError`` (a ``ValueError``) whose ``field`` names the input and whose message says what is allowed.
 - Enums: ``RepaymentMethod`` (``equal_instalment``, ``equal_principal``, ``interest_first``, ``bullet``,
@@ -28,7 +30,7 @@ schedule is built is in ``schedules`` (and ``sales_share``); how the APR is defi
 """
 
 from .quote import quote
-from .sales_share import project_sales_share
+from .sales_share import project_sales_share, sales_share_repayments
 from .terms import FeeTerms, QuoteTerms, SalesShareTerms
 from .types import (
     CashFlow,
@@ -37,6 +39,7 @@ from .types import (
     Quote,
     QuoteError,
     RepaymentMethod,
+    SalesShareDay,
     SalesShareProjection,
     SalesShareWindow,
     ScheduleLine,
@@ -52,6 +55,7 @@ __all__ = [
     "QuoteError",
     "QuoteTerms",
     "RepaymentMethod",
+    "SalesShareDay",
     "SalesShareProjection",
     "SalesShareTerms",
     "SalesShareWindow",
@@ -59,4 +63,5 @@ __all__ = [
     "TermUnit",
     "project_sales_share",
     "quote",
+    "sales_share_repayments",
 ]

@@ -21,8 +21,8 @@ a unit period left over (simple interest for that fraction, as Appendix J has it
   of every payment's time, never spread over the later months.
 - ``term`` — a single payment at maturity no more than a year after the start: the unit period is the term
   itself (Appendix J's rule for single-advance, single-payment credit), ``365 / days`` of them a year, so
-  ``APR = (payment / A - 1) * 365 / days``. Past a year the unit period is the ``year``: whole years from the
-  start, left-over days count 1/365.
+  ``APR = (payment / A - 1) * 365 / days``; a term of exactly twelve months is one a year, whatever its days.
+  Past a year the unit period is the ``year``: whole years from the start, left-over days count 1/365.
 - ``day`` — sales-share advances, repaid every calendar day: 365 a year, ``APR = daily rate * 365``. This is
   XIRR's daily compounding, stated as a nominal rate.
 
@@ -157,8 +157,13 @@ def _flows(
     (maturity, amount), *rest = payments
     if rest:
         raise ValueError("the term is the unit period only for a single payment")
-    if maturity <= add_months(start_date, 12):
+    a_year_on = add_months(start_date, 12)
+    if maturity < a_year_on:
         return [(1, zero, amount)], (_DAYS_IN_YEAR, (maturity - start_date).days), UnitPeriod.TERM
+    if maturity == a_year_on:
+        # A term of twelve months is one unit period a year (Appendix J (b)(4): 12 months / 12), however many days
+        # it has: 365 / 366 of a period a year would understate the APR of a term over a 29 February.
+        return [(1, zero, amount)], (1, 1), UnitPeriod.TERM
     months, _days = months_and_days(start_date, maturity)
     years = months // 12
     days = (maturity - add_months(start_date, 12 * years)).days

@@ -143,11 +143,16 @@ class FeeTerms:
 
 @dataclass(frozen=True, kw_only=True)
 class SalesShareTerms:
-    """A sales-share advance: repay ``fee_factor`` * the amount out of ``share_rate`` of each day's gross sales."""
+    """A sales-share advance, repaid out of ``share_rate`` of each day's gross sales.
+
+    Its fee accrues by the day at ``daily_fee_rate`` on the principal outstanding and never exceeds the maximum fee,
+    ``(fee_factor - 1)`` * the amount: repaying sooner costs less (see ``lending.catalogue.money.sales_share``).
+    """
 
     fee_factor: Decimal
     share_rate: Decimal
     average_daily_sales: Decimal
+    daily_fee_rate: Decimal
 
     def __post_init__(self) -> None:
         with localcontext(DECIMAL_CONTEXT):
@@ -170,6 +175,11 @@ class SalesShareTerms:
             )
         set_(self, "fee_factor", fee_factor)
         set_(self, "share_rate", share_rate)
+        set_(
+            self,
+            "daily_fee_rate",
+            _rate("sales_share.daily_fee_rate", self.daily_fee_rate, maximum=MAX_DAILY_RATE, example='"0.000333"'),
+        )
         set_(
             self,
             "average_daily_sales",

@@ -24,7 +24,7 @@ class RepaymentMethod(StrEnum):
     EQUAL_PRINCIPAL = "equal_principal"  # 等额本金
     INTEREST_FIRST = "interest_first"  # 先息后本: interest every month, principal at maturity
     BULLET = "bullet"  # 到期还本付息: one payment of principal and interest at maturity
-    SALES_SHARE = "sales_share"  # a fixed fee, repaid by a share of each day's sales
+    SALES_SHARE = "sales_share"  # a fee accruing by the day on what is outstanding, repaid by a share of daily sales
 
 
 #: The methods that pay on a monthly due date, with the same day-of-month every month.
@@ -74,6 +74,12 @@ class QuoteError(ValueError):
 
 def _money(value: Decimal) -> str:
     return f"{value:.2f}"
+
+
+def _percent(rate: Decimal) -> str:
+    """A rate as a percentage with the places it needs, at least two: 0.000333 is "0.0333", 0.001 is "0.10"."""
+    value = (rate * 100).normalize()
+    return f"{value.quantize(Decimal('0.01')) if value.as_tuple().exponent > -2 else value:f}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,11 +146,27 @@ class SalesShareWindow:
 
 
 @dataclass(frozen=True, slots=True)
+class SalesShareDay:
+    """One day's deduction from a sales-share advance and what it paid: the fee accrued and unpaid, then principal.
+
+    ``balance`` is the principal still outstanding after it.
+    """
+
+    on: date
+    payment: Decimal
+    fee: Decimal
+    principal: Decimal
+    balance: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class SalesShareProjection:
     """How a sales-share advance is expected to be repaid at the merchant's average daily sales.
 
     Deductions start the day after the start date, one every calendar day (the average is over calendar days),
-    each ``daily_deduction`` except the last, which takes what is left. ``windows`` cover the projection up to
+    each ``daily_deduction`` except the last, which takes what is left. The fee accrues by the day at
+    ``daily_fee_rate`` on the principal outstanding and never exceeds ``maximum_fee``: ``fee`` is what it comes to
+    at this pace (at a pace that runs past the 18-month limit, the maximum). ``windows`` cover the projection up to
     the payoff date, or up to the window holding the 18-month limit when the projection runs past it.
     """
 
@@ -158,10 +180,18 @@ class SalesShareProjection:
     term_limit_date: date
     window_minimum: Decimal
     windows: tuple[SalesShareWindow, ...]
+    daily_fee_rate: Decimal
+    maximum_fee: Decimal
+    highest_apr: Decimal  # the most any repayment speed can cost, as an APR: the fastest (see ``sales_share``)
 
     @property
     def breaches_minimum(self) -> bool:
         return any(not window.meets_minimum for window in self.windows)
+
+    @property
+    def daily_fee_percent(self) -> str:
+        """The daily fee rate as a percentage with the places it needs: 0.000333 is "0.0333"."""
+        return _percent(self.daily_fee_rate)
 
     @property
     def breaches_term_limit(self) -> bool:
@@ -177,6 +207,10 @@ class SalesShareProjection:
             "payoff_date": self.payoff_date.isoformat() if self.payoff_date else None,
             "term_limit_date": self.term_limit_date.isoformat(),
             "window_minimum": _money(self.window_minimum),
+            "daily_fee_rate": f"{self.daily_fee_rate:f}",
+            "daily_fee_percent": self.daily_fee_percent,
+            "maximum_fee": _money(self.maximum_fee),
+            "highest_apr": _money(self.highest_apr),
             "breaches_minimum": self.breaches_minimum,
             "breaches_term_limit": self.breaches_term_limit,
             "windows": [window.as_dict() for window in self.windows],
@@ -189,7 +223,7 @@ class Quote:
 
     - ``principal``: what the schedule repays (the amount, plus the origination fee when it is financed).
     - ``net_disbursement``: the cash the borrower actually gets on the start date, net of any fee it pays then.
-    - ``total_fees``: the origination fee plus every periodic fee (and the sales-share fee).
+    - ``total_fees``: the origination fee plus every periodic fee (and the sales-share fee, as projected).
     - ``total_repayable``: everything the borrower pays: the schedule's payments plus an up-front fee.
     - ``total_cost_of_credit``: ``total_interest + total_fees`` = ``total_repayable - net_disbursement``.
     - ``apr``: percentage, two places, rounded up (see ``lending.catalogue.money.apr``).

@@ -48,7 +48,7 @@ from lending.catalogue.money import (
     project_sales_share,
     quote,
 )
-from lending.catalogue.money.sales_share import TERM_LIMIT_MONTHS, WINDOW_DAYS, WINDOW_SHARE
+from lending.catalogue.money.sales_share import TERM_LIMIT_MONTHS, WINDOW_DAYS, WINDOW_SHARE, highest_apr
 from lending.catalogue.money.terms import MAX_AMOUNT
 from underwriting.choices import GRADES
 
@@ -95,6 +95,24 @@ def annual_cost_ceiling() -> Decimal:
     return ceiling
 
 
+def sales_share_daily_fee_rate(*, fee_factor: Decimal, fee_days: int | None) -> Decimal:
+    """The daily fee rate of a sales-share advance: the fee factor's fee spread over ``fee_days``, rounded down to
+    six places (a rate the contract can print, and never above the one priced).
+
+    Terms kept before products spread their fee (no ``fee_days``) accrue at the ceiling's daily rate, rounded down:
+    the most the platform may charge, and still never more than the fixed fee they were signed with.
+    """
+    if fee_days is None:
+        return (annual_cost_ceiling() / 100 / 365).quantize(RATE_QUANTUM, rounding=ROUND_DOWN)
+    return ((Decimal(fee_factor) - 1) / int(fee_days)).quantize(RATE_QUANTUM, rounding=ROUND_DOWN)
+
+
+def _snapshot_daily_fee_rate(snapshot: dict) -> Decimal:
+    return sales_share_daily_fee_rate(
+        fee_factor=Decimal(snapshot["price"]), fee_days=(snapshot["sales_share"] or {}).get("fee_days")
+    )
+
+
 def _over_ceiling_message(apr: Decimal, ceiling: Decimal) -> str:
     return _(
         "At these terms the annualised cost (APR) would be %(apr)s %%, above the platform's ceiling of "
@@ -106,14 +124,23 @@ def product_ceiling_errors(*, product: LoanProduct) -> list[str]:
     """One message per grade whose price crosses the ceiling, naming the grade and the rate (for the admin and
     ``product_save``: a grid above the ceiling is never saved)."""
     ceiling = annual_cost_ceiling()
-    return [
-        _(
+    if product.is_sales_share:
+        message = _sales_share_over_ceiling_message
+    else:
+        message = _(
             "Grade %(grade)s: some loans this product allows would cost %(apr)s %% a year (APR), above the "
             "platform's ceiling of %(ceiling)s %%."
         )
-        % {"grade": grade, "apr": f"{apr:.2f}", "ceiling": f"{ceiling:.2f}"}
+    return [
+        message % {"grade": grade, "apr": f"{apr:.2f}", "ceiling": f"{ceiling:.2f}"}
         for grade, apr in product_grid_over_ceiling(product=product)
     ]
+
+
+_sales_share_over_ceiling_message = _(
+    "Grade %(grade)s: an advance repaid the day after it is paid out would cost %(apr)s %% a year (APR), above the "
+    "platform's ceiling of %(ceiling)s %%: lower the fee factor or spread the fee over more days."
+)
 
 
 def product_grid_over_ceiling(*, product: LoanProduct, on: date | None = None) -> list[tuple[str, Decimal]]:
@@ -121,13 +148,20 @@ def product_grid_over_ceiling(*, product: LoanProduct, on: date | None = None) -
     such APR: every term and method, at the smallest and the largest amount (a fixed fee weighs most on the
     smallest).
 
-    Sales-share advances are not judged here yet: a fixed fee repaid by strong sales in days has no bound, and
-    pricing them by the day on the outstanding amount is still to come (their quotes are not capped either).
+    A sales-share advance is judged at the fastest repayment its contract allows, repaid in full the day after it
+    is paid out: its fee accrues by the day on what is outstanding, so that is the dearest speed, and its APR
+    (``highest_apr``: the daily fee rate x 365) bounds every other speed and amount.
     """
     ceiling = annual_cost_ceiling()
     on = on or timezone.localdate()
     over = []
     if product.is_sales_share:
+        for grade in GRADES:
+            rate = sales_share_daily_fee_rate(
+                fee_factor=product.price_for(grade), fee_days=product.sales_share_fee_days
+            )
+            if highest_apr(rate) > ceiling:
+                over.append((grade, highest_apr(rate)))
         return over
     for grade in GRADES:
         snapshot = product_terms_snapshot(product=product, grade=grade)
@@ -169,6 +203,8 @@ def product_terms_snapshot(*, product: LoanProduct, grade: str) -> dict:
     if product.is_sales_share:
         sales_share = {
             "share_rate": _rate(product.sales_share_rate),
+            # The fee accrues by the day at the price's fee spread over these days (``sales_share_daily_fee_rate``).
+            "fee_days": product.sales_share_fee_days,
             "window_days": WINDOW_DAYS,
             "window_share": f"1/{WINDOW_SHARE}",
             "max_months": TERM_LIMIT_MONTHS,
@@ -260,6 +296,7 @@ def quote_terms_from_snapshot(
                 fee_factor=price,
                 share_rate=Decimal(snapshot["sales_share"]["share_rate"]),
                 average_daily_sales=average_daily_sales,
+                daily_fee_rate=_snapshot_daily_fee_rate(snapshot),
             ),
         )
     basis = snapshot["price_basis"]
@@ -359,6 +396,15 @@ def quote_for_snapshot(
         )
     start = _clean_start_date(start_date, errors)
     sales = _clean_average_daily_sales(average_daily_sales, errors) if is_sales_share else None
+    ceiling = annual_cost_ceiling()
+    if is_sales_share:
+        # The price itself, whatever the sales: at the fastest repayment its cost must stay within the ceiling.
+        fastest = highest_apr(_snapshot_daily_fee_rate(snapshot))
+        if fastest > ceiling:
+            errors.setdefault("product", []).append(
+                _sales_share_over_ceiling_message
+                % {"grade": snapshot["grade"], "apr": f"{fastest:.2f}", "ceiling": f"{ceiling:.2f}"}
+            )
     if not errors and is_sales_share:
         _check_sales_share_payoff(snapshot, parsed_amount, start, sales, errors)
     if errors:
@@ -375,8 +421,9 @@ def quote_for_snapshot(
         priced = quote(terms)
     except QuoteError as exc:
         raise _field_error(exc, snapshot) from exc
-    ceiling = annual_cost_ceiling()
-    if priced.apr > ceiling and not is_sales_share:
+    if priced.apr > ceiling:
+        # Unreachable for a sales-share advance whose price passed the check above (its APR at any pace is at most
+        # ``highest_apr``); kept so that no quote above the ceiling can ever be made.
         field = "average_daily_sales" if is_sales_share else "term"
         raise ValidationError({field: [_over_ceiling_message(priced.apr, ceiling)]})
     return priced
@@ -387,10 +434,18 @@ def quote_conventions(*, product: LoanProduct, priced: Quote) -> dict[str, str]:
     ``day_count_statement`` and ``apr_method_statement`` (sentences for a merchant, in the active language)."""
     day_count = DayCountChoice(product.day_count)
     days_in_year = 360 if day_count == DayCountChoice.ACTUAL_360 else 365
-    if product.is_sales_share:
+    if product.is_sales_share and priced.sales_share is not None:
+        projection = priced.sales_share
         day_count_statement = _(
-            "No interest: the price is the advance's fee, repaid with the advance from a share of each day's sales."
-        )
+            "No interest: a fee accrues each day at %(daily)s %% of the advance still outstanding, only for the days "
+            "it is outstanding, and never comes to more than %(maximum)s yuan in all; each day's deduction pays the "
+            "fee accrued first, then the advance. Repaying sooner costs less: however fast your sales repay it, the "
+            "annualised cost is at most %(apr)s %%."
+        ) % {
+            "daily": projection.daily_fee_percent,
+            "maximum": amount_grouped(projection.maximum_fee),
+            "apr": f"{projection.highest_apr:.2f}",
+        }
     else:
         day_count_statement = _(
             "Interest accrues by actual days (%(convention)s) on the principal outstanding, at the annual rate "
@@ -485,7 +540,10 @@ def price_label(*, basis: str, price: Decimal) -> str:
     if basis == PriceBasis.MONTHLY_FEE_RATE:
         return str(_("%(rate)s %% of the amount a month") % {"rate": percent(price)})
     return str(
-        _("fee factor %(factor)s (a fee of %(fee)s %% of the amount)")
+        _(
+            "fee factor %(factor)s (a fee of at most %(fee)s %% of the amount, accruing by the day on what is "
+            "outstanding)"
+        )
         % {"factor": number(price), "fee": percent(price - 1)}
     )
 
@@ -584,25 +642,32 @@ def _clean_average_daily_sales(value: object, errors: dict) -> Decimal | None:
 
 def _check_sales_share_payoff(snapshot: dict, amount: Decimal, start: date, sales: Decimal, errors: dict) -> None:
     """Sales too low to repay within the limit: say which average daily sales would do, so the merchant can act."""
-    fee_factor = Decimal(snapshot["price"])
-    share_rate = Decimal(snapshot["sales_share"]["share_rate"])
+    terms = {
+        "amount": amount,
+        "start_date": start,
+        "fee_factor": Decimal(snapshot["price"]),
+        "share_rate": Decimal(snapshot["sales_share"]["share_rate"]),
+        "daily_fee_rate": _snapshot_daily_fee_rate(snapshot),
+    }
 
     def repaid_in_time(average: Decimal) -> bool:
-        projection = project_sales_share(
-            amount=amount, start_date=start, fee_factor=fee_factor, share_rate=share_rate, average_daily_sales=average
-        )
+        projection = project_sales_share(average_daily_sales=average, **terms)
         return not projection.breaches_term_limit and not projection.breaches_minimum
 
     if repaid_in_time(sales):
         return
-    projection = project_sales_share(
-        amount=amount, start_date=start, fee_factor=fee_factor, share_rate=share_rate, average_daily_sales=sales
-    )
+    projection = project_sales_share(average_daily_sales=sales, **terms)
     limit_days = (projection.term_limit_date - start).days
-    needed = (projection.total_repayable / limit_days / share_rate).quantize(FEN, rounding=ROUND_CEILING)
-    # The daily deduction is rounded to the fen; a fen or two more covers what that rounding takes away.
-    while not repaid_in_time(needed):
-        needed += FEN
+    # Enough to repay the amount and the whole fee in time (the fee can only be less); then the least that does,
+    # to the fen: repaying faster costs less fee, so more sales never repay later.
+    enough = (projection.total_repayable / limit_days / terms["share_rate"]).quantize(FEN, rounding=ROUND_CEILING)
+    while not repaid_in_time(enough):
+        enough += FEN  # the daily deduction is rounded to the fen; a fen or two more covers what that takes away
+    short = sales
+    while enough - short > FEN:
+        middle = ((short + enough) / 2).quantize(FEN)
+        short, enough = (short, middle) if repaid_in_time(middle) else (middle, enough)
+    needed = enough
     errors.setdefault("average_daily_sales", []).append(
         _(
             "At average daily sales of %(sales)s yuan this advance would not be repaid within %(months)d months. "

@@ -76,3 +76,4 @@ class SalesShareProductFactory(LoanProductFactory):
     )
     origination_fee_rate = Decimal("0")
     sales_share_rate = Decimal("0.100000")
+    sales_share_fee_days = 240

@@ -151,8 +151,10 @@ def test_a_sales_share_advance_asks_for_sales_instead_of_a_term(client):
 
     assert '<div class="field" data-field="term" hidden>' in page
     assert '<div class="field" data-field="average_daily_sales" >' in page
-    assert '<dd data-quote="total_fees">1,600.00</dd>' in page
-    assert '<span data-quote="days_to_payoff">72</span>' in page
+    # The fee accrues by the day on what is outstanding (0.0333 % a day at grade C): 228.72 over 68 days, not the
+    # 1,600.00 maximum.
+    assert '<dd data-quote="total_fees">228.72</dd>' in page
+    assert '<span data-quote="days_to_payoff">68</span>' in page
 
 
 def test_a_term_left_over_from_another_product_is_ignored_for_a_sales_share_advance(client):

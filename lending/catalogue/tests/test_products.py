@@ -321,6 +321,7 @@ def test_a_sales_share_snapshot_keeps_the_contracts_window_rules():
 
     assert snapshot["sales_share"] == {
         "share_rate": "0.100000",
+        "fee_days": 240,
         "window_days": 60,
         "window_share": "1/18",
         "max_months": 18,
@@ -538,7 +539,7 @@ def test_the_product_list_shows_ranges_terms_and_grids(client, product_manager):
 
     assert "7-90 days" in page
     assert "3, 6, 12 months" in page
-    assert "fee factor 1.08 (a fee of 8.00 % of the amount)" in page
+    assert "fee factor 1.08 (a fee of at most 8.00 % of the amount, accruing by the day on what is outstanding)" in page
     assert "0.04 % a day" in page
 
 
@@ -573,6 +574,56 @@ def test_a_grid_above_the_annual_cost_ceiling_is_refused_in_admin_naming_the_gra
     assert errors[0].startswith("Grade E: some loans this product allows would cost ")
     assert "above the platform's ceiling of 24.00 %" in errors[0]
     assert not LoanProduct.objects.filter(code="cafe-loan").exists()
+
+
+def sales_share_admin_form(**overrides) -> dict:
+    return admin_form(
+        **{
+            "code": "market-stall-advance",
+            "name_zh": "摊位流水贷",
+            "name_en": "Market stall advance",
+            "kind": "sales_share_advance",
+            "amount_min": "5000.00",
+            "amount_max": "300000.00",
+            "allowed_terms": "",
+            "repayment_methods": ["sales_share"],
+            "standard_repayment_method": "sales_share",
+            "prices_A": "1.02",
+            "prices_B": "1.05",
+            "prices_C": "1.08",
+            "prices_D": "1.11",
+            "prices_E": "1.15",
+            "sales_share_fee_days": "240",
+            "late_fee_daily_rate": "0",
+            "grace_days": "0",
+            "default_after_days_past_due": "120",
+            "deferral_max_days": "0",
+            "deferrals_per_loan": "0",
+            "sales_share_rate": "0.10",
+            **overrides,
+        }
+    )
+
+
+def test_the_admin_saves_a_sales_share_grid_within_the_ceiling(client, product_manager):
+    response = client.post("/admin/lending/loanproduct/add/", sales_share_admin_form())
+
+    assert response.status_code == 302
+    assert LoanProduct.objects.get(code="market-stall-advance").sales_share_fee_days == 240
+
+
+def test_a_sales_share_grid_above_the_ceiling_is_refused_in_admin_naming_the_grade_and_its_rate(
+    client, product_manager
+):
+    # Spread over 200 days, grade E's 1.15 accrues 0.15 / 200 = 0.00075 a day: 27.38 % a year repaid the next day.
+    response = client.post("/admin/lending/loanproduct/add/", sales_share_admin_form(sales_share_fee_days="200"))
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["prices"] == [
+        "Grade E: an advance repaid the day after it is paid out would cost 27.38 % a year (APR), above the "
+        "platform's ceiling of 24.00 %: lower the fee factor or spread the fee over more days."
+    ]
+    assert not LoanProduct.objects.filter(code="market-stall-advance").exists()
 
 
 def test_every_demo_product_grade_and_term_stays_within_the_ceiling(db):

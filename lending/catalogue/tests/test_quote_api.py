@@ -129,10 +129,21 @@ def test_a_sales_share_advance_is_projected_from_the_merchants_sales(api):
     body = ask(api, product="sales-share-advance", amount="20000", average_daily_sales="3000").json()
 
     assert (body["term"], body["repayment_method"]) == (None, "sales_share")
-    assert body["total_fees"] == "1600.00"  # fee factor 1.08
+    # Fee factor 1.08 over 240 days at grade C: 0.000333 a day on what is outstanding, at most 1,600.00.
+    assert body["sales_share"]["daily_fee_rate"] == "0.000333"
+    assert body["sales_share"]["maximum_fee"] == "1600.00"
+    assert body["sales_share"]["highest_apr"] == "12.16"
+    assert body["total_fees"] == "228.72"
     assert body["sales_share"]["daily_deduction"] == "300.00"
-    assert body["sales_share"]["days_to_payoff"] == 72
-    assert sum(Decimal(line["payment"]) for line in body["schedule"]) == Decimal("21600.00")
+    assert body["sales_share"]["days_to_payoff"] == 68
+    assert sum(Decimal(line["payment"]) for line in body["schedule"]) == Decimal("20228.72")
+    assert body["day_count_statement"] == (
+        "No interest: a fee accrues each day at 0.0333 % of the advance still outstanding, only for the days it is "
+        "outstanding, and never comes to more than 1,600.00 yuan in all; each day's deduction pays the fee accrued "
+        "first, then the advance. Repaying sooner costs less: however fast your sales repay it, the annualised cost "
+        "is at most 12.16 %."
+    )
+    assert Decimal(body["apr"]) <= Decimal("12.16")
 
 
 def test_today_is_an_allowed_start_date(api):

@@ -167,7 +167,8 @@ def booked_schedule(
     if within(priced.total_repayable, priced.apr):
         return booked(PRICED_FROM_PAYOUT, priced.lines, priced.apr)
     if priced.sales_share is not None:
-        # A sales-share advance costs the same from any start: its fee is fixed and its deductions keep their days.
+        # A sales-share advance costs the same from any start: its fee accrues from the payout on what is outstanding,
+        # capped as signed, and its deductions keep their days.
         raise BookingError(f"A sales-share advance priced from {start} costs more than signed.")
 
     candidates = [(PRICED_FROM_PAYOUT, priced.lines, priced.apr)]

@@ -7,7 +7,8 @@ Invariants this module protects:
 
 - Set-based: every job works with a fixed number of SQL statements per batch, never with a Python loop over the
   portfolio's loans. The only per-loan work is posting a sales-share deduction as a payment (the repayment
-  waterfall is Python) and the sales-share window check, both over the sales-share loans of the day only.
+  waterfall is Python), booking the sales-share fee accrued and the sales-share window check, all over the
+  sales-share loans only.
 - Idempotent: running a job twice on the same day changes nothing. Overdue marking, days past due and default are
   pure functions of the rows; late fees are charged only to loans with ``serviced_on < on`` and the same
   transaction sets ``serviced_on = on``; reminders and sales-share deductions are unique rows inserted with
@@ -33,6 +34,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
+from functools import partial
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
@@ -49,7 +51,11 @@ from core.money import FEN, to_fen
 from core.services.audit import audit_record
 from core.services.notices import notify, notify_many
 from lending.catalogue.models import RepaymentMethodChoice
-from lending.catalogue.money.sales_share import WINDOW_DAYS, WINDOW_SHARE
+from lending.catalogue.money.sales_share import (
+    WINDOW_DAYS,
+    WINDOW_SHARE,
+    maximum_fee,
+)
 from lending.catalogue.services.products import annual_cost_ceiling
 from lending.servicing.models import (
     Instalment,
@@ -61,6 +67,7 @@ from lending.servicing.models import (
     SalesShareDeduction,
     instalment_owed_expression,
 )
+from lending.servicing.services.sales_share_fees import principal_repaid, sales_share_fee_earned, sales_share_fee_lines
 from merchants.models import SalesDay
 
 logger = logging.getLogger(__name__)
@@ -419,13 +426,71 @@ def _loan_url(loan_id: int) -> str:
 def servicing_sales_share(*, on: date) -> dict[str, int]:
     """Deduct the agreed share of yesterday's gross sales from every active sales-share advance, then check windows.
 
-    ``sales_share_deductions_compute`` makes the day's deduction rows (set-based), ``sales_share_deductions_post``
-    posts each non-zero one as a payment, and ``sales_share_windows_check`` warns at day 45 and marks breaches.
+    ``sales_share_fees_book`` first books the fee accrued to ``on`` (so a deduction never collects more than that
+    fee and the principal), ``sales_share_deductions_compute`` makes the day's deduction rows (set-based),
+    ``sales_share_deductions_post`` posts each non-zero one as a payment, and ``sales_share_windows_check`` warns
+    at day 45 and marks breaches.
     """
-    counts = {"deductions": sales_share_deductions_compute(on=on)}
+    counts = {"sales_share_fees_booked": sales_share_fees_book(on=on)}
+    counts["deductions"] = sales_share_deductions_compute(on=on)
     counts.update(sales_share_deductions_post(on=on))
     counts.update(sales_share_windows_check(on=on))
     return counts
+
+
+def sales_share_fees_book(*, on: date) -> int:
+    """Book the fee every sales-share advance still accruing has earned by ``on``; returns how many loans changed.
+
+    The contract's rule (``lending.catalogue.money.sales_share``): the fee accrues every day at the daily fee rate
+    on the principal outstanding (principal repaid by a payment stops accruing the day after it was received),
+    rounded down to the fen, and never comes to more than the maximum fee (``(fee factor - 1)`` x the principal).
+    The rate is the terms' fee factor spread over their ``fee_days`` (``sales_share_daily_fee_rate``; loans signed
+    before that accrue at the ceiling's daily rate, still capped at the fee they were signed with).
+
+    The instalments hold that fee: their ``fee_due`` adds up to it (or to what was paid already, if more: money
+    paid is never taken back here). The part not yet paid sits on the first line with principal still owed, so the
+    waterfall pays it before principal, and no other line owes any fee. At funding the lines carry the quote's
+    projected fee; the first run books it down to what has accrued. Idempotent: a second run on the same day
+    computes the same fee and writes nothing. Each batch is one transaction with its loans locked, so a payment
+    being booked at the same time waits for it (or it for the payment).
+    """
+    sales_date = on - timedelta(days=1)
+    changed_loans = 0
+    ids = list(
+        Loan.objects.filter(
+            repayment_method=RepaymentMethodChoice.SALES_SHARE, state__in=ACCRUING_STATES, start_date__lte=sales_date
+        )
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    for chunk in _chunks(ids):
+        with transaction.atomic():
+            loans = list(
+                Loan.objects.select_for_update()
+                .filter(id__in=chunk, state__in=ACCRUING_STATES)
+                .order_by("id")
+                .annotate(fee_factor=KT("terms__price"), fee_days=KT("terms__sales_share__fee_days"))
+                .values_list("id", "start_date", "price", "fee_factor", "fee_days")
+            )
+            repaid = principal_repaid(loan_ids=chunk, before=on)
+            lines: dict[int, list[Instalment]] = {}
+            for row in Instalment.objects.filter(loan_id__in=chunk).order_by("loan_id", "number"):
+                lines.setdefault(row.loan_id, []).append(row)
+            changed: list[Instalment] = []
+            for loan_id, start_date, price, fee_factor, fee_days in loans:
+                earned = sales_share_fee_earned(
+                    instalments=lines.get(loan_id, []),
+                    start_date=start_date,
+                    fee_factor=fee_factor or price,
+                    fee_days=fee_days,
+                    repaid=repaid.get(loan_id, []),
+                    on=on,
+                )
+                rows = sales_share_fee_lines(lines.get(loan_id, []), earned=earned, on=on)
+                changed.extend(rows)
+                changed_loans += bool(rows)
+            Instalment.objects.bulk_update(changed, ["fee_due", "status", "paid_on"], batch_size=1000)
+    return changed_loans
 
 
 def sales_share_deductions_compute(*, on: date) -> int:
@@ -532,17 +597,26 @@ class SalesShareWindowStatus:
         return self.paid < self.minimum
 
 
-def sales_share_window(*, start_date: date, total: Decimal, number: int, payments: list[tuple[date, Decimal]]):
+def sales_share_window(
+    *,
+    start_date: date,
+    total: Decimal,
+    number: int,
+    payments: list[tuple[date, Decimal]],
+    maximum_total: Decimal | None = None,
+):
     """Window ``number`` (days 60(n-1)+1 .. 60n after the start) with its minimum and what was paid in it.
 
-    The minimum is 1/18 of the total repayable, or what was left at the window's start when that is less (the
-    engine's rule, ``lending.catalogue.money.sales_share``).
+    The minimum is 1/18 of the most that can be owed (``maximum_total``: the principal and the maximum fee; the
+    contract prints it), or what was left at the window's start when that is less, ``total`` being what is owed
+    in all so far (the fee booked to date) (the engine's rule, ``lending.catalogue.money.sales_share``).
     """
     first = start_date + timedelta(days=WINDOW_DAYS * (number - 1) + 1)
     last = start_date + timedelta(days=WINDOW_DAYS * number)
     paid_before = sum((amount for day, amount in payments if day < first), Decimal("0.00"))
     paid = sum((amount for day, amount in payments if first <= day <= last), Decimal("0.00"))
-    minimum = min(to_fen(total / WINDOW_SHARE), max(total - paid_before, Decimal("0.00")))
+    base = total if maximum_total is None else maximum_total
+    minimum = min(to_fen(base / WINDOW_SHARE), max(total - paid_before, Decimal("0.00")))
     return SalesShareWindowStatus(number=number, start_date=first, end_date=last, minimum=minimum, paid=paid)
 
 
@@ -556,13 +630,15 @@ def sales_share_windows_check(*, on: date) -> dict[str, int]:
     loans = list(
         Loan.objects.filter(repayment_method=RepaymentMethodChoice.SALES_SHARE, state__in=ACCRUING_STATES)
         .annotate(
-            total=Sum(F("instalments__principal_due") + F("instalments__interest_due") + F("instalments__fee_due"))
+            total=Sum(F("instalments__principal_due") + F("instalments__interest_due") + F("instalments__fee_due")),
+            principal_total=Sum("instalments__principal_due"),
+            fee_factor=KT("terms__price"),
         )
-        .values_list("pk", "start_date", "total")
+        .values_list("pk", "start_date", "total", "principal_total", "price", "fee_factor")
     )
     if not loans:
         return {"near_breaches": 0, "breaches": 0}
-    ids = [pk for pk, _start, _total in loans]
+    ids = [row[0] for row in loans]
     payments: dict[int, list[tuple[date, Decimal]]] = {pk: [] for pk in ids}
     for loan_id, received_on, amount in Payment.objects.filter(loan_id__in=ids, received_on__lte=on).values_list(
         "loan_id", "received_on", "amount"
@@ -578,18 +654,23 @@ def sales_share_windows_check(*, on: date) -> dict[str, int]:
         ).values_list("object_id", "action", "data")
     }
     actions: list[tuple[int, str, SalesShareWindowStatus]] = []
-    for pk, start_date, total in loans:
+    for pk, start_date, total, principal, price, fee_factor in loans:
         day = (on - start_date).days
         if day < 1:
             continue
+        # The lines hold the fee booked so far; the contract's minimum is 1/18 of the most that can be owed.
+        maximum_total = principal + maximum_fee(principal, Decimal(str(fee_factor or price)))
+        window_of = partial(
+            sales_share_window, start_date=start_date, total=total, payments=payments[pk], maximum_total=maximum_total
+        )
         current, day_in_window = (day - 1) // WINDOW_DAYS + 1, (day - 1) % WINDOW_DAYS + 1
         if day_in_window >= NEAR_BREACH_DAY and (pk, NEAR_BREACH_ACTION, current) not in done:
-            window = sales_share_window(start_date=start_date, total=total, number=current, payments=payments[pk])
+            window = window_of(number=current)
             if window.behind:
                 actions.append((pk, NEAR_BREACH_ACTION, window))
         ended = day // WINDOW_DAYS
         if ended >= 1 and (pk, BREACH_ACTION, ended) not in done:
-            window = sales_share_window(start_date=start_date, total=total, number=ended, payments=payments[pk])
+            window = window_of(number=ended)
             if window.behind:
                 actions.append((pk, BREACH_ACTION, window))
     counts = {"near_breaches": 0, "breaches": 0}
@@ -696,6 +777,7 @@ __all__ = [
     "SalesShareWindowStatus",
     "sales_share_deductions_compute",
     "sales_share_deductions_post",
+    "sales_share_fees_book",
     "sales_share_window",
     "sales_share_windows_check",
     "servicing_credit_apply",

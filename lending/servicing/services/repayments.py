@@ -58,6 +58,7 @@ from lending.catalogue.money.schedules import days_interest
 from lending.catalogue.money.waterfall import Outstanding, allocate
 from lending.servicing.models import Allocation, Instalment, Loan, LoanState, Payment, PaymentSource
 from lending.servicing.selectors.loans import schedule_rows
+from lending.servicing.services.sales_share_fees import sales_share_fee_book_loan, sales_share_fee_owed
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -69,6 +70,8 @@ L = LoanState
 # Collections still take money from a defaulted loan; nothing else is paid into a closed or unpaid-out loan.
 PAYABLE_STATES = (L.ACTIVE, L.OVERDUE, L.DEFAULTED)
 PREPAYABLE_STATES = (L.ACTIVE, L.OVERDUE)
+# A sales-share advance's fee accrues while it is active or overdue (the nightly sweep's states).
+ACCRUING_SALES_SHARE = (L.ACTIVE, L.OVERDUE)
 KEEP_TERM, KEEP_INSTALMENT = "term", "instalment"
 REFERENCE_MAX_LENGTH = Payment._meta.get_field("external_reference").max_length
 C = Allocation.Component
@@ -386,6 +389,9 @@ def payment_record(
                 _("Loan #%(id)s is %(state)s: it takes no payments.")
                 % {"id": locked.pk, "state": locked.get_state_display()}
             )
+        if locked.repayment_method == RepaymentMethod.SALES_SHARE and locked.state in ACCRUING_SALES_SHARE:
+            # The fee owed on the day it is received, not the lines' projection (the nightly sweep may not have run).
+            sales_share_fee_book_loan(loan=locked, instalments=instalments, on=received_on)
         payment = _new_payment(
             loan=locked, amount=amount, received_on=received_on, source=source, reference=reference, by=by, kind=kind
         )
@@ -602,10 +608,13 @@ def _quote(loan: Loan, instalments: list[Instalment], on: date) -> tuple[PayoffQ
     past = [row for row in instalments if row.due_date <= on]
     principal = sum((row.owed("principal") for row in instalments), ZERO)
     interest = sum((row.owed("interest") for row in past), ZERO) + period.accrued_interest
-    # Fees of instalments not yet due are the price of time not used, and are waived, except a sales-share
-    # advance's, which is fixed whatever the time.
-    fee_rows = instalments if sales_share else past
-    fees = sum((row.owed("fee") for row in fee_rows), ZERO)
+    # Fees of instalments not yet due are the price of time not used, and are waived; a sales-share advance owes
+    # the fee accrued by the day.
+    if sales_share:
+        # The fee accrued to ``on`` by the contract's daily rule, whatever the lines still carry.
+        fees = sales_share_fee_owed(loan=loan, instalments=instalments, on=on)
+    else:
+        fees = sum((row.owed("fee") for row in past), ZERO)
     penalties = sum((row.owed("penalty") for row in instalments), ZERO)
     prepayment_fee = _prepayment_fee(loan, period.early_principal)
     # Interest paid ahead for days not used is credited back, beside any credit held.
@@ -734,6 +743,8 @@ def loan_pay_off(
             return existing
         checked_received_on(locked, on)
         _pay_off_checks(locked, PAYABLE_STATES)
+        if locked.repayment_method == RepaymentMethod.SALES_SHARE and locked.state in ACCRUING_SALES_SHARE:
+            sales_share_fee_book_loan(loan=locked, instalments=instalments, on=on)
         payoff, period = _quote(locked, instalments, on)
         if amount < payoff.total:
             raise ValidationError(

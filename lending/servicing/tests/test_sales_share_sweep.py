@@ -4,8 +4,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 
 from core.models import Notice
+from core.money import to_fen
+from lending.catalogue.money import sales_share_repayments
 from lending.catalogue.tests.factories import SalesShareProductFactory
 from lending.servicing.models import Instalment, Loan, Payment, SalesShareDeduction
 from lending.servicing.selectors.daily import sales_share_breaches, sales_share_projection
@@ -15,6 +18,8 @@ from lending.servicing.services.daily import (
     servicing_run_day,
     servicing_sales_share,
 )
+from lending.servicing.services.repayments import payment_record
+from lending.servicing.services.sales_share_fees import sales_share_fee_book_loan, sales_share_fee_owed
 from lending.servicing.tests.factories import database_snapshot, loan_events, make_loan
 from merchants.models import SalesDay
 
@@ -180,3 +185,110 @@ def test_the_whole_day_run_twice_over_an_advance_changes_nothing(advance, mercha
     before = database_snapshot()
     servicing_run_day(on=START + timedelta(days=61))
     assert database_snapshot() == before
+
+
+# The fee: accrued by the day on the principal outstanding, never the whole projected fee up front.
+
+# Grade C of the factory: fee factor 1.08 spread over 240 days, 0.000333 a day; at most 720.00 on 9,000.00.
+RATE = Decimal("0.000333")
+
+
+def fees(loan: Loan) -> list[tuple[Decimal, Decimal]]:
+    return list(Instalment.objects.filter(loan=loan).order_by("number").values_list("fee_due", "fee_paid"))
+
+
+def test_the_first_sweep_books_the_projected_fee_down_to_what_has_accrued(advance):
+    # No sales for ten days: 9,000.00 outstanding for 10 days x 0.000333 = 29.97, not the 720.00 projected.
+    servicing_sales_share(on=START + timedelta(days=10))
+    assert fees(advance) == [
+        (Decimal("29.97"), Decimal("0.00")),
+        (Decimal("0.00"), Decimal("0.00")),
+        (Decimal("0.00"), Decimal("0.00")),
+    ]
+    servicing_sales_share(on=START + timedelta(days=10))
+    assert fees(advance)[0] == (Decimal("29.97"), Decimal("0.00"))
+
+
+def test_each_deduction_pays_the_fee_accrued_then_principal_exactly_as_the_rule_says(advance, merchant):
+    gross = ["800.00", "0.00", "1234.55", "5000.00", "0.00", "300.00", "100000.00"]
+    for offset, amount in enumerate(gross):
+        sales(merchant, START + timedelta(days=offset), amount)
+    sweep(START + timedelta(days=1), START + timedelta(days=len(gross) + 1))
+
+    days = sales_share_repayments(
+        amount=Decimal("9000.00"),
+        start_date=START,
+        fee_factor=Decimal("1.08"),
+        daily_fee_rate=RATE,
+        deductions=[to_fen(Decimal(amount) * Decimal("0.10")) for amount in gross],
+    )
+    assert days[-1].balance == 0  # the 10,000.00 of the last day repays everything
+    paid = list(Payment.objects.filter(loan=advance).order_by("received_on").values_list("received_on", "amount"))
+    assert paid == [(day.on, day.payment) for day in days if day.payment]
+    lines = Instalment.objects.filter(loan=advance)
+    assert sum(line.fee_paid for line in lines) == sum(day.fee for day in days) == Decimal("20.16")
+    assert sum(line.principal_paid for line in lines) == Decimal("9000.00")
+    advance.refresh_from_db()
+    assert advance.state == "paid_off"
+    # 9,020.16 in all: the principal and seven days of fee on what was outstanding, never the 720.00 maximum.
+    assert sum(amount for _day, amount in paid) == Decimal("9020.16")
+
+
+def test_a_deduction_never_takes_more_than_the_fee_accrued_and_the_principal(advance, merchant):
+    sales(merchant, START, "500000.00")  # 10 % is 50,000.00
+    servicing_sales_share(on=START + timedelta(days=1))
+    # One day of fee on 9,000.00: 2.997 rounded down, 2.99.
+    assert SalesShareDeduction.objects.get().amount == Decimal("9002.99")
+    assert Payment.objects.get().amount == Decimal("9002.99")
+    advance.refresh_from_db()
+    assert (advance.state, advance.credit_balance) == ("paid_off", Decimal("0.00"))
+
+
+def test_an_advance_signed_before_fees_were_spread_accrues_at_the_ceilings_daily_rate(merchant):
+    product = SalesShareProductFactory(code="servicing-sales-share-old-terms")
+    loan = make_loan(
+        merchant,
+        product,
+        start=START,
+        months=1,
+        method="sales_share",
+        terms={"sales_share": {"share_rate": "0.100000", "window_days": 60, "window_share": "1/18", "max_months": 18}},
+    )
+    Instalment.objects.filter(loan=loan).update(
+        principal_due=Decimal("10000.00"), interest_due=Decimal("0.00"), fee_due=Decimal("800.00")
+    )
+    servicing_sales_share(on=START + timedelta(days=3))
+    # 24 % / 365 = 0.000657 a day (rounded down): 10,000.00 x 3 days x 0.000657 = 19.71, never the fixed 800.00.
+    assert fees(loan) == [(Decimal("19.71"), Decimal("0.00"))]
+
+
+def test_a_payment_on_the_day_of_the_payout_owes_no_fee_and_the_next_day_one_days_fee(advance):
+    # The lines still carry the quote's projected 720.00: the fee owed is the rule's, not theirs.
+    lines = list(Instalment.objects.filter(loan=advance).order_by("number"))
+    assert sales_share_fee_owed(loan=advance, instalments=lines, on=START) == Decimal("0.00")
+    assert sales_share_fee_owed(loan=advance, instalments=lines, on=START + timedelta(days=1)) == Decimal("2.99")
+    assert sales_share_fee_owed(loan=advance, instalments=lines, on=START + timedelta(days=10)) == Decimal("29.97")
+
+
+def test_booking_one_advance_before_a_payment_collects_the_principal_and_the_fee_owed_only(advance):
+    with transaction.atomic():
+        lines = list(Instalment.objects.select_for_update().filter(loan=advance).order_by("number"))
+        changed = sales_share_fee_book_loan(loan=advance, instalments=lines, on=START + timedelta(days=1))
+    assert len(changed) == 3
+    assert fees(advance) == [
+        (Decimal("2.99"), Decimal("0.00")),
+        (Decimal("0.00"), Decimal("0.00")),
+        (Decimal("0.00"), Decimal("0.00")),
+    ]
+
+    payment_record(
+        loan=advance,
+        amount=Decimal("9002.99"),
+        received_on=START + timedelta(days=1),
+        source="officer",
+        external_reference="bank-transfer-1",
+    )
+
+    advance.refresh_from_db()
+    assert (advance.state, advance.credit_balance) == ("paid_off", Decimal("0.00"))
+    assert sum(fee_paid for _due, fee_paid in fees(advance)) == Decimal("2.99")

@@ -173,12 +173,19 @@ def test_sales_share_apr_is_daily_irr_times_365():
             amount=D("10000.00"),
             start_date=START,
             method=RepaymentMethod.SALES_SHARE,
-            sales_share=SalesShareTerms(fee_factor=D("1.08"), share_rate=D("0.10"), average_daily_sales=D("800.00")),
+            sales_share=SalesShareTerms(
+                fee_factor=D("1.08"),
+                share_rate=D("0.10"),
+                average_daily_sales=D("800.00"),
+                daily_fee_rate=D("0.000333"),
+            ),
         )
     )
     flows = [float(flow.amount) for flow in q.cash_flows]
-    assert flows == [10000.0] + [-80.0] * 135
+    assert flows == [10000.0] + [-80.0] * 127 + [-55.79]
     independent = float(npf.irr(flows)) * 36500
+    # The fee accrues at 0.000333 a day on what is outstanding and is paid first: the IRR is just under it.
+    assert independent <= 0.000333 * 36500
     assert q.apr_unit_period == "day"
     assert q.apr == _ceiling(independent)
 
@@ -253,3 +260,19 @@ def test_odd_first_period_is_counted_back_from_each_payment_so_the_apr_is_not_un
     )
     assert q.apr == exact.quantize(D("0.01"), rounding=ROUND_CEILING)
     assert q.apr >= D("11.95")
+
+
+def test_a_twelve_month_bullet_over_a_29_february_is_one_unit_period_a_year_not_365_366ths():
+    # 100.00 repaid for 99.99 paid out, over 2020 (366 days): the year's rate is 0.010001 %, so 0.02 % disclosed.
+    q = quote(
+        QuoteTerms(
+            amount=D("100.00"),
+            term=12,
+            start_date=date(2020, 1, 1),
+            method=RepaymentMethod.BULLET,
+            annual_rate=D("0"),
+            fees=FeeTerms(origination_rate=D("0.0001")),
+        )
+    )
+    assert q.net_disbursement == D("99.99")
+    assert (q.apr, q.apr_unit_period) == (D("0.02"), "term")

@@ -85,11 +85,15 @@ def sales_share_terms(draw):
     # Sales high enough to repay within the 18-month limit (at most 500 days) and at most 50x faster than that.
     least = amount * factor / share / 500
     sales = draw(st.integers(min_value=int(least) + 1, max_value=int(least * 50) + 1))
+    # Daily fee rates up to 0.000657, the highest with six places within the 24 % ceiling (0.24 / 365).
+    rate = draw(st.integers(min_value=0, max_value=657).map(lambda millionths: D(millionths).scaleb(-6)))
     return QuoteTerms(
         amount=amount,
         start_date=draw(start_dates),
         method=RepaymentMethod.SALES_SHARE,
-        sales_share=SalesShareTerms(fee_factor=factor, share_rate=share, average_daily_sales=D(sales)),
+        sales_share=SalesShareTerms(
+            fee_factor=factor, share_rate=share, average_daily_sales=D(sales), daily_fee_rate=rate
+        ),
     )
 
 

@@ -99,10 +99,11 @@ def test_bullet_on_actual_360_charges_more_than_actual_365_for_the_same_days():
 def test_bullet_over_a_leap_year_accrues_366_days():
     q = _quote(method=RepaymentMethod.BULLET, term=12, start_date=date(2024, 1, 15))
     assert q.lines[0].due_date == date(2025, 1, 15)
-    # 10,000 * 0.12 * 366 / 365 = 1,203.29: the leap day is a day the money is used. The APR is the cost over
-    # the term, annualised on 365 days: 1,203.29 / 10,000 * 365 / 366 = 12.0000 % -> 12.01 rounded up.
+    # 10,000 * 0.12 * 366 / 365 = 1,203.29: the leap day is a day the money is used. A term of twelve months is
+    # one unit period a year (Appendix J), so the APR is that year's cost: 12.0329 % -> 12.04 rounded up (annualising
+    # on 365 of 366 days would say 12.01, understating it).
     assert q.total_interest == D("1203.29")
-    assert q.apr == D("12.01")
+    assert q.apr == D("12.04")
 
 
 def test_odd_first_period_accrues_actual_days_and_the_payment_stays_level():

@@ -25,7 +25,9 @@ VALID = {
     "method": RepaymentMethod.EQUAL_INSTALMENT,
     "annual_rate": D("0.12"),
 }
-SALES_SHARE = SalesShareTerms(fee_factor=D("1.08"), share_rate=D("0.10"), average_daily_sales=D("800.00"))
+SALES_SHARE = SalesShareTerms(
+    fee_factor=D("1.08"), share_rate=D("0.10"), average_daily_sales=D("800.00"), daily_fee_rate=D("0.000333")
+)
 
 
 def _error(**overrides) -> QuoteError:
@@ -142,10 +144,19 @@ def test_bullet_term_in_days_is_limited_to_five_years():
         ({"share_rate": D("1.5")}, "sales_share.share_rate", "above 0 and at most 1"),
         ({"average_daily_sales": D("-1.00")}, "sales_share.average_daily_sales", "must be between 0.00"),
         ({"average_daily_sales": "lots"}, "sales_share.average_daily_sales", "floats are refused"),
+        ({"daily_fee_rate": D("0.0031")}, "sales_share.daily_fee_rate", "between 0 and 0.003"),
+        ({"daily_fee_rate": D("-0.0001")}, "sales_share.daily_fee_rate", "between 0 and 0.003"),
+        ({"daily_fee_rate": 0.0003}, "sales_share.daily_fee_rate", "floats are refused"),
     ],
 )
 def test_bad_sales_share_terms_are_refused_naming_the_field(sales_share, field, message):
-    values = {"fee_factor": D("1.08"), "share_rate": D("0.10"), "average_daily_sales": D("800.00"), **sales_share}
+    values = {
+        "fee_factor": D("1.08"),
+        "share_rate": D("0.10"),
+        "average_daily_sales": D("800.00"),
+        "daily_fee_rate": D("0.000333"),
+        **sales_share,
+    }
     with pytest.raises(QuoteError) as error:
         project_sales_share(amount=D("10000.00"), start_date=START, **values)
     assert error.value.field == field
@@ -174,7 +185,12 @@ def test_sales_share_quote_takes_its_price_from_the_fee_factor_only(overrides, f
 
 
 def test_projection_refuses_a_bad_amount_and_start_date():
-    values = {"fee_factor": D("1.08"), "share_rate": D("0.10"), "average_daily_sales": D("800.00")}
+    values = {
+        "fee_factor": D("1.08"),
+        "share_rate": D("0.10"),
+        "average_daily_sales": D("800.00"),
+        "daily_fee_rate": D("0.000333"),
+    }
     with pytest.raises(QuoteError) as error:
         project_sales_share(amount=D("0.00"), start_date=START, **values)
     assert error.value.field == "amount"
