@@ -292,3 +292,36 @@ def test_booking_one_advance_before_a_payment_collects_the_principal_and_the_fee
     advance.refresh_from_db()
     assert (advance.state, advance.credit_balance) == ("paid_off", Decimal("0.00"))
     assert sum(fee_paid for _due, fee_paid in fees(advance)) == Decimal("2.99")
+
+
+def test_a_payment_the_day_after_payout_owes_that_days_fee_without_a_sweep(advance):
+    """The lines still carry the projected fee; the payment books the rule's fee on its own day first."""
+    payment_record(
+        loan=advance,
+        amount=Decimal("9002.99"),
+        received_on=START + timedelta(days=1),
+        source="officer",
+        external_reference="bank-transfer-2",
+    )
+
+    advance.refresh_from_db()
+    assert (advance.state, advance.credit_balance) == ("paid_off", Decimal("0.00"))
+    assert sum(fee_paid for _due, fee_paid in fees(advance)) == Decimal("2.99")
+
+
+def test_the_payoff_quote_of_an_advance_is_the_principal_and_the_fee_to_that_day(advance):
+    from lending.servicing.services.repayments import loan_pay_off, payoff_quote
+
+    quote = payoff_quote(loan=advance, on=START + timedelta(days=10))
+    loan_pay_off(
+        loan=advance,
+        amount=quote.total,
+        on=START + timedelta(days=10),
+        external_reference="off",
+        by=None,
+        source="officer",
+    )
+
+    assert (quote.principal, quote.fees, quote.total) == (Decimal("9000.00"), Decimal("29.97"), Decimal("9029.97"))
+    advance.refresh_from_db()
+    assert (advance.state, advance.credit_balance) == ("paid_off", Decimal("0.00"))
