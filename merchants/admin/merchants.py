@@ -16,6 +16,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.admin.confirm import confirmed_note
 from core.admin.mixins import AuditTrailAdminMixin, ReadOnlyAdminMixin
 from merchants.choices import KycState, SalesSource
 from merchants.models import KycDocument, Merchant, SalesDay
@@ -120,12 +121,24 @@ class MerchantAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     def has_review_kyc_permission(self, request: HttpRequest, obj=None) -> bool:
         return request.user.has_perm(REVIEW_PERMISSION)
 
-    @admin.action(description=_("Verify KYC"), permissions=["review_kyc"])
-    def verify_kyc(self, request: HttpRequest, queryset: QuerySet[Merchant]) -> None:
+    @admin.action(description=_("Verify KYC…"), permissions=["review_kyc"])
+    def verify_kyc(self, request: HttpRequest, queryset: QuerySet[Merchant]) -> HttpResponse | None:
+        merchants = list(queryset)
+        note = confirmed_note(
+            self,
+            request,
+            merchants,
+            action="verify_kyc",
+            title=gettext("Verify KYC"),
+            what=gettext("These merchants will be verified and may borrow; each owner is told."),
+            submit_label=gettext("Verify"),
+        )
+        if not isinstance(note, str):
+            return note
         verified = 0
-        for merchant in queryset:
+        for merchant in merchants:
             try:
-                kyc_verify(merchant=merchant, by=request.user)
+                kyc_verify(merchant=merchant, by=request.user, note=note)
             except (KycError, PermissionDenied) as exc:
                 self._refused(request, merchant, exc)
             else:
@@ -199,8 +212,8 @@ class MerchantAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         if not self.has_review_kyc_permission(request):
             raise PermissionDenied
         merchant = get_object_or_404(Merchant, pk=pk)
-        self.verify_kyc(request, Merchant.objects.filter(pk=merchant.pk))
-        return HttpResponseRedirect(self._change_url(merchant))
+        page = self.verify_kyc(request, Merchant.objects.filter(pk=merchant.pk))
+        return page or HttpResponseRedirect(self._change_url(merchant))
 
     def reject_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not self.has_review_kyc_permission(request):

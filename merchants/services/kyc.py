@@ -160,13 +160,16 @@ def _incomplete_error(missing_fields: list[str], missing_documents: list[str]) -
     return error
 
 
-def kyc_verify(*, merchant: Merchant, by: User) -> Merchant:
-    """Accept a submitted KYC; needs the review permission, and nobody reviews their own merchant."""
+def kyc_verify(*, merchant: Merchant, by: User, note: str = "") -> Merchant:
+    """Accept a submitted KYC; needs the review permission, and nobody reviews their own merchant. The officer's
+    ``note`` is kept in the audit row."""
     with transaction.atomic():
         locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
         _require_state(locked, locked.verify_kyc, _("Only a submitted KYC can be verified; this one is %(state)s."))
         _require_reviewer(locked, locked.verify_kyc, by)
-        return _transition(locked, partial(locked.verify_kyc, by=by), action="kyc.verify", by=by, tell_owner=True)
+        return _transition(
+            locked, partial(locked.verify_kyc, by=by), action="kyc.verify", by=by, reason=note, tell_owner=True
+        )
 
 
 def kyc_reject(*, merchant: Merchant, by: User, reason: str) -> Merchant:

@@ -5,12 +5,16 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from accounts.tests.factories import UserFactory
+from core.models import AuditEvent
 from core.selectors.audit import audit_trail
 from merchants.choices import KycState
 from merchants.models import Merchant
 from merchants.services.kyc import kyc_submit
 from merchants.tests.factories import SalesDayFactory
 from merchants.tests.files.samples import add_required_documents
+
+# The intermediate page's confirmation, with the note the officer leaves for the record.
+CONFIRM = {"confirm": "1", "note": "Checked against the file."}
 
 CHANGELIST = reverse("admin:merchants_merchant_changelist")
 
@@ -81,7 +85,9 @@ def test_state_cannot_be_edited_in_the_admin(officer_client, submitted_merchant)
 
 def test_verify_action_verifies_through_the_service(officer_client, loan_officer, submitted_merchant):
     response = officer_client.post(
-        CHANGELIST, {"action": "verify_kyc", "_selected_action": [submitted_merchant.pk], "index": 0}, follow=True
+        CHANGELIST,
+        {"action": "verify_kyc", "_selected_action": [submitted_merchant.pk], "index": 0, **CONFIRM},
+        follow=True,
     )
     assert "KYC verified for 1 merchant(s)." in page_messages(response)
     stored = fresh(submitted_merchant)
@@ -92,7 +98,7 @@ def test_verify_action_verifies_through_the_service(officer_client, loan_officer
 
 def test_verify_action_reports_a_refusal_as_a_message(officer_client, merchant):
     response = officer_client.post(
-        CHANGELIST, {"action": "verify_kyc", "_selected_action": [merchant.pk], "index": 0}, follow=True
+        CHANGELIST, {"action": "verify_kyc", "_selected_action": [merchant.pk], "index": 0, **CONFIRM}, follow=True
     )
     assert page_messages(response) == ["杭州甲商贸有限公司: Only a submitted KYC can be verified; this one is Draft."]
     assert fresh(merchant).kyc_state == KycState.DRAFT
@@ -125,7 +131,9 @@ def test_staff_without_the_review_permission_cannot_use_the_actions(client, subm
     response = client.get(CHANGELIST)
     assert response.status_code == 200
     assert "Verify KYC" not in response.content.decode()
-    client.post(CHANGELIST, {"action": "verify_kyc", "_selected_action": [submitted_merchant.pk], "index": 0})
+    client.post(
+        CHANGELIST, {"action": "verify_kyc", "_selected_action": [submitted_merchant.pk], "index": 0, **CONFIRM}
+    )
     assert client.post(reverse("admin:merchants_merchant_kyc_verify", args=[submitted_merchant.pk])).status_code == 403
     assert fresh(submitted_merchant).kyc_state == KycState.SUBMITTED
 
@@ -137,7 +145,10 @@ def test_change_page_buttons_verify_a_submitted_merchant(officer_client, submitt
     content = officer_client.get(change_url(submitted_merchant)).content.decode()
     verify_url = reverse("admin:merchants_merchant_kyc_verify", args=[submitted_merchant.pk])
     assert f'action="{verify_url}"' in content
-    response = officer_client.post(verify_url, follow=True)
+    confirm_page = officer_client.post(verify_url)
+    assert confirm_page.status_code == 200
+    assert fresh(submitted_merchant).kyc_state == KycState.SUBMITTED
+    response = officer_client.post(verify_url, CONFIRM, follow=True)
     assert response.redirect_chain[-1][0] == change_url(submitted_merchant)
     assert fresh(submitted_merchant).kyc_state == KycState.VERIFIED
     assert f'action="{verify_url}"' not in response.content.decode()
@@ -162,3 +173,20 @@ def test_documents_and_sales_days_are_read_only_for_officers(officer_client, sub
     assert officer_client.get(reverse("admin:merchants_salesday_changelist")).status_code == 200
     assert officer_client.get(reverse("admin:merchants_salesday_add")).status_code == 403
     assert officer_client.get(reverse("admin:merchants_kycdocument_add")).status_code == 403
+
+
+def test_verifying_asks_for_confirmation_and_a_note_first(officer_client, submitted_merchant):
+    action = {"action": "verify_kyc", "_selected_action": [submitted_merchant.pk], "index": 0}
+
+    page = officer_client.post(CHANGELIST, action)
+    no_note = officer_client.post(CHANGELIST, {**action, "confirm": "1", "note": " "})
+
+    assert page.status_code == 200
+    assert str(submitted_merchant) in page.content.decode()
+    assert "note" in page.content.decode()
+    assert no_note.status_code == 400
+    assert fresh(submitted_merchant).kyc_state == KycState.SUBMITTED
+    officer_client.post(CHANGELIST, {**action, **CONFIRM})
+    assert fresh(submitted_merchant).kyc_state == KycState.VERIFIED
+    event = AuditEvent.objects.filter(action="kyc.verify").get()
+    assert event.reason == CONFIRM["note"]

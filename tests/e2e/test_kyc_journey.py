@@ -94,6 +94,10 @@ def test_merchant_signs_up_submits_kyc_and_an_officer_verifies_it(
     shot(officer, "officer-review")
     officer.click("button:has-text('Verify KYC')")
     officer.wait_for_load_state()
+    shot(officer, "officer-confirm-verify")
+    officer.fill("textarea[name=note]", "Licence, credit code and ID card match.")
+    officer.click("input[name=confirm]")
+    officer.wait_for_load_state()
     shot(officer, "officer-verified")
 
     page.goto(f"{live_server.url}/merchant/")

@@ -47,6 +47,9 @@ def _officer_verifies(officer, live_server, merchant, officer_user, password, sh
     officer.wait_for_url(re.compile(rf"/admin/merchants/merchant/{merchant.pk}/change/$"))
     officer.click("button:has-text('Verify KYC')")
     officer.wait_for_load_state()
+    officer.fill("textarea[name=note]", "Licence, credit code and ID card match.")
+    officer.click("input[name=confirm]")
+    officer.wait_for_load_state()
     shot(officer, "officer-verified")
 
 

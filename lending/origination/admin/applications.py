@@ -31,6 +31,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.admin.confirm import confirmed_note
 from core.admin.mixins import (
     REFUSALS,
     AuditTrailAdminMixin,
@@ -589,15 +590,28 @@ class LoanApplicationAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.Model
             done=gettext("Documents requested for %(count)d application(s)."),
         )
 
-    @admin.action(description=_("Give the second approval (and fund)"), permissions=["second_approve"])
-    def second_approve_selected(self, request: HttpRequest, queryset: QuerySet[LoanApplication]) -> None:
+    @admin.action(description=_("Give the second approval (and fund)…"), permissions=["second_approve"])
+    def second_approve_selected(self, request: HttpRequest, queryset: QuerySet[LoanApplication]) -> HttpResponse | None:
         # The service refuses the officer who approved an application; a bulk action cannot get around it.
+        applications = list(queryset)
+        note = confirmed_note(
+            self,
+            request,
+            applications,
+            action="second_approve_selected",
+            title=gettext("Give the second approval"),
+            what=gettext("Each loan below is made and paid out to the merchant's settlement account."),
+            submit_label=gettext("Approve and pay out"),
+        )
+        if not isinstance(note, str):
+            return note
         self._apply(
             request,
-            queryset,
-            lambda application: application_second_approve(application=application, by=request.user),
+            applications,
+            lambda application: application_second_approve(application=application, by=request.user, note=note),
             done=gettext("Second approval given and loan made for %(count)d application(s)."),
         )
+        return None
 
     @admin.action(description=_("Fund signed applications"), permissions=["fund"])
     def fund_selected(self, request: HttpRequest, queryset: QuerySet[LoanApplication]) -> None:
@@ -730,8 +744,8 @@ class LoanApplicationAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.Model
         application = self._application(request, pk, self.has_second_approve_permission)
         if (redirect := self._post_only(request, pk)) is not None:
             return redirect
-        self.second_approve_selected(request, [application])
-        return self._back(application)
+        page = self.second_approve_selected(request, [application])
+        return page or self._back(application)
 
     def fund_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         application = self._application(request, pk, self.has_fund_permission)

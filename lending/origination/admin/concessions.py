@@ -24,6 +24,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.admin.confirm import confirmed_note
 from core.admin.mixins import REFUSALS, AuditTrailAdminMixin, ReadOnlyAdminMixin, html_table, refusal_message
 from lending.origination.services.concessions import concession_approve, concession_reject
 from lending.servicing.models import Concession
@@ -179,15 +180,31 @@ class ConcessionAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
             self.message_user(request, done % {"count": count}, messages.SUCCESS)
         return count
 
-    @admin.action(description=_("Approve (second approval)"), permissions=["decide"])
-    def approve_selected(self, request: HttpRequest, queryset: QuerySet[Concession]) -> None:
+    @admin.action(description=_("Approve (second approval)…"), permissions=["decide"])
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet[Concession]) -> HttpResponse | None:
         # The services refuse the officer who asked for a concession; a bulk action cannot get around it.
+        concessions = list(queryset.order_by("pk"))
+        note = confirmed_note(
+            self,
+            request,
+            concessions,
+            action="approve_selected",
+            title=gettext("Approve concessions"),
+            what=gettext(
+                "Each concession below takes effect: a counter-offer or restructure reaches the merchant, a write-off "
+                "books its amounts on the loan."
+            ),
+            submit_label=gettext("Approve"),
+        )
+        if not isinstance(note, str):
+            return note
         self._apply(
             request,
-            queryset.order_by("pk"),
-            lambda concession: concession_approve(concession=concession, by=request.user),
+            concessions,
+            lambda concession: concession_approve(concession=concession, by=request.user, note=note),
             done=gettext("%(count)d concession(s) approved and applied."),
         )
+        return None
 
     @admin.action(description=_("Reject…"), permissions=["decide"])
     def reject_selected(self, request: HttpRequest, queryset: QuerySet[Concession]) -> HttpResponse | None:
@@ -244,7 +261,9 @@ class ConcessionAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
     def approve_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         concession = self._concession(request, pk)
         if request.method == "POST":
-            self.approve_selected(request, Concession.objects.filter(pk=concession.pk))
+            page = self.approve_selected(request, Concession.objects.filter(pk=concession.pk))
+            if page is not None:
+                return page
         return self._back(concession)
 
     def reject_view(self, request: HttpRequest, pk: int) -> HttpResponse:

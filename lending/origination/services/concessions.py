@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.db import transaction
+
 from lending.origination.services.applications import counter_offer_approve, counter_offer_reject
 from lending.servicing.models import Concession
 from lending.servicing.services.collections import loan_write_off_approve, loan_write_off_reject
@@ -21,15 +23,20 @@ if TYPE_CHECKING:
 K = Concession.Kind
 
 
-def concession_approve(*, concession: Concession, by: User) -> Concession:
-    """Give the second approval: the concession takes effect (see the kind's service for what that means)."""
+def concession_approve(*, concession: Concession, by: User, note: str = "") -> Concession:
+    """Give the second approval: the concession takes effect (see the kind's service for what that means); the
+    checker's ``note`` is kept on the concession."""
     approve = {
         K.COUNTER_OFFER: counter_offer_approve,
         K.RESTRUCTURE: restructure_approve,
         K.WRITE_OFF: loan_write_off_approve,
     }[concession.kind]
-    approve(concession=concession, by=by)
-    concession.refresh_from_db()
+    with transaction.atomic():
+        approve(concession=concession, by=by)
+        concession.refresh_from_db()
+        if note:
+            concession.decision_note = note
+            concession.save(update_fields=["decision_note"])
     return concession
 
 

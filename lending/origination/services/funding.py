@@ -99,7 +99,7 @@ def application_fund(*, application: LoanApplication, by: User | None = None, on
         return _fund(locked, by=by, on=on)
 
 
-def application_second_approve(*, application: LoanApplication, by: User) -> Loan:
+def application_second_approve(*, application: LoanApplication, by: User, note: str = "") -> Loan:
     """Give the second approval of a large loan, then fund it: maker and checker are always two people.
 
     Needs the second-approval permission; refused to the officer who approved or counter-offered the application
@@ -130,6 +130,7 @@ def application_second_approve(*, application: LoanApplication, by: User) -> Loa
             by=by,
             from_state=locked.state,
             to_state=locked.state,
+            reason=note,
             data={"first_approver_id": locked.offered_by_id},
         )
         loan = _fund(locked, by=by)

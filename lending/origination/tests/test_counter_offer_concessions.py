@@ -22,6 +22,9 @@ from lending.origination.services.concessions import concession_approve
 from lending.servicing.models import Concession
 from underwriting.models import Decision
 
+# The intermediate page's confirmation, with the note the officer leaves for the record.
+CONFIRM = {"confirm": "1", "note": "Checked against the file."}
+
 pytestmark = pytest.mark.django_db
 S = ApplicationState
 STEP = Decimal("0.010000")
@@ -224,7 +227,7 @@ def test_the_checker_approves_it_from_the_queue(client, waiting, checker):
     assert [row.pk for row in queue.context["cl"].result_list] == [waiting.pk]
     client.post(
         reverse("admin:lending_concession_changelist"),
-        {"action": "approve_selected", "_selected_action": [waiting.pk]},
+        {"action": "approve_selected", "_selected_action": [waiting.pk], **CONFIRM},
     )
 
     waiting.application.refresh_from_db()

@@ -20,6 +20,9 @@ from lending.origination.tests.factories import signed_application
 from lending.servicing.models import Loan, LoanState
 from merchants.tests.factories import MerchantFactory
 
+# The intermediate page's confirmation, with the note the officer leaves for the record.
+CONFIRM = {"confirm": "1", "note": "Checked against the file."}
+
 pytestmark = pytest.mark.django_db
 
 LARGE = Decimal("60000.00")
@@ -182,7 +185,7 @@ def test_bulk_second_approval_in_admin_refuses_the_officers_own_approvals(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             reverse("admin:lending_loanapplication_changelist"),
-            {"action": "second_approve_selected", "_selected_action": [own.pk, others.pk]},
+            {"action": "second_approve_selected", "_selected_action": [own.pk, others.pk], **CONFIRM},
             follow=True,
         )
 
@@ -202,8 +205,12 @@ def test_second_approval_button_in_admin_refuses_the_approving_officer(
     maker = with_perms(approving_officer, "lending.second_approve_application", "lending.view_loanapplication")
     client.force_login(maker)
 
-    response = client.post(reverse("admin:lending_loanapplication_second_approve", args=[awaiting.pk]), follow=True)
+    url = reverse("admin:lending_loanapplication_second_approve", args=[awaiting.pk])
+    page = client.post(url)
+    response = client.post(url, CONFIRM, follow=True)
 
+    assert page.status_code == 200
+    assert "Approve and pay out" in page.content.decode()
     assert response.status_code == 200
     assert any("You approved this application" in str(m) for m in response.context["messages"])
     awaiting.refresh_from_db()

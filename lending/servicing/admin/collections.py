@@ -30,6 +30,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.admin.confirm import confirmed_note
 from core.admin.mixins import ReadOnlyAdminMixin
 from core.exceptions import StateConflict
 from lending.servicing.models import CollectionContact, Concession, DeferralRequest, Instalment, Loan, LoanState
@@ -451,14 +452,26 @@ class DeferralRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             self.message_user(request, done % {"count": decided}, messages.SUCCESS)
         return decided
 
-    @admin.action(description=_("Approve the selected requests"), permissions=["decide"])
-    def approve_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+    @admin.action(description=_("Approve the selected requests…"), permissions=["decide"])
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        note = confirmed_note(
+            self,
+            request,
+            queryset.select_related("loan__merchant", "instalment"),
+            action="approve_selected",
+            title=gettext("Approve deferral requests"),
+            what=gettext("Each instalment below moves to the date asked for; the merchant is told."),
+            submit_label=gettext("Approve"),
+        )
+        if not isinstance(note, str):
+            return note
         self._decide(
             request,
             queryset,
-            lambda row: deferral_approve(request=row, by=request.user),
+            lambda row: deferral_approve(request=row, by=request.user, note=note),
             gettext("%(count)d request(s) approved."),
         )
+        return None
 
     @admin.action(description=_("Refuse the selected requests"), permissions=["decide"])
     def refuse_selected(self, request: HttpRequest, queryset: QuerySet):

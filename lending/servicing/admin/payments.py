@@ -13,11 +13,12 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.admin.confirm import confirmed_note
 from core.admin.mixins import (
     REFUSALS,
     AuditTrailAdminMixin,
@@ -145,14 +146,26 @@ class BankTransferAdmin(AuditTrailAdminMixin, admin.ModelAdmin):
         if decided:
             self.message_user(request, done % {"count": decided}, messages.SUCCESS)
 
-    @admin.action(description=_("Approve (book) the selected transfers"), permissions=["approve"])
-    def approve_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+    @admin.action(description=_("Approve (book) the selected transfers…"), permissions=["approve"])
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        note = confirmed_note(
+            self,
+            request,
+            queryset.select_related("loan"),
+            action="approve_selected",
+            title=gettext("Book bank transfers"),
+            what=gettext("Each transfer below is booked on its loan as a payment, through the waterfall."),
+            submit_label=gettext("Book"),
+        )
+        if not isinstance(note, str):
+            return note
         self._decide(
             request,
             queryset,
-            lambda transfer: bank_transfer_approve(transfer=transfer, by=request.user),
+            lambda transfer: bank_transfer_approve(transfer=transfer, by=request.user, note=note),
             gettext("%(count)d transfer(s) booked."),
         )
+        return None
 
     @admin.action(description=_("Reject the selected transfers"), permissions=["approve"])
     def reject_selected(self, request: HttpRequest, queryset: QuerySet):

@@ -113,10 +113,10 @@ def _locked_awaiting(transfer: BankTransfer, by: User) -> BankTransfer:
     return locked
 
 
-def bank_transfer_approve(*, transfer: BankTransfer, by: User) -> BankTransfer:
+def bank_transfer_approve(*, transfer: BankTransfer, by: User, note: str = "") -> BankTransfer:
     with transaction.atomic():
         locked = _locked_awaiting(transfer, by)
-        _book(locked, by=by)
+        _book(locked, by=by, note=note)
     return locked
 
 
@@ -140,7 +140,7 @@ def bank_transfer_reject(*, transfer: BankTransfer, by: User, reason: str) -> Ba
     return locked
 
 
-def _book(transfer: BankTransfer, *, by: User) -> None:
+def _book(transfer: BankTransfer, *, by: User, note: str = "") -> None:
     transfer.payment = payment_record(
         loan=transfer.loan,
         amount=transfer.amount,
@@ -156,6 +156,7 @@ def _book(transfer: BankTransfer, *, by: User) -> None:
         subject=transfer,
         action="bank_transfer.book",
         by=by,
+        reason=note,
         from_state=BankTransfer.Status.AWAITING_APPROVAL,
         to_state=transfer.status,
         data={"payment_id": transfer.payment_id, "second_officer": transfer.decided_by_id},

@@ -16,6 +16,9 @@ from lending.servicing.models import BankTransfer, Payment
 from lending.servicing.services.bank_transfers import bank_transfer_approve, bank_transfer_record, bank_transfer_reject
 from lending.servicing.tests.factories import active_loan
 
+# The intermediate page's confirmation, with the note the officer leaves for the record.
+CONFIRM = {"confirm": "1", "note": "Checked against the file."}
+
 pytestmark = pytest.mark.django_db
 D = Decimal
 TODAY = timezone.localdate
@@ -163,7 +166,7 @@ def test_a_second_officer_approves_in_the_back_office(client, loan, senior_offic
 
     response = client.post(
         reverse("admin:lending_banktransfer_changelist"),
-        {"action": "approve_selected", "_selected_action": [transfer.pk]},
+        {"action": "approve_selected", "_selected_action": [transfer.pk], **CONFIRM},
     )
 
     assert response.status_code == 302

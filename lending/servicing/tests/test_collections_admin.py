@@ -15,6 +15,9 @@ from lending.servicing.models import CollectionContact, Concession, DeferralRequ
 from lending.servicing.services.collections import collection_contact_record, deferral_request
 from lending.servicing.tests.factories import active_loan
 
+# The intermediate page's confirmation, with the note the officer leaves for the record.
+CONFIRM = {"confirm": "1", "note": "Checked against the file."}
+
 pytestmark = pytest.mark.django_db
 QUEUE = "lending_collections"
 DAY = datetime.timedelta(days=1)
@@ -210,7 +213,7 @@ def test_the_approve_action_approves_through_the_service(client, merchant, decid
 
     response = client.post(
         reverse("admin:lending_deferralrequest_changelist"),
-        {"action": "approve_selected", "_selected_action": [request.pk]},
+        {"action": "approve_selected", "_selected_action": [request.pk], **CONFIRM},
         follow=True,
     )
 

@@ -30,6 +30,9 @@ from lending.servicing.services.restructure import (
 )
 from lending.servicing.tests.factories import active_loan
 
+# The intermediate page's confirmation, with the note the officer leaves for the record.
+CONFIRM = {"confirm": "1", "note": "Checked against the file."}
+
 pytestmark = pytest.mark.django_db
 DAY = datetime.timedelta(days=1)
 P = RestructureProposal.Status
@@ -248,7 +251,7 @@ def test_the_checker_approves_a_restructure_from_the_queue(client, waiting, chec
     assert "Approve (second approval)" in page.content.decode()
     client.post(
         reverse("admin:lending_concession_changelist"),
-        {"action": "approve_selected", "_selected_action": [waiting.concession.pk]},
+        {"action": "approve_selected", "_selected_action": [waiting.concession.pk], **CONFIRM},
     )
 
     waiting.refresh_from_db()

@@ -33,6 +33,9 @@ from lending.servicing.services.concessions import ConcessionConflict
 from lending.servicing.services.repayments import payment_record
 from lending.servicing.tests.factories import make_loan, servicing_product_make
 
+# The intermediate page's confirmation, with the note the officer leaves for the record.
+CONFIRM = {"confirm": "1", "note": "Checked against the file."}
+
 pytestmark = pytest.mark.django_db
 D = Decimal
 DAY = datetime.timedelta(days=1)
@@ -362,16 +365,24 @@ def test_the_checker_approves_from_the_queue_and_the_maker_is_refused_there(
     client.force_login(maker)
     page = client.get(changelist)
     assert [row.pk for row in page.context["cl"].result_list] == [requested.pk]
-    response = client.post(changelist, {"action": "approve_selected", "_selected_action": [requested.pk]}, follow=True)
+    response = client.post(
+        changelist, {"action": "approve_selected", "_selected_action": [requested.pk], **CONFIRM}, follow=True
+    )
     assert "another officer" in response.content.decode()
     defaulted.refresh_from_db()
     assert defaulted.state == LoanState.DEFAULTED
 
     client.force_login(checker)
-    client.post(reverse("admin:lending_concession_approve", args=[requested.pk]))
+    approve = reverse("admin:lending_concession_approve", args=[requested.pk])
+    confirm_page = client.post(approve)
+    defaulted.refresh_from_db()
+    assert (confirm_page.status_code, defaulted.state) == (200, LoanState.DEFAULTED)
+    client.post(approve, CONFIRM)
 
     defaulted.refresh_from_db()
     assert defaulted.state == LoanState.WRITTEN_OFF
+    requested.refresh_from_db()
+    assert requested.decision_note == CONFIRM["note"]
     # Decided ones leave the queue.
     assert not list(client.get(changelist).context["cl"].result_list)
 
