@@ -12,6 +12,11 @@ scorecard, looks for fraud signals, sizes the credit line and decides:
    means), a fraud signal fired;
 4. otherwise approve.
 
+The reasons a merchant reads never state the score band's cut-offs (``refer_min_score``, ``approve_min_score``) or
+the score itself: knowing the exact line would let an applicant tune the amount asked until it is just crossed. They
+say which side of the line the score fell and which features cost the most points; the officers see the score and
+the scorecard's cut-offs in the back office.
+
 The credit line is ``line_multiple`` × average monthly sales, capped by the product's maximum and by every exposure
 headroom lending passes in, rounded down to a whole 100 yuan. The price is the product grid's price for the grade.
 
@@ -302,12 +307,7 @@ def _outcome(
         lead = _bilingual(
             "score-below-refer-level",
             "score",
-            lambda: _(
-                "The score %(score)s is below %(minimum)s, the lowest score we lend at; "
-                "the factors below cost the most points."
-            ),
-            score=_points(scored.score),
-            minimum=_points(card.refer_min_score),
+            lambda: _("The score is below the lowest we lend at; the factors below cost the most points."),
         )
         return Outcome.DECLINE, [lead, *scored.reasons]
 
@@ -318,12 +318,9 @@ def _outcome(
                 "score-in-grey-band",
                 "referral",
                 lambda: _(
-                    "The score %(score)s is between %(refer)s and %(approve)s, where an officer reviews the "
-                    "application; the factors below cost the most points."
+                    "The score is in the range where an officer reviews the application; the factors below cost "
+                    "the most points."
                 ),
-                score=_points(scored.score),
-                refer=_points(card.refer_min_score),
-                approve=_points(card.approve_min_score),
             )
         )
     if request.amount > request.auto_approve_ceiling:
@@ -350,11 +347,6 @@ def _outcome(
     if referrals:
         return Outcome.REFER, referrals + scored.reasons
     return Outcome.APPROVE, scored.reasons
-
-
-def _points(score: Decimal) -> str:
-    """612.50 → "612.5", 640.00 → "640": scores as people say them."""
-    return format(Decimal(score).normalize(), "f")
 
 
 def _rule_reason(result: RuleResult) -> dict:

@@ -42,6 +42,8 @@ class RuleResult:
     kind: str
     passed: bool
     outcome: str  # what a failure means: decline or refer
+    # What the merchant is told, filled in, when the rule failed; empty when it passed, so that no table of results
+    # (the decision's snapshot is shown to officers) can put a failure's wording beside "passed".
     message_en: str
     message_zh: str
     value: object
@@ -77,8 +79,8 @@ def rules_evaluate(*, rules: Iterable[PolicyRule], inputs: RuleInputs) -> list[R
                 kind=rule.kind,
                 passed=passed,
                 outcome=rule.outcome if rule.outcome in (Outcome.DECLINE, Outcome.REFER) else Outcome.REFER,
-                message_en=_fill(rule.message_en, shown),
-                message_zh=_fill(rule.message_zh, shown),
+                message_en="" if passed else _fill(rule.message_en, shown),
+                message_zh="" if passed else _fill(rule.message_zh, shown),
                 value=value,
                 threshold=threshold,
             )

@@ -178,9 +178,29 @@ def test_a_score_below_the_refer_level_declines_with_the_costliest_features(sell
     assert draft.outcome == Outcome.DECLINE
     assert draft.reasons[0]["code"] == "score-below-refer-level"
     assert draft.reasons[0]["message_en"] == (
-        "The score 630 is below 640, the lowest score we lend at; the factors below cost the most points."
+        "The score is below the lowest we lend at; the factors below cost the most points."
     )
     assert draft.reasons[1]["feature"] == "amount_to_monthly_sales"
+
+
+@pytest.mark.parametrize(
+    ("amount", "refer_at", "approve_at", "outcome"),
+    [("70000", 640, 645, Outcome.DECLINE), ("30000", 600, 660, Outcome.REFER)],
+)
+def test_decline_and_referral_reasons_never_state_the_score_or_the_band_cut_offs(
+    seller, rules, no_fraud, amount, refer_at, approve_at, outcome
+):
+    card = known_scorecard(refer_min_score=Decimal(refer_at), approve_min_score=Decimal(approve_at))
+
+    draft = decide(seller, request_for(amount), scorecard=card)
+
+    assert draft.outcome == outcome
+    said = " ".join(reason[key] for reason in draft.reasons for key in ("message_en", "message_zh"))
+    for number in (refer_at, approve_at, int(draft.score)):
+        assert str(number) not in said
+    # The officers still see both, beside the decision.
+    assert draft.snapshot["scorecard"]["refer_min_score"] == str(Decimal(refer_at))
+    assert draft.snapshot["score"]["score"] == str(draft.score)
 
 
 def test_a_score_in_the_grey_band_is_referred(seller, rules, no_fraud):

@@ -47,7 +47,11 @@ def test_min_months_active_passes_at_the_threshold_and_fails_below_with_the_numb
         message_en="{value} months of sales; we lend from {threshold} months.",
         message_zh="{value} 个月销售记录；满 {threshold} 个月可申请。",
     )
-    assert evaluate_one(policy, replace(GOOD, months_active=6)).passed
+    passed = evaluate_one(policy, replace(GOOD, months_active=6))
+    assert passed.passed
+    # A passed rule has nothing to tell anyone: its failure message is not filled in.
+    assert (passed.message_en, passed.message_zh) == ("", "")
+    assert passed.as_dict()["message_en"] == ""
 
     failed = evaluate_one(policy, replace(GOOD, months_active=4))
 
