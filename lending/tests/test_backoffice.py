@@ -1,11 +1,14 @@
-"""What officers read about a decision in the back office, and what merchants are told about its score."""
+"""The back office as officers find it: the index's links to their pages, what they read about a decision, and what
+merchants are told about its score."""
 
 import html
 import re
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from core.admin.pages import back_office_pages_registered
 from underwriting.models import Decision
 
 pytestmark = pytest.mark.django_db
@@ -73,3 +76,87 @@ def test_a_referred_merchant_is_not_told_the_score_or_the_band(referred_applicat
     assert not any(re.search(r"\d", text) for text in _told(lead))
     for text in _told(decision.reasons):
         assert not re.search(rf"\b{int(decision.score)}\b", text)
+
+
+# The admin index.
+
+
+def _index_links(client) -> dict[str, str]:
+    """The back-office pages linked on the admin index: key -> address."""
+    page = client.get(reverse("admin:index")).content.decode()
+    return {
+        key: html.unescape(href)
+        for key, href in re.findall(r'<tr class="page-([\w-]+)">\s*<th scope="row"><a href="([^"]+)"', page)
+    }
+
+
+def _with_permissions(user, *permissions: str):
+    for permission in permissions:
+        app_label, codename = permission.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return type(user).objects.get(pk=user.pk)  # permissions are cached on the instance
+
+
+@pytest.mark.parametrize(
+    ("persona", "permissions"),
+    [
+        ("loan_officer", ()),
+        ("senior_officer", ()),
+        ("risk_manager", ()),
+        ("staff_without_role", ("underwriting.view_scorecard",)),
+        ("staff_without_role", ("lending.view_loan", "lending.view_deferralrequest")),
+        ("staff_without_role", ()),
+    ],
+)
+def test_the_index_links_each_back_office_page_to_exactly_those_who_may_open_it(client, request, persona, permissions):
+    user = _with_permissions(request.getfixturevalue(persona), *permissions)
+    client.force_login(user)
+
+    links = _index_links(client)
+
+    opened = 0
+    for page in back_office_pages_registered():
+        url = page.url()
+        if url is None:
+            assert page.optional, page.key
+            assert page.key not in links
+            continue
+        status = client.get(url).status_code
+        assert status in (200, 403), (page.key, status)
+        assert (page.key in links) == (status == 200), page.key
+        if status == 200:
+            assert links[page.key] == url
+            opened += 1
+    assert len(links) == opened
+
+
+def test_an_officer_finds_the_queues_and_the_monitoring_page_on_the_index(client, loan_officer, referred_application):
+    client.force_login(loan_officer)
+
+    page = client.get(reverse("admin:index")).content.decode()
+    links = _index_links(client)
+
+    assert links["referred"] == reverse("admin:lending_loanapplication_changelist") + "?queue=referred"
+    assert links["collections"] == reverse("lending_collections")
+    assert links["monitoring"] == reverse("underwriting_monitoring")
+    assert re.search(r'<tr class="page-referred">.*?1 waiting', page, flags=re.S)
+
+
+def test_a_merchant_is_shown_no_back_office_page(client, merchant_owner):
+    client.force_login(merchant_owner)
+
+    response = client.get(reverse("admin:index"))
+
+    assert response.status_code == 302
+    assert _index_links(client) == {}
+
+
+def test_the_index_speaks_the_officers_language(client, loan_officer):
+    client.force_login(loan_officer)
+    client.cookies["django_language"] = "zh-hans"
+
+    page = client.get(reverse("admin:index")).content.decode()
+
+    assert "工作队列与后台页面" in page
+    assert "转交人工审核的申请" in page
+    assert "评分卡监控" in page

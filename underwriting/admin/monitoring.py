@@ -15,6 +15,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.admin.pages import BackOfficePage, back_office_page_register
 from underwriting.models import Scorecard
 from underwriting.selectors.monitoring import monitoring_report, monitoring_scorecard, monitoring_scorecards
 
@@ -71,3 +72,15 @@ def monitoring_view(request: HttpRequest) -> HttpResponse:
 
 def monitoring_urls() -> list[URLPattern]:
     return [path("", admin.site.admin_view(monitoring_view), name=URL_NAME)]
+
+
+back_office_page_register(
+    BackOfficePage(
+        key="monitoring",
+        title=_("Scorecard monitoring"),
+        description=_("Approval rate, score distribution and drift (PSI) of the active scorecard, over time."),
+        url_name=URL_NAME,
+        permission=VIEW_PERMISSION,
+        position=80,
+    )
+)
