@@ -6,14 +6,18 @@ Read-only. For one scorecard and a window of recent decisions (the last 30 days 
 - the population stability index (PSI) of the window's scores against the training population
   (``Scorecard.training_distribution``), or, when the scorecard has none, against its first decisions
   after activation (and the report says so);
-- a PSI per feature, when the decisions' snapshots carry features, bucketed by the scorecard's own bins.
+- a PSI per feature, when the decisions' snapshots carry features, bucketed by the scorecard's own bins;
+- over time, month by month (the last ``months``, 12 unless asked, from the scorecard's first decision on): the
+  decisions, their outcomes and approval rate, and each month's score PSI against the same baseline as the window's;
+- the window's scores as a histogram, in bands of a round width (10 points, wider when the scores spread far).
 
 PSI = Σ (actual share − expected share) × ln(actual share / expected share) over the bands. The usual
 reading: below 0.1 stable, 0.1 to 0.25 worth watching, above 0.25 the population has shifted.
 
-Everything is counted in the database: one aggregate for the window's outcomes and grades, and one per
+Everything is counted in the database: one aggregate for the window's outcomes and grades, one per
 population (window, baseline) that buckets scores and every feature with conditional counts
-(``COUNT(*) FILTER (WHERE …)``). The only rows read into Python are the baseline's scores when the
+(``COUNT(*) FILTER (WHERE …)``), one grouped by month for the history and one for the histogram's bands (their range
+comes with the outcomes). The only rows read into Python are the baseline's scores when the
 score bands have to be cut from them (at most ``UNDERWRITING_PSI_BASELINE_DECISIONS``).
 
 ``training_distribution`` is read in the shape ``train_scorecard`` writes it,
@@ -30,13 +34,13 @@ import datetime
 import itertools
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Avg, Case, Count, DecimalField, Q, QuerySet, Subquery, TextField, When
+from django.db.models import Avg, Case, Count, DecimalField, F, Max, Min, Q, QuerySet, Subquery, TextField, When
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Floor, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -263,6 +267,47 @@ class GradeRow:
 
 
 @dataclass(frozen=True)
+class MonthRow:
+    """One calendar month of the scorecard's decisions: outcomes, and the month's score PSI against the baseline."""
+
+    month: datetime.date
+    decisions: int
+    approved: int
+    referred: int
+    declined: int
+    scored: int
+    psi: Decimal | None
+
+    def _share(self, count: int) -> Decimal | None:
+        return (Decimal(count) / self.decisions).quantize(SHARE_PLACES) if self.decisions else None
+
+    @property
+    def approval_rate(self) -> Decimal | None:
+        return self._share(self.approved)
+
+    @property
+    def refer_rate(self) -> Decimal | None:
+        return self._share(self.referred)
+
+    @property
+    def decline_rate(self) -> Decimal | None:
+        return self._share(self.declined)
+
+    @property
+    def approval_percent(self) -> Decimal | None:
+        return _percent(self.approval_rate)
+
+
+@dataclass(frozen=True)
+class ScoreBin:
+    """Scores from ``lower`` (inclusive) to ``upper`` (exclusive) in the window, and how many decisions had one."""
+
+    lower: Decimal
+    upper: Decimal
+    count: int
+
+
+@dataclass(frozen=True)
 class MonitoringReport:
     scorecard: Scorecard
     since: datetime.datetime
@@ -279,6 +324,8 @@ class MonitoringReport:
     baseline: str  # "training" | "early_decisions" | "none"
     notes: list[str] = field(default_factory=list)
     features: list[FeatureStability] = field(default_factory=list)
+    history: list[MonthRow] = field(default_factory=list)
+    histogram: list[ScoreBin] = field(default_factory=list)
 
     def _rate(self, count: int) -> Decimal | None:
         return (Decimal(count) / self.decisions).quantize(SHARE_PLACES) if self.decisions else None
@@ -327,9 +374,10 @@ def monitoring_scorecard(*, version: int | None = None) -> Scorecard | None:
 
 
 def monitoring_report(
-    *, scorecard: Scorecard, days: int | None = None, now: datetime.datetime | None = None
+    *, scorecard: Scorecard, days: int | None = None, now: datetime.datetime | None = None, months: int = 12
 ) -> MonitoringReport:
-    """Outcomes, grades and drift of ``scorecard``'s decisions in the ``days`` before ``now``."""
+    """Outcomes, grades and drift of ``scorecard``'s decisions in the ``days`` before ``now``, and the ``months``
+    before it month by month."""
     days = days or _setting("MONITORING_DAYS", 30)
     until = now or timezone.now()
     since = until - datetime.timedelta(days=days)
@@ -342,6 +390,8 @@ def monitoring_report(
         declined=Count("id", filter=Q(outcome=Outcome.DECLINE)),
         scored=Count("id", filter=Q(score__isnull=False)),
         average_score=Avg("score"),
+        lowest_score=Min("score"),
+        highest_score=Max("score"),
         **{f"grade_{grade}": Count("id", filter=Q(grade=grade)) for grade in GRADES},
     )
     graded = sum(stats[f"grade_{grade}"] for grade in GRADES)
@@ -462,6 +512,11 @@ def monitoring_report(
         )
     if feature_bands and stats["total"] and not features:
         notes.append(_("The decisions' snapshots carry no features, so there is no drift per feature to show."))
+    history = _history(scorecard, score_bands, expected_scores, until=until, months=months)
+    if baseline_kind == "early_decisions" and any(row.month < timezone.localtime(since).date() for row in history):
+        notes.append(
+            _("Over time, the months whose decisions are part of that baseline are compared partly with themselves.")
+        )
 
     return MonitoringReport(
         scorecard=scorecard,
@@ -479,7 +534,94 @@ def monitoring_report(
         baseline=baseline_kind,
         notes=notes,
         features=features,
+        history=history,
+        histogram=_histogram(window, low=stats["lowest_score"], high=stats["highest_score"]),
     )
+
+
+def _month_start(moment: datetime.date, *, back: int = 0) -> datetime.date:
+    month = moment.year * 12 + moment.month - 1 - back
+    return datetime.date(month // 12, month % 12 + 1, 1)
+
+
+def _history(
+    scorecard: Scorecard, score_bands: list[Band], expected: list[Decimal], *, until: datetime.datetime, months: int
+) -> list[MonthRow]:
+    """The last ``months`` calendar months (in the portal's time zone) up to ``until``, from the scorecard's first
+    decision on, in one query grouped by month; a month without decisions is a row of zeros."""
+    last = _month_start(timezone.localtime(until).date())
+    first = _month_start(last, back=max(months, 1) - 1)
+    start = timezone.make_aware(datetime.datetime.combine(first, datetime.time()))
+    decisions = Decision.objects.filter(scorecard=scorecard, decided_at__gte=start, decided_at__lte=until)
+    rows = (
+        decisions.annotate(month=TruncMonth("decided_at"))
+        .values("month")
+        .annotate(
+            total=Count("id"),
+            approved=Count("id", filter=Q(outcome=Outcome.APPROVE)),
+            referred=Count("id", filter=Q(outcome=Outcome.REFER)),
+            declined=Count("id", filter=Q(outcome=Outcome.DECLINE)),
+            scored=Count("id", filter=Q(score__isnull=False)),
+            **{f"s{index}": Count("id", filter=band.condition("score")) for index, band in enumerate(score_bands)},
+        )
+        .order_by("month")
+    )
+    by_month = {}
+    for row in rows:
+        month = row["month"]
+        month = timezone.localtime(month).date() if isinstance(month, datetime.datetime) else month
+        by_month[_month_start(month)] = row
+    if not by_month:
+        return []
+    history = []
+    month = min(by_month)
+    while month <= last:
+        row = by_month.get(month)
+        counts = [row[f"s{index}"] for index in range(len(score_bands))] if row else []
+        psi = _stability(score_bands, expected, counts, baseline_count=None).psi if row and score_bands else None
+        history.append(
+            MonthRow(
+                month=month,
+                decisions=row["total"] if row else 0,
+                approved=row["approved"] if row else 0,
+                referred=row["referred"] if row else 0,
+                declined=row["declined"] if row else 0,
+                scored=row["scored"] if row else 0,
+                psi=psi,
+            )
+        )
+        month = _month_start(month, back=-1)
+    return history
+
+
+# The histogram's bands are this many points wide, or the next round width that keeps them to at most this many.
+HISTOGRAM_WIDTHS = (Decimal(10), Decimal(20), Decimal(25), Decimal(50), Decimal(100), Decimal(200), Decimal(500))
+HISTOGRAM_MAX_BINS = 30
+
+
+def _histogram(window: QuerySet[Decision], *, low: Decimal | None, high: Decimal | None) -> list[ScoreBin]:
+    """The window's scores (from ``low`` to ``high``) in bands of a round width, lowest first, empty bands between
+    included."""
+    if low is None or high is None:
+        return []
+    low, high = Decimal(low), Decimal(high)
+    width = next(
+        (width for width in HISTOGRAM_WIDTHS if (high - low) / width < HISTOGRAM_MAX_BINS), HISTOGRAM_WIDTHS[-1]
+    )
+    counts = {
+        int(row["band"]): row["count"]
+        for row in window.filter(score__isnull=False)
+        .annotate(band=Floor(F("score") / width))
+        .values("band")
+        .annotate(count=Count("id"))
+        .order_by()
+    }
+    first = int((low / width).to_integral_value(rounding=ROUND_FLOOR))
+    last = int((high / width).to_integral_value(rounding=ROUND_FLOOR))
+    return [
+        ScoreBin(lower=band * width, upper=(band + 1) * width, count=counts.get(band, 0))
+        for band in range(first, last + 1)
+    ]
 
 
 def _feature_bands(scorecard: Scorecard) -> dict[str, list[Band]]:

@@ -331,7 +331,8 @@ def test_report_query_count_does_not_grow_with_the_number_of_decisions(binned_ca
     with CaptureQueriesContext(connection) as many:
         report = monitoring_report(scorecard=binned_card, now=NOW)
     assert report.decisions == 45
-    assert len(many) == len(few) <= 5
+    # The window's outcomes, the bins, the two populations, the month-by-month history and the histogram's bands.
+    assert len(many) == len(few) <= 7
 
 
 def test_a_value_that_is_not_a_number_is_left_out_instead_of_breaking_the_report(binned_card, merchant):
@@ -346,6 +347,79 @@ def test_snapshots_without_features_are_said_so(binned_card, merchant):
     report = monitoring_report(scorecard=binned_card, now=NOW)
     assert report.features == []
     assert "snapshots carry no features" in report.notes[-1]
+
+
+# Month by month, and the window's scores.
+
+JUNE_15 = timezone.make_aware(datetime.datetime(2026, 6, 15, 12, 0))
+
+
+def decided_on(scorecard, merchant, when: datetime.datetime, outcome: str, score: str | None) -> Decision:
+    return Decision.objects.create(
+        merchant=merchant,
+        scorecard=scorecard,
+        outcome=outcome,
+        grade="C",
+        score=None if score is None else Decimal(score),
+        requested_amount=Decimal("50000.00"),
+        decided_at=when,
+    )
+
+
+def on(month: int, day: int, year: int = 2026) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime(year, month, day, 10, 0))
+
+
+def test_the_history_counts_each_months_outcomes_and_compares_its_scores_with_the_baseline(card, merchant):
+    for when, outcome, score in [
+        (on(3, 10, year=2025), Outcome.APPROVE, "620"),  # more than 12 months before: not in the history
+        (on(4, 2), Outcome.APPROVE, "620"),
+        (on(4, 20), Outcome.APPROVE, "655"),
+        (on(4, 21), Outcome.REFER, "570"),
+        (on(4, 30), Outcome.DECLINE, None),
+        (on(6, 1), Outcome.APPROVE, "560"),
+        (on(6, 3), Outcome.APPROVE, "610"),
+        (on(6, 9), Outcome.APPROVE, "660"),
+        (on(6, 14), Outcome.DECLINE, "520"),
+        (on(6, 16), Outcome.APPROVE, "700"),  # after "now"
+    ]:
+        decided_on(card, merchant, when, outcome, score)
+
+    history = monitoring_report(scorecard=card, now=JUNE_15).history
+
+    assert [(row.month, row.decisions, row.approved, row.referred, row.declined) for row in history] == [
+        (datetime.date(2026, 4, 1), 4, 2, 1, 1),
+        (datetime.date(2026, 5, 1), 0, 0, 0, 0),
+        (datetime.date(2026, 6, 1), 4, 3, 0, 1),
+    ]
+    assert [row.approval_rate for row in history] == [Decimal("0.5000"), None, Decimal("0.7500")]
+    assert history[1].psi is None
+    # June's four scores fall one in each training band (0.2, 0.3, 0.3, 0.2):
+    # 2 × (0.25 − 0.2) ln(1.25) + 2 × (0.25 − 0.3) ln(0.25 / 0.3) = 0.0223144 + 0.0182322
+    assert history[2].psi == Decimal("0.0405")
+
+
+def test_a_scorecard_without_decisions_has_no_history(card):
+    assert monitoring_report(scorecard=card, now=JUNE_15).history == []
+
+
+def test_the_histogram_counts_the_windows_scores_in_bands_of_ten_points(card, merchant):
+    scores(card, merchant, ["552", "558", "561.50", "575"])
+    decide(card, merchant, outcome=Outcome.DECLINE, score=None)  # knocked out: no score to count
+
+    histogram = monitoring_report(scorecard=card, now=NOW).histogram
+
+    assert [(row.lower, row.upper, row.count) for row in histogram] == [(550, 560, 2), (560, 570, 1), (570, 580, 1)]
+
+
+def test_scores_far_apart_get_wider_bands(card, merchant):
+    scores(card, merchant, ["301", "999"])  # 698 points apart: 30 bands of 20 would not cover them
+
+    histogram = monitoring_report(scorecard=card, now=NOW).histogram
+
+    assert histogram[0].upper - histogram[0].lower == 25
+    assert (histogram[0].lower, histogram[-1].upper) == (300, 1000)
+    assert [row.count for row in histogram if row.count] == [1, 1]
 
 
 # The page.
@@ -411,3 +485,36 @@ def test_merchant_is_sent_to_the_admin_login(client, merchant_owner, card):
     response = client.get(PAGE)
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_the_page_draws_outcomes_drift_and_scores_as_charts_with_their_numbers(
+    risk_client, card, merchant, window_of_eight
+):
+    response = risk_client.get(PAGE)
+
+    content = response.content.decode()
+    for chart in ("approval-chart", "psi-chart", "score-histogram"):
+        assert f'<svg class="chart" id="{chart}" role="img" aria-labelledby="{chart}-title {chart}-desc"' in content
+        assert f'<title id="{chart}-title">' in content
+    # Every point says its numbers, and the table beside the charts has them too.
+    latest = [row for row in response.context["report"].history if row.decisions][-1]
+    month = f"{latest.month:%Y-%m}"
+    assert f"<title>approved, {month}: {latest.approval_rate * 100:.1f}%</title>" in content
+    assert f"<title>PSI, {month}: {latest.psi:.4f}</title>" in content
+    assert f"<td>{month}</td>" in content
+    # The window's scores 520 … 700 in bands of ten, with the scorecard's cut-offs marked.
+    assert "<title>520–530: 1</title>" in content
+    assert "<title>690–700: 0</title>" in content
+    assert ">refer from 550</text>" in content
+    assert ">approve from 600</text>" in content
+    assert "<script" not in content.split('id="content"')[1]
+
+
+def test_the_charts_speak_the_officers_language(risk_client, card, merchant, window_of_eight):
+    risk_client.cookies["django_language"] = "zh-hans"
+
+    content = risk_client.get(PAGE).content.decode()
+
+    assert "各月审批结果" in content
+    assert "各月评分漂移（PSI）" in content
+    assert "逐月" in content
