@@ -5,6 +5,7 @@ Nothing here changes a state field. A scorecard's state moves only through ``sco
 ``policy_rule_save`` (validated and audited); decisions and pre-approved limits are read-only.
 """
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib import admin, messages
@@ -15,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.admin.charts import curve_chart
 from underwriting.choices import Feature, Outcome, RuleKind, ScorecardState
 from underwriting.models import Decision, PolicyRule, PreApprovedLimit, Scorecard, ScorecardBin
 from underwriting.services.decisions import (
@@ -35,6 +37,58 @@ METRIC_LABELS = {
     "train_rows": _("training rows"),
     "bad_rate": _("bad rate"),
 }
+
+
+HEADLINE_METRICS = ("auc", "ks", "gini")
+ROC_TABLE_ROWS = 11
+
+
+@dataclass(frozen=True)
+class RocPoint:
+    false_positive: float
+    true_positive: float
+    cutoff: float | None  # declining scores up to this one; None: nobody, or everybody
+
+    def describe(self) -> str:
+        shares = {"goods": f"{self.false_positive:.1%}", "bads": f"{self.true_positive:.1%}"}
+        if self.cutoff is None:
+            return gettext("goods declined %(goods)s, bads declined %(bads)s") % shares
+        return gettext("declining up to %(cutoff)s: goods declined %(goods)s, bads declined %(bads)s") % {
+            **shares,
+            "cutoff": f"{self.cutoff:.2f}",
+        }
+
+
+def roc_from_metrics(metrics: dict) -> list[RocPoint]:
+    """The holdout's ROC points: as training stores them (``holdout.roc``), or, for a version trained before it did,
+    from the calibration bands (declining band after band from the riskiest: a coarser curve of the same score)."""
+    stored = (metrics.get("holdout") or {}).get("roc")
+    if isinstance(stored, list) and stored:
+        return [
+            RocPoint(float(fpr), float(tpr), None if cutoff is None else float(cutoff)) for fpr, tpr, cutoff in stored
+        ]
+    bands = metrics.get("calibration")
+    if not isinstance(bands, list) or not bands:
+        return []
+    bads = sum(int(band["bads"]) for band in bands)
+    goods = sum(int(band["rows"]) - int(band["bads"]) for band in bands)
+    if not bads or not goods:
+        return []
+    points = [RocPoint(0.0, 0.0, None)]
+    declined_bads = declined_goods = 0
+    for band in bands:  # lowest scores first
+        declined_bads += int(band["bads"])
+        declined_goods += int(band["rows"]) - int(band["bads"])
+        points.append(RocPoint(declined_goods / goods, declined_bads / bads, float(band["max_score"])))
+    return points
+
+
+def _spread(items: list, count: int) -> list:
+    """At most ``count`` of ``items``, evenly spread, the first and the last always among them."""
+    if len(items) <= count:
+        return items
+    step = (len(items) - 1) / (count - 1)
+    return [items[round(index * step)] for index in range(count)]
 
 
 def _is_draft(scorecard: Scorecard | None) -> bool:
@@ -127,7 +181,10 @@ class ScorecardAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        (_("Holdout metrics"), {"fields": ["metrics_table", "holdout_figures", "training_distribution"]}),
+        (
+            _("Holdout metrics"),
+            {"fields": ["metrics_table", "holdout_figures", "roc_curve", "training_distribution"]},
+        ),
         (_("Calibration and cut-offs on the holdout"), {"fields": ["calibration_table", "tradeoff_table"]}),
         (_("Challenger against the champion"), {"fields": ["challenger_comparison"]}),
         (_("History"), {"fields": ["created_by", "created_at", "activated_at", "retired_at"]}),
@@ -137,6 +194,7 @@ class ScorecardAdmin(admin.ModelAdmin):
         "score_bands",
         "metrics_table",
         "holdout_figures",
+        "roc_curve",
         "calibration_table",
         "tradeoff_table",
         "challenger_comparison",
@@ -203,15 +261,52 @@ class ScorecardAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("holdout metrics"))
     def metrics_table(self, scorecard: Scorecard) -> str:
+        """The holdout's AUC, KS and Gini first (what a risk manager judges a version by), then the other figures."""
         metrics = scorecard.metrics or {}
+        headline = [(METRIC_LABELS[name], self._metric(scorecard, name)) for name in ("auc", "ks", "gini")]
         rows = [
             (METRIC_LABELS.get(name, name), _shown(value))
             for name, value in metrics.items()
-            if not isinstance(value, dict | list)
+            if not isinstance(value, dict | list) and name not in HEADLINE_METRICS
         ]
-        if not rows:
+        if all(value == "—" for _label, value in headline) and not rows:
             return gettext("No holdout metrics: an expert scorecard is not fitted to data.")
-        return _table([gettext("Metric"), gettext("Value")], rows)
+        return _table([gettext("Metric"), gettext("Value")], [*headline, *rows])
+
+    @admin.display(description=_("ROC curve on the holdout"))
+    def roc_curve(self, scorecard: Scorecard) -> str:
+        """The holdout's ROC curve, as stored by training, or read off the calibration bands of an older version."""
+        metrics = scorecard.metrics or {}
+        points = roc_from_metrics(metrics)
+        if not points:
+            return gettext("No ROC curve: the scorecard was not fitted to data with a holdout.")
+        auc = self._metric(scorecard, "auc")
+        chart = curve_chart(
+            chart_id="roc-curve",
+            title=gettext("ROC curve of version %(version)s on its holdout (AUC %(auc)s)")
+            % {"version": scorecard.version, "auc": auc},
+            description=gettext(
+                "Declining every score up to a cut-off declines this share of the goods (across) and of the bads "
+                "(up); the dashed diagonal is a score that ranks no better than chance."
+            ),
+            points=[(point.false_positive, point.true_positive) for point in points],
+            x_title=gettext("goods declined (false positive rate)"),
+            y_title=gettext("bads declined (true positive rate)"),
+            labelled=[(point.false_positive, point.true_positive, point.describe()) for point in points],
+        )
+        shown = _spread(points, ROC_TABLE_ROWS)
+        table = _table(
+            [gettext("Decline scores up to"), gettext("goods declined"), gettext("bads declined")],
+            [
+                (
+                    "—" if point.cutoff is None else f"{point.cutoff:.2f}",
+                    f"{point.false_positive:.1%}",
+                    f"{point.true_positive:.1%}",
+                )
+                for point in shown
+            ],
+        )
+        return format_html('<figure class="chart">{}</figure>{}', chart, table)
 
     @admin.display(description=_("train and holdout"))
     def holdout_figures(self, scorecard: Scorecard) -> str:

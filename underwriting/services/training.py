@@ -24,7 +24,8 @@ The pipeline is the classic application scorecard:
    score is the regression's probability (up to rounding the points to 0.001);
 7. AUC, KS and Gini are measured on the scores that the saved bins give, on train and holdout, so anyone
    can recompute them from the stored scorecard; the holdout AUC gets a bootstrap interval, the holdout a
-   calibration table (predicted against observed bad rate by score band), and a gap of more than
+   calibration table (predicted against observed bad rate by score band) and its ROC curve (``roc_points``),
+   and a gap of more than
    ``OVERFIT_GAP`` between train and holdout AUC a warning;
 8. the approve and refer cut-offs come from the risk appetite when one is given (a target approval rate, or
    a maximum bad rate among the approved), read off the holdout's trade-off table; otherwise from the grade
@@ -59,7 +60,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from scipy.stats import chi2, ks_2samp, rankdata
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.model_selection import train_test_split
 
 from core.services.audit import audit_record
@@ -117,6 +118,8 @@ BOOTSTRAP_LEVEL = 0.95
 OVERFIT_GAP = 0.05
 # Calibration: equal-count bands of the holdout score.
 CALIBRATION_BANDS = 10
+# The holdout's ROC curve is kept with at most this many points (plus its two ends): enough to draw it.
+ROC_POINTS = 50
 # The trade-off table: one line per step of approval rate, from the best-scoring 5 % to everyone.
 TRADEOFF_STEP = Decimal("0.05")
 # With cut-offs from the risk appetite, the next tenth of applicants below the approve cut-off is referred.
@@ -558,6 +561,7 @@ def train_scorecard(
             "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
             **_outcome_shares(holdout_scores, approve_min_score, refer_min_score),
             "grades": _grade_shares(holdout_scores, factor, offset),
+            "roc": roc_points(holdout_scores, y_holdout),
         },
         "calibration": calibration_table(holdout_scores, y_holdout, factor=factor, offset=offset),
         "tradeoff": tradeoff,
@@ -1230,6 +1234,29 @@ def _metrics(scores: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         "bads": int(y.sum()),
         "bad_rate": round(float(y.mean()), 6),
     }
+
+
+def roc_points(scores: np.ndarray, y: np.ndarray, *, points: int = ROC_POINTS) -> list[list[float]]:
+    """The ROC curve of declining low scores: ``[false positive rate, true positive rate, cut-off score]`` per point.
+
+    Declining every score at or below the cut-off declines that share of the bads (true positive rate) and of the
+    goods (false positive rate); the first point declines nobody, the last everybody (their cut-off is None). At
+    most ``points`` cut-offs are kept, evenly spread along the curve, so the stored metrics stay small; the curve
+    drawn through them is the one whose area is the AUC.
+    """
+    false_positive, true_positive, thresholds = roc_curve(y, -scores, drop_intermediate=True)
+    keep = sorted({0, len(thresholds) - 1, *np.linspace(0, len(thresholds) - 1, points).round().astype(int).tolist()})
+    curve = []
+    for index in keep:
+        cutoff = -float(thresholds[index])
+        curve.append(
+            [
+                round(float(false_positive[index]), 4),
+                round(float(true_positive[index]), 4),
+                round(cutoff, 2) if math.isfinite(cutoff) else None,
+            ]
+        )
+    return curve
 
 
 # Evaluation works on float scores, as fitting does: they rank applicants and are never amounts of money. The

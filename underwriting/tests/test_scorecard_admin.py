@@ -2,6 +2,7 @@
 
 import datetime
 import io
+import itertools
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -457,6 +458,73 @@ def test_a_trained_scorecard_shows_its_holdout_figures_calibration_and_trade_off
     assert "Cut-offs set for a target approval rate of 60.0 %." in page
     chosen = next(line for line in card.metrics["tradeoff"] if line["cutoff"] == str(card.approve_min_score))
     assert f"<td>{chosen['cutoff']}</td><td>{chosen['approval_rate']:.1%}</td><td>{chosen['approved']}</td>" in page
+
+
+def test_a_trained_scorecard_shows_its_holdout_auc_ks_gini_and_roc_curve_in_the_list_and_on_its_page(manager_client):
+    call_command(
+        "train_scorecard",
+        "--csv",
+        str(EXAMPLE_CSV),
+        "--target",
+        "defaulted",
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    card = Scorecard.objects.get()
+    holdout = card.metrics["holdout"]
+
+    listing = manager_client.get(SCORECARDS).content.decode()
+    page = manager_client.get(reverse("admin:underwriting_scorecard_change", args=[card.pk])).content.decode()
+
+    for name in ("auc", "ks", "gini"):
+        assert f'<td class="field-{name}">{holdout[name]:.3f}</td>' in listing
+    # The page's holdout metrics start with the three figures a version is judged by.
+    assert (
+        f"<tr><td>AUC</td><td>{holdout['auc']:.3f}</td></tr><tr><td>KS</td><td>{holdout['ks']:.3f}</td></tr>"
+        f"<tr><td>Gini</td><td>{holdout['gini']:.3f}</td></tr>"
+    ) in page
+    # The ROC curve, drawn from the holdout's points, each with its numbers; its ends are (0, 0) and (1, 1).
+    roc = holdout["roc"]
+    assert roc[0][:2] == [0.0, 0.0]
+    assert roc[-1][:2] == [1.0, 1.0]
+    assert 10 <= len(roc) <= 52
+    assert '<svg class="chart" id="roc-curve" role="img"' in page
+    assert f"ROC curve of version {card.version} on its holdout (AUC {holdout['auc']:.3f})" in page
+    fpr, tpr, cutoff = next(point for point in roc if point[2] is not None)
+    assert f"<title>declining up to {cutoff:.2f}: goods declined {fpr:.1%}, bads declined {tpr:.1%}</title>" in page
+    # The area under the stored points is the AUC, to the precision of 50 points.
+    area = sum((b[0] - a[0]) * (a[1] + b[1]) / 2 for a, b in itertools.pairwise(roc))
+    assert abs(area - holdout["auc"]) < 0.01
+
+
+def test_a_version_trained_before_roc_points_were_kept_draws_its_curve_from_the_calibration_bands(manager_client):
+    bands = [
+        {"min_score": 480, "max_score": 520, "rows": 100, "bads": 40, "observed_bad_rate": 0.4},
+        {"min_score": 521, "max_score": 580, "rows": 100, "bads": 10, "observed_bad_rate": 0.1},
+        {"min_score": 581, "max_score": 700, "rows": 100, "bads": 0, "observed_bad_rate": 0.0},
+    ]
+    for band in bands:
+        band["predicted_bad_rate"] = band["observed_bad_rate"]
+    card = known_scorecard(
+        source="trained",
+        metrics={"holdout": {"auc": 0.8, "ks": 0.5, "gini": 0.6, "bad_rate": 0.1667}, "calibration": bands},
+    )
+
+    page = manager_client.get(reverse("admin:underwriting_scorecard_change", args=[card.pk])).content.decode()
+
+    # Declining the riskiest band: 60 of 250 goods (24.0 %) and 40 of 50 bads (80.0 %).
+    assert "<title>declining up to 520.00: goods declined 24.0%, bads declined 80.0%</title>" in page
+    assert "<td>580.00</td><td>60.0%</td><td>100.0%</td>" in page
+
+
+def test_an_expert_scorecard_says_it_has_no_holdout_to_draw(manager_client):
+    underwriting_seed()
+    card = Scorecard.objects.get()
+
+    page = manager_client.get(reverse("admin:underwriting_scorecard_change", args=[card.pk])).content.decode()
+
+    assert "No ROC curve: the scorecard was not fitted to data with a holdout." in page
+    assert 'id="roc-curve"' not in page
 
 
 def _decided(days_ago: int, **features) -> None:
