@@ -31,6 +31,7 @@ Number = Decimal | int | float
 class Line:
     label: str
     values: Sequence[Number | None]  # one per x label; None leaves a gap
+    notes: Sequence[str] = ()  # said after each value in its point's title, e.g. "(49 decisions)"
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,11 @@ def _legend(labels: Sequence[str]) -> SafeString:
     )
 
 
+def _point_title(line: Line, x_label: str, value: str, index: int) -> str:
+    note = line.notes[index] if index < len(line.notes) else ""
+    return f"{line.label}, {x_label}: {value}" + (f" {note}" if note else "")
+
+
 def line_chart(
     *,
     chart_id: str,
@@ -228,7 +234,7 @@ def line_chart(
                 "",
                 '<circle cx="{}" cy="{}" r="3.5" fill="{}"><title>{}</title></circle>',
                 (
-                    (_px(x(index)), _px(y(_f(value))), colour, f"{line.label}, {x_labels[index]}: {shown(value)}")
+                    (_px(x(index)), _px(y(_f(value))), colour, _point_title(line, x_labels[index], shown(value), index))
                     for index, value in points
                     if value is not None
                 ),

@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from core.admin.charts import Bin, Guide, Line, histogram_chart, line_chart
@@ -29,6 +29,7 @@ from underwriting.selectors.monitoring import (
     monitoring_report,
     monitoring_scorecard,
     monitoring_scorecards,
+    psi_min_decisions,
 )
 
 VIEW_PERMISSION = "underwriting.view_scorecard"
@@ -97,10 +98,21 @@ def monitoring_charts(report: MonitoringReport) -> dict[str, str]:
             chart_id="psi-chart",
             title=gettext("Score drift (PSI) by month"),
             description=gettext(
-                "Each month's scores against the baseline; below 0.1 stable, above 0.25 the applicants have shifted."
-            ),
+                "Each month's scores against the baseline; below 0.1 stable, above 0.25 the applicants have shifted. "
+                "A month with fewer than %(fewest)s scored decisions has no PSI: on so few, chance looks like drift."
+            )
+            % {"fewest": psi_min_decisions()},
             x_labels=months,
-            lines=[Line("PSI", psi)],
+            lines=[
+                Line(
+                    "PSI",
+                    psi,
+                    notes=[
+                        ngettext("(%(count)d decision)", "(%(count)d decisions)", row.scored) % {"count": row.scored}
+                        for row in history
+                    ],
+                )
+            ],
             y_max=max([SHIFTED_ABOVE + Decimal("0.05"), *(value for value in psi if value is not None)]),
             guides=[
                 Guide(STABLE_BELOW, gettext("0.1: worth watching")),

@@ -8,7 +8,9 @@ Read-only. For one scorecard and a window of recent decisions (the last 30 days 
   after activation (and the report says so);
 - a PSI per feature, when the decisions' snapshots carry features, bucketed by the scorecard's own bins;
 - over time, month by month (the last ``months``, 12 unless asked, from the scorecard's first decision on): the
-  decisions, their outcomes and approval rate, and each month's score PSI against the same baseline as the window's;
+  decisions, their outcomes and approval rate, and each month's score PSI against the same baseline as the window's
+  (none for a month with fewer than ``UNDERWRITING_PSI_MIN_DECISIONS`` scored decisions, 20 by default: on a handful
+  of scores, empty bands alone make the index large, and a reader would take chance for drift);
 - the window's scores as a histogram, in bands of a round width (10 points, wider when the scores spread far).
 
 PSI = Σ (actual share − expected share) × ln(actual share / expected share) over the bands. The usual
@@ -61,6 +63,11 @@ _FEATURE_NUMBER = DecimalField(max_digits=38, decimal_places=12)
 
 def _setting(name: str, default: int) -> int:
     return int(getattr(settings, f"UNDERWRITING_{name}", default))
+
+
+def psi_min_decisions() -> int:
+    """The fewest scored decisions a month needs for its PSI in the history."""
+    return _setting("PSI_MIN_DECISIONS", 20)
 
 
 # Bands.
@@ -573,12 +580,14 @@ def _history(
         by_month[_month_start(month)] = row
     if not by_month:
         return []
+    fewest = psi_min_decisions()
     history = []
     month = min(by_month)
     while month <= last:
         row = by_month.get(month)
         counts = [row[f"s{index}"] for index in range(len(score_bands))] if row else []
-        psi = _stability(score_bands, expected, counts, baseline_count=None).psi if row and score_bands else None
+        enough = row is not None and row["scored"] >= fewest and bool(score_bands)
+        psi = _stability(score_bands, expected, counts, baseline_count=None).psi if enough else None
         history.append(
             MonthRow(
                 month=month,

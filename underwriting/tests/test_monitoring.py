@@ -370,7 +370,8 @@ def on(month: int, day: int, year: int = 2026) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime(year, month, day, 10, 0))
 
 
-def test_the_history_counts_each_months_outcomes_and_compares_its_scores_with_the_baseline(card, merchant):
+def test_the_history_counts_each_months_outcomes_and_compares_its_scores_with_the_baseline(card, merchant, settings):
+    settings.UNDERWRITING_PSI_MIN_DECISIONS = 4
     for when, outcome, score in [
         (on(3, 10, year=2025), Outcome.APPROVE, "620"),  # more than 12 months before: not in the history
         (on(4, 2), Outcome.APPROVE, "620"),
@@ -397,6 +398,21 @@ def test_the_history_counts_each_months_outcomes_and_compares_its_scores_with_th
     # June's four scores fall one in each training band (0.2, 0.3, 0.3, 0.2):
     # 2 × (0.25 − 0.2) ln(1.25) + 2 × (0.25 − 0.3) ln(0.25 / 0.3) = 0.0223144 + 0.0182322
     assert history[2].psi == Decimal("0.0405")
+
+
+def test_a_month_with_too_few_scores_has_no_psi_rather_than_a_noisy_one(card, merchant, settings):
+    """On a handful of scores empty bands alone make the index large: such a month shows none."""
+    settings.UNDERWRITING_PSI_MIN_DECISIONS = 3
+    for day, score in [(1, "560"), (2, "610"), (3, "660"), (4, None)]:
+        decided_on(card, merchant, on(5, day), Outcome.APPROVE, score)
+    for day, score in [(1, "560"), (2, "None")]:
+        decided_on(card, merchant, on(6, day), Outcome.APPROVE, None if score == "None" else score)
+
+    history = monitoring_report(scorecard=card, now=JUNE_15).history
+
+    assert [(row.month.month, row.scored) for row in history] == [(5, 3), (6, 1)]
+    assert history[0].psi is not None
+    assert history[1].psi is None
 
 
 def test_a_scorecard_without_decisions_has_no_history(card):
@@ -488,8 +504,9 @@ def test_merchant_is_sent_to_the_admin_login(client, merchant_owner, card):
 
 
 def test_the_page_draws_outcomes_drift_and_scores_as_charts_with_their_numbers(
-    risk_client, card, merchant, window_of_eight
+    risk_client, card, merchant, window_of_eight, settings
 ):
+    settings.UNDERWRITING_PSI_MIN_DECISIONS = 1
     response = risk_client.get(PAGE)
 
     content = response.content.decode()
@@ -500,7 +517,7 @@ def test_the_page_draws_outcomes_drift_and_scores_as_charts_with_their_numbers(
     latest = [row for row in response.context["report"].history if row.decisions][-1]
     month = f"{latest.month:%Y-%m}"
     assert f"<title>approved, {month}: {latest.approval_rate * 100:.1f}%</title>" in content
-    assert f"<title>PSI, {month}: {latest.psi:.4f}</title>" in content
+    assert f"<title>PSI, {month}: {latest.psi:.4f} ({latest.scored} decisions)</title>" in content
     assert f"<td>{month}</td>" in content
     # The window's scores 520 … 700 in bands of ten, with the scorecard's cut-offs marked.
     assert "<title>520–530: 1</title>" in content
@@ -510,7 +527,8 @@ def test_the_page_draws_outcomes_drift_and_scores_as_charts_with_their_numbers(
     assert "<script" not in content.split('id="content"')[1]
 
 
-def test_the_charts_speak_the_officers_language(risk_client, card, merchant, window_of_eight):
+def test_the_charts_speak_the_officers_language(risk_client, card, merchant, window_of_eight, settings):
+    settings.UNDERWRITING_PSI_MIN_DECISIONS = 1
     risk_client.cookies["django_language"] = "zh-hans"
 
     content = risk_client.get(PAGE).content.decode()
