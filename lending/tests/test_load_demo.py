@@ -1,5 +1,11 @@
-"""`manage.py load_demo`: one login per role, each able to sign in at once, and nothing doubled on a second run."""
+"""`manage.py load_demo`: one login per role, each able to sign in at once, six months of lending history for the
+back office, and nothing doubled on a second run.
 
+The history takes a while to replay, so the tests of the logins load without it (``--no-history``) and one test
+loads it, twice.
+"""
+
+import datetime
 import io
 
 import pytest
@@ -8,15 +14,36 @@ from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from accounts.models import User
 from accounts.roles import Role
-from core.models import AuditEvent
+from core.models import AuditEvent, Notice
+from core.services.audit import audit_record
 from lending.catalogue.models import LoanProduct
+from lending.origination.models import ApplicationState, Contract, LoanApplication
+from lending.origination.services.demo import demo_days_catch_up
+from lending.servicing.models import (
+    BankTransfer,
+    CollectionContact,
+    DeferralRequest,
+    Disbursement,
+    Instalment,
+    Loan,
+    LoanState,
+    Payment,
+    PaymentSource,
+    Reminder,
+)
+from lending.servicing.tests.factories import make_loan, servicing_product_make
 from merchants.choices import KycState
 from merchants.models import Merchant, SalesDay
 from merchants.services.demo import DEMO_PASSWORD
+from merchants.tests.factories import make_verified_merchant
+from underwriting.models import Decision, FraudAlert, PreApprovedLimit, Scorecard
+from underwriting.selectors.monitoring import monitoring_report
+from underwriting.services.demo import underwriting_seed
 
 pytestmark = pytest.mark.django_db
 
@@ -38,10 +65,28 @@ def _clear_cache():
     cache.clear()
 
 
-def load_demo() -> str:
+def load_demo(*, history: bool = False) -> str:
     out = io.StringIO()
-    call_command("load_demo", stdout=out)
+    call_command("load_demo", *([] if history else ["--no-history"]), stdout=out)
     return out.getvalue()
+
+
+HISTORY_MODELS = (
+    LoanApplication,
+    Decision,
+    FraudAlert,
+    Contract,
+    Loan,
+    Instalment,
+    Disbursement,
+    Payment,
+    BankTransfer,
+    Reminder,
+    CollectionContact,
+    DeferralRequest,
+    Notice,
+    PreApprovedLimit,
+)
 
 
 def counts() -> dict[str, int]:
@@ -53,7 +98,17 @@ def counts() -> dict[str, int]:
         "merchants": Merchant.objects.count(),
         "sales days": SalesDay.objects.count(),
         "audit rows": AuditEvent.objects.count(),
+        **{model._meta.model_name: model.objects.count() for model in HISTORY_MODELS},
     }
+
+
+def book() -> list[tuple]:
+    """What the back office shows of each application and loan: state, offer, days past due, what is owed."""
+    return [
+        *LoanApplication.objects.order_by("pk").values_list("pk", "state", "offer_amount", "decided_at"),
+        *Loan.objects.order_by("pk").values_list("pk", "state", "days_past_due", "serviced_on", "credit_balance"),
+        *Instalment.objects.order_by("pk").values_list("pk", "status", "due_date", "penalty_due", "principal_paid"),
+    ]
 
 
 def test_running_twice_creates_nothing_more():
@@ -66,6 +121,80 @@ def test_running_twice_creates_nothing_more():
     assert counts() == first
     assert Token.objects.get(user__email="partner@demo.example").key == token
     assert first["users"] >= len(LOGINS)
+
+
+def test_the_history_gives_the_back_office_work_and_loading_again_changes_nothing(client):
+    output = load_demo(history=True)
+    first, first_book = counts(), book()
+
+    again = load_demo(history=True)
+
+    assert counts() == first
+    assert book() == first_book
+    assert "Six months of lending replayed" in output
+    assert "replayed" not in again
+    today = timezone.localdate()
+    # Months of applications, each decided by the engine on its own day with the sales on file up to it.
+    decisions = Decision.objects.exclude(application_id=None)
+    assert decisions.count() >= 150
+    assert {decision.decided_at.astimezone().strftime("%Y-%m") for decision in decisions} >= {
+        f"{today - datetime.timedelta(days=days):%Y-%m}" for days in (150, 120, 90, 60, 30)
+    }
+    for decision in decisions[:20]:
+        assert decision.snapshot["as_of"] == timezone.localtime(decision.decided_at).date().isoformat()
+    # Work waiting: referred applications, loans in arrears and defaulted, deferral requests.
+    assert LoanApplication.objects.filter(state=ApplicationState.REFERRED).count() >= 2
+    assert Loan.objects.filter(state=LoanState.OVERDUE, days_past_due__gt=0).exists()
+    assert Loan.objects.filter(state=LoanState.DEFAULTED, days_past_due__gte=90).exists()
+    assert Loan.objects.filter(state=LoanState.PAID_OFF).exists()
+    assert DeferralRequest.objects.filter(status=DeferralRequest.Status.PENDING).count() >= 2
+    assert CollectionContact.objects.exists()
+    # Money only from a rail or an officer: every loan paid out by the rail, every payment a recorded bank
+    # transfer or a share of sales; every loan serviced by the nightly job up to today.
+    assert not Disbursement.objects.exclude(status=Disbursement.Status.SUCCEEDED).exists()
+    assert set(Payment.objects.values_list("source", flat=True)) <= {PaymentSource.OFFICER, PaymentSource.SALES_SHARE}
+    assert Payment.objects.filter(source=PaymentSource.OFFICER).count() == BankTransfer.objects.count()
+    assert set(
+        Loan.objects.filter(state__in=(LoanState.ACTIVE, LoanState.OVERDUE)).values_list("serviced_on", flat=True)
+    ) == {today}
+    # The monitoring page has its months, with a drift figure for those with enough decisions.
+    report = monitoring_report(scorecard=Scorecard.objects.get(state="active"))
+    assert len(report.history) >= 6
+    assert sum(row.psi is not None for row in report.history) >= 4
+    # And the officers find the queues on the index.
+    client.login(email="officer@demo.example", password=DEMO_PASSWORD)
+    index = client.get("/admin/").content.decode()
+    referred = LoanApplication.objects.filter(state=ApplicationState.REFERRED).count()
+    assert f"{referred} waiting" in index
+
+
+def test_a_later_load_runs_the_nightly_jobs_for_the_days_the_demo_missed(merchant_owner):
+    underwriting_seed()
+    today = timezone.localdate()
+    loan = make_loan(
+        make_verified_merchant(merchant_owner), servicing_product_make(), start=today - datetime.timedelta(days=45)
+    )
+    # As the history leaves it: replayed up to three days ago.
+    audit_record(
+        subject=Scorecard.objects.get(),
+        action="demo.history",
+        data={"from": "2026-01-01", "through": (today - datetime.timedelta(days=3)).isoformat()},
+    )
+
+    days = demo_days_catch_up(today=today)
+
+    assert days == 3
+    loan.refresh_from_db()
+    assert loan.serviced_on == today
+    assert loan.state == LoanState.OVERDUE
+    assert AuditEvent.objects.get(action="demo.days").data["through"] == today.isoformat()
+    before = (loan.days_past_due, list(Instalment.objects.filter(loan=loan).values_list("penalty_due", flat=True)))
+    assert demo_days_catch_up(today=today) == 0
+    loan.refresh_from_db()
+    assert (
+        loan.days_past_due,
+        list(Instalment.objects.filter(loan=loan).values_list("penalty_due", flat=True)),
+    ) == before
 
 
 def test_output_names_every_login_the_password_the_address_and_the_partner_token(settings):

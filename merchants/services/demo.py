@@ -502,8 +502,12 @@ def seed_merchants(
     progress: bool = False,
     start_index: int = 0,
     bulk: bool | None = None,
+    joined_at: datetime.datetime | None = None,
 ) -> int:
     """Create demo merchants ``start_index`` … ``start_index + count - 1`` with ``days`` of sales up to ``end_date``.
+
+    ``joined_at`` (now by default) is when their owners signed up and their KYC was verified: the demo's history
+    has them borrowing months before it is loaded.
 
     Idempotent: merchants are keyed by their owner's email and sales by (merchant, date), so running it
     again creates nothing and only fills in days that are missing. Merchants are created already verified
@@ -545,6 +549,7 @@ def seed_merchants(
                 group=group,
                 seed=seed,
                 bar=bar,
+                joined_at=joined_at,
             )
     return created
 
@@ -585,13 +590,14 @@ def _foreign_key_suspended(model) -> Iterator[None]:
             cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {connection.ops.quote_name(name)} {definition}")
 
 
-def _seed_chunk(*, profiles, dates, calendars, password_hash, group, seed, bar) -> int:
+def _seed_chunk(*, profiles, dates, calendars, password_hash, group, seed, bar, joined_at=None) -> int:
     now = timezone.now()
+    joined = joined_at or now
     with transaction.atomic():
-        users = _users(profiles=profiles, password_hash=password_hash, group=group, now=now)
+        users = _users(profiles=profiles, password_hash=password_hash, group=group, now=joined)
         merchants_by_owner = {m.owner_id: m for m in Merchant.objects.filter(owner__in=users.values())}
         new_merchants = [
-            verified_merchant(profile, owner=users[profile.email], now=now)
+            verified_merchant(profile, owner=users[profile.email], now=joined)
             for profile in profiles
             if users[profile.email].pk not in merchants_by_owner
         ]

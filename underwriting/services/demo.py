@@ -13,6 +13,7 @@ approved,
 12 % referred (grey band, fraud signals), 2 % declined; asking for half a month's sales, 91 % are approved.
 """
 
+import datetime
 from decimal import Decimal
 
 from django.db import transaction
@@ -439,11 +440,12 @@ def default_scorecard_bins(scorecard: Scorecard) -> list[ScorecardBin]:
     return bins
 
 
-def underwriting_seed() -> dict[str, int]:
+def underwriting_seed(*, activated_at: datetime.datetime | None = None) -> dict[str, int]:
     """Create the default scorecard (version 1) and policy rules if missing; running it again changes nothing.
 
-    Version 1 is created active when no scorecard is active (one audit row, by the system); a rule that exists
-    is left as the risk manager set it. Returns what was created.
+    Version 1 is created active when no scorecard is active (one audit row, by the system), activated at
+    ``activated_at`` (now by default: the demo's history needs it active from the history's first day); a rule
+    that exists is left as the risk manager set it. Returns what was created.
     """
     created = {"scorecards": 0, "rules": 0}
     with transaction.atomic():
@@ -456,7 +458,7 @@ def underwriting_seed() -> dict[str, int]:
                 **SCORECARD,
             )
             if active:
-                scorecard.activated_at = timezone.now()
+                scorecard.activated_at = activated_at or timezone.now()
             scorecard.save()
             ScorecardBin.objects.bulk_create(default_scorecard_bins(scorecard))
             audit_record(

@@ -1,8 +1,10 @@
-"""`manage.py load_demo`: one login per role, so a newcomer can try every part of the portal after `make run`.
+"""`manage.py load_demo`: one login per role, so a newcomer can try every part of the portal after `make run`,
+and six months of lending history for the back office to work on.
 
 Running it again the same day changes nothing: users, roles, verified addresses, the partner's token and
 the merchants are found and kept, never created twice and never reset (a password someone changed stays
-changed). The only thing a later run adds is the seeded merchants' sales for the days since.
+changed), and the history is replayed once (``lending.origination.services.demo``). A later run adds the seeded
+merchants' sales for the days since and runs the nightly jobs for those days, as beat would have.
 """
 
 import datetime
@@ -16,7 +18,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.models import User
 from accounts.roles import Role
@@ -25,6 +27,13 @@ from accounts.services.roles import user_grant_role
 from accounts.services.tokens import api_token_issue
 from core.services.audit import audit_record
 from lending.catalogue.services.demo import products_seed
+from lending.origination.services.demo import (
+    HISTORY_DAYS,
+    HistoryCounts,
+    demo_clock,
+    demo_days_catch_up,
+    demo_history_replay,
+)
 from lending.servicing.selectors.loans import merchants_in_default
 from merchants.choices import Industry, KycState, Province, SalesSource
 from merchants.models import Merchant
@@ -49,9 +58,12 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 # from 0), so its credit code is its own; its sales are the steady kind a first loan is made for.
 NAMED_MERCHANT_INDEX = 9_999_999
 # A small portfolio for the back office, with every sales pattern (growth, decline, refund spikes, window
-# dressing, a shared identity); its merchants sign in as shop1@demo.example onwards.
+# dressing, a shared identity); its merchants sign in as shop1@demo.example onwards, and they are the borrowers of
+# the demo's history.
 PORTFOLIO_START_INDEX = 0
-PORTFOLIO_SIZE = 10
+PORTFOLIO_SIZE = 60
+# The portfolio's merchants joined, and the shipped scorecard went live, a little before the history begins.
+JOINED_BEFORE_HISTORY_DAYS = 30
 
 # The second merchant starts its KYC half-done, so the journey can be finished by hand.
 MERCHANT2_PARTIAL_PROFILE = {
@@ -140,24 +152,60 @@ DEMO_USERS = (
 
 
 class Command(BaseCommand):
-    help = "Create one demo login per role (idempotent) and print them with the shared password."
+    help = (
+        "Create one demo login per role and six months of lending history for the back office (idempotent), and "
+        "print the logins with the shared password."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--url", default=DEFAULT_URL, help=f"Where the portal runs (default {DEFAULT_URL}).")
+        parser.add_argument(
+            "--no-history",
+            action="store_false",
+            dest="history",
+            help="Leave out the six months of lending history (the logins, merchants and products only).",
+        )
 
     def handle(self, *args, **options):
+        today = timezone.localdate()
+        joined = timezone.make_aware(
+            datetime.datetime.combine(
+                today - datetime.timedelta(days=HISTORY_DAYS + JOINED_BEFORE_HISTORY_DAYS), datetime.time(9)
+            )
+        )
         with transaction.atomic():
             users = {demo.email: self._ensure_user(demo) for demo in DEMO_USERS}
             token = api_token_issue(user=users["partner@demo.example"])
             feed_token = platform_feed_token(user=platform_feed_user_ensure(by=None))
             self._ensure_verified_merchant(users["merchant@demo.example"])
             self._ensure_draft_merchant(users["merchant2@demo.example"])
-            seed_merchants(count=PORTFOLIO_SIZE, seed=DEMO_SEED, start_index=PORTFOLIO_START_INDEX)
-            products_seed()
-            underwriting_seed()
+            seed_merchants(count=PORTFOLIO_SIZE, seed=DEMO_SEED, start_index=PORTFOLIO_START_INDEX, joined_at=joined)
+            # The products and the scorecard were there before the history's first application.
+            with demo_clock(joined):
+                products_seed()
+                underwriting_seed()
+        portfolio = Merchant.objects.filter(
+            owner__email__in=[demo_email(index) for index in range(PORTFOLIO_START_INDEX, PORTFOLIO_SIZE)]
+        ).select_related("owner")
+        history, caught_up = None, 0
+        if options["history"]:
+            history = demo_history_replay(
+                merchants=list(portfolio.order_by("pk")),
+                officer=users["officer@demo.example"],
+                senior=users["senior@demo.example"],
+                seed=DEMO_SEED,
+                today=today,
+            )
+            caught_up = 0 if history is not None else demo_days_catch_up(today=today)
         # What the nightly job would show on the dashboards, computed now so the demo shows it at once.
         preapproved_limits_refresh(merchants_in_default=merchants_in_default)
-        self._print_summary(url=options["url"].rstrip("/"), token=token.key, feed_token=feed_token.key)
+        self._print_summary(
+            url=options["url"].rstrip("/"),
+            token=token.key,
+            feed_token=feed_token.key,
+            history=history,
+            caught_up=caught_up,
+        )
 
     def _ensure_user(self, demo: DemoUser) -> User:
         user = User.objects.filter(email=demo.email).first()
@@ -223,7 +271,9 @@ class Command(BaseCommand):
         # As the platform's settlement feed, through the import its API and operators use: checked and audited alike.
         sales_import_rows(merchant=merchant, rows=rows, by=None, source=SalesSource.PLATFORM, batch_id=DEMO_BATCH)
 
-    def _print_summary(self, *, url: str, token: str, feed_token: str) -> None:
+    def _print_summary(
+        self, *, url: str, token: str, feed_token: str, history: HistoryCounts | None, caught_up: int
+    ) -> None:
         write = self.stdout.write
         rows = [(_("Login"), _("Start at"), _("Who"))]
         rows += [(demo.email, f"{url}{demo.path}", str(demo.does)) for demo in DEMO_USERS]
@@ -249,6 +299,33 @@ class Command(BaseCommand):
             _("%(count)d more verified merchants, %(first)s … %(last)s, sign in with the same password.")
             % {"count": PORTFOLIO_SIZE, "first": portfolio[0], "last": portfolio[1]}
         )
+        if history is not None:
+            write(
+                _(
+                    "Six months of lending replayed for the back office: %(applications)d applications (%(approved)d "
+                    "approved, %(referred)d referred, %(declined)d declined), %(loans)d loans paid out, %(transfers)d "
+                    "bank transfers recorded, %(deferrals)d deferral requests."
+                )
+                % {
+                    "applications": history.applications,
+                    "approved": history.outcomes.get("approved", 0),
+                    "referred": history.outcomes.get("referred", 0),
+                    "declined": history.outcomes.get("declined", 0),
+                    "loans": history.loans,
+                    "transfers": history.transfers,
+                    "deferrals": history.deferrals,
+                }
+            )
+        elif caught_up:
+            write(
+                ngettext(
+                    "The nightly jobs ran for the %(days)d day since the demo was last loaded.",
+                    "The nightly jobs ran for the %(days)d days since the demo was last loaded.",
+                    caught_up,
+                )
+                % {"days": caught_up}
+            )
+        write(_("The scheduled jobs of a day, on demand: python manage.py run_day [--date YYYY-MM-DD]"))
         write("")
         write(_("Open %(url)s and sign in with any login above.") % {"url": url})
         if settings.STAFF_MFA_REQUIRED:
