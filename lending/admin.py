@@ -16,7 +16,7 @@ from lending.origination.selectors.applications import (
     applications_in_queue,
 )
 from lending.servicing import admin as servicing_admin
-from lending.servicing.admin.collections import QUEUE_URL
+from lending.servicing.admin.collections import PORTFOLIO_URL, QUEUE_URL
 from lending.servicing.admin.collections import VIEW_PERMISSION as COLLECTIONS_PERMISSION
 from lending.servicing.models import BankTransfer, DeferralRequest, Loan
 from lending.servicing.selectors.daily import IN_ARREARS
@@ -92,14 +92,12 @@ for page in (
         position=60,
     ),
     BackOfficePage(
-        # The portfolio's figures come with the write-off work; the link appears once that page exists.
         key="portfolio",
         title=_("Portfolio"),
         description=_("What is outstanding, written off, recovered and lost."),
-        url_name="lending_portfolio",
+        url_name=PORTFOLIO_URL,
         permission=COLLECTIONS_PERMISSION,
         position=90,
-        optional=True,
     ),
 ):
     back_office_page_register(page)

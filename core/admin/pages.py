@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 
 @dataclass(frozen=True)
@@ -32,16 +32,9 @@ class BackOfficePage:
     waiting: Callable[[], int] | None = None
     # Where it sits on the index: the order an officer's day goes (queues first, then the views of the portfolio).
     position: int = 100
-    # A page that another part of the portal adds: listed once its URL exists, left out (not an error) until then.
-    optional: bool = False
 
-    def url(self) -> str | None:
-        try:
-            path = reverse(self.url_name)
-        except NoReverseMatch:
-            if self.optional:
-                return None
-            raise
+    def url(self) -> str:
+        path = reverse(self.url_name)
         return f"{path}?{self.query}" if self.query else path
 
 
@@ -73,14 +66,11 @@ def back_office_links(*, user) -> list[BackOfficeLink]:
     for page in back_office_pages_registered():
         if not (user.is_active and user.is_staff and user.has_perm(page.permission)):
             continue
-        url = page.url()
-        if url is None:
-            continue
         links.append(
             BackOfficeLink(
                 key=page.key,
                 title=str(page.title),
-                url=url,
+                url=page.url(),
                 description=str(page.description),
                 waiting=page.waiting() if page.waiting is not None else None,
             )
