@@ -61,7 +61,7 @@ NAMED_MERCHANT_INDEX = 9_999_999
 # dressing, a shared identity); its merchants sign in as shop1@demo.example onwards, and they are the borrowers of
 # the demo's history.
 PORTFOLIO_START_INDEX = 0
-PORTFOLIO_SIZE = 60
+PORTFOLIO_SIZE = 48
 # The portfolio's merchants joined, and the shipped scorecard went live, a little before the history begins.
 JOINED_BEFORE_HISTORY_DAYS = 30
 

@@ -81,12 +81,15 @@ HISTORY_ACTION = "demo.history"
 DAYS_ACTION = "demo.days"
 # The nightly jobs a replayed day runs: the pre-approved limits are computed once, for today, by the loader.
 NIGHTLY_JOBS = {"lending-servicing-daily", "offers-expire"}
-# At most this many loans are paid out: each has a contract rendered to PDF, most of a second apiece.
-MAX_LOANS = 16
+# At most this many loans are paid out: each has a contract and a final schedule rendered to PDF, about a second.
+MAX_LOANS = 14
+# Sales-share advances are repaid by the nightly sweep, one payment a day each: two, taken in the last months.
+MAX_SALES_SHARE = 2
+SALES_SHARE_FROM_DAYS = 90
 # Kept under the four-eyes threshold, so that every loan is paid out on the day it is signed.
 MAX_AMOUNT = Decimal("150000.00")
 # A merchant applies again only after this long (sooner, and the engine's velocity signal would fire).
-DAYS_BETWEEN_APPLICATIONS = 35
+DAYS_BETWEEN_APPLICATIONS = 30
 # The officers review a fraud alert a couple of days after it is raised; the last fortnight's wait in the queue.
 ALERT_REVIEW_DAYS = 2
 ALERTS_LEFT_OPEN_DAYS = 14
@@ -268,10 +271,15 @@ class _Replay:
             self._consider(application, day)
 
     def _consider(self, application: LoanApplication, day: datetime.date) -> None:
-        """Whether the merchant takes the offer: about half do, with the loans spread over the months."""
+        """Whether the merchant takes the offer: about half do, with the loans spread over the months (and the
+        sales-share advances, repaid day by day, among the last months' loans)."""
         taken = self.counts.loans + sum(accepts for _day, accepts in self.offers.values())
         room = 2 + MAX_LOANS * (day - self.start).days / HISTORY_DAYS
         accepts = taken < min(room, MAX_LOANS) and self.random.random() < 0.6
+        if application.product.is_sales_share:
+            advances = Loan.objects.filter(repayment_method="sales_share").count()
+            recent = (self.today - day).days <= SALES_SHARE_FROM_DAYS
+            accepts = taken < MAX_LOANS and advances < MAX_SALES_SHARE and recent and self.random.random() < 0.9
         self.offers[application.pk] = (day + datetime.timedelta(days=self.random.choice([0, 1, 2])), accepts)
 
     def _decide_referred(self, day: datetime.date) -> None:
@@ -444,7 +452,8 @@ class _Replay:
 
     def _call_merchants_in_arrears(self, day: datetime.date) -> None:
         """An officer calls each merchant in arrears a few days in, then every couple of weeks."""
-        for loan in Loan.objects.filter(pk__in=self.borrowers, days_past_due__in=(5, 19, 33, 61, 95)):
+        in_arrears = Loan.objects.filter(pk__in=self.borrowers, state__in=(L.OVERDUE, L.DEFAULTED))
+        for loan in in_arrears.filter(days_past_due__in=(5, 19, 33, 61, 95)):
             promise = loan.state == L.OVERDUE and self.random.random() < 0.6
             with demo_clock(_at(day, 11, 30)):
                 collection_contact_record(
