@@ -114,3 +114,14 @@ def test_a_job_beat_runs_but_the_command_lacks_is_an_error_not_a_silent_skip(set
 
     with pytest.raises(CommandError, match="new-nightly-job"):
         run_day()
+
+
+def test_a_date_before_the_last_serviced_day_is_refused_so_days_never_run_backwards(overdue_book):
+    run_day()
+    before = database_snapshot()
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+
+    with pytest.raises(CommandError, match=r"--date .* is before .*the last day the nightly jobs ran for"):
+        run_day("--date", yesterday.isoformat())
+
+    assert database_snapshot() == before

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from lending.origination.services.scheduled import scheduled_day_run, scheduled_jobs
+from lending.servicing.selectors.daily import loans_last_serviced_on
 
 
 def _date(text: str) -> datetime.date:
@@ -34,7 +35,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--date",
             type=_date,
-            help="The business date to run (YYYY-MM-DD; today by default). Not after today.",
+            help=(
+                "The business date to run (YYYY-MM-DD; today by default): not after today, nor before the last day "
+                "the nightly jobs ran for."
+            ),
         )
         parser.add_argument(
             "--job", action="append", dest="jobs", metavar="NAME", help="Run only this job (repeatable)."
@@ -47,6 +51,17 @@ class Command(BaseCommand):
             raise CommandError(
                 _("--date %(date)s is after today (%(today)s): the nightly jobs run for a day that has begun.")
                 % {"date": on.isoformat(), "today": today.isoformat()}
+            )
+        last = loans_last_serviced_on()
+        if last is not None and on < last:
+            # Days run in order: servicing an earlier day after a later one would put days past due back and
+            # cure, in the audit trail, loans that are overdue. A missed night is run before the nights after it.
+            raise CommandError(
+                _(
+                    "--date %(date)s is before %(last)s, the last day the nightly jobs ran for: days are run in "
+                    "order, never back."
+                )
+                % {"date": on.isoformat(), "last": last.isoformat()}
             )
         try:
             known = {job.name for _at, job in scheduled_jobs()}

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from core.models import AuditEvent
@@ -138,3 +138,8 @@ __all__ = [
     "sales_share_breaches",
     "sales_share_projection",
 ]
+
+
+def loans_last_serviced_on() -> date | None:
+    """The latest business day the nightly servicing has run for, as the loans record it (None before any)."""
+    return Loan.objects.aggregate(last=Max("serviced_on"))["last"]
