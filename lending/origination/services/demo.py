@@ -13,7 +13,9 @@ How the past is replayed. Every step is the portal's own service, called in the 
   day), officers decide referred applications (approve, counter-offer or decline), merchants accept, sign (the
   re-authentication is recorded as a password) and are paid out by the sandbox rail, officers record the bank
   transfers merchants send (``bank_transfer_record``; a second officer approves those above the four-eyes amount),
-  officers call merchants in arrears, merchants ask to defer an instalment and officers decide.
+  officers call merchants in arrears and look into fraud alerts, merchants ask to defer an instalment and officers
+  decide. The tasks the services queue (contracts, payouts, final schedules, emails) run when the replay commits;
+  the steps that cannot wait for them (a contract to sign, a loan to pay out) are called here in their place.
 
 What the demo does that the portal never does: it sets the clock. While a moment of the past is replayed,
 ``django.utils.timezone.now`` reads that moment (``demo_clock``), so every timestamp, audit row, due date, late fee
@@ -38,6 +40,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import timezone
@@ -64,11 +67,13 @@ from lending.origination.services.scheduled import scheduled_day_run
 from lending.servicing.models import BankTransfer, CollectionContact, DeferralRequest, Instalment, Loan, LoanState
 from lending.servicing.services.bank_transfers import bank_transfer_approve, bank_transfer_record
 from lending.servicing.services.collections import (
+    DeferralConflict,
     collection_contact_record,
     deferral_approve,
     deferral_refuse,
     deferral_request,
     deferral_rule,
+    deferral_window,
 )
 from lending.servicing.services.repayments import amount_due_now
 from merchants.models import Merchant
@@ -93,6 +98,8 @@ DAYS_BETWEEN_APPLICATIONS = 30
 # The officers review a fraud alert a couple of days after it is raised; the last fortnight's wait in the queue.
 ALERT_REVIEW_DAYS = 2
 ALERTS_LEFT_OPEN_DAYS = 14
+# The deferral requests of the last days are still waiting for an officer.
+PENDING_DEFERRAL_DAYS = 4
 UNPAID = (Instalment.Status.DUE, Instalment.Status.PARTLY_PAID, Instalment.Status.OVERDUE)
 OFFICER_DECLINES = (
     "近三个月销售额持续下滑，暂无法批准该金额。Sales have fallen for three months; we cannot approve this amount now.",
@@ -166,7 +173,6 @@ class _Replay:
         self.offers: dict[int, tuple[datetime.date, bool]] = {}  # approved application -> (day to act, accepts?)
         self.borrowers: dict[int, _Borrower] = {}
         self.deferrals_to_decide: dict[int, datetime.date] = {}
-        self.loans_with_deferral: set[int] = set()
         self.applied_on: dict[int, datetime.date] = {}  # merchant id -> its last application's day
 
     # The loop.
@@ -370,13 +376,13 @@ class _Replay:
             self.borrowers[loan.pk] = self._habit(loan, day)
 
     def _habit(self, loan: Loan, day: datetime.date) -> _Borrower:
-        """How this loan will be repaid: two old loans stop paying (in time to default by today), three fall behind
-        lately (the collections queue), a quarter of the rest pay late, the others on the day."""
+        """How this loan will be repaid: two old loans stop paying (in time to default by today), two fall behind
+        lately (the collections queue), about one in seven of the rest pays late, the others on the day."""
         habits = [borrower.habit for borrower in self.borrowers.values()]
         due_dates = list(loan.instalments.order_by("number").values_list("due_date", flat=True))
         default_after = int(loan.terms.get("default_after_days_past_due") or 90)
         if habits.count("stops") < 2:
-            # The most instalments it can pay and still default 90 days past the next one's due date by today.
+            # It pays none, or one, of the instalments and stops early enough to be defaulted by today.
             paid = [
                 number
                 for number in range(len(due_dates))
@@ -454,7 +460,8 @@ class _Replay:
         """An officer calls each merchant in arrears a few days in, then every couple of weeks."""
         in_arrears = Loan.objects.filter(pk__in=self.borrowers, state__in=(L.OVERDUE, L.DEFAULTED))
         for loan in in_arrears.filter(days_past_due__in=(5, 19, 33, 61, 95)):
-            promise = loan.state == L.OVERDUE and self.random.random() < 0.6
+            owed = amount_due_now(loan=loan, on=day)
+            promise = loan.state == L.OVERDUE and owed > 0 and self.random.random() < 0.6
             with demo_clock(_at(day, 11, 30)):
                 collection_contact_record(
                     loan=loan,
@@ -463,19 +470,23 @@ class _Replay:
                     outcome=CollectionContact.Outcome.PROMISE_TO_PAY
                     if promise
                     else CollectionContact.Outcome.NO_ANSWER,
-                    promised_amount=amount_due_now(loan=loan, on=day) if promise else None,
+                    promised_amount=owed if promise else None,
                     promised_on=day + datetime.timedelta(days=7) if promise else None,
                     note="Called about the overdue instalment." if promise else "No answer; a text message was sent.",
                 )
             self.counts.contacts += 1
 
     def _ask_for_deferrals(self, day: datetime.date, *, last_days: int) -> None:
-        """Now and then a merchant paying on time asks to move its next instalment (an officer decides the next
-        day); each of the last three days one more asks, and those requests are waiting for an officer."""
-        if last_days > 3 and not ((day - self.start).days > 50 and self.random.random() < 0.05):
+        """Now and then a merchant paying its loan asks to move its next instalment (an officer decides the next
+        day); each of the last four days one more asks, and those requests are waiting for an officer."""
+        waiting = last_days <= PENDING_DEFERRAL_DAYS
+        if not waiting and not ((day - self.start).days > 50 and self.random.random() < 0.05):
             return
+        pending = set(
+            DeferralRequest.objects.filter(status=DeferralRequest.Status.PENDING).values_list("loan_id", flat=True)
+        )
         for loan_id, borrower in self.borrowers.items():
-            if borrower.habit == "stops" or loan_id in self.loans_with_deferral:
+            if borrower.habit == "stops" or loan_id in pending:
                 continue
             loan = Loan.objects.select_related("merchant__owner").get(pk=loan_id)
             rule = deferral_rule(loan=loan)
@@ -488,17 +499,20 @@ class _Replay:
                 continue
             if not 4 <= (upcoming.due_date - day).days <= 30:
                 continue
+            window = deferral_window(instalment=upcoming)
             with demo_clock(_at(day, 15)):
-                request = deferral_request(
-                    loan=loan,
-                    instalment=upcoming,
-                    new_due_date=upcoming.due_date + datetime.timedelta(days=min(rule.max_days, 10)),
-                    reason=self.random.choice(DEFERRAL_REASONS),
-                    by=loan.merchant.owner,
-                )
-            self.loans_with_deferral.add(loan_id)
+                try:
+                    request = deferral_request(
+                        loan=loan,
+                        instalment=upcoming,
+                        new_due_date=min(window.latest, upcoming.due_date + datetime.timedelta(days=10)),
+                        reason=self.random.choice(DEFERRAL_REASONS),
+                        by=loan.merchant.owner,
+                    )
+                except (ValidationError, DeferralConflict):
+                    continue  # the loan's terms or state do not allow it today: the merchant is told so
             self.counts.deferrals += 1
-            if last_days > 3:
+            if not waiting:
                 self.deferrals_to_decide[request.pk] = day + datetime.timedelta(days=1)
             return
 
@@ -510,15 +524,15 @@ class _Replay:
             request = DeferralRequest.objects.get(pk=pk)
             with demo_clock(_at(day, 10, 30)):
                 if self.random.random() < 0.7:
-                    deferral_approve(request=request, by=self.officer, note="One deferral, as the contract allows.")
+                    # No longer deferrable (paid early, say): the request stays pending, as the service leaves it.
+                    with contextlib.suppress(DeferralConflict):
+                        deferral_approve(request=request, by=self.officer, note="One deferral, as the contract allows.")
                 else:
                     deferral_refuse(
                         request=request,
                         by=self.officer,
                         note="The instalment is small against your sales; please pay it on the day.",
                     )
-                    # A refused request leaves the loan's deferral unused: the merchant may ask again later.
-                    self.loans_with_deferral.discard(request.loan_id)
 
 
 def _rounded(amount: Decimal, product: LoanProduct, *, cap: Decimal | None = MAX_AMOUNT) -> Decimal | None:
