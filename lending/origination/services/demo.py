@@ -50,7 +50,7 @@ from core.models import AuditEvent
 from core.services.audit import audit_record
 from lending.catalogue.models import LoanProduct
 from lending.origination.models import ApplicationState, Contract, LoanApplication
-from lending.origination.selectors.applications import applications_in_progress_count, merchant_average_daily_sales
+from lending.origination.selectors.applications import IN_PROGRESS_STATES, merchant_average_daily_sales
 from lending.origination.services.applications import (
     ApplicationConflict,
     ApplicationError,
@@ -220,17 +220,17 @@ class _Replay:
         that has not applied for a month (unless ``waited`` is False)."""
         candidates = self.merchants[:]
         self.random.shuffle(candidates)
+        busy = {
+            *Loan.objects.filter(state__in=(L.ACTIVE, L.OVERDUE, L.DEFAULTED)).values_list("merchant_id", flat=True),
+            *FraudAlert.objects.exclude(status=FraudAlert.Status.CLEARED).values_list("merchant_id", flat=True),
+            *LoanApplication.objects.filter(state__in=IN_PROGRESS_STATES).values_list("merchant_id", flat=True),
+        }
         for merchant in candidates:
             last = self.applied_on.get(merchant.pk)
             if waited and last is not None and (day - last).days < DAYS_BETWEEN_APPLICATIONS:
                 continue
-            if Loan.objects.filter(merchant=merchant, state__in=(L.ACTIVE, L.OVERDUE, L.DEFAULTED)).exists():
-                continue
-            if merchant.fraud_alerts.exclude(status=FraudAlert.Status.CLEARED).exists():
-                continue
-            if applications_in_progress_count(merchant=merchant):
-                continue
-            return merchant
+            if merchant.pk not in busy:
+                return merchant
         return None
 
     def _apply_for(self, merchant: Merchant, day: datetime.date, *, refer: bool) -> None:
