@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts.web.views import admin_login
 from core.web.views import healthz
 from lending.servicing.admin.collections import collections_urls
+from lending.servicing.web.dashboard import BorrowingDashboardView
 from underwriting.admin.monitoring import monitoring_urls
 
 api_v1 = [
@@ -26,6 +27,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/security/", include("accounts.web.urls")),
     path("accounts/", include("allauth.urls")),
+    # The dashboard with the merchant's borrowing: lending extends merchants' view (which cannot know about loans).
+    path("merchant/", BorrowingDashboardView.as_view()),
     path("merchant/", include("merchants.web.urls")),
     path("loans/", include("lending.urls")),
     # Staff sign in through allauth, so the second factor and the login throttles apply to them too.

@@ -17,8 +17,10 @@ from django.views.generic import DetailView, ListView
 from core.formatting import masked_account
 from lending.servicing.models import Disbursement, Loan
 from lending.servicing.selectors.loans import loan_paid_out, loan_with_schedule, loans_list
+from lending.servicing.selectors.overview import loan_cards
 from lending.servicing.services.collections import instalments_deferrable
 from merchants.models import Merchant
+from merchants.selectors.merchants import merchant_for_owner
 
 
 class _MerchantOnlyMixin(LoginRequiredMixin):
@@ -38,6 +40,12 @@ class LoanListView(_MerchantOnlyMixin, ListView):
 
     def get_queryset(self):
         return loans_list(user=self.request.user)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        merchant = merchant_for_owner(owner=self.request.user)
+        context["loan_cards"] = loan_cards(merchant=merchant, on=timezone.localdate()) if merchant else []
+        return context
 
 
 class LoanDetailView(_MerchantOnlyMixin, DetailView):
