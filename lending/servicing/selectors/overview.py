@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 
 from core.formatting import money
 from core.money import MoneyField
+from core.selectors.audit import audit_trail
 from lending.servicing.models import (
     CollectionRequest,
     DeferralRequest,
@@ -291,4 +292,76 @@ def _points(score: Decimal) -> str:
     return format(Decimal(score).normalize(), "f")
 
 
-__all__ = ["OPEN_STATES", "CreditLine", "LoanCard", "loan_cards", "merchant_credit_line"]
+def deferrals_pending(*, loan: Loan) -> dict[int, datetime.date]:
+    """The loan's instalments with a deferral request an officer has not decided yet: number -> date asked for."""
+    return dict(
+        DeferralRequest.objects.filter(loan=loan, status=DeferralRequest.Status.PENDING).values_list(
+            "instalment__number", "requested_due_date"
+        )
+    )
+
+
+# Partial prepayments, as the loan's page explains them.
+
+
+@dataclass(frozen=True, slots=True)
+class Prepayment:
+    """One partial prepayment and what it did to the schedule, read from its audit row (both schedules are there)."""
+
+    on: datetime.date
+    keep: str  # "term": the same number of instalments, lower; "instalment": the same instalment, fewer of them
+    principal_repaid: Decimal
+    settled_number: int  # the line that became the day's settlement line
+    first_number: int  # the re-computed lines, first to last
+    last_number: int
+    next_before: Decimal | None  # the payment due on the first re-computed line's date, before and after
+    next_after: Decimal | None
+    ends_before: datetime.date
+    ends_after: datetime.date
+
+
+def _line_payment(row: dict) -> Decimal:
+    return Decimal(row["principal"]) + Decimal(row["interest"]) + Decimal(row["fee"])
+
+
+def loan_prepayments(*, loan: Loan) -> list[Prepayment]:
+    """The loan's partial prepayments, oldest first, each with the option applied and the schedule's change."""
+    events = audit_trail(loan).filter(action="loan.reschedule", data__has_key="keep")
+    prepayments = []
+    for event in events:
+        old = {row["number"]: row for row in event.data.get("old_schedule", [])}
+        new = event.data.get("new_schedule", [])
+        if not old or not new:
+            continue
+        changed = [row for row in new if old.get(row["number"]) != row]
+        if len(changed) < 2:
+            continue
+        settled, recomputed = changed[0], changed[1:]
+        before = next((row for row in old.values() if row["due_date"] == recomputed[0]["due_date"]), None)
+        prepayments.append(
+            Prepayment(
+                on=datetime.date.fromisoformat(settled["due_date"]),
+                keep=event.data["keep"],
+                principal_repaid=Decimal(event.data.get("principal_repaid", "0")),
+                settled_number=settled["number"],
+                first_number=recomputed[0]["number"],
+                last_number=recomputed[-1]["number"],
+                next_before=_line_payment(before) if before else None,
+                next_after=_line_payment(recomputed[0]),
+                ends_before=datetime.date.fromisoformat(max(row["due_date"] for row in old.values())),
+                ends_after=datetime.date.fromisoformat(recomputed[-1]["due_date"]),
+            )
+        )
+    return prepayments
+
+
+__all__ = [
+    "OPEN_STATES",
+    "CreditLine",
+    "LoanCard",
+    "Prepayment",
+    "deferrals_pending",
+    "loan_cards",
+    "loan_prepayments",
+    "merchant_credit_line",
+]

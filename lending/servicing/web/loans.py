@@ -3,6 +3,8 @@
 Only the owner of the loan's merchant sees it; anyone else gets the same 404 as for a loan that does not exist.
 """
 
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -15,9 +17,9 @@ from django.utils.translation import gettext as _
 from django.views.generic import DetailView, ListView
 
 from core.formatting import masked_account
-from lending.servicing.models import Disbursement, Loan
+from lending.servicing.models import Disbursement, Instalment, Loan
 from lending.servicing.selectors.loans import loan_paid_out, loan_with_schedule, loans_list
-from lending.servicing.selectors.overview import loan_cards
+from lending.servicing.selectors.overview import Prepayment, deferrals_pending, loan_cards, loan_prepayments
 from lending.servicing.services.collections import instalments_deferrable
 from merchants.models import Merchant
 from merchants.selectors.merchants import merchant_for_owner
@@ -64,6 +66,7 @@ class LoanDetailView(_MerchantOnlyMixin, DetailView):
         instalments = list(loan.instalments.all())
         disbursement = loan_paid_out(loan)
         zero = Decimal("0.00")
+        prepayments = loan_prepayments(loan=loan)
         context.update(
             instalments=instalments,
             first_instalment=instalments[0] if instalments else None,
@@ -74,9 +77,44 @@ class LoanDetailView(_MerchantOnlyMixin, DetailView):
             total_interest=sum((line.interest_due for line in instalments), zero),
             total_fees=sum((line.fee_due for line in instalments), zero),
             total_payments=sum((line.payment_due for line in instalments), zero),
-            deferrable=instalments_deferrable(loan=loan, on=timezone.localdate()),
+            prepayments=prepayments,
+            schedule=_schedule(
+                instalments,
+                deferrable=instalments_deferrable(loan=loan, on=timezone.localdate()),
+                deferrals=deferrals_pending(loan=loan),
+                prepayments=prepayments,
+            ),
         )
         return context
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRow:
+    line: Instalment
+    is_next: bool  # the first line not paid yet: what the merchant pays next
+    deferrable: bool
+    deferral_to: date | None  # a deferral asked for and not decided yet: the date asked for
+    repaid_early: bool  # the line of a partial prepayment's day
+    recomputed: bool  # re-computed by the latest partial prepayment
+
+
+def _schedule(
+    instalments: list[Instalment], *, deferrable: set[int], deferrals: dict[int, date], prepayments: list[Prepayment]
+) -> list[ScheduleRow]:
+    next_number = next((line.number for line in instalments if line.status != Instalment.Status.PAID), None)
+    settled = {prepayment.settled_number for prepayment in prepayments}
+    latest = prepayments[-1] if prepayments else None
+    return [
+        ScheduleRow(
+            line=line,
+            is_next=line.number == next_number,
+            deferrable=line.number in deferrable,
+            deferral_to=deferrals.get(line.number),
+            repaid_early=line.number in settled,
+            recomputed=latest is not None and latest.first_number <= line.number <= latest.last_number,
+        )
+        for line in instalments
+    ]
 
 
 def _payout_status(disbursement: Disbursement | None) -> str:
