@@ -5,6 +5,9 @@
  * quote" submits by GET and the server renders the same quote. Requests are debounced, and a stale answer never
  * overwrites a newer one; field errors come from the API's `fields` and go under the field they name.
  *
+ * As the amount is typed, an amount above what the merchant can borrow now (the credit line on the page) is flagged
+ * under the field with what happens to it; the server renders the same message without this script.
+ *
  * Screen 3 (#confirm-form): the submit button is disabled once pressed. A second click would do no harm (the
  * form's token names one application), but the merchant should see that the first one is on its way.
  */
@@ -188,6 +191,32 @@
       });
   }
 
+  // Amounts compared in whole fen (BigInt), never as binary floating point.
+  var aboveLine = form.querySelector("[data-above-line]");
+
+  function fen(text) {
+    var match = /^\s*(\d{1,13})(?:\.(\d{1,2}))?\s*$/.exec(text || "");
+    if (!match) {
+      return null;
+    }
+    return BigInt(match[1]) * BigInt(100) + BigInt((match[2] || "").padEnd(2, "0"));
+  }
+
+  function flagAboveLine() {
+    if (!aboveLine || !window.BigInt || !form.dataset.lineAvailable || !form.dataset.textAboveLine) {
+      return;
+    }
+    var amount = fen(control("amount").value);
+    var line = fen(form.dataset.lineAvailable);
+    var above = amount !== null && line !== null && amount > line;
+    aboveLine.hidden = !above;
+    if (above) {
+      var cents = String(amount % BigInt(100)).padStart(2, "0");
+      var shown = form.dataset.moneyPattern.replace("{}", money(String(amount / BigInt(100)) + "." + cents));
+      aboveLine.textContent = form.dataset.textAboveLine.split("{amount}").join(shown);
+    }
+  }
+
   function askSoon() {
     window.clearTimeout(timer);
     timer = window.setTimeout(ask, DEBOUNCE_MS);
@@ -195,6 +224,7 @@
 
   form.addEventListener("change", askSoon);
   form.addEventListener("input", askSoon);
+  form.addEventListener("input", flagAboveLine);
   var update = form.querySelector("[data-update]");
   if (update) {
     update.addEventListener("click", function (event) {
