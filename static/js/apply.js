@@ -121,8 +121,14 @@
     setShown(true);
   }
 
+  // People type "50,000" or "50 000"; the API takes "50000" (it refuses separators from programs), so the page
+  // sends what was meant.
+  function typedAmount(text) {
+    return String(text).replace(/[,，\s]/g, "");
+  }
+
   function requestBody() {
-    var body = { product: form.dataset.product, amount: control("amount").value.trim() };
+    var body = { product: form.dataset.product, amount: typedAmount(control("amount").value) };
     if (control("term")) {
       body.term = control("term").value;
     }
@@ -206,7 +212,7 @@
     if (!aboveLine || !window.BigInt || !form.dataset.lineAvailable || !form.dataset.textAboveLine) {
       return;
     }
-    var amount = fen(control("amount").value);
+    var amount = fen(typedAmount(control("amount").value));
     var line = fen(form.dataset.lineAvailable);
     var above = amount !== null && line !== null && amount > line;
     aboveLine.hidden = !above;

@@ -197,9 +197,15 @@
     setShown(true, Boolean(quote.sales_share));
   }
 
+  // People type "50,000" or "50 000"; the API takes "50000" (it refuses separators from programs), so the page
+  // sends what was meant.
+  function typedAmount(text) {
+    return String(text).replace(/[,，\s]/g, "");
+  }
+
   function requestBody() {
     var product = currentProduct();
-    var body = { product: control("product").value, amount: control("amount").value.trim() };
+    var body = { product: control("product").value, amount: typedAmount(control("amount").value) };
     if (product && !product.is_sales_share) {
       body.term = control("term").value;
     }
@@ -210,7 +216,7 @@
       body.start_date = control("start_date").value;
     }
     if (product && product.is_sales_share) {
-      body.average_daily_sales = control("average_daily_sales").value.trim();
+      body.average_daily_sales = typedAmount(control("average_daily_sales").value);
     }
     return body;
   }

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.fields import AmountField
 from core.api.filters import choice_filter
 from core.api.pagination import DefaultCursorPagination
 from core.api.throttling import ScopedUserRateThrottle
@@ -204,7 +205,7 @@ class QuoteCreateApi(APIView):
         # Text rather than number fields: the quote service checks each value against the product, so that a
         # bad value gets a message naming the product's own range, whatever was wrong with it.
         product = serializers.CharField(max_length=40, help_text="The product's code, from GET /api/v1/products/.")
-        amount = serializers.CharField(max_length=32, help_text='Yuan, up to two decimals, e.g. "50000.00".')
+        amount = AmountField(help_text='Yuan as a string, a dot before the fen, e.g. "50000.00".')
         term = _TermField(
             max_length=9,
             required=False,
@@ -223,8 +224,7 @@ class QuoteCreateApi(APIView):
             allow_blank=True,
             help_text="One of the product's repayment_methods; its standard method when left out.",
         )
-        average_daily_sales = serializers.CharField(
-            max_length=32,
+        average_daily_sales = AmountField(
             required=False,
             allow_null=True,
             allow_blank=True,

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.exceptions import Conflict
+from core.api.fields import AmountField, StrictBooleanField
 from core.api.filters import states_filter
 from core.api.idempotency import IdempotentMixin
 from core.api.pagination import DefaultCursorPagination
@@ -240,7 +241,7 @@ class ApplicationListCreateApi(IdempotentMixin, ApplicationConflictMixin, generi
         # Text rather than number fields: the service checks each value against the product, so a bad value gets a
         # message naming the product's own range, as the quote endpoint gives it.
         product = serializers.CharField(max_length=40, help_text="The product's code, from GET /api/v1/products/.")
-        amount = serializers.CharField(max_length=32, help_text='Yuan, up to two decimals, e.g. "50000.00".')
+        amount = AmountField(help_text='Yuan as a string, a dot before the fen, e.g. "50000.00".')
         term = serializers.CharField(
             max_length=9,
             required=False,
@@ -256,7 +257,7 @@ class ApplicationListCreateApi(IdempotentMixin, ApplicationConflictMixin, generi
             allow_blank=True,
             help_text="One of the product's repayment_methods; its standard method when left out.",
         )
-        submit = serializers.BooleanField(
+        submit = StrictBooleanField(
             required=False,
             default=False,
             help_text="true: submit at once and answer with the decision, in one request (nothing is kept when "

@@ -7,7 +7,6 @@ idempotent by its own ``reference`` on the loan) and sees it pending until the r
 """
 
 from datetime import date
-from decimal import Decimal
 
 from django.urls import path
 from django.utils import timezone
@@ -20,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.fields import AmountField
 from core.api.idempotency import IdempotentMixin
 from core.api.pagination import DefaultCursorPagination
 from lending.servicing.models import CollectionRequest, Loan, Payment, PaymentSource
@@ -120,11 +120,10 @@ class LoanCollectionsApi(IdempotentMixin, APIView):
             help_text="due: what is due now; other: an amount up to the payoff; payoff: the whole loan at today's "
             "quote; prepay: repay part early and re-amortise.",
         )
-        amount = serializers.DecimalField(
-            **MONEY,
-            min_value=Decimal("0.01"),
+        amount = AmountField(
             required=False,
-            help_text="Required for other and prepay; for payoff it must equal today's quote when given.",
+            help_text='Yuan as a string, e.g. "1200.50". Required for other and prepay; for payoff it must equal '
+            "today's quote when given.",
         )
         keep = serializers.ChoiceField(
             choices=[KEEP_TERM, KEEP_INSTALMENT],
