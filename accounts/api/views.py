@@ -2,7 +2,7 @@ from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.core.internal.ratelimit import get_rates
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -60,6 +60,18 @@ class TokenObtainApi(APIView):
     @extend_schema(
         summary="Obtain an API token",
         request=InputSerializer,
+        examples=[
+            OpenApiExample(
+                "A merchant's owner signs in",
+                value={"email": "owner@shenzhen-noodles.example", "password": "correct horse battery staple"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "The token, and when it stops working",
+                value={"token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b", "expires": "2027-01-02T10:15:00+08:00"},
+                response_only=True,
+            ),
+        ],
         responses={
             200: OutputSerializer,
             400: OpenApiResponse(description="A field is missing or malformed; `fields` names it."),

@@ -17,6 +17,7 @@ from core.api.fields import AmountField
 from core.api.filters import choice_filter
 from core.api.pagination import DefaultCursorPagination
 from core.api.throttling import ScopedUserRateThrottle
+from lending.catalogue.api import examples
 from lending.catalogue.models import (
     INDICATIVE_GRADE,
     DayCountChoice,
@@ -169,7 +170,11 @@ class ProductListApi(generics.ListAPIView):
     def get_queryset(self):
         return products_active()
 
-    @extend_schema(summary="List the loan products on offer", description="Public: no sign-in needed.")
+    @extend_schema(
+        summary="List the loan products on offer",
+        description="Public: no sign-in needed.",
+        examples=[examples.PRODUCT_OFFERED],
+    )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -181,6 +186,7 @@ class ProductDetailApi(APIView):
         summary="Get one loan product",
         description="Public. A product that is not offered (unknown or withdrawn) answers 404.",
         responses={200: ProductOutputSerializer, 404: OpenApiResponse(description="No such product on offer.")},
+        examples=[examples.PRODUCT_OFFERED],
     )
     def get(self, request: Request, code: str) -> Response:
         product = get_object_or_404(products_active(), code=code)
@@ -289,6 +295,7 @@ class QuoteCreateApi(APIView):
         ),
         request=InputSerializer,
         responses={200: OutputSerializer},
+        examples=[examples.QUOTE_REQUEST, examples.QUOTE_ANSWER],
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)

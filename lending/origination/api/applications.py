@@ -25,6 +25,7 @@ from core.api.permissions import IsMerchantOwner, get_owned_object_or_404
 from core.api.throttling import APPLICATIONS_THROTTLES
 from lending.catalogue.models import RepaymentMethodChoice
 from lending.catalogue.services.products import product_by_code
+from lending.origination.api import examples
 from lending.origination.models import ApplicationState, LoanApplication
 from lending.origination.selectors.applications import applications_for_owner
 from lending.origination.services.applications import (
@@ -275,6 +276,7 @@ class ApplicationListCreateApi(IdempotentMixin, ApplicationConflictMixin, generi
         description="Newest first, in cursor pages (50 a page, `page_size` up to 200), filtered by state, product "
         "and when they were made.",
         responses={200: ApplicationSerializer(many=True), 403: _NO_MERCHANT},
+        examples=[examples.APPLICATION_APPROVED],
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
@@ -294,6 +296,12 @@ class ApplicationListCreateApi(IdempotentMixin, ApplicationConflictMixin, generi
         ),
         request=InputSerializer,
         responses={201: ApplicationSerializer, 403: _NO_MERCHANT},
+        examples=[
+            *examples.APPLY_REQUESTS,
+            examples.APPLICATION_APPROVED,
+            examples.APPLICATION_REFERRED,
+            examples.APPLICATION_DRAFT,
+        ],
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
@@ -318,6 +326,7 @@ class ApplicationDetailApi(APIView):
     @extend_schema(
         summary="Get one application, with its decision and offer",
         responses={200: ApplicationSerializer, 403: _NO_MERCHANT, 404: _NOT_YOURS},
+        examples=[examples.APPLICATION_APPROVED, examples.APPLICATION_REFERRED],
     )
     def get(self, request: Request, pk: int) -> Response:
         return Response(_APPLICATION.to_representation(_owned(request, pk)))
@@ -337,6 +346,7 @@ class ApplicationSubmitApi(IdempotentMixin, ApplicationConflictMixin, APIView):
         ),
         request=None,
         responses={200: ApplicationSerializer, 403: _NO_MERCHANT, 404: _NOT_YOURS},
+        examples=[examples.APPLICATION_APPROVED, examples.APPLICATION_REFERRED],
     )
     def post(self, request: Request, pk: int) -> Response:
         # Ownership only (404 for another's): the service locks and reads the application itself.
@@ -356,6 +366,7 @@ class ApplicationAcceptApi(IdempotentMixin, ApplicationConflictMixin, APIView):
         ),
         request=None,
         responses={200: ApplicationSerializer, 403: _NO_MERCHANT, 404: _NOT_YOURS},
+        examples=[examples.APPLICATION_ACCEPTED],
     )
     def post(self, request: Request, pk: int) -> Response:
         return _answer(application_accept(application=_owned(request, pk), by=request.user))
@@ -374,6 +385,7 @@ class ApplicationWithdrawApi(IdempotentMixin, ApplicationConflictMixin, APIView)
         description="Possible until the contract is ready (draft, submitted, approved or accepted); otherwise 409.",
         request=InputSerializer,
         responses={200: ApplicationSerializer, 403: _NO_MERCHANT, 404: _NOT_YOURS},
+        examples=[examples.WITHDRAW_REQUEST, examples.APPLICATION_WITHDRAWN],
     )
     def post(self, request: Request, pk: int) -> Response:
         data = self.InputSerializer(data=request.data)

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from core.api.fields import AmountField
 from core.api.idempotency import IdempotentMixin
 from core.api.pagination import DefaultCursorPagination
+from lending.servicing.api import examples
 from lending.servicing.models import CollectionRequest, Loan, Payment, PaymentSource
 from lending.servicing.selectors.repayments import collections_of_loan, loan_for_owner, payments_of_loan
 from lending.servicing.services.collection_requests import collection_request
@@ -79,6 +80,7 @@ class LoanPaymentsApi(APIView):
 
     @extend_schema(
         summary="List a loan's payments, newest first, with where each went",
+        examples=[examples.PAYMENTS],
         responses={200: PaymentPageSerializer, 404: OpenApiResponse(description="No such loan of yours.")},
     )
     def get(self, request: Request, pk: int) -> Response:
@@ -137,6 +139,7 @@ class LoanCollectionsApi(IdempotentMixin, APIView):
     @extend_schema(
         summary="List a loan's collection requests (pay now), newest first",
         operation_id="loans_collections_list",
+        examples=[examples.COLLECTIONS],
         responses={200: CollectionPageSerializer, 404: OpenApiResponse(description="No such loan of yours.")},
     )
     def get(self, request: Request, pk: int) -> Response:
@@ -153,6 +156,7 @@ class LoanCollectionsApi(IdempotentMixin, APIView):
         "collection becomes a payment when the rail confirms it (see the loan's payments). The same reference "
         "answers with the first request (200); one collection per loan may be open at a time (409).",
         request=InputSerializer,
+        examples=[*examples.COLLECTION_REQUESTS, examples.COLLECTION_ASKED],
         responses={
             202: CollectionSerializer,
             200: CollectionSerializer,
@@ -188,6 +192,7 @@ class LoanCollectionApi(APIView):
     @extend_schema(
         summary="One collection request of a loan: pending, confirmed (with its payment) or failed (and why)",
         operation_id="loans_collections_retrieve",
+        examples=[examples.COLLECTION_CONFIRMED],
         responses={200: CollectionSerializer, 404: OpenApiResponse(description="No such loan or request of yours.")},
     )
     def get(self, request: Request, pk: int, collection_id: int) -> Response:
@@ -203,6 +208,7 @@ class PayoffQuoteApi(APIView):
 
     @extend_schema(
         summary="What pays the loan off in full on a date",
+        examples=[examples.PAYOFF_QUOTE],
         parameters=[OpenApiParameter("on", date, description="YYYY-MM-DD; defaults to today. Valid that day only.")],
         responses={
             200: PayoffQuoteSerializer,
