@@ -233,7 +233,7 @@ def test_accepting_on_the_page_moves_to_the_contract(
     assert approved_application.state == "accepted"
     assert len(callbacks) == 1  # the contract task, after commit
     page = text(response)
-    assert "Offer accepted. Your contract is being prepared" in page
+    assert "Offer accepted." in page
     assert "Your contract is being prepared" in page
 
 

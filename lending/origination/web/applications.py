@@ -50,7 +50,9 @@ from lending.origination.services.applications import (
 )
 from lending.origination.web.credit_line import above_line_message
 from lending.origination.web.forms import ApplicationConfirmForm, ApplicationTermsForm, ApplicationWithdrawForm
+from lending.servicing.selectors.loans import loan_paid_out
 from lending.servicing.selectors.overview import CreditLine, merchant_credit_line
+from lending.servicing.web.loans import payout_status
 from merchants.choices import KycState
 from merchants.services.sales import merchant_for_user
 
@@ -284,6 +286,7 @@ class ApplicationDetailView(MerchantOwnerMixin, TemplateView):
         reasons = _localised(application.decline_reasons)
         decision = application.decision
         loan, first_due = loan_for_application(application=application)
+        disbursement = loan_paid_out(loan) if loan is not None else None
         context.update(
             application=application,
             S=S,
@@ -302,6 +305,8 @@ class ApplicationDetailView(MerchantOwnerMixin, TemplateView):
             withdraw_form=ApplicationWithdrawForm(),
             loan=loan,
             first_due_date=first_due,
+            payout_status=payout_status(disbursement),
+            disbursement=disbursement,
             term_unit_label=TermUnitChoice(application.product.term_unit).label,
             **_decision_line(application),
         )
@@ -347,9 +352,9 @@ class ApplicationAcceptView(MerchantOwnerMixin, View):
         except ApplicationConflict as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(
-                request, _("Offer accepted. Your contract is being prepared; it will be ready to sign here.")
-            )
+            # Only what was done: the contract is prepared by a task that may run before or after the next page
+            # loads, and that page says where it stands (being prepared, or ready to sign), so nothing contradicts it.
+            messages.success(request, _("Offer accepted."))
         return redirect("lending:application-detail", pk=application.pk)
 
 

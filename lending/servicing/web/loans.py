@@ -69,9 +69,9 @@ class LoanDetailView(_MerchantOnlyMixin, DetailView):
         prepayments = loan_prepayments(loan=loan)
         context.update(
             instalments=instalments,
-            first_instalment=instalments[0] if instalments else None,
+            next_instalment=next((line for line in instalments if line.status != Instalment.Status.PAID), None),
             disbursement=disbursement,
-            payout_status=_payout_status(disbursement),
+            payout_status=payout_status(disbursement),
             masked_account=masked_account(disbursement.account_number) if disbursement else "",
             total_principal=sum((line.principal_due for line in instalments), zero),
             total_interest=sum((line.interest_due for line in instalments), zero),
@@ -117,7 +117,7 @@ def _schedule(
     ]
 
 
-def _payout_status(disbursement: Disbursement | None) -> str:
+def payout_status(disbursement: Disbursement | None) -> str:
     """One word for the template: paid, failed (delayed, being looked at), or on its way."""
     if disbursement is None:
         return "preparing"
