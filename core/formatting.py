@@ -40,6 +40,13 @@ def money(value: Decimal | str | int | None) -> str:
     return f"¥{amount(value)}"
 
 
+def listing(items) -> str:
+    """Items of a list in a sentence, the way the current language separates them: "a, b, c" in English,
+    "a、b、c" in Chinese (the enumeration comma)."""
+    separator = "、" if (translation.get_language() or "").startswith("zh") else ", "
+    return separator.join(str(item) for item in items)
+
+
 def number(value: Decimal | str) -> str:
     """12 -> "12.00", 0.035 -> "0.035", 1.08 -> "1.08": two to four decimals, no trailing zeros past two."""
     trimmed = Decimal(value).quantize(Decimal("0.0001")).normalize()

@@ -1,7 +1,8 @@
 """Template filters for amounts, written as ``core.formatting`` writes them everywhere else.
 
 ``{{ value|money }}``: "¥50,000.00" in English, "50,000.00 元" in Chinese (an amount in a sentence or a card);
-``{{ value|amount }}``: "50,000.00" (a table's column whose heading names the currency).
+``{{ value|amount }}``: "50,000.00" (a table's column whose heading names the currency);
+``{{ items|listing }}``: "a, b" in English, "a、b" in Chinese.
 """
 
 from django import template
@@ -23,3 +24,8 @@ def amount(value) -> str:
     if value in (None, ""):
         return formatting.EMPTY
     return formatting.amount(value)
+
+
+@register.filter
+def listing(items) -> str:
+    return formatting.listing(items or [])

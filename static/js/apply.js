@@ -29,7 +29,6 @@
     return;
   }
   var page = document.getElementById("apply") ? document : form;
-  var grouping = (document.documentElement.lang || "").indexOf("zh") !== 0;
   var DEBOUNCE_MS = 300;
   var FIELDS = ["amount", "term", "repayment_method"];
   var timer = null;
@@ -39,13 +38,13 @@
     return form.elements.namedItem(name);
   }
 
-  // Amounts arrive as strings ("53309.27"); shown as the server shows them: grouped in English, plain in Chinese.
+  // Amounts arrive as strings ("53309.27"); shown as the server shows them: thousands grouped, in both languages.
   function money(text) {
     if (text === null || text === undefined) {
       return "-";
     }
     var parts = String(text).split(".");
-    var whole = grouping ? parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, ",") : parts[0];
+    var whole = parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, ",");
     return parts.length > 1 ? whole + "." + parts[1] : whole;
   }
 

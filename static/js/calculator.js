@@ -18,7 +18,6 @@
     products[product.code] = product;
   });
   var page = form.closest(".calculator") || document;
-  var grouping = (document.documentElement.lang || "").indexOf("zh") !== 0;
   var DEBOUNCE_MS = 300;
   var timer = null;
   var inFlight = null;
@@ -32,16 +31,14 @@
     return products[control("product").value];
   }
 
-  // Amounts arrive as strings ("53309.27"); shown as the server shows them: grouped in English, plain in Chinese.
+  // Amounts arrive as strings ("53309.27"); shown as the server shows them: thousands grouped, in both languages.
   function money(text) {
     if (text === null || text === undefined) {
       return "-";
     }
     var parts = String(text).split(".");
     var whole = parts[0];
-    if (grouping) {
-      whole = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-    }
+    whole = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
     return parts.length > 1 ? whole + "." + parts[1] : whole;
   }
 

@@ -77,3 +77,22 @@ def test_a_loan_waiting_for_a_second_officer_is_never_said_to_be_paying_out(
     assert "Loans of this size are checked by a second officer before they are paid out" in page
     assert "paying out" not in page
     assert "paid out to your settlement account" not in page
+
+
+def test_a_notice_written_in_chinese_reads_in_english_and_back(client, merchant_owner):
+    from django.utils import translation
+
+    from core.services.notices import notify
+
+    with translation.override("zh-hans"):
+        notify(
+            user_id=merchant_owner.pk,
+            title=translation.gettext("Payment of %(amount)s yuan received") % {"amount": "1,200.00"},
+        )
+    client.force_login(merchant_owner)
+
+    english = text(client.get(reverse("lending:notices"), headers={"accept-language": "en"}))
+    chinese = text(client.get(reverse("lending:notices"), headers={"accept-language": "zh-hans"}))
+
+    assert "Payment of 1,200.00 yuan received" in english
+    assert "已收到 1,200.00 元还款" in chinese

@@ -26,6 +26,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from core.formatting import money
+from core.i18n import in_current_language
 from core.services.notices import notices_mark_read
 from lending.catalogue.models import INDICATIVE_GRADE, LoanProduct, RepaymentMethodChoice, TermUnitChoice
 from lending.catalogue.selectors.products import product_active_get, products_active
@@ -379,7 +380,12 @@ class NoticeListView(LoginRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["notices"] = list(notices_for_user(user=self.request.user)[:100])
+        notices = list(notices_for_user(user=self.request.user)[:100])
+        # Each notice is stored as it was written; it is read in the language the reader has now.
+        context["notices"] = [
+            {"notice": notice, "title": in_current_language(notice.title), "body": in_current_language(notice.body)}
+            for notice in notices
+        ]
         return context
 
     def post(self, request):

@@ -214,3 +214,13 @@ def test_the_loans_list_has_a_card_for_each_open_loan_and_a_row_for_every_loan(c
     assert f'data-loan="{open_loan.pk}"' in content
     assert f'data-loan="{closed.pk}"' not in content
     assert reverse("lending:loan-detail", args=[closed.pk]) in content
+
+
+def test_lists_on_the_dashboard_use_the_enumeration_comma_in_chinese(client, merchant_owner, merchant):
+    client.force_login(merchant_owner)
+
+    chinese = client.get(DASHBOARD, headers={"accept-language": "zh-hans"}).content.decode()
+    english = client.get(DASHBOARD, headers={"accept-language": "en"}).content.decode()
+
+    assert "尚需上传的材料： 营业执照、身份证人像面、身份证国徽面" in chinese
+    assert "Business licence, ID card, front, ID card, back" in english
