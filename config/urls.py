@@ -1,11 +1,10 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.web.views import admin_login
-from core.web.views import healthz
+from core.web.views import healthz, landing
 from lending.servicing.admin.collections import collections_urls
 from lending.servicing.web.dashboard import BorrowingDashboardView
 from underwriting.admin.monitoring import monitoring_urls
@@ -22,7 +21,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="merchants:dashboard", permanent=False)),
+    # Visitors land on what the portal offers; signed-in people are sent on to their dashboard.
+    path("", landing, name="landing"),
     path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/security/", include("accounts.web.urls")),

@@ -223,6 +223,27 @@
     var params = new URLSearchParams();
     Object.keys(body).forEach(function (name) { params.set(name, body[name]); });
     window.history.replaceState(null, "", window.location.pathname + "?" + params.toString());
+    followTerms(body);
+  }
+
+  // The page ends with "apply" (or "sign up to apply"): the link carries the terms on screen to the apply flow.
+  function followTerms(body) {
+    var next = document.getElementById("apply-next");
+    if (!next) {
+      return;
+    }
+    var terms = new URLSearchParams();
+    ["amount", "term", "repayment_method"].forEach(function (name) {
+      if (body[name]) {
+        terms.set(name, body[name]);
+      }
+    });
+    var applyUrl = next.dataset.applyPattern.replace(next.dataset.productPlaceholder, encodeURIComponent(body.product)) +
+      "?" + terms.toString();
+    next.querySelectorAll("[data-apply-link]").forEach(function (link) { link.href = applyUrl; });
+    next.querySelectorAll("[data-signup-link], [data-signin-link]").forEach(function (link) {
+      link.href = link.dataset.base + "?" + new URLSearchParams({ next: applyUrl }).toString();
+    });
   }
 
   function ask() {
