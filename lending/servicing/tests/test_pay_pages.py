@@ -166,3 +166,18 @@ def test_a_pending_deferral_shows_on_its_instalment(client, merchant_owner, merc
     row = re.search(r'data-number="1">(.*?)</tr>', content, flags=re.S).group(1)
     assert f"Deferral to {asked_for.isoformat()} asked for: an officer is deciding" in row
     assert "Defer this instalment" not in row
+
+
+def test_while_a_payment_is_pending_no_other_is_confirmed_or_asked(
+    client, merchant_owner, loan_in_arrears, django_capture_on_commit_callbacks
+):
+    client.force_login(merchant_owner)
+    due = loan_in_arrears.instalments.get(number=1).payment_due
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(client, loan_in_arrears, confirmed_amount=str(due))
+
+    response = pay(client, loan_in_arrears, choice="other", amount="100.00")
+
+    assert response.status_code == 409
+    assert 'id="collection-pending"' in response.content.decode()
+    assert CollectionRequest.objects.count() == 1

@@ -134,6 +134,11 @@ class RepaymentPayView(_OwnLoanMixin, View):
             return self._render(request, loan, form, status=400)
         data = form.cleaned_data
         keep = data.get("keep") or KEEP_TERM
+        pending = collection_open(loan=loan)
+        if pending is not None and pending.reference != f"web-{data['token']}":
+            # One collection at a time: the page says which one is still pending (no confirmation to show). The same
+            # form sent again (a double click) goes on, and the service answers it with the request already made.
+            return self._render(request, loan, form, status=409)
         try:
             # The amount this asks for, checked against what is owed; nothing is asked yet.
             amount = collectable_amount(
