@@ -1,12 +1,12 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.web.views import admin_login
-from core.web.views import healthz
+from core.web.views import healthz, landing
 from lending.servicing.admin.collections import collections_urls
+from lending.servicing.web.dashboard import BorrowingDashboardView
 from underwriting.admin.monitoring import monitoring_urls
 
 api_v1 = [
@@ -21,11 +21,14 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="merchants:dashboard", permanent=False)),
+    # Visitors land on what the portal offers; signed-in people are sent on to their dashboard.
+    path("", landing, name="landing"),
     path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/security/", include("accounts.web.urls")),
     path("accounts/", include("allauth.urls")),
+    # The dashboard with the merchant's borrowing: lending extends merchants' view (which cannot know about loans).
+    path("merchant/", BorrowingDashboardView.as_view()),
     path("merchant/", include("merchants.web.urls")),
     path("loans/", include("lending.urls")),
     # Staff sign in through allauth, so the second factor and the login throttles apply to them too.

@@ -6,6 +6,8 @@ notice and in a PDF is the same figure.
 
 from decimal import Decimal
 
+from django.utils import translation
+
 from core.money import to_fen
 
 EMPTY = "—"
@@ -26,6 +28,23 @@ def amount_plain(value: Decimal | str | int) -> str:
 def yuan(value: Decimal | str | int) -> str:
     """50000 -> "¥50,000.00": an amount inside a sentence, where the currency must be said."""
     return f"¥{amount(value)}"
+
+
+def money(value: Decimal | str | int | None) -> str:
+    """An amount in a sentence, the way the current language writes it: "¥50,000.00" in English,
+    "50,000.00 元" in Chinese; "—" for none. Pages, notices, emails and documents all write amounts this way."""
+    if value is None:
+        return EMPTY
+    if (translation.get_language() or "").startswith("zh"):
+        return f"{amount(value)} 元"
+    return f"¥{amount(value)}"
+
+
+def listing(items) -> str:
+    """Items of a list in a sentence, the way the current language separates them: "a, b, c" in English,
+    "a、b、c" in Chinese (the enumeration comma)."""
+    separator = "、" if (translation.get_language() or "").startswith("zh") else ", "
+    return separator.join(str(item) for item in items)
 
 
 def number(value: Decimal | str) -> str:

@@ -2,9 +2,9 @@ from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.core.internal.ratelimit import get_rates
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied, Throttled
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
@@ -53,12 +53,29 @@ class TokenObtainApi(APIView):
         token = serializers.CharField()
         expires = serializers.DateTimeField(help_text="After this the token is refused; ask for a new one.")
 
+    def get_authenticate_header(self, request) -> str:
+        # A 401 carries WWW-Authenticate (DRF turns one without it into a 403): the scheme the token is then used with.
+        return 'Token realm="api"'
+
     @extend_schema(
         summary="Obtain an API token",
         request=InputSerializer,
+        examples=[
+            OpenApiExample(
+                "A merchant's owner signs in",
+                value={"email": "owner@shenzhen-noodles.example", "password": "correct horse battery staple"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "The token, and when it stops working",
+                value={"token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b", "expires": "2027-01-02T10:15:00+08:00"},
+                response_only=True,
+            ),
+        ],
         responses={
             200: OutputSerializer,
-            400: OpenApiResponse(description="Email or password is not correct (the same answer for both)."),
+            400: OpenApiResponse(description="A field is missing or malformed; `fields` names it."),
+            401: OpenApiResponse(description="Email or password is not correct (the same answer for both)."),
             403: OpenApiResponse(description="The account's email address is not verified yet."),
             429: OpenApiResponse(description="Too many attempts; the Retry-After header says when to try again."),
         },
@@ -78,8 +95,9 @@ class TokenObtainApi(APIView):
                 raise
             raise Throttled(wait=_failed_login_lockout_seconds(), detail=exc.messages[0]) from exc
         if user is None or not user.is_active:
-            # One answer for an unknown email and a wrong password, so accounts cannot be discovered.
-            raise serializers.ValidationError({"non_field_errors": [_("Email or password is not correct.")]})
+            # One answer for an unknown email and a wrong password, so accounts cannot be discovered. Credentials
+            # that were not accepted are a 401, not a 400: nothing in the request's shape is wrong.
+            raise AuthenticationFailed(_("Email or password is not correct."), code="invalid_credentials")
         try:
             token = api_token_issue(user=user)
         except EmailNotVerifiedError as exc:

@@ -11,7 +11,7 @@ from accounts.tests.factories import DEFAULT_PASSWORD
 pytestmark = pytest.mark.django_db
 
 # Errors come in the API's one shape (core.api.exceptions).
-MISMATCH = {"code": "validation_error", "message": "Email or password is not correct.", "fields": {}}
+MISMATCH = {"code": "invalid_credentials", "message": "Email or password is not correct.", "fields": {}}
 LIMITS = {"login_failed": "10/m/ip,5/5m/key", "login": "30/m/ip", "signup": "20/m/ip", "confirm_email": "1/3m/key"}
 
 
@@ -42,11 +42,12 @@ def test_asking_twice_returns_the_same_token(api, partner_user):
     assert Token.objects.filter(user=partner_user).count() == 1
 
 
-def test_wrong_password_and_unknown_email_get_the_same_400_body(api, partner_user):
+def test_wrong_password_and_unknown_email_get_the_same_401_body(api, partner_user):
     wrong_password = obtain(api, partner_user.email, "not-the-password")
     unknown_email = obtain(api, "nobody@partner-bank.example", "not-the-password")
 
-    assert wrong_password.status_code == unknown_email.status_code == 400
+    assert wrong_password.status_code == unknown_email.status_code == 401
+    assert wrong_password["WWW-Authenticate"] == 'Token realm="api"'
     assert wrong_password.json() == unknown_email.json() == MISMATCH
     assert not Token.objects.exists()
 
@@ -67,7 +68,7 @@ def test_inactive_user_gets_no_token(api, partner_user):
 
     response = obtain(api, partner_user.email, DEFAULT_PASSWORD)
 
-    assert response.status_code == 400
+    assert response.status_code == 401
     assert response.json() == MISMATCH
 
 
@@ -105,7 +106,7 @@ def test_more_than_twenty_requests_a_minute_from_one_ip_get_429_with_retry_after
 @override_settings(ACCOUNT_RATE_LIMITS=LIMITS)
 def test_after_five_wrong_passwords_the_account_is_locked_on_the_api_too(api, partner_user):
     for n in range(5):
-        assert obtain(api, partner_user.email, f"guess-{n}", ip=f"198.51.100.{n + 1}").status_code == 400
+        assert obtain(api, partner_user.email, f"guess-{n}", ip=f"198.51.100.{n + 1}").status_code == 401
 
     response = obtain(api, partner_user.email, DEFAULT_PASSWORD, ip="198.51.100.77")
 

@@ -2,8 +2,13 @@
 
 ``fields`` maps each offending input field to its messages (empty when the error is not about a
 field). Domain errors raised by services are translated here, so views never format errors.
+
+A 400 always names the field it is about. A service's refusal that names no field is a business rule the request
+runs into (an application already in progress, no scorecard to decide with): that is a 409 with the rule's own
+code, never a 400 with nothing to correct.
 """
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -37,11 +42,20 @@ def _fields(detail) -> dict[str, list[str]]:
     return {name: _flatten(value) for name, value in detail.items() if name != "non_field_errors"}
 
 
+def _rule_code(exc: DjangoValidationError) -> str:
+    errors = exc.error_dict.get(NON_FIELD_ERRORS, []) if hasattr(exc, "error_dict") else exc.error_list
+    codes = {error.code for error in errors if error.code}
+    return codes.pop() if len(codes) == 1 else Conflict.default_code
+
+
 def _translate(exc):
     if isinstance(exc, DjangoValidationError):
-        return exceptions.ValidationError(
-            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        )
+        if not hasattr(exc, "error_dict"):
+            return Conflict(detail=" ".join(exc.messages), code=_rule_code(exc))
+        fields = {name: errors for name, errors in exc.message_dict.items() if name != NON_FIELD_ERRORS}
+        if not fields:
+            return Conflict(detail=" ".join(exc.message_dict[NON_FIELD_ERRORS]), code=_rule_code(exc))
+        return exceptions.ValidationError(exc.message_dict)
     if isinstance(exc, Http404):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):

@@ -26,6 +26,13 @@ class _DomainErrorApi(APIView):
         raise DjangoValidationError({"term": ["Allowed terms are 3, 6 and 12 months."]})
 
 
+class _RuleApi(APIView):
+    permission_classes = [AllowAny]
+
+    def post(self, request):
+        raise DjangoValidationError("You already have an application in progress.", code="too_many_open_applications")
+
+
 class _ConflictApi(APIView):
     permission_classes = [AllowAny]
 
@@ -37,6 +44,7 @@ urlpatterns = [
     path("validate/", _ValidatingApi.as_view()),
     path("domain/", _DomainErrorApi.as_view()),
     path("conflict/", _ConflictApi.as_view()),
+    path("rule/", _RuleApi.as_view()),
 ]
 
 
@@ -68,3 +76,14 @@ def test_unauthenticated_requests_get_the_same_shape(client, db):
     response = client.get("/api/v1/merchant/")
     assert response.status_code in (401, 403)
     assert set(response.json()) == {"code", "message", "fields"}
+
+
+def test_a_service_refusal_that_names_no_field_is_a_409_with_the_rules_code(client, settings):
+    settings.ROOT_URLCONF = __name__
+    response = client.post("/rule/", {}, content_type="application/json")
+    assert response.status_code == 409
+    assert response.json() == {
+        "code": "too_many_open_applications",
+        "message": "You already have an application in progress.",
+        "fields": {},
+    }

@@ -148,7 +148,8 @@ def test_an_unknown_charset_is_read_as_utf8_and_the_fields_checked(anonymous):
         REMOTE_ADDR="203.0.113.8",
     )
 
-    assert assert_error(response)["code"] == "validation_error"
+    # Read and checked: the fields are well formed, and the credentials are refused.
+    assert assert_error(response, status=401)["code"] == "invalid_credentials"
 
 
 def test_bytes_that_are_not_utf8_are_a_400(anonymous):

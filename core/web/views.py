@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from kombu import Connection
 
@@ -24,6 +25,13 @@ def _broker_ok() -> tuple[bool, str]:
     except Exception as exc:  # noqa: BLE001
         return False, type(exc).__name__
     return True, "reachable"
+
+
+def landing(request):
+    """The portal's front door: what it offers, for a visitor; signed-in people go straight to their own pages."""
+    if request.user.is_authenticated:
+        return redirect("merchants:dashboard")
+    return render(request, "core/landing.html")
 
 
 def not_found(request, exception=None):

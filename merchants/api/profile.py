@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import Role
+from merchants.api import examples
 from merchants.choices import Industry, KycState, Province
 from merchants.models import PROFILE_FIELDS, Merchant
 from merchants.selectors.merchants import merchant_kyc_checklist
@@ -86,7 +87,7 @@ class MerchantProfileApi(APIView):
             raise PermissionDenied(_("Only merchant owners have a business profile."))
         return merchant_get_or_create(owner=request.user)
 
-    @extend_schema(summary="Get my business profile", responses=OutputSerializer)
+    @extend_schema(summary="Get my business profile", responses=OutputSerializer, examples=[examples.MERCHANT])
     def get(self, request: Request) -> Response:
         merchant = self._merchant(request)
         return Response(self.OutputSerializer(merchant).data)
@@ -96,6 +97,7 @@ class MerchantProfileApi(APIView):
         description="Only while KYC is draft or rejected; send only the fields to change. 409 when locked.",
         request=InputSerializer,
         responses=OutputSerializer,
+        examples=[examples.MERCHANT_CHANGE, examples.MERCHANT_CHANGED],
     )
     def patch(self, request: Request) -> Response:
         merchant = self._merchant(request)

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from core.api.idempotency import IDEMPOTENCY_HEADER, IdempotentMixin
 from core.api.pagination import DefaultCursorPagination
 from core.api.permissions import IsPlatformFeed
+from merchants.api import examples
 from merchants.choices import SalesSource
 from merchants.models import Merchant, SalesDay
 from merchants.selectors.sales import sales_days_list
@@ -149,6 +150,7 @@ class SalesImportApi(IdempotentMixin, generics.ListAPIView):
             OpenApiParameter("source", OpenApiTypes.STR, enum=SalesSource.values, description="Only this source."),
         ],
         responses={200: DayOutputSerializer(many=True)},
+        examples=[examples.SALES_DAY],
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -164,6 +166,7 @@ class SalesImportApi(IdempotentMixin, generics.ListAPIView):
             "earlier version."
         ),
         request={"application/json": InputSerializer, "multipart/form-data": FileInputSerializer},
+        examples=[examples.SALES_DECLARE, examples.SALES_DECLARED],
         responses={
             201: OutputSerializer,
             200: OpenApiResponse(OutputSerializer, description="Nothing new: every day was already on file."),
@@ -252,6 +255,7 @@ class SalesFeedApi(IdempotentMixin, generics.GenericAPIView):
             "`Idempotency-Key` header."
         ),
         request=InputSerializer,
+        examples=[examples.FEED_BATCH, examples.FEED_WRITTEN],
         responses={
             201: OutputSerializer,
             200: OpenApiResponse(OutputSerializer, description="Nothing new: every day was already on file."),

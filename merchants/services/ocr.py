@@ -25,14 +25,26 @@ LANGUAGES = "chi_sim+eng"
 MAX_SIDE_PIXELS = 2000
 
 _CJK = r"\u3400-\u9fff\uf900-\ufaff"
-# Tesseract often puts spaces between Chinese characters ("名 称 杭 州"); they carry no meaning.
-_SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])")
-# \uff1a is the full-width colon that Chinese text uses.
-_NAME_LINE = re.compile("^(?:企业)?名\\s*称\\s*[:\uff1a]?\\s*(?P<value>.+)$")
+# Tesseract puts a single space between Chinese characters ("名 称 杭 州"); it carries no meaning. A run of two or
+# more spaces is the gap between a licence's columns, and is kept as the end of a value.
+_SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{_CJK}])[ \u3000](?=[{_CJK}])")
+_COLUMN_GAP = re.compile(r"\s{2,}")
+# The labels printed on a licence, in both its layouts (one line "名称：…", or a column of labels beside a column of
+# values). \uff1a is the full-width colon that Chinese text uses.
+_NAME_LABEL = re.compile("^(?:企业|市场主体|商户)?名\\s*称\\s*[:\uff1a]?\\s*")
+_OTHER_LABELS = re.compile(
+    "(?:统一社会信用代码|类型|法定代表人|负责人|经营者|经营范围|注册资本|成立日期|营业期限|住所|经营场所|登记机关|组成形式)"
+)
+# What a business's name ends with; the last resort when the name's label was not read.
+_NAME_ENDING = re.compile(
+    rf"[{_CJK}（）()]{{2,}}(?:有限责任公司|股份有限公司|有限公司|公司|商行|经营部|工作室|门市部|店|厂|中心)$"
+)
 _CODE_LABEL = re.compile(r"(?:统一)?社会信用代码|信用代码")
 _CODE_TOKEN = re.compile(r"[0-9A-Z]{18}")
 # The code's alphabet has no I, O, S, V or Z, so when OCR reads one of these it meant the look-alike digit.
 _OCR_LOOKALIKES = str.maketrans({"O": "0", "I": "1", "S": "5", "Z": "2"})
+# Lines after the code's label where the code may be printed (below it, on a two-column licence).
+_CODE_LINES_AFTER_LABEL = 2
 
 
 class OcrUnavailableError(Exception):
@@ -83,17 +95,10 @@ def licence_image_text(image_bytes: bytes) -> str:
 
 
 def licence_reading_from_text(text: str) -> LicenceReading:
-    """Find the 名称 (legal name) line and the 统一社会信用代码 (credit code) in OCR output."""
+    """Find the 名称 (legal name) and the 统一社会信用代码 (credit code) in OCR output, whether the licence prints
+    each label and its value on one line, or a column of labels beside a column of values."""
     lines = [_SPACE_BETWEEN_CJK.sub("", line).strip() for line in text.splitlines()]
     lines = [line for line in lines if line]
-
-    legal_name = ""
-    for line in lines:
-        match = _NAME_LINE.match(line)
-        if match:
-            legal_name = match.group("value").strip(" :\uff1a")
-            break
-
     credit_code = _credit_code_from_lines(lines)
     checks = False
     if credit_code:
@@ -102,24 +107,74 @@ def licence_reading_from_text(text: str) -> LicenceReading:
             checks = True
         except ValidationError:
             checks = False
-    return LicenceReading(legal_name=legal_name, credit_code=credit_code, credit_code_checks=checks)
+    return LicenceReading(legal_name=_legal_name_from_lines(lines), credit_code=credit_code, credit_code_checks=checks)
+
+
+def _value(text: str) -> str:
+    """A value up to the gap before the next column, or the next label if OCR closed the gap."""
+    value = _COLUMN_GAP.split(text.strip(" :\uff1a"), maxsplit=1)[0]
+    label = _OTHER_LABELS.search(value)
+    return (value[: label.start()] if label else value).strip(" :\uff1a")
+
+
+def _legal_name_from_lines(lines: list[str]) -> str:
+    for index, line in enumerate(lines):
+        label = _NAME_LABEL.match(line)
+        if not label:
+            continue
+        value = _value(line[label.end() :])
+        if value:
+            return value
+        # The label alone on its line: its value is printed (or read) on the next line that is not a label.
+        for following in lines[index + 1 : index + 3]:
+            if not _OTHER_LABELS.match(following):
+                return _value(following)
+    # No label was read: the first value that ends as a business's name does.
+    for line in lines:
+        for part in _COLUMN_GAP.split(line):
+            candidate = part.strip(" :\uff1a")
+            if _NAME_ENDING.search(candidate) and not _OTHER_LABELS.search(candidate):
+                return candidate
+    return ""
+
+
+def _code_candidates(text: str) -> list[str]:
+    cleaned = re.sub(r"[^0-9A-Z]", "", normalise_code(text).translate(_OCR_LOOKALIKES))
+    return [cleaned[start : start + 18] for start in range(len(cleaned) - 17)]
+
+
+def _checks(code: str) -> bool:
+    try:
+        validate_credit_code(code)
+    except ValidationError:
+        return False
+    return True
 
 
 def _credit_code_from_lines(lines: list[str]) -> str:
-    # Prefer the characters right after the label; otherwise any 18-character token on the licence.
+    """The code after its label (on the same line or the next ones), one whose check character adds up first;
+    otherwise any 18 characters that look like a code, flagged by the caller as not checking."""
+    near_label: list[str] = []
     for index, line in enumerate(lines):
         label = _CODE_LABEL.search(line)
         if not label:
             continue
-        following = line[label.end() :] + "".join(lines[index + 1 : index + 2])
-        candidate = normalise_code(re.sub(r"[^0-9A-Za-z]", "", following)).translate(_OCR_LOOKALIKES)
-        if len(candidate) >= 18:
-            return candidate[:18]
-    for line in lines:
-        token = _CODE_TOKEN.search(normalise_code(line).translate(_OCR_LOOKALIKES))
-        if token:
-            return token.group(0)
-    return ""
+        for text in [line[label.end() :], *lines[index + 1 : index + 1 + _CODE_LINES_AFTER_LABEL]]:
+            # Each line on its own: a code never runs from one line into another's noise.
+            for part in _COLUMN_GAP.split(text):
+                near_label.extend(_code_candidates(part))
+    everywhere = [
+        candidate for line in lines for part in _COLUMN_GAP.split(line) for candidate in _code_candidates(part)
+    ]
+    for candidates in (near_label, everywhere):
+        for candidate in candidates:
+            if _checks(candidate):
+                return candidate
+    for candidates in (near_label, everywhere):
+        for candidate in candidates:
+            if _CODE_TOKEN.fullmatch(candidate) and candidate[0].isdigit():
+                return candidate
+    return near_label[0] if near_label else ""
 
 
 def licence_read(image_bytes: bytes) -> LicenceReading:

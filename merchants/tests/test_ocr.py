@@ -18,6 +18,48 @@ def test_generated_licence_yields_its_name_and_credit_code():
     assert reading.legal_name == "杭州甲商贸有限公司"
 
 
+def test_a_licence_with_a_column_of_labels_beside_its_values_yields_the_name_and_the_code():
+    # The current national layout: the code in the top corner, "名　　称" in a column of labels, and a second pair
+    # of columns to the right that OCR reads on the same line as the name.
+    reading = licence_read(licence_png(layout="columns"))
+
+    assert reading.legal_name == "杭州甲商贸有限公司"
+    assert reading.credit_code == "91330100799655058B"
+    assert reading.credit_code_checks is True
+
+
+def test_a_licence_with_each_label_and_value_on_one_line_yields_the_name_and_the_code():
+    reading = licence_read(
+        licence_png(legal_name="苏州乙餐饮管理有限公司", credit_code="9144030071526726XG", layout="colon")
+    )
+
+    assert reading.legal_name == "苏州乙餐饮管理有限公司"
+    assert reading.credit_code == "9144030071526726XG"
+    assert reading.credit_code_checks is True
+
+
+def test_a_name_read_below_its_label_is_found():
+    reading = licence_reading_from_text("名\u3000\u3000称\n杭州甲商贸有限公司\n类\u3000\u3000型\n有限责任公司\n")
+
+    assert reading.legal_name == "杭州甲商贸有限公司"
+
+
+def test_a_name_whose_label_was_not_read_is_found_by_how_it_ends():
+    reading = licence_reading_from_text("BERRA KE\n杭州甲商贸有限公司      注册资本 伍拾万元整\n")
+
+    assert reading.legal_name == "杭州甲商贸有限公司"
+
+
+def test_a_code_is_not_taken_from_the_noise_beside_its_label():
+    # OCR read a smudge after the label; the code is on the next line, with the title's ink beside it.
+    reading = licence_reading_from_text(
+        "统一社会信用代码           ==     Pz]\n91330100799655058B            = 业执照\n"
+    )
+
+    assert reading.credit_code == "91330100799655058B"
+    assert reading.credit_code_checks is True
+
+
 def test_large_phone_photo_is_scaled_down_and_still_read():
     # A 4200 px wide photo is scaled to 2000 px before OCR; the text must stay legible.
     with Image.open(io.BytesIO(licence_png(credit_code="9144030071526726XG"))) as small:

@@ -5,6 +5,9 @@
  * quote" submits by GET and the server renders the same quote. Requests are debounced, and a stale answer never
  * overwrites a newer one; field errors come from the API's `fields` and go under the field they name.
  *
+ * As the amount is typed, an amount above what the merchant can borrow now (the credit line on the page) is flagged
+ * under the field with what happens to it; the server renders the same message without this script.
+ *
  * Screen 3 (#confirm-form): the submit button is disabled once pressed. A second click would do no harm (the
  * form's token names one application), but the merchant should see that the first one is on its way.
  */
@@ -26,7 +29,6 @@
     return;
   }
   var page = document.getElementById("apply") ? document : form;
-  var grouping = (document.documentElement.lang || "").indexOf("zh") !== 0;
   var DEBOUNCE_MS = 300;
   var FIELDS = ["amount", "term", "repayment_method"];
   var timer = null;
@@ -36,13 +38,13 @@
     return form.elements.namedItem(name);
   }
 
-  // Amounts arrive as strings ("53309.27"); shown as the server shows them: grouped in English, plain in Chinese.
+  // Amounts arrive as strings ("53309.27"); shown as the server shows them: thousands grouped, in both languages.
   function money(text) {
     if (text === null || text === undefined) {
       return "-";
     }
     var parts = String(text).split(".");
-    var whole = grouping ? parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, ",") : parts[0];
+    var whole = parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, ",");
     return parts.length > 1 ? whole + "." + parts[1] : whole;
   }
 
@@ -118,8 +120,14 @@
     setShown(true);
   }
 
+  // People type "50,000" or "50 000"; the API takes "50000" (it refuses separators from programs), so the page
+  // sends what was meant.
+  function typedAmount(text) {
+    return String(text).replace(/[,，\s]/g, "");
+  }
+
   function requestBody() {
-    var body = { product: form.dataset.product, amount: control("amount").value.trim() };
+    var body = { product: form.dataset.product, amount: typedAmount(control("amount").value) };
     if (control("term")) {
       body.term = control("term").value;
     }
@@ -188,6 +196,32 @@
       });
   }
 
+  // Amounts compared in whole fen (BigInt), never as binary floating point.
+  var aboveLine = form.querySelector("[data-above-line]");
+
+  function fen(text) {
+    var match = /^\s*(\d{1,13})(?:\.(\d{1,2}))?\s*$/.exec(text || "");
+    if (!match) {
+      return null;
+    }
+    return BigInt(match[1]) * BigInt(100) + BigInt((match[2] || "").padEnd(2, "0"));
+  }
+
+  function flagAboveLine() {
+    if (!aboveLine || !window.BigInt || !form.dataset.lineAvailable || !form.dataset.textAboveLine) {
+      return;
+    }
+    var amount = fen(typedAmount(control("amount").value));
+    var line = fen(form.dataset.lineAvailable);
+    var above = amount !== null && line !== null && amount > line;
+    aboveLine.hidden = !above;
+    if (above) {
+      var cents = String(amount % BigInt(100)).padStart(2, "0");
+      var shown = form.dataset.moneyPattern.replace("{}", money(String(amount / BigInt(100)) + "." + cents));
+      aboveLine.textContent = form.dataset.textAboveLine.split("{amount}").join(shown);
+    }
+  }
+
   function askSoon() {
     window.clearTimeout(timer);
     timer = window.setTimeout(ask, DEBOUNCE_MS);
@@ -195,6 +229,7 @@
 
   form.addEventListener("change", askSoon);
   form.addEventListener("input", askSoon);
+  form.addEventListener("input", flagAboveLine);
   var update = form.querySelector("[data-update]");
   if (update) {
     update.addEventListener("click", function (event) {

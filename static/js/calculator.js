@@ -18,7 +18,6 @@
     products[product.code] = product;
   });
   var page = form.closest(".calculator") || document;
-  var grouping = (document.documentElement.lang || "").indexOf("zh") !== 0;
   var DEBOUNCE_MS = 300;
   var timer = null;
   var inFlight = null;
@@ -32,16 +31,14 @@
     return products[control("product").value];
   }
 
-  // Amounts arrive as strings ("53309.27"); shown as the server shows them: grouped in English, plain in Chinese.
+  // Amounts arrive as strings ("53309.27"); shown as the server shows them: thousands grouped, in both languages.
   function money(text) {
     if (text === null || text === undefined) {
       return "-";
     }
     var parts = String(text).split(".");
     var whole = parts[0];
-    if (grouping) {
-      whole = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-    }
+    whole = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
     return parts.length > 1 ? whole + "." + parts[1] : whole;
   }
 
@@ -197,9 +194,15 @@
     setShown(true, Boolean(quote.sales_share));
   }
 
+  // People type "50,000" or "50 000"; the API takes "50000" (it refuses separators from programs), so the page
+  // sends what was meant.
+  function typedAmount(text) {
+    return String(text).replace(/[,，\s]/g, "");
+  }
+
   function requestBody() {
     var product = currentProduct();
-    var body = { product: control("product").value, amount: control("amount").value.trim() };
+    var body = { product: control("product").value, amount: typedAmount(control("amount").value) };
     if (product && !product.is_sales_share) {
       body.term = control("term").value;
     }
@@ -210,7 +213,7 @@
       body.start_date = control("start_date").value;
     }
     if (product && product.is_sales_share) {
-      body.average_daily_sales = control("average_daily_sales").value.trim();
+      body.average_daily_sales = typedAmount(control("average_daily_sales").value);
     }
     return body;
   }
@@ -220,6 +223,27 @@
     var params = new URLSearchParams();
     Object.keys(body).forEach(function (name) { params.set(name, body[name]); });
     window.history.replaceState(null, "", window.location.pathname + "?" + params.toString());
+    followTerms(body);
+  }
+
+  // The page ends with "apply" (or "sign up to apply"): the link carries the terms on screen to the apply flow.
+  function followTerms(body) {
+    var next = document.getElementById("apply-next");
+    if (!next) {
+      return;
+    }
+    var terms = new URLSearchParams();
+    ["amount", "term", "repayment_method"].forEach(function (name) {
+      if (body[name]) {
+        terms.set(name, body[name]);
+      }
+    });
+    var applyUrl = next.dataset.applyPattern.replace(next.dataset.productPlaceholder, encodeURIComponent(body.product)) +
+      "?" + terms.toString();
+    next.querySelectorAll("[data-apply-link]").forEach(function (link) { link.href = applyUrl; });
+    next.querySelectorAll("[data-signup-link], [data-signin-link]").forEach(function (link) {
+      link.href = link.dataset.base + "?" + new URLSearchParams({ next: applyUrl }).toString();
+    });
   }
 
   function ask() {

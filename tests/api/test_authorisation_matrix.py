@@ -107,7 +107,7 @@ SUBMIT_STATUS = 200
 MATRIX: dict[str, Row] = {
     "auth_token_create": Row(
         # Everyone with an account may exchange its own password for a token; anonymous sends no account.
-        expect=_everyone(200, anonymous=400, platform_feed=400),  # the feed has no password to exchange
+        expect=_everyone(200, anonymous=401, platform_feed=401),  # the feed has no password to exchange
         body=lambda personas, me: {"email": me.email or "nobody@example.com", "password": DEFAULT_PASSWORD},
     ),
     "auth_token_revoke_destroy": Row(expect=_everyone(204, anonymous=401)),
@@ -139,8 +139,8 @@ MATRIX: dict[str, Row] = {
     # test_applications_of_another_merchant_are_not_found below.
     "applications_list": Row(expect=_merchants_only(200), shows_own=True),
     "applications_create": Row(
-        # The matrix merchants have not passed KYC: they are told so, naming the rule (400), and nothing is made.
-        expect=_merchants_only(400),
+        # The matrix merchants have not passed KYC: the rule refuses it (409, with its code), and nothing is made.
+        expect=_merchants_only(409),
         body=lambda personas, me: {"product": PRODUCT_CODE, "amount": "20000.00", "term": 12},
     ),
     "applications_retrieve": Row(expect=_merchants_only(200), path_params=_own_application, shows_own=True),

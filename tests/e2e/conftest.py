@@ -33,11 +33,12 @@ def browser():
 
 @pytest.fixture
 def new_page(browser, request):
-    """Open a fresh browser context (its own cookies) per persona; screenshots go to test-artifacts/."""
+    """Open a fresh browser context (its own cookies) per persona, on a desktop screen unless a width is given
+    (390 is a phone's); screenshots go to test-artifacts/."""
     contexts = []
 
-    def _open(locale: str = "en-US"):
-        context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+    def _open(locale: str = "en-US", width: int = 1280, height: int = 900):
+        context = browser.new_context(locale=locale, viewport={"width": width, "height": height})
         context.set_default_timeout(15_000)
         contexts.append(context)
         return context.new_page()

@@ -13,9 +13,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.fields import AmountField
 from core.api.filters import choice_filter
 from core.api.pagination import DefaultCursorPagination
 from core.api.throttling import ScopedUserRateThrottle
+from lending.catalogue.api import examples
 from lending.catalogue.models import (
     INDICATIVE_GRADE,
     DayCountChoice,
@@ -168,7 +170,11 @@ class ProductListApi(generics.ListAPIView):
     def get_queryset(self):
         return products_active()
 
-    @extend_schema(summary="List the loan products on offer", description="Public: no sign-in needed.")
+    @extend_schema(
+        summary="List the loan products on offer",
+        description="Public: no sign-in needed.",
+        examples=[examples.PRODUCT_OFFERED],
+    )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -180,6 +186,7 @@ class ProductDetailApi(APIView):
         summary="Get one loan product",
         description="Public. A product that is not offered (unknown or withdrawn) answers 404.",
         responses={200: ProductOutputSerializer, 404: OpenApiResponse(description="No such product on offer.")},
+        examples=[examples.PRODUCT_OFFERED],
     )
     def get(self, request: Request, code: str) -> Response:
         product = get_object_or_404(products_active(), code=code)
@@ -204,7 +211,7 @@ class QuoteCreateApi(APIView):
         # Text rather than number fields: the quote service checks each value against the product, so that a
         # bad value gets a message naming the product's own range, whatever was wrong with it.
         product = serializers.CharField(max_length=40, help_text="The product's code, from GET /api/v1/products/.")
-        amount = serializers.CharField(max_length=32, help_text='Yuan, up to two decimals, e.g. "50000.00".')
+        amount = AmountField(help_text='Yuan as a string, a dot before the fen, e.g. "50000.00".')
         term = _TermField(
             max_length=9,
             required=False,
@@ -223,8 +230,7 @@ class QuoteCreateApi(APIView):
             allow_blank=True,
             help_text="One of the product's repayment_methods; its standard method when left out.",
         )
-        average_daily_sales = serializers.CharField(
-            max_length=32,
+        average_daily_sales = AmountField(
             required=False,
             allow_null=True,
             allow_blank=True,
@@ -298,6 +304,7 @@ class QuoteCreateApi(APIView):
         ),
         request=InputSerializer,
         responses={200: OutputSerializer},
+        examples=[examples.QUOTE_REQUEST, examples.QUOTE_ANSWER],
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)

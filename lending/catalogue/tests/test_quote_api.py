@@ -481,3 +481,11 @@ def test_the_quote_in_chinese_states_the_day_count(api):
 
     assert "按实际天数" in body["day_count_statement"]
     assert "精算法" in body["apr_method_statement"]
+
+
+@pytest.mark.parametrize("amount", ["50,000", "50，000", "50 000", "50000,00", 50000, 50000.0])
+def test_an_amount_with_a_thousands_separator_or_as_a_json_number_is_refused_naming_it(api, amount):
+    response = api.post("/api/v1/quotes/", {"product": "operating-loan", "amount": amount, "term": "12"}, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["amount"]

@@ -5,6 +5,8 @@ The page works without JavaScript (the form submits by GET and the quote is rend
 """
 
 from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.generic import TemplateView
 
 from lending.catalogue.models import INDICATIVE_GRADE, LoanProduct, RepaymentMethodChoice, TermUnitChoice
@@ -41,6 +43,26 @@ def _product_for_script(product: LoanProduct) -> dict:
     }
 
 
+APPLY_PLACEHOLDER = "__product__"
+
+
+def _apply_links(form: CalculatorForm, *, user) -> dict:
+    """Where the page ends: apply on these terms (a merchant), or sign up first and then apply (a visitor).
+
+    The terms travel to the apply flow's amount screen; the page's script keeps the links in step with the form.
+    """
+    terms = {name: form.data.get(name, "") for name in ("amount", "term", "repayment_method") if form.data.get(name)}
+    product = form.selected_product
+    apply_url = f"{reverse('lending:apply-terms', args=[product.code])}?{urlencode(terms)}" if product else ""
+    return {
+        "apply_url": apply_url,
+        "apply_pattern": reverse("lending:apply-terms", args=[APPLY_PLACEHOLDER]),
+        "signup_url": f"{reverse('account_signup')}?{urlencode({'next': apply_url})}",
+        "signin_url": f"{reverse('account_login')}?{urlencode({'next': apply_url})}",
+        "show_apply": getattr(user, "is_authenticated", False) and not user.is_staff,
+    }
+
+
 class CalculatorView(TemplateView):
     template_name = "lending/calculator.html"
 
@@ -52,7 +74,11 @@ class CalculatorView(TemplateView):
             return context
         asked = any(name in self.request.GET for name in CalculatorForm.base_fields)
         # A first visit shows a typical loan on the first product rather than an empty page.
-        form = CalculatorForm(data=self.request.GET if asked else self._opening(products[0]), products=products)
+        # The landing page's teaser asks an amount only: the rest starts from the first product's typical loan.
+        data = {**self._opening(products[0]), **self.request.GET.dict()} if asked else self._opening(products[0])
+        if "product" in self.request.GET:
+            data = self.request.GET
+        form = CalculatorForm(data=data, products=products)
         priced = grades = None
         if form.is_valid():
             request = form.quote_request()
@@ -62,6 +88,7 @@ class CalculatorView(TemplateView):
             except ValidationError as exc:
                 form.add_error(None, exc)
         context.update(
+            **_apply_links(form, user=self.request.user),
             form=form,
             product=form.selected_product,
             quote=priced,

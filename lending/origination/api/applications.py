@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.exceptions import Conflict
+from core.api.fields import AmountField, StrictBooleanField
 from core.api.filters import states_filter
 from core.api.idempotency import IdempotentMixin
 from core.api.pagination import DefaultCursorPagination
@@ -24,6 +25,7 @@ from core.api.permissions import IsMerchantOwner, get_owned_object_or_404
 from core.api.throttling import APPLICATIONS_THROTTLES
 from lending.catalogue.models import RepaymentMethodChoice
 from lending.catalogue.services.products import product_by_code
+from lending.origination.api import examples
 from lending.origination.models import ApplicationState, LoanApplication
 from lending.origination.selectors.applications import applications_for_owner
 from lending.origination.services.applications import (
@@ -240,7 +242,7 @@ class ApplicationListCreateApi(IdempotentMixin, ApplicationConflictMixin, generi
         # Text rather than number fields: the service checks each value against the product, so a bad value gets a
         # message naming the product's own range, as the quote endpoint gives it.
         product = serializers.CharField(max_length=40, help_text="The product's code, from GET /api/v1/products/.")
-        amount = serializers.CharField(max_length=32, help_text='Yuan, up to two decimals, e.g. "50000.00".')
+        amount = AmountField(help_text='Yuan as a string, a dot before the fen, e.g. "50000.00".')
         term = serializers.CharField(
             max_length=9,
             required=False,
@@ -256,7 +258,7 @@ class ApplicationListCreateApi(IdempotentMixin, ApplicationConflictMixin, generi
             allow_blank=True,
             help_text="One of the product's repayment_methods; its standard method when left out.",
         )
-        submit = serializers.BooleanField(
+        submit = StrictBooleanField(
             required=False,
             default=False,
             help_text="true: submit at once and answer with the decision, in one request (nothing is kept when "
@@ -274,6 +276,7 @@ class ApplicationListCreateApi(IdempotentMixin, ApplicationConflictMixin, generi
         description="Newest first, in cursor pages (50 a page, `page_size` up to 200), filtered by state, product "
         "and when they were made.",
         responses={200: ApplicationSerializer(many=True), 403: _NO_MERCHANT},
+        examples=[examples.APPLICATION_APPROVED],
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
@@ -293,6 +296,12 @@ class ApplicationListCreateApi(IdempotentMixin, ApplicationConflictMixin, generi
         ),
         request=InputSerializer,
         responses={201: ApplicationSerializer, 403: _NO_MERCHANT},
+        examples=[
+            *examples.APPLY_REQUESTS,
+            examples.APPLICATION_APPROVED,
+            examples.APPLICATION_REFERRED,
+            examples.APPLICATION_DRAFT,
+        ],
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
@@ -317,6 +326,7 @@ class ApplicationDetailApi(APIView):
     @extend_schema(
         summary="Get one application, with its decision and offer",
         responses={200: ApplicationSerializer, 403: _NO_MERCHANT, 404: _NOT_YOURS},
+        examples=[examples.APPLICATION_APPROVED, examples.APPLICATION_REFERRED],
     )
     def get(self, request: Request, pk: int) -> Response:
         return Response(_APPLICATION.to_representation(_owned(request, pk)))
@@ -336,6 +346,7 @@ class ApplicationSubmitApi(IdempotentMixin, ApplicationConflictMixin, APIView):
         ),
         request=None,
         responses={200: ApplicationSerializer, 403: _NO_MERCHANT, 404: _NOT_YOURS},
+        examples=[examples.APPLICATION_APPROVED, examples.APPLICATION_REFERRED],
     )
     def post(self, request: Request, pk: int) -> Response:
         # Ownership only (404 for another's): the service locks and reads the application itself.
@@ -355,6 +366,7 @@ class ApplicationAcceptApi(IdempotentMixin, ApplicationConflictMixin, APIView):
         ),
         request=None,
         responses={200: ApplicationSerializer, 403: _NO_MERCHANT, 404: _NOT_YOURS},
+        examples=[examples.APPLICATION_ACCEPTED],
     )
     def post(self, request: Request, pk: int) -> Response:
         return _answer(application_accept(application=_owned(request, pk), by=request.user))
@@ -373,6 +385,7 @@ class ApplicationWithdrawApi(IdempotentMixin, ApplicationConflictMixin, APIView)
         description="Possible until the contract is ready (draft, submitted, approved or accepted); otherwise 409.",
         request=InputSerializer,
         responses={200: ApplicationSerializer, 403: _NO_MERCHANT, 404: _NOT_YOURS},
+        examples=[examples.WITHDRAW_REQUEST, examples.APPLICATION_WITHDRAWN],
     )
     def post(self, request: Request, pk: int) -> Response:
         data = self.InputSerializer(data=request.data)

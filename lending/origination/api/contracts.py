@@ -11,8 +11,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.exceptions import Conflict
+from core.api.fields import StrictBooleanField
 from core.api.idempotency import IdempotentMixin
 from core.api.permissions import IsMerchantOwner, get_owned_object_or_404
+from lending.origination.api import examples
 from lending.origination.api.applications import ApplicationConflictMixin, ApplicationSerializer
 from lending.origination.models import ApplicationState, Contract, LoanApplication
 from lending.origination.services.contracts import (
@@ -87,7 +89,7 @@ class ApplicationSignApi(IdempotentMixin, ApplicationConflictMixin, APIView):
         password = serializers.CharField(
             trim_whitespace=False, write_only=True, help_text="The account's password, to confirm it is the owner."
         )
-        consent = serializers.BooleanField(
+        consent = StrictBooleanField(
             help_text="true: the merchant has read the contract and agrees to its terms (the consent text version "
             "in force is recorded)."
         )
@@ -110,6 +112,7 @@ class ApplicationSignApi(IdempotentMixin, ApplicationConflictMixin, APIView):
         operation_id="applications_sign",
         summary="Sign the application's contract",
         request=InputSerializer,
+        examples=[examples.SIGN_REQUEST, examples.APPLICATION_SIGNED],
         responses={
             200: OutputSerializer,
             409: OpenApiResponse(

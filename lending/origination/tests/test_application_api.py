@@ -168,11 +168,43 @@ def test_applying_with_submit_declined_lists_the_reasons(api, loan_products, dec
     assert {reason["kind"] for reason in body["decline_reasons"]} >= {"hint"}
 
 
-def test_a_submit_flag_that_is_not_a_boolean_is_named(api, loan_products, decisions_approve):
-    response = create(api, submit="maybe")
+@pytest.mark.parametrize("flag", ["maybe", "yes", "true", "1", 1])
+def test_a_submit_flag_that_is_not_a_json_boolean_is_refused_and_decides_nothing(
+    api, loan_products, decisions_approve, flag
+):
+    response = create(api, submit=flag)
 
     assert response.status_code == 400
-    assert response.json()["fields"]["submit"] == ["Must be a valid boolean."]
+    assert response.json()["fields"]["submit"] == ["Must be true or false: a JSON boolean, not text or a number."]
+    assert not LoanApplication.objects.exists()
+    assert not Decision.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        (
+            "50,000",
+            'Write the amount without thousands separators or spaces, with a dot before the fen, such as "50000.00".',
+        ),
+        (
+            "50 000.00",
+            'Write the amount without thousands separators or spaces, with a dot before the fen, such as "50000.00".',
+        ),
+        (
+            "50000,00",
+            'Write the amount without thousands separators or spaces, with a dot before the fen, such as "50000.00".',
+        ),
+        (50000, 'Send the amount as a string, such as "50000.00": a JSON number can lose digits on the way.'),
+    ],
+)
+def test_an_amount_that_is_not_a_decimal_string_with_a_dot_is_refused_naming_the_field(
+    api, loan_products, decisions_approve, amount, message
+):
+    response = create(api, amount=amount, submit=True)
+
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"amount": [message]}
     assert not LoanApplication.objects.exists()
 
 
@@ -201,7 +233,10 @@ def test_applying_with_submit_counts_the_application_in_progress(api, loan_produ
 
     response = create(api, submit=True)
 
-    assert response.status_code == 400
+    # A business rule, not a field to correct: 409 with the rule's code.
+    assert response.status_code == 409
+    assert response.json()["code"] == "too_many_open_applications"
+    assert response.json()["fields"] == {}
     assert "You already have an application in progress" in response.json()["message"]
     assert LoanApplication.objects.count() == 1
 

@@ -62,7 +62,7 @@ def test_screen_one_lists_every_product_with_its_bounds_and_indicative_apr(owner
     page = text(response)
     for name in ("Short-term working capital", "Merchant operating loan", "Instalment loan", "Sales-share advance"):
         assert name in page
-    assert "10,000.00 – 500,000.00 yuan" in page
+    assert "¥10,000.00 – ¥500,000.00" in page
     assert "Indicative APR" in page
     assert reverse("lending:apply-terms", args=["operating-loan"]) in response.content.decode()
 
@@ -117,7 +117,7 @@ def test_screen_three_summarises_the_loan_with_schedule_apr_and_a_form_token(own
     page = text(response)
     assert "You are applying for" in page
     assert "Merchant operating loan" in page
-    assert "20,000.00 yuan" in page
+    assert "¥20,000.00" in page
     assert "12 months" in page
     assert "Equal instalments" in page
     assert "Annual percentage rate (APR)" in page
@@ -234,7 +234,7 @@ def test_accepting_on_the_page_moves_to_the_contract(
     assert approved_application.state == "accepted"
     assert len(callbacks) == 1  # the contract task, after commit
     page = text(response)
-    assert "Offer accepted. Your contract is being prepared" in page
+    assert "Offer accepted." in page
     assert "Your contract is being prepared" in page
 
 

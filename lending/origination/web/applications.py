@@ -25,6 +25,8 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
+from core.formatting import money
+from core.i18n import in_current_language
 from core.services.notices import notices_mark_read
 from lending.catalogue.models import INDICATIVE_GRADE, LoanProduct, RepaymentMethodChoice, TermUnitChoice
 from lending.catalogue.selectors.products import product_active_get, products_active
@@ -47,7 +49,11 @@ from lending.origination.services.applications import (
     application_withdraw,
     max_open_applications,
 )
+from lending.origination.web.credit_line import above_line_message
 from lending.origination.web.forms import ApplicationConfirmForm, ApplicationTermsForm, ApplicationWithdrawForm
+from lending.servicing.selectors.loans import loan_paid_out
+from lending.servicing.selectors.overview import CreditLine, merchant_credit_line
+from lending.servicing.web.loans import payout_status
 from merchants.choices import KycState
 from merchants.services.sales import merchant_for_user
 
@@ -75,12 +81,20 @@ class ApplyGateMixin(MerchantOwnerMixin):
         in_progress = None
         if applications_in_progress_count(merchant=self.merchant) >= max_open_applications():
             in_progress = application_in_progress_for_merchant(merchant=self.merchant)
+        verified = self.merchant.kyc_state == KycState.VERIFIED
         return {
             "merchant": self.merchant,
-            "is_verified": self.merchant.kyc_state == KycState.VERIFIED,
+            "is_verified": verified,
             "kyc_state_label": self.merchant.get_kyc_state_display(),
             "in_progress": in_progress,
+            "credit_line": self.credit_line() if verified else None,
         }
+
+    def credit_line(self) -> CreditLine:
+        """The merchant's line as the dashboard states it (worked out once per request)."""
+        if not hasattr(self, "_credit_line"):
+            self._credit_line = merchant_credit_line(merchant=self.merchant, on=timezone.localdate())
+        return self._credit_line
 
 
 def _product_or_404(code: str) -> LoanProduct:
@@ -139,11 +153,17 @@ class ApplyTermsView(ApplyGateMixin, TemplateView):
         form = ApplicationTermsForm(data=self.request.GET if asked else _opening(product), product=product)
         priced = _quote_or_errors(form=form, merchant=self.merchant, product=product)
         sales = merchant_average_daily_sales(merchant=self.merchant) if product.is_sales_share else None
+        gate = self.gate()
+        line = gate["credit_line"]
         context.update(
-            self.gate(),
+            gate,
             product=product,
             form=form,
             quote=priced,
+            above_line=above_line_message(line=line, amount=form.data.get("amount", "")),
+            # For the page's script, which says the same as the amount is typed.
+            above_line_text=above_line_message(line=line, amount="{amount}"),
+            money_pattern=money(0).replace("0.00", "{}"),
             average_daily_sales=sales,
             indicative_grade=INDICATIVE_GRADE,
             term_unit_label=TermUnitChoice(product.term_unit).label,
@@ -212,8 +232,10 @@ class ApplyConfirmView(ApplyGateMixin, TemplateView):
 
     def _context(self, *, product, form, quote, terms: ApplicationTermsForm) -> dict:
         query = terms.as_query() if terms.is_valid() else {}
+        gate = self.gate()
         return {
-            **self.gate(),
+            **gate,
+            "above_line": above_line_message(line=gate["credit_line"], amount=quote.amount) if quote else "",
             "view": self,
             "product": product,
             "form": form,
@@ -265,6 +287,7 @@ class ApplicationDetailView(MerchantOwnerMixin, TemplateView):
         reasons = _localised(application.decline_reasons)
         decision = application.decision
         loan, first_due = loan_for_application(application=application)
+        disbursement = loan_paid_out(loan) if loan is not None else None
         context.update(
             application=application,
             S=S,
@@ -283,9 +306,27 @@ class ApplicationDetailView(MerchantOwnerMixin, TemplateView):
             withdraw_form=ApplicationWithdrawForm(),
             loan=loan,
             first_due_date=first_due,
+            payout_status=payout_status(disbursement),
+            disbursement=disbursement,
             term_unit_label=TermUnitChoice(application.product.term_unit).label,
+            **_decision_line(application),
         )
         return context
+
+
+def _decision_line(application: LoanApplication) -> dict:
+    """The decision's credit line beside the line the dashboard states, and why they differ, if they do."""
+    decision = application.decision
+    if decision is None or application.state not in (S.APPROVED, S.REFERRED, S.DECLINED):
+        return {"decision_line": None}
+    line = merchant_credit_line(merchant=application.merchant, on=timezone.localdate(), explain=False)
+    snapshot = decision.snapshot or {}
+    return {
+        "decision_line": decision.credit_line,
+        "line_available": line.available,
+        "line_multiple": (snapshot.get("request") or {}).get("line_multiple", ""),
+        "line_capped_by_product": (snapshot.get("credit_line") or {}).get("binding") == "product",
+    }
 
 
 def _schedule_lines(stored_quote: dict | None) -> list[dict]:
@@ -312,9 +353,9 @@ class ApplicationAcceptView(MerchantOwnerMixin, View):
         except ApplicationConflict as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(
-                request, _("Offer accepted. Your contract is being prepared; it will be ready to sign here.")
-            )
+            # Only what was done: the contract is prepared by a task that may run before or after the next page
+            # loads, and that page says where it stands (being prepared, or ready to sign), so nothing contradicts it.
+            messages.success(request, _("Offer accepted."))
         return redirect("lending:application-detail", pk=application.pk)
 
 
@@ -339,7 +380,12 @@ class NoticeListView(LoginRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["notices"] = list(notices_for_user(user=self.request.user)[:100])
+        notices = list(notices_for_user(user=self.request.user)[:100])
+        # Each notice is stored as it was written; it is read in the language the reader has now.
+        context["notices"] = [
+            {"notice": notice, "title": in_current_language(notice.title), "body": in_current_language(notice.body)}
+            for notice in notices
+        ]
         return context
 
     def post(self, request):

@@ -130,7 +130,9 @@ class ContractSignView(LoginRequiredMixin, View):
         except ApplicationConflict as exc:
             messages.error(request, exc.message)
             return redirect("lending:contract-sign", pk=application.pk)
-        messages.success(request, _("You have signed your loan contract. We are now paying out your loan."))
+        # Only what was done: what follows (paid out at once, or a second officer's check first) is decided by the
+        # funding task, and the application's page says where it stands.
+        messages.success(request, _("You have signed your loan contract."))
         # The application's page shows what happens next: the payout, then the loan and its first due date.
         return redirect("lending:application-detail", pk=application.pk)
 

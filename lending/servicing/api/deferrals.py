@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from core.api.idempotency import IdempotentMixin
 from core.api.pagination import DefaultCursorPagination
+from lending.servicing.api import examples
 from lending.servicing.models import DeferralRequest, Loan
 from lending.servicing.selectors.repayments import loan_for_owner
 from lending.servicing.services.collections import deferral_request
@@ -63,6 +64,7 @@ class LoanDeferralRequestsApi(IdempotentMixin, APIView):
 
     @extend_schema(
         summary="List a loan's deferral requests, newest first",
+        examples=[examples.DEFERRALS],
         responses={200: DeferralRequestPageSerializer, 404: OpenApiResponse(description="No such loan of yours.")},
     )
     def get(self, request: Request, pk: int) -> Response:
@@ -74,6 +76,7 @@ class LoanDeferralRequestsApi(IdempotentMixin, APIView):
 
     @extend_schema(
         summary="Ask to defer one instalment (an officer decides)",
+        examples=[examples.DEFERRAL_REQUEST, examples.DEFERRAL_ASKED],
         description="One unpaid, not yet overdue instalment of an up-to-date loan, by at most 30 days and before the "
         "next instalment's due date; one approved deferral per loan. The amount due does not change.",
         request=InputSerializer,

@@ -18,6 +18,7 @@ from core.api.pagination import DefaultCursorPagination
 from core.api.permissions import IsMerchantOwner
 from core.formatting import masked_account
 from lending.catalogue.models import RepaymentMethodChoice
+from lending.servicing.api import examples
 from lending.servicing.models import Disbursement, Loan, LoanState
 from lending.servicing.selectors.loans import loan_paid_out, loan_with_schedule, loans_list
 
@@ -113,6 +114,7 @@ class LoanListApi(generics.ListAPIView):
         description="Newest first, in cursor pages (50 a page, `page_size` up to 200), filtered by state and "
         "product. Merchants only; officers and partners get 403 (a partner's co-funded loans come later).",
         responses={200: LoanSerializer(many=True), 403: OpenApiResponse(description="The account has no merchant.")},
+        examples=[examples.LOAN_LISTED],
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
@@ -124,6 +126,7 @@ class LoanDetailApi(APIView):
     @extend_schema(
         summary="Get one loan with its repayment schedule",
         description="Another merchant's loan answers 404, like a missing one.",
+        examples=[examples.LOAN_DETAIL],
         responses={
             200: LoanDetailSerializer,
             403: OpenApiResponse(description="The account has no merchant."),

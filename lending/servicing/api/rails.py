@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from lending.servicing.api import examples
 from lending.servicing.models import CollectionRequest
 from lending.servicing.services.collection_requests import collection_callback_receive
 from lending.servicing.services.rails import SIGNATURE_HEADER, TIMESTAMP_HEADER, RailSignatureInvalid
@@ -61,6 +62,7 @@ class RailCollectionCallbackApi(APIView):
             ),
         ],
         request=CallbackSerializer,
+        examples=[examples.CALLBACK_CONFIRMED, examples.CALLBACK_FAILED, examples.CALLBACK_ANSWER],
         responses={
             200: inline_serializer("CallbackAnswer", {"status": serializers.CharField()}),
             400: OpenApiResponse(description="A malformed body; `fields` names the field."),

@@ -7,7 +7,6 @@ idempotent by its own ``reference`` on the loan) and sees it pending until the r
 """
 
 from datetime import date
-from decimal import Decimal
 
 from django.urls import path
 from django.utils import timezone
@@ -20,8 +19,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.fields import AmountField
 from core.api.idempotency import IdempotentMixin
 from core.api.pagination import DefaultCursorPagination
+from lending.servicing.api import examples
 from lending.servicing.models import CollectionRequest, Loan, Payment, PaymentSource
 from lending.servicing.selectors.repayments import collections_of_loan, loan_for_owner, payments_of_loan
 from lending.servicing.services.collection_requests import collection_request
@@ -79,6 +80,7 @@ class LoanPaymentsApi(APIView):
 
     @extend_schema(
         summary="List a loan's payments, newest first, with where each went",
+        examples=[examples.PAYMENTS],
         responses={200: PaymentPageSerializer, 404: OpenApiResponse(description="No such loan of yours.")},
     )
     def get(self, request: Request, pk: int) -> Response:
@@ -120,11 +122,10 @@ class LoanCollectionsApi(IdempotentMixin, APIView):
             help_text="due: what is due now; other: an amount up to the payoff; payoff: the whole loan at today's "
             "quote; prepay: repay part early and re-amortise.",
         )
-        amount = serializers.DecimalField(
-            **MONEY,
-            min_value=Decimal("0.01"),
+        amount = AmountField(
             required=False,
-            help_text="Required for other and prepay; for payoff it must equal today's quote when given.",
+            help_text='Yuan as a string, e.g. "1200.50". Required for other and prepay; for payoff it must equal '
+            "today's quote when given.",
         )
         keep = serializers.ChoiceField(
             choices=[KEEP_TERM, KEEP_INSTALMENT],
@@ -138,6 +139,7 @@ class LoanCollectionsApi(IdempotentMixin, APIView):
     @extend_schema(
         summary="List a loan's collection requests (pay now), newest first",
         operation_id="loans_collections_list",
+        examples=[examples.COLLECTIONS],
         responses={200: CollectionPageSerializer, 404: OpenApiResponse(description="No such loan of yours.")},
     )
     def get(self, request: Request, pk: int) -> Response:
@@ -154,6 +156,7 @@ class LoanCollectionsApi(IdempotentMixin, APIView):
         "collection becomes a payment when the rail confirms it (see the loan's payments). The same reference "
         "answers with the first request (200); one collection per loan may be open at a time (409).",
         request=InputSerializer,
+        examples=[*examples.COLLECTION_REQUESTS, examples.COLLECTION_ASKED],
         responses={
             202: CollectionSerializer,
             200: CollectionSerializer,
@@ -189,6 +192,7 @@ class LoanCollectionApi(APIView):
     @extend_schema(
         summary="One collection request of a loan: pending, confirmed (with its payment) or failed (and why)",
         operation_id="loans_collections_retrieve",
+        examples=[examples.COLLECTION_CONFIRMED],
         responses={200: CollectionSerializer, 404: OpenApiResponse(description="No such loan or request of yours.")},
     )
     def get(self, request: Request, pk: int, collection_id: int) -> Response:
@@ -204,6 +208,7 @@ class PayoffQuoteApi(APIView):
 
     @extend_schema(
         summary="What pays the loan off in full on a date",
+        examples=[examples.PAYOFF_QUOTE],
         parameters=[OpenApiParameter("on", date, description="YYYY-MM-DD; defaults to today. Valid that day only.")],
         responses={
             200: PayoffQuoteSerializer,

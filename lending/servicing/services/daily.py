@@ -44,6 +44,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from core.middleware import current_request_id
 from core.models import AuditEvent, Notice
@@ -407,9 +408,12 @@ def _reminder_text(kind: str, instalment: Instalment) -> tuple[str, str]:
         params["days"] = days
         title = _("Instalment %(number)s of loan #%(loan)s is overdue") % params
         body = (
-            _(
-                "%(amount)s yuan was due on %(due)s and is now more than %(days)s day(s) late. Late fees are charged "
-                "by your contract's terms; please pay now from your loan page or contact us."
+            ngettext(
+                "%(amount)s yuan was due on %(due)s and is now more than %(days)s day late. Late fees are charged "
+                "by your contract's terms; please pay now from your loan page or contact us.",
+                "%(amount)s yuan was due on %(due)s and is now more than %(days)s days late. Late fees are charged "
+                "by your contract's terms; please pay now from your loan page or contact us.",
+                days,
             )
             % params
         )

@@ -57,13 +57,16 @@ def test_loan_page_shows_the_payout_the_schedule_and_the_first_due_date_highligh
     content = response.content.decode()
     lines = list(loan.instalments.order_by("number"))
     first = lines[0]
-    assert "19,800.00 yuan was paid into your account **** " in content
+    assert "¥19,800.00 was paid into your account **** " in content
     assert loan.disbursement.account_number not in content  # masked
     assert (
-        f"Your first repayment of <strong>{first.payment_due:,.2f} yuan</strong> is due on "
+        f"Your first repayment of <strong>¥{first.payment_due:,.2f}</strong> is due on "
         f"<strong>{first.due_date.isoformat()}</strong>" in content
     )
-    highlighted = re.search(r'<tr class="first-due" aria-current="true">\s*<td>1</td>\s*<td>([0-9-]+)</td>', content)
+    highlighted = re.search(
+        r'<tr class="first-due" aria-current="true" data-number="1">\s*<td[^>]*>1</td>\s*<td[^>]*>([0-9-]+)</td>',
+        content,
+    )
     assert highlighted is not None
     assert highlighted.group(1) == first.due_date.isoformat()
     for line in lines:
@@ -122,3 +125,6 @@ def test_the_loan_page_reads_in_chinese(client, merchant_owner, loan):
     assert 'lang="zh-CN"' in content
     assert loan.product.name_zh in content
     assert loan.product.name_en not in content
+    # Amounts as Chinese writes them: grouped, with 元 after the figure.
+    assert "19,800.00 元" in content
+    assert "¥" not in content

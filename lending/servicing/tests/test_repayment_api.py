@@ -291,7 +291,7 @@ def test_paying_on_the_web_asks_once_shows_pending_then_confirmed(
 ):
     client.force_login(merchant_owner)
     due = loan_in_arrears.instalments.get(number=1).payment_due
-    form = {"choice": "due", "amount": "", "keep": "term", "token": str(uuid.uuid4())}
+    form = {"choice": "due", "amount": "", "keep": "term", "token": str(uuid.uuid4()), "confirmed_amount": str(due)}
     url = reverse("lending:repayment-pay", args=[loan_in_arrears.pk])
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -3,6 +3,8 @@
 Only the owner of the loan's merchant sees it; anyone else gets the same 404 as for a loan that does not exist.
 """
 
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -15,10 +17,12 @@ from django.utils.translation import gettext as _
 from django.views.generic import DetailView, ListView
 
 from core.formatting import masked_account
-from lending.servicing.models import Disbursement, Loan
+from lending.servicing.models import Disbursement, Instalment, Loan
 from lending.servicing.selectors.loans import loan_paid_out, loan_with_schedule, loans_list
+from lending.servicing.selectors.overview import Prepayment, deferrals_pending, loan_cards, loan_prepayments
 from lending.servicing.services.collections import instalments_deferrable
 from merchants.models import Merchant
+from merchants.selectors.merchants import merchant_for_owner
 
 
 class _MerchantOnlyMixin(LoginRequiredMixin):
@@ -39,6 +43,12 @@ class LoanListView(_MerchantOnlyMixin, ListView):
     def get_queryset(self):
         return loans_list(user=self.request.user)
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        merchant = merchant_for_owner(owner=self.request.user)
+        context["loan_cards"] = loan_cards(merchant=merchant, on=timezone.localdate()) if merchant else []
+        return context
+
 
 class LoanDetailView(_MerchantOnlyMixin, DetailView):
     template_name = "lending/loan_detail.html"
@@ -56,22 +66,58 @@ class LoanDetailView(_MerchantOnlyMixin, DetailView):
         instalments = list(loan.instalments.all())
         disbursement = loan_paid_out(loan)
         zero = Decimal("0.00")
+        prepayments = loan_prepayments(loan=loan)
         context.update(
             instalments=instalments,
-            first_instalment=instalments[0] if instalments else None,
+            next_instalment=next((line for line in instalments if line.status != Instalment.Status.PAID), None),
             disbursement=disbursement,
-            payout_status=_payout_status(disbursement),
+            payout_status=payout_status(disbursement),
             masked_account=masked_account(disbursement.account_number) if disbursement else "",
             total_principal=sum((line.principal_due for line in instalments), zero),
             total_interest=sum((line.interest_due for line in instalments), zero),
             total_fees=sum((line.fee_due for line in instalments), zero),
             total_payments=sum((line.payment_due for line in instalments), zero),
-            deferrable=instalments_deferrable(loan=loan, on=timezone.localdate()),
+            prepayments=prepayments,
+            schedule=_schedule(
+                instalments,
+                deferrable=instalments_deferrable(loan=loan, on=timezone.localdate()),
+                deferrals=deferrals_pending(loan=loan),
+                prepayments=prepayments,
+            ),
         )
         return context
 
 
-def _payout_status(disbursement: Disbursement | None) -> str:
+@dataclass(frozen=True, slots=True)
+class ScheduleRow:
+    line: Instalment
+    is_next: bool  # the first line not paid yet: what the merchant pays next
+    deferrable: bool
+    deferral_to: date | None  # a deferral asked for and not decided yet: the date asked for
+    repaid_early: bool  # the line of a partial prepayment's day
+    recomputed: bool  # re-computed by the latest partial prepayment
+
+
+def _schedule(
+    instalments: list[Instalment], *, deferrable: set[int], deferrals: dict[int, date], prepayments: list[Prepayment]
+) -> list[ScheduleRow]:
+    next_number = next((line.number for line in instalments if line.status != Instalment.Status.PAID), None)
+    settled = {prepayment.settled_number for prepayment in prepayments}
+    latest = prepayments[-1] if prepayments else None
+    return [
+        ScheduleRow(
+            line=line,
+            is_next=line.number == next_number,
+            deferrable=line.number in deferrable,
+            deferral_to=deferrals.get(line.number),
+            repaid_early=line.number in settled,
+            recomputed=latest is not None and latest.first_number <= line.number <= latest.last_number,
+        )
+        for line in instalments
+    ]
+
+
+def payout_status(disbursement: Disbursement | None) -> str:
     """One word for the template: paid, failed (delayed, being looked at), or on its way."""
     if disbursement is None:
         return "preparing"

@@ -1,8 +1,11 @@
 """Pay now and the payment history of one loan, for the merchant's owner only (anyone else: 404).
 
 Pay now asks the rail to collect from the settlement account; the payment history shows it pending until the
-rail confirms it (then it is a payment) or fails it (and why). The pay form carries a token made when the form is
-shown, used as the request's reference: submitting the same form twice (a double click, the back button) asks once.
+rail confirms it (then it is a payment) or fails it (and why). Nothing is asked before the merchant has seen, on a
+confirmation page, the exact amount and the account it is taken from: the pay form's POST checks the amount and
+shows that page; only its "Confirm" (which carries the amount confirmed) asks the rail, and only when the amount is
+still the same. The pay form carries a token made when the form is shown, used as the request's reference:
+submitting the same form twice (a double click, the back button) asks once.
 """
 
 import uuid
@@ -21,6 +24,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 
 from core.exceptions import StateConflict
+from core.formatting import masked_account, money
 from lending.servicing.models import Loan
 from lending.servicing.selectors.repayments import (
     collection_open,
@@ -38,6 +42,7 @@ from lending.servicing.services.repayments import (
     PAY_PREPAY,
     PAYABLE_STATES,
     amount_due_now,
+    collectable_amount,
     payoff_quote,
 )
 
@@ -72,6 +77,10 @@ class PayForm(forms.Form):
         ],
     )
     token = forms.UUIDField(widget=forms.HiddenInput)
+    # Set by the confirmation page: the amount the merchant saw and confirmed. Without it nothing is asked yet.
+    confirmed_amount = forms.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), required=False, widget=forms.HiddenInput
+    )
 
     def clean(self):
         cleaned = super().clean()
@@ -124,22 +133,38 @@ class RepaymentPayView(_OwnLoanMixin, View):
         if not form.is_valid():
             return self._render(request, loan, form, status=400)
         data = form.cleaned_data
+        keep = data.get("keep") or KEEP_TERM
+        pending = collection_open(loan=loan)
+        if pending is not None and pending.reference != f"web-{data['token']}":
+            # One collection at a time: the page says which one is still pending (no confirmation to show). The same
+            # form sent again (a double click) goes on, and the service answers it with the request already made.
+            return self._render(request, loan, form, status=409)
+        try:
+            # The amount this asks for, checked against what is owed; nothing is asked yet.
+            amount = collectable_amount(
+                loan=loan, purpose=data["choice"], amount=data.get("amount"), on=timezone.localdate()
+            )
+        except ValidationError as error:
+            _errors_on_form(form, error)
+            return self._render(request, loan, form, status=400)
+        except StateConflict as error:
+            form.add_error(None, error.message)
+            return self._render(request, loan, form, status=409)
+        confirmed = data.get("confirmed_amount")
+        if confirmed != amount:
+            # First the confirmation page; again when what is owed has changed since it was shown.
+            return self._confirm(request, loan, data, amount=amount, changed=confirmed is not None)
         try:
             requested = collection_request(
                 loan=loan,
                 purpose=data["choice"],
-                amount=data.get("amount"),
-                keep=data.get("keep") or KEEP_TERM,
+                amount=amount,
+                keep=keep,
                 reference=f"web-{data['token']}",
                 by=request.user,
             )
         except ValidationError as error:
-            messages_by_field = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
-            renamed = {"purpose": "choice", "reference": None}
-            for field, errors in messages_by_field.items():
-                field = renamed.get(field, field)
-                for message in errors:
-                    form.add_error(field if field in form.fields else None, message)
+            _errors_on_form(form, error)
             return self._render(request, loan, form, status=400)
         except StateConflict as error:
             form.add_error(None, error.message)
@@ -148,24 +173,60 @@ class RepaymentPayView(_OwnLoanMixin, View):
         collection.refresh_from_db()
         if collection.status == collection.Status.CONFIRMED:
             messages.success(
-                request, _("We received your payment of %(amount)s yuan. Thank you.") % {"amount": collection.amount}
+                request, _("We received your payment of %(amount)s. Thank you.") % {"amount": money(collection.amount)}
             )
         elif collection.status == collection.Status.FAILED:
             messages.error(
                 request,
-                _("Your payment of %(amount)s yuan could not be collected: %(reason)s")
-                % {"amount": collection.amount, "reason": collection.failure_reason},
+                _("Your payment of %(amount)s could not be collected: %(reason)s")
+                % {"amount": money(collection.amount), "reason": collection.failure_reason},
             )
         else:
             messages.info(
                 request,
                 _(
-                    "We have asked for %(amount)s yuan from your settlement account. It is pending until the "
+                    "We have asked for %(amount)s from your settlement account. It is pending until the "
                     "platform's settlement confirms it; this page shows when it has."
                 )
-                % {"amount": collection.amount},
+                % {"amount": money(collection.amount)},
             )
         return redirect("lending:repayment-history", pk=loan.pk)
+
+    def _confirm(self, request: HttpRequest, loan: Loan, data: dict, *, amount: Decimal, changed: bool):
+        merchant = loan.merchant
+        purpose = data["choice"]
+        context = {
+            "loan": loan,
+            "amount": amount,
+            "purpose_label": dict(PayForm.base_fields["choice"].choices)[purpose],
+            "keep_label": dict(PayForm.base_fields["keep"].choices)[data.get("keep") or KEEP_TERM]
+            if purpose == PAY_PREPAY
+            else "",
+            "account": masked_account(merchant.settlement_account_number),
+            "account_name": merchant.settlement_account_name,
+            "bank": merchant.settlement_bank_name,
+            "changed": changed,
+            "form": PayForm(
+                initial={
+                    "choice": purpose,
+                    "amount": data.get("amount") if purpose != PAY_DUE else None,
+                    "keep": data.get("keep") or KEEP_TERM,
+                    "token": data["token"],
+                    "confirmed_amount": amount,
+                }
+            ),
+        }
+        return render(request, "lending/repayment_confirm.html", context)
+
+
+def _errors_on_form(form: PayForm, error: ValidationError) -> None:
+    """The service's messages under the pay form's own fields (its ``purpose`` is the form's ``choice``)."""
+    messages_by_field = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
+    renamed = {"purpose": "choice", "reference": None}
+    for field, errors in messages_by_field.items():
+        field = renamed.get(field, field)
+        for message in errors:
+            form.add_error(field if field in form.fields else None, message)
 
 
 class RepaymentHistoryView(_OwnLoanMixin, View):

@@ -73,23 +73,62 @@ def upload(name: str, data: bytes, content_type: str = "application/octet-stream
     return SimpleUploadedFile(name, data, content_type=content_type)
 
 
-def licence_png(*, legal_name: str = "杭州甲商贸有限公司", credit_code: str = "91330100799655058B") -> bytes:
-    """A business licence as a photo would show its main lines, drawn in Noto Sans CJK SC."""
+def licence_png(
+    *, legal_name: str = "杭州甲商贸有限公司", credit_code: str = "91330100799655058B", layout: str = "lines"
+) -> bytes:
+    """A business licence as a photo would show its main lines, drawn in Noto Sans CJK SC.
+
+    ``layout``: ``lines`` (each label and its value on a line), ``colon`` (the same, "名称：…" with full-width colons),
+    or ``columns`` (the current national format: the code in the top corner, then a column of labels spaced out
+    with full-width spaces beside a column of values, and a second pair of columns to the right).
+    """
+    if layout == "columns":
+        return _licence_in_columns(legal_name=legal_name, credit_code=credit_code)
     title = ImageFont.truetype(str(CJK_FONT), 64, index=CJK_FONT_INDEX)
     body = ImageFont.truetype(str(CJK_FONT), 36, index=CJK_FONT_INDEX)
     image = Image.new("RGB", (1400, 820), "white")
     draw = ImageDraw.Draw(image)
     draw.text((540, 50), "营业执照", font=title, fill="black")
+    separator = "\uff1a" if layout == "colon" else " "
     lines = [
-        f"统一社会信用代码 {credit_code}",
-        f"名称 {legal_name}",
-        "类型 有限责任公司",
-        "法定代表人 张三",
-        "成立日期 2019年03月01日",
-        "住所 浙江省杭州市西湖区文三路1号",
+        f"统一社会信用代码{separator}{credit_code}",
+        f"名称{separator}{legal_name}",
+        f"类型{separator}有限责任公司",
+        f"法定代表人{separator}张三",
+        f"成立日期{separator}2019年03月01日",
+        f"住所{separator}浙江省杭州市西湖区文三路1号",
     ]
     for row, line in enumerate(lines):
         draw.text((100, 200 + row * 80), line, font=body, fill="black")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _licence_in_columns(*, legal_name: str, credit_code: str) -> bytes:
+    title = ImageFont.truetype(str(CJK_FONT), 64, index=CJK_FONT_INDEX)
+    body = ImageFont.truetype(str(CJK_FONT), 36, index=CJK_FONT_INDEX)
+    small = ImageFont.truetype(str(CJK_FONT), 28, index=CJK_FONT_INDEX)
+    image = Image.new("RGB", (1600, 1000), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((80, 60), "统一社会信用代码", font=small, fill="black")
+    draw.text((80, 100), credit_code, font=small, fill="black")
+    draw.text((640, 60), "营业执照", font=title, fill="black")
+    left = [
+        ("名\u3000\u3000称", legal_name),
+        ("类\u3000\u3000型", "有限责任公司(自然人投资或控股)"),
+        ("法定代表人", "张三"),
+        ("经营范围", "日用百货、食品销售"),
+    ]
+    right = [
+        ("注册资本", "伍拾万元整"),
+        ("成立日期", "2019年03月01日"),
+        ("住\u3000\u3000所", "浙江省杭州市西湖区文三路1号"),
+    ]
+    for column, rows in ((100, left), (900, right)):
+        for row, (label, value) in enumerate(rows):
+            draw.text((column, 260 + row * 80), label, font=body, fill="black")
+            draw.text((column + (230 if column == 100 else 200), 260 + row * 80), value, font=body, fill="black")
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
