@@ -56,6 +56,8 @@ def contract_context(*, contract) -> dict:
         "schedule": schedule,
         "amount_display": amount_grouped(terms["amount"]),
         "amount_capitals": amount_in_chinese_capitals(Decimal(terms["amount"])),
+        # Amounts read "¥300,000.00" in both languages, as on every page; another currency keeps its code.
+        "currency_sign": "¥" if terms.get("currency", "CNY") == "CNY" else f"{terms['currency']} ",
         "totals_display": {name: amount_grouped(value) for name, value in totals.items()},
         "schedule_sums": {
             name: amount_grouped(sum((Decimal(line[name]) for line in terms["schedule"]), Decimal(0)))

@@ -147,7 +147,8 @@ def test_pdf_text_has_the_amount_apr_every_due_date_the_parties_the_document_id_
     text, pages = pdf_text(contract)
     application = contract.application
 
-    assert "20,000.00" in text
+    assert "¥20,000.00" in text
+    assert "CNY 20,000.00" not in text  # amounts read as on every page, in both languages
     assert "人民币贰万元整" in text
     assert f"{application.offer_apr:.2f}%" in text
     due_dates = [line["due_date"] for line in application.offer_quote["schedule"]]
