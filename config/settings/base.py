@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "merchants",
     "underwriting",
     "lending",
+    "partners",
+    "risk",
     # The sandbox rails (the bank and the platform played by tables): the demo and the tests; never production.
     "sandbox",
 ]

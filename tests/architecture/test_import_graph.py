@@ -1,7 +1,7 @@
 """The house's one rule of structure: imports point down the layers, and no two modules import each other.
 
-Layers, top to bottom: the sandbox rails → lending's origination → servicing → catalogue → underwriting → merchants
-→ accounts and core.
+Layers, top to bottom: the sandbox rails → risk → partners → lending's shell → lending's origination → servicing
+→ catalogue → underwriting → merchants → accounts and core.
 A lower layer never imports a higher one (the higher layer passes facts in), whether at the top of a module or
 inside a function: an import deferred into a function is still a dependency, and hiding a cycle that way is what
 this test exists to catch. Tests, migrations and management commands of the top layer are outside the graph.
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("core", "accounts", "merchants", "underwriting", "lending", "sandbox")
+APPS = ("core", "accounts", "merchants", "underwriting", "lending", "partners", "risk", "sandbox")
 
 # Lower number = lower layer. A module may import its own layer and the layers below it.
 LAYERS = {
@@ -26,8 +26,12 @@ LAYERS = {
     "lending.origination": 5,
     # The app's own shell: the model and admin registries, the URL namespace and the demo loader.
     "lending": 6,
-    # The sandbox rails play the bank and the platform behind lending's rail interfaces (demo and tests only).
-    "sandbox": 7,
+    # Partner banks and insurers: they co-fund and co-insure what lending books.
+    "partners": 7,
+    # The risk firewall reads lending's and partners' facts and checks them through lending's hooks.
+    "risk": 8,
+    # The sandbox rails play the bank, the platform and a partner bank behind their interfaces (demo and tests only).
+    "sandbox": 9,
 }
 
 

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class PartnersConfig(AppConfig):
+    """Co-lending partner banks and co-insurers: agreements, loan shares, distributions, settlements, claims.
+
+    Above lending in the layers: it reads lending's facts and calls lending's services; lending never imports it.
+    Where lending must ask (which lenders fund an accepted offer, who shares a payment), it asks through the hooks
+    lending exposes, which this app registers when it is ready.
+    """
+
+    name = "partners"
+    verbose_name = _("Partners and insurers")

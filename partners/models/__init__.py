@@ -1,0 +1,1 @@
+"""Partners' models, one module per aggregate."""

@@ -1,0 +1,1 @@
+"""The risk firewall's models, one module per aggregate."""
