@@ -1,1 +1,23 @@
 """Partners' models, one module per aggregate."""
+
+from partners.models.agreements import (
+    CoLendingAgreement,
+    FeeRule,
+    FundingPartner,
+    LoanShare,
+    OfferState,
+    PartnerOffer,
+)
+from partners.models.webhooks import WebhookDelivery, WebhookEvent, WebhookEventType
+
+__all__ = [
+    "CoLendingAgreement",
+    "FeeRule",
+    "FundingPartner",
+    "LoanShare",
+    "OfferState",
+    "PartnerOffer",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookEventType",
+]
