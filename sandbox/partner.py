@@ -5,8 +5,8 @@ it. The sandbox plays one such bank inside the portal, so `make run` needs no ot
 bank's own API account, through the same service the API calls, so every rule (its window, its cap and daily
 quota, the platform's 30 %) applies to it as to any bank.
 
-Its rule, stated once: it accepts a loan of grade A, B or C up to ``SANDBOX_PARTNER_MAX_AMOUNT``; it declines any
-other, saying why.
+Its rule, stated once: it accepts a loan of grade A, B or C up to ``SANDBOX_PARTNER_MAX_AMOUNT`` (100,000.00 by
+default); it declines any other, saying why.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def sandbox_partner_codes() -> tuple[str, ...]:
 def sandbox_partner_decides(offer: PartnerOffer) -> tuple[bool, str]:
     """The sandbox bank's rule: (accepts, reason)."""
     application = offer.application
-    limit = Decimal(str(getattr(settings, "SANDBOX_PARTNER_MAX_AMOUNT", "200000.00")))
+    limit = Decimal(str(getattr(settings, "SANDBOX_PARTNER_MAX_AMOUNT", "100000.00")))
     if application.offer_grade not in ACCEPTED_GRADES:
         return False, _("Grade %(grade)s is outside our appetite (we take A to C).") % {
             "grade": application.offer_grade
