@@ -45,6 +45,10 @@ _LOAN_OFFICER = [
     "underwriting.view_scorecard",
     "underwriting.view_scorecardbin",
     "underwriting.view_preapprovedlimit",
+    # Money between lenders: who funds each loan, how each payment is shared, what each partner is owed a day.
+    "partners.view_loanshare",
+    "partners.view_distribution",
+    "partners.view_partnersettlement",
 ]
 _SENIOR_OFFICER = [
     *_LOAN_OFFICER,

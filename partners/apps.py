@@ -12,3 +12,11 @@ class PartnersConfig(AppConfig):
 
     name = "partners"
     verbose_name = _("Partners and insurers")
+
+    def ready(self) -> None:
+        from lending.servicing.signals import allocations_booked, loan_activated
+        from partners.services.distributions import on_allocations_booked, on_loan_activated
+
+        # Every confirmed payment is shared among a co-funded loan's lenders in the payment's own transaction.
+        allocations_booked.connect(on_allocations_booked, dispatch_uid="partners.distributions")
+        loan_activated.connect(on_loan_activated, dispatch_uid="partners.loan_funded")

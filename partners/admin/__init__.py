@@ -1,0 +1,1 @@
+from partners.admin import money  # noqa: F401
