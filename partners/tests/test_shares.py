@@ -63,7 +63,7 @@ def test_a_lender_without_an_accepted_offer_gets_no_share_and_nothing_is_saved(m
     partners_accept(loan.application, [PartnerTerms(D("0.4000"), code="icbc-sz")])
     PartnerOffer.objects.filter(application=loan.application).delete()
 
-    with pytest.raises(LendersError, match="no accepted offer.*icbc-sz"):
+    with pytest.raises(LendersError, match=r"no accepted offer.*icbc-sz"):
         loan_shares_create(loan=loan, application=loan.application)
     assert not LoanShare.objects.filter(loan=loan).exists()
 
