@@ -83,7 +83,7 @@ class Distribution(models.Model):
     class Meta:
         verbose_name = _("distribution")
         verbose_name_plural = _("distributions")
-        ordering = ["loan", "allocation", "share"]
+        ordering = ["loan_id", "allocation_id", "id"]
         indexes = [models.Index(fields=["partner", "business_date"]), models.Index(fields=["loan", "component"])]
         constraints = [
             models.UniqueConstraint(fields=["allocation", "share"], name="one_distribution_per_allocation_and_share")

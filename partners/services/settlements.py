@@ -90,8 +90,9 @@ def partner_settlement_make(*, partner: FundingPartner, business_date: date, by=
         if existing is not None:
             return existing
         rows = list(
-            Distribution.objects.select_for_update()
+            Distribution.objects.select_for_update(of=("self",))
             .filter(partner=partner, business_date__lte=business_date, settlement__isnull=True)
+            .order_by("pk")
             .values_list("pk", "component", "amount")
         )
         totals = dict.fromkeys(COMPONENT_FIELDS.values(), ZERO)

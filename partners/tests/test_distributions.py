@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db.models import Sum
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from accounts.roles import Role
@@ -306,6 +306,13 @@ def test_no_fen_is_created_or_lost_between_lenders(
         )
         assert_nothing_created_or_lost(loan)
         assert all(value >= 0 for value in lender_losses(loan_ids=[loan.pk]).values())
+    loan.refresh_from_db()
+    event(f"ends {loan.state}")
+    for component in ("penalty", "credit", "fee"):
+        if Distribution.objects.filter(loan=loan, component=component).exists():
+            event(f"{component} distributed")
+    if Distribution.objects.filter(loan=loan, component="interest", amount__lt=0).exists():
+        event("interest credited back")
     # Whatever happened, a partner was never paid interest beyond its rate on its share for the loan's whole life.
     for share in LoanShare.objects.filter(loan=loan).exclude(partner=None):
         interest = total(Distribution.objects.filter(share=share, component="interest"))
