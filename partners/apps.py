@@ -14,9 +14,18 @@ class PartnersConfig(AppConfig):
     verbose_name = _("Partners and insurers")
 
     def ready(self) -> None:
+        from lending.origination.services.scheduled import ScheduledJob, scheduled_job_register
         from lending.servicing.signals import allocations_booked, loan_activated
         from partners.services.distributions import on_allocations_booked, on_loan_activated
+        from partners.services.settlements import partners_settle_previous_day
 
         # Every confirmed payment is shared among a co-funded loan's lenders in the payment's own transaction.
         allocations_booked.connect(on_allocations_booked, dispatch_uid="partners.distributions")
         loan_activated.connect(on_loan_activated, dispatch_uid="partners.loan_funded")
+        scheduled_job_register(
+            ScheduledJob(
+                "partners-settle-day",
+                _("settles the day before with each partner bank"),
+                partners_settle_previous_day,
+            )
+        )

@@ -14,6 +14,7 @@ once. Net payable = collected − service fee (negative: the partner owes the pl
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 from datetime import date
 from decimal import Decimal
@@ -130,6 +131,11 @@ def partners_settle_day(*, business_date: date) -> list[PartnerSettlement]:
     """Settle ``business_date`` for every partner with a share of a loan paid out by then (the daily task)."""
     partners = FundingPartner.objects.filter(loan_shares__loan__activated_at__date__lte=business_date).distinct()
     return [partner_settlement_make(partner=partner, business_date=business_date) for partner in partners]
+
+
+def partners_settle_previous_day(on: date) -> dict[str, int]:
+    """The scheduled job of ``on`` (beat runs it after midnight): settle the day before with every partner."""
+    return {"settlements": len(partners_settle_day(business_date=on - datetime.timedelta(days=1)))}
 
 
 def settlement_figures(settlement: PartnerSettlement) -> dict[str, object]:

@@ -11,7 +11,7 @@ pending at the present moment (offers that lapsed, payouts and collections to re
 step never ran, emails never sent, old idempotency keys), whatever the date.
 
 Every beat entry must be a job here (``scheduled_jobs`` refuses to run otherwise, and a test says so), so a job added
-to beat cannot be forgotten by the operators' command.
+to beat cannot be forgotten by the operators' command. Apps above lending add theirs with ``scheduled_job_register``.
 """
 
 from __future__ import annotations
@@ -95,6 +95,12 @@ JOBS: dict[str, ScheduledJob] = {
         ),
     )
 }
+
+
+def scheduled_job_register(job: ScheduledJob) -> None:
+    """Add a beat job of an app above lending (it registers its own in its ``AppConfig.ready()``): lending never
+    imports the apps above it, and every beat entry must still be a job here."""
+    JOBS[job.name] = job
 
 
 def _first_run(entry: dict) -> time:
