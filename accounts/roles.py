@@ -61,6 +61,8 @@ _SENIOR_OFFICER = [
     "lending.propose_restructure",
     # The checker of maker-checker: counter-offers below the grid, restructures conceding price or fees, write-offs.
     "lending.second_approve_concession",
+    # Records that the platform paid a partner bank its daily settlement.
+    "partners.pay_settlement",
 ]
 _RISK_MANAGER = [
     *_SENIOR_OFFICER,

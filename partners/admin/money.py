@@ -7,19 +7,26 @@ the rest, so the shares sum exactly to the loan's principal.
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from core.admin.mixins import EstimatedCountPaginator, ReadOnlyAdminMixin
+from core.admin.confirm import confirmed_note
+from core.admin.mixins import REFUSALS, EstimatedCountPaginator, ReadOnlyAdminMixin, refusal_message
 from lending.servicing.models import Loan
 from partners.models import Distribution, LoanShare, PartnerSettlement
 from partners.selectors.money import shares_with_outstanding
-from partners.services.settlements import settlement_statement_csv, settlement_statement_pdf
+from partners.services.settlements import (
+    partner_settlement_pay,
+    settlement_statement_csv,
+    settlement_statement_pdf,
+)
 
 
 @admin.register(LoanShare)
@@ -113,8 +120,41 @@ class PartnerSettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "net_payable",
         "status",
         "created_at",
+        "paid_at",
+        "paid_by",
         "statement",
     ]
+    actions = ["pay_selected"]
+
+    def has_pay_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("partners.pay_settlement")
+
+    @admin.action(description=_("Record the selected settlements as paid…"), permissions=["pay"])
+    def pay_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        note = confirmed_note(
+            self,
+            request,
+            queryset.select_related("partner"),
+            action="pay_selected",
+            title=gettext("Record settlements as paid"),
+            what=gettext(
+                "Each settlement below is recorded as paid into the partner's funding account; its figures stay."
+            ),
+            submit_label=gettext("Record as paid"),
+        )
+        if not isinstance(note, str):
+            return note
+        paid = 0
+        for settlement in queryset.order_by("pk"):
+            try:
+                partner_settlement_pay(settlement=settlement, by=request.user, note=note)
+            except REFUSALS as error:
+                self.message_user(request, f"{settlement}: {refusal_message(error)}", messages.ERROR)
+            else:
+                paid += 1
+        if paid:
+            self.message_user(request, gettext("%(count)d settlement(s) recorded as paid.") % {"count": paid})
+        return None
 
     def get_urls(self):
         wrap = self.admin_site.admin_view

@@ -7,8 +7,11 @@ to its payments (``partners.services.distributions``). A ``PartnerSettlement`` a
 of a business day, less the platform's service fee, into what the platform owes it (``partners.services.settlements``).
 """
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from core.money import MoneyField
 from partners.models.agreements import FundingPartner, LoanShare
@@ -19,8 +22,10 @@ class SettlementStatus(models.TextChoices):
     PAID = "paid", _("Paid")
 
 
-class PartnerSettlement(models.Model):
+class PartnerSettlement(ConcurrentTransitionMixin, models.Model):
     """What the platform owes one partner for one business day's collections, less its service fee.
+
+    ready -> paid (an officer records the transfer to the partner's funding account; the figures never change).
 
     ``net_payable`` = ``collected`` − ``service_fee``; ``collected`` is the sum of the linked distributions
     (principal + interest + fees + late fees). Negative when the fee is more than the day's collections: the
@@ -39,10 +44,12 @@ class PartnerSettlement(models.Model):
     outstanding_principal = MoneyField(_("outstanding principal at day end"), default=0)
     service_fee = MoneyField(_("platform service fee"), default=0)
     net_payable = MoneyField(_("net payable to the partner"), default=0)
-    status = models.CharField(
-        _("status"), max_length=10, choices=SettlementStatus.choices, default=SettlementStatus.READY
-    )
+    status = FSMField(_("status"), default=SettlementStatus.READY, choices=SettlementStatus.choices, protected=True)
     created_at = models.DateTimeField(_("made at"), auto_now_add=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    paid_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("partner settlement")
@@ -51,9 +58,15 @@ class PartnerSettlement(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["partner", "business_date"], name="one_settlement_per_partner_and_day")
         ]
+        permissions = [("pay_settlement", "Can record that a partner's settlement was paid")]
 
     def __str__(self) -> str:
         return f"{self.partner.code} {self.business_date} {self.net_payable}"
+
+    @transition(field=status, source=SettlementStatus.READY, target=SettlementStatus.PAID)
+    def pay(self, *, by) -> None:
+        self.paid_at = timezone.now()
+        self.paid_by = by
 
 
 class Distribution(models.Model):

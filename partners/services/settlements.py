@@ -19,13 +19,14 @@ import io
 from datetime import date
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from core.exceptions import StateConflict
 from core.money import to_fen
 from core.pdf import DOCUMENT_LANGUAGE, FONT_FAMILY, RenderedPdf, html_to_pdf
 from core.services.audit import audit_record
@@ -35,6 +36,7 @@ from partners.models import (
     FundingPartner,
     LoanShare,
     PartnerSettlement,
+    SettlementStatus,
     WebhookEventType,
 )
 from partners.services.webhooks import webhook_event_record
@@ -131,6 +133,40 @@ def partners_settle_day(*, business_date: date) -> list[PartnerSettlement]:
     """Settle ``business_date`` for every partner with a share of a loan paid out by then (the daily task)."""
     partners = FundingPartner.objects.filter(loan_shares__loan__activated_at__date__lte=business_date).distinct()
     return [partner_settlement_make(partner=partner, business_date=business_date) for partner in partners]
+
+
+class SettlementConflict(StateConflict):
+    """The settlement is not ready to be paid (it was paid already)."""
+
+
+def partner_settlement_pay(*, settlement: PartnerSettlement, by, note: str) -> PartnerSettlement:
+    """Record that the platform paid a settlement to the partner (ready -> paid), with the officer's note (the
+    transfer's reference). Needs ``partners.pay_settlement``; the figures never change; one audit row."""
+    if by is None or not by.has_perm("partners.pay_settlement"):
+        raise PermissionDenied(_("Only an officer who may pay partners' settlements can record one as paid."))
+    if not isinstance(note, str) or not note.strip():
+        raise ValidationError({"note": [_("Give the transfer's reference or a note for the record.")]})
+    with transaction.atomic():
+        locked = PartnerSettlement.objects.select_for_update().get(pk=settlement.pk)
+        if locked.status != SettlementStatus.READY:
+            raise SettlementConflict(
+                _("The settlement of %(date)s is %(status)s: it is paid once.")
+                % {"date": locked.business_date.isoformat(), "status": locked.get_status_display()},
+                code="settlement_paid",
+            )
+        from_state = locked.status
+        locked.pay(by=by)
+        locked.save()
+        audit_record(
+            subject=locked,
+            action="settlement.pay",
+            by=by,
+            from_state=from_state,
+            to_state=locked.status,
+            reason=note.strip(),
+            data={"net_payable": f"{locked.net_payable:.2f}"},
+        )
+    return locked
 
 
 def partners_settle_previous_day(on: date) -> dict[str, int]:

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.db.models import Sum
 from django.urls import reverse
@@ -20,7 +20,9 @@ from lending.servicing.tests.factories import make_loan, servicing_product_make
 from partners.models import Distribution, FundingPartner, LoanShare, PartnerSettlement, WebhookEvent
 from partners.selectors.money import partner_distributions, partner_settlements
 from partners.services.settlements import (
+    SettlementConflict,
     partner_settlement_make,
+    partner_settlement_pay,
     partners_settle_day,
     settlement_statement_csv,
     settlement_statement_pdf,
@@ -248,3 +250,83 @@ def test_two_runs_of_the_same_day_at_once_make_one_settlement(merchant):
     assert PartnerSettlement.objects.count() == 1
     assert WebhookEvent.objects.filter(event="settlement.ready").count() == 1
     assert Distribution.objects.filter(settlement_id=results[0]).aggregate(s=Sum("amount"))["s"] == D("530.57")
+
+
+# Recording a settlement as paid.
+
+
+@pytest.fixture
+def settled(merchant):
+    loan, partner = shared_loan(merchant)
+    day = today() - DAY
+    pay(loan, "1100.00", datetime.date(2025, 2, 15), "BT-1", distributed_on=day)
+    return partner_settlement_make(partner=partner, business_date=day)
+
+
+@pytest.mark.django_db
+def test_a_senior_officer_records_a_settlement_as_paid_once_with_a_note(settled, senior_officer):
+    paid = partner_settlement_pay(settlement=settled, by=senior_officer, note="CNAPS 2026120300042")
+
+    assert (paid.status, paid.paid_by, paid.net_payable) == ("paid", senior_officer, D("530.42"))
+    event = AuditEvent.objects.get(action="settlement.pay", object_id=str(settled.pk))
+    assert (event.actor, event.from_state, event.to_state, event.reason) == (
+        senior_officer,
+        "ready",
+        "paid",
+        "CNAPS 2026120300042",
+    )
+    with pytest.raises(SettlementConflict, match="it is paid once"):
+        partner_settlement_pay(settlement=settled, by=senior_officer, note="again")
+    assert AuditEvent.objects.filter(action="settlement.pay").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_loan_officer_cannot_record_a_settlement_as_paid_nor_without_a_note(settled, loan_officer, senior_officer):
+    with pytest.raises(PermissionDenied):
+        partner_settlement_pay(settlement=settled, by=loan_officer, note="CNAPS 1")
+    with pytest.raises(ValidationError) as error:
+        partner_settlement_pay(settlement=settled, by=senior_officer, note="  ")
+    assert list(error.value.message_dict) == ["note"]
+    settled.refresh_from_db()
+    assert settled.status == "ready"
+
+
+@pytest.mark.django_db
+def test_the_admin_action_asks_for_a_note_then_records_the_settlement_as_paid(settled, client, senior_officer):
+    client.force_login(senior_officer)
+    url = reverse("admin:partners_partnersettlement_changelist")
+    data = {"action": "pay_selected", "_selected_action": [settled.pk]}
+
+    page = client.post(url, data)
+    assert page.status_code == 200
+    settled.refresh_from_db()
+    assert settled.status == "ready"
+
+    client.post(url, {**data, "confirm": "1", "note": "CNAPS 2026120300042"})
+    settled.refresh_from_db()
+    assert (settled.status, settled.paid_by) == ("paid", senior_officer)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_officers_recording_the_same_settlement_at_once_record_it_once(merchant, senior_officer):
+    loan, partner = shared_loan(merchant)
+    day = today() - DAY
+    pay(loan, "1100.00", datetime.date(2025, 2, 15), "BT-1", distributed_on=day)
+    settlement = partner_settlement_make(partner=partner, business_date=day)
+    barrier = threading.Barrier(2)
+
+    def run(note):
+        try:
+            barrier.wait(timeout=30)
+            return partner_settlement_pay(settlement=settlement, by=senior_officer, note=note)
+        except Exception as exc:  # noqa: BLE001 - the test looks at every outcome
+            return exc
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(run, ["first", "second"]))
+
+    assert sorted(type(result).__name__ for result in results) == ["PartnerSettlement", "SettlementConflict"]
+    assert AuditEvent.objects.filter(action="settlement.pay").count() == 1
