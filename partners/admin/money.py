@@ -28,6 +28,21 @@ from partners.services.settlements import (
     settlement_statement_pdf,
 )
 
+SHARES_RULE = _(
+    "Each partner's share principal is its share of the loan rounded down to the fen; the platform takes the rest, "
+    "so the shares sum exactly to the loan's principal."
+)
+DISTRIBUTION_RULES = _(
+    "Principal: pro rata to each lender's outstanding share principal (largest remainder to the fen). Interest: each "
+    "partner earns its own rate on its outstanding share principal by the day (actual/365) up to the due date of the "
+    "line paid, never more than its pro rata part of the payment; the margin is the platform's. Fees and late fees: "
+    "by the agreement (the platform keeps them, or pro rata by share). Credit held: the platform's, as custodian."
+)
+SETTLEMENT_RULE = _(
+    "Net payable = the partner's distributions of the day less the service fee (the agreement's rate / 365 x its "
+    "outstanding principal at the end of the day, to the fen)."
+)
+
 
 @admin.register(LoanShare)
 class LoanShareAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
@@ -39,6 +54,10 @@ class LoanShareAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest):
         return shares_with_outstanding(super().get_queryset(request))
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra_context = {**(extra_context or {}), "subtitle": SHARES_RULE}
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description=_("lender"))
     def lender(self, share: LoanShare) -> str:
@@ -90,6 +109,10 @@ class DistributionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def lender(self, row: Distribution) -> str:
         return row.lender_code
 
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra_context = {**(extra_context or {}), "subtitle": DISTRIBUTION_RULES}
+        return super().changelist_view(request, extra_context)
+
 
 @admin.register(PartnerSettlement)
 class PartnerSettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
@@ -125,6 +148,10 @@ class PartnerSettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "statement",
     ]
     actions = ["pay_selected"]
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra_context = {**(extra_context or {}), "subtitle": SETTLEMENT_RULE}
+        return super().changelist_view(request, extra_context)
 
     def has_pay_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("partners.pay_settlement")

@@ -3,10 +3,14 @@ outstanding, interest at each partner's own rate with the margin to the platform
 credit held by the platform; nothing created or lost, also through write-offs and recoveries."""
 
 import datetime
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -318,3 +322,65 @@ def test_no_fen_is_created_or_lost_between_lenders(
         interest = total(Distribution.objects.filter(share=share, component="interest"))
         days = (max(loan.maturity_date, last) - loan.start_date).days
         assert D(0) <= interest <= share.principal * share.interest_rate * days / 365
+
+
+# The back office.
+
+
+def test_officers_see_the_shares_and_distributions_with_their_rules(merchant, client, loan_officer):
+    loan = shared_fixed_loan(merchant)
+    payment_record(
+        loan=loan, amount=D("1100.00"), received_on=datetime.date(2025, 2, 15), source="officer", external_reference="1"
+    )
+    client.force_login(loan_officer)
+
+    shares_page = client.get(reverse("admin:partners_loanshare_changelist")).content.decode()
+    distributions_page = client.get(
+        reverse("admin:partners_distribution_changelist")
+        + "?partner__id__exact="
+        + str(LoanShare.objects.get(loan=loan, partner__code="icbc-sz").partner_id)
+    ).content.decode()
+
+    assert "rounded down to the fen; the platform takes the rest" in shares_page
+    assert "5500.00" in shares_page  # each lender's outstanding share principal after the first line
+    assert "largest remainder" in distributions_page
+    assert "30.57" in distributions_page
+    assert "69.43" not in distributions_page  # filtered to the bank: the platform's margin is not its row
+    loan_page = client.get(reverse("admin:lending_loan_change", args=[loan.pk])).content.decode()
+    assert "(partners rounded down to the fen; the platform takes the rest)" in loan_page
+    assert LoanShare.objects.get(loan=loan, partner__code="icbc-sz").partner.legal_name_zh in loan_page
+
+
+def test_a_merchant_sees_no_shares_or_distributions(merchant, client, merchant_owner):
+    client.force_login(merchant_owner)
+
+    response = client.get(reverse("admin:partners_distribution_changelist"))
+
+    assert response.status_code == 302
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_payments_at_once_are_each_shared_once_and_nothing_is_lost(merchant):
+    loan = shared_fixed_loan(merchant)
+    barrier = threading.Barrier(2)
+
+    def run(reference):
+        try:
+            barrier.wait(timeout=30)
+            return payment_record(
+                loan=loan,
+                amount=D("1100.00"),
+                received_on=datetime.date(2025, 3, 15),
+                source="officer",
+                external_reference=reference,
+            )
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(run, ["A", "B"]))
+
+    assert Payment.objects.filter(loan=loan).count() == 2
+    assert_nothing_created_or_lost(loan)
+    assert loan_distribution_totals(loan_id=loan.pk)["icbc-sz"]["principal"] == D("1000.00")
