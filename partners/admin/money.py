@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.admin.confirm import confirmed_note
 from core.admin.mixins import REFUSALS, EstimatedCountPaginator, ReadOnlyAdminMixin, refusal_message
+from core.money import to_fen
 from lending.servicing.models import Loan
 from partners.models import Distribution, LoanShare, PartnerSettlement
 from partners.selectors.money import shares_with_outstanding
@@ -65,7 +66,7 @@ class LoanShareAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("outstanding principal"))
     def outstanding(self, share: LoanShare):
-        return share.outstanding
+        return to_fen(share.outstanding)
 
 
 class LoanShareInline(ReadOnlyAdminMixin, admin.TabularInline):

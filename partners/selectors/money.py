@@ -2,6 +2,7 @@
 
 A share's outstanding principal is its principal less the principal distributed to it; the shares of a co-funded
 loan together always have exactly the loan's outstanding principal outstanding (``partners.services.distributions``).
+Sums computed by the database are rounded back to the fen here (SQLite adds decimals in binary floating point).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from decimal import Decimal
 from django.db.models import DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
-from core.money import MoneyField
+from core.money import MoneyField, to_fen
 from lending.servicing.models import Allocation, Instalment, Loan, LoanState
 from partners.models import Distribution, FundingPartner, LoanShare, PartnerSettlement
 
@@ -45,7 +46,7 @@ def shares_outstanding(*, loan_ids: Iterable[int] | None = None) -> dict[int, di
     for loan_id, code, outstanding in shares_with_outstanding(shares).values_list(
         "loan_id", "partner__code", "outstanding"
     ):
-        result[loan_id][code or PLATFORM] = outstanding
+        result[loan_id][code or PLATFORM] = to_fen(outstanding)
     return dict(result)
 
 
@@ -66,7 +67,7 @@ def lender_losses(*, loan_ids: Iterable[int] | None = None) -> dict[str, Decimal
     unpaid = Instalment.objects.filter(loan_id__in=alone).aggregate(
         total=Sum(F("principal_due") - F("principal_paid"), output_field=MoneyField())
     )["total"]
-    losses[PLATFORM] += unpaid or ZERO
+    losses[PLATFORM] += to_fen(unpaid or ZERO)
     return dict(losses)
 
 
@@ -79,7 +80,7 @@ def loan_distribution_totals(*, loan_id: int) -> dict[str, dict[str, Decimal]]:
         .annotate(total=Sum("amount"))
         .values_list("partner__code", "component", "total")
     ):
-        totals[code or PLATFORM][component] += amount
+        totals[code or PLATFORM][component] += to_fen(amount)
     return {code: dict(components) for code, components in totals.items()}
 
 
@@ -126,7 +127,7 @@ def partner_portfolio(*, partner: FundingPartner) -> list[PortfolioLine]:
             loan_principal=share.loan.principal,
             share=share.share,
             share_principal=share.principal,
-            outstanding_principal=share.outstanding,
+            outstanding_principal=to_fen(share.outstanding),
             interest_rate=share.interest_rate,
             agreement_version=share.agreement.version if share.agreement_id else None,
         )

@@ -64,7 +64,8 @@ def partner_outstanding_at(*, partner: FundingPartner, on: date) -> list[tuple[L
         )
         .order_by("loan_id")
     )
-    return [(share, share.principal - share.repaid) for share in shares]
+    # Rounded back to the fen: SQLite adds decimals in binary floating point.
+    return [(share, to_fen(share.principal - share.repaid)) for share in shares]
 
 
 def service_fee_for(*, partner: FundingPartner, on: date) -> tuple[Decimal, Decimal]:
@@ -130,8 +131,15 @@ def partner_settlement_make(*, partner: FundingPartner, business_date: date, by=
 
 
 def partners_settle_day(*, business_date: date) -> list[PartnerSettlement]:
-    """Settle ``business_date`` for every partner with a share of a loan paid out by then (the daily task)."""
-    partners = FundingPartner.objects.filter(loan_shares__loan__activated_at__date__lte=business_date).distinct()
+    """Settle ``business_date`` for every partner with a loan outstanding at the end of it, or money distributed to
+    it and not yet settled (the daily task)."""
+    with_loans = LoanShare.objects.filter(loan__activated_at__date__lte=business_date).filter(
+        Q(loan__closed_at__isnull=True) | Q(loan__closed_at__date__gt=business_date)
+    )
+    unsettled = Distribution.objects.filter(business_date__lte=business_date, settlement__isnull=True)
+    partners = FundingPartner.objects.filter(
+        Q(pk__in=with_loans.values("partner_id")) | Q(pk__in=unsettled.values("partner_id"))
+    ).order_by("pk")
     return [partner_settlement_make(partner=partner, business_date=business_date) for partner in partners]
 
 
