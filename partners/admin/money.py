@@ -36,7 +36,8 @@ SHARES_RULE = _(
 DISTRIBUTION_RULES = _(
     "Principal: pro rata to each lender's outstanding share principal (largest remainder to the fen). Interest: each "
     "partner earns its own rate on its outstanding share principal by the day (actual/365) up to the due date of the "
-    "line paid, never more than its pro rata part of the payment; the margin is the platform's. Fees and late fees: "
+    "line paid or the day of payment if earlier, never more than its pro rata part of the payment; the margin is the "
+    "platform's. Fees and late fees: "
     "by the agreement (the platform keeps them, or pro rata by share). Credit held: the platform's, as custodian."
 )
 SETTLEMENT_RULE = _(

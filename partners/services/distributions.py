@@ -13,12 +13,13 @@ The rules, per component:
   is ever paid more than it has outstanding, and the payment that clears the loan clears every share exactly;
 * interest: a partner earns its own annual rate on its outstanding share principal, by the day (actual/365), from
   the loan's start date. From each interest allocation a partner is paid what it has earned up to the due date of
-  the instalment that interest pays and has not yet been paid, but never more than its pro rata part of the
-  allocation (the allocation x its outstanding share principal / the loan's, rounded down): a bank is paid its rate
-  for the time its money was out, late interest catches up when the borrower pays it, and it never takes more of a
+  the instalment that interest pays (or up to the day the money came in, if that is earlier) and has not yet been
+  paid, but never more than its pro rata part of the allocation (the allocation x its outstanding share principal /
+  the loan's, rounded down): a bank is paid its rate for the time its money was out and never for days ahead, what
+  one payment could not pay it is caught up from the next interest the borrower pays, and it never takes more of a
   payment than its money earned of it. The rest is the platform's margin. Interest credited back on an early
-  payoff (a negative allocation) is taken back from a partner up to what it was paid beyond what it earned to the
-  new due date, and the platform bears the rest;
+  payoff (a negative allocation) is taken back from each partner in full as far as it was paid beyond what it
+  earned to the new due date (never more than the refund in all), and the platform bears the rest;
 * fees and late fees: by each partner's agreement (``fee_rule``): "platform" leaves its part to the platform;
   "pro_rata" pays it its share of the loan's principal of the fee (largest remainder over all shares);
 * credit (money held for the borrower): the platform's, as custodian. Spending it books new allocations (a
@@ -184,7 +185,9 @@ def _split(allocation: Allocation, lenders: list[_Lender], *, loan: Loan, on: da
 
 def _interest_parts(allocation: Allocation, lenders: list[_Lender], *, loan: Loan, on: date) -> list[Decimal]:
     amount = allocation.amount
-    until = allocation.instalment.due_date if allocation.instalment_id else on
+    # Earned up to the due date of the line paid, and never beyond the day the money came in: a partner's money
+    # that is repaid early earns nothing for the days it is back.
+    until = min(allocation.instalment.due_date, on) if allocation.instalment_id else on
     total_outstanding = sum((max(lender.outstanding, ZERO) for lender in lenders), ZERO)
     parts = [ZERO] * len(lenders)
     left = abs(amount)
@@ -200,7 +203,9 @@ def _interest_parts(allocation: Allocation, lenders: list[_Lender], *, loan: Loa
         if amount > 0:
             part = min(cap, max(earned - lender.interest_paid, ZERO), left)
         else:
-            part = min(cap, max(lender.interest_paid - earned, ZERO), left)
+            # Interest credited back: the partner returns all it was paid beyond what it earned to the new due
+            # date (no pro rata cap here: rounding it down would let a small share keep a fen it never earned).
+            part = min(max(lender.interest_paid - earned, ZERO), left)
         left -= part
         parts[k] = part if amount > 0 else -part
     parts[0] = amount - sum(parts, ZERO)

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Sum
 from django.urls import reverse
@@ -19,7 +20,14 @@ from accounts.roles import Role
 from accounts.tests.factories import make_user, with_perms
 from lending.servicing.models import Allocation, Instalment, Loan, LoanState, Payment
 from lending.servicing.services.collections import loan_write_off_approve, loan_write_off_request
-from lending.servicing.services.repayments import credit_apply, loan_pay_off, payment_record, payoff_quote
+from lending.servicing.services.repayments import (
+    RepaymentConflict,
+    credit_apply,
+    loan_pay_off,
+    loan_prepay_partial,
+    payment_record,
+    payoff_quote,
+)
 from lending.servicing.tests.factories import make_loan, servicing_product_make
 from partners.models import Distribution, FeeRule, LoanShare, WebhookEvent
 from partners.selectors.exposure import lender_exposure, loan_participations
@@ -207,7 +215,7 @@ def test_a_write_off_makes_each_lenders_loss_its_outstanding_share_and_a_recover
 # Property: random loans, shares, payments on time, late, partial or early, credit, payoffs, write-offs, recoveries.
 
 STEP = st.tuples(
-    st.sampled_from(["on_time", "late", "partial", "early", "overpay"]),
+    st.sampled_from(["on_time", "late", "partial", "early", "overpay", "prepay"]),
     st.integers(min_value=1, max_value=20),
     st.integers(min_value=1, max_value=99),
 )
@@ -273,7 +281,21 @@ def test_no_fen_is_created_or_lost_between_lenders(
             if row.owed() == 0:
                 continue
         owed = row.owed()
-        if kind == "late":
+        if kind == "prepay" and last < row.due_date - datetime.timedelta(days=1):
+            # Repay part of the principal early, on a day of the current period, and re-amortise the rest.
+            on = min(max(last, row.due_date - datetime.timedelta(days=days)), row.due_date - datetime.timedelta(days=1))
+            value = (payoff_quote(loan=loan, on=on).total * percent / 100).quantize(D("0.01"))
+            try:
+                loan_prepay_partial(
+                    loan=loan, amount=value, on=on, external_reference=f"pp{on}", by=None, source="officer"
+                )
+            except (ValidationError, RepaymentConflict):
+                event("prepayment refused")
+            else:
+                event("partial prepayment")
+                last = on
+            assert_nothing_created_or_lost(loan)
+        elif kind == "late":
             # As the daily job leaves it: late fees on the line, paid with the line some days after it fell due.
             Instalment.objects.filter(pk=row.pk).update(penalty_due=row.penalty_due + D(percent) / 4)
             pay(owed + D(percent) / 4, max(last, row.due_date + datetime.timedelta(days=days)))
@@ -296,7 +318,8 @@ def test_no_fen_is_created_or_lost_between_lenders(
         loan.refresh_from_db()
         if loan.state == LoanState.PAID_OFF:
             assert set(shares_outstanding(loan_ids=[loan.pk])[loan.pk].values()) == {D("0.00")}
-    elif ending == "write_off" and loan.state in (LoanState.ACTIVE, LoanState.OVERDUE):
+    elif ending == "write_off" and loan.state in (LoanState.ACTIVE, LoanState.OVERDUE) and not loan.credit_balance:
+        # (A loan holding credit is not written off: the credit is spent first.)
         loan = write_off(loan, officers)
         losses = lender_losses(loan_ids=[loan.pk])
         assert sum(losses.values()) == loan.written_off_principal
