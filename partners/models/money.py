@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from core.money import MoneyField
+from lending.servicing.models import Allocation
 from partners.models.agreements import FundingPartner, LoanShare
 
 
@@ -84,7 +85,7 @@ class Distribution(models.Model):
     partner = models.ForeignKey(
         FundingPartner, null=True, blank=True, on_delete=models.PROTECT, related_name="distributions"
     )
-    component = models.CharField(_("component"), max_length=10)
+    component = models.CharField(_("component"), max_length=10, choices=Allocation.Component.choices)
     amount = MoneyField(_("amount"))
     value_date = models.DateField(_("value date"))
     business_date = models.DateField(_("business date"), db_index=True)
