@@ -45,11 +45,15 @@ _LOAN_OFFICER = [
     "underwriting.view_scorecard",
     "underwriting.view_scorecardbin",
     "underwriting.view_preapprovedlimit",
+    # Partner banks, their agreements and offers; money between lenders: who funds each loan, how each payment is
+    # shared, what each partner is owed a day.
     "partners.view_fundingpartner",
     "partners.view_colendingagreement",
     "partners.view_partneroffer",
     "partners.view_loanshare",
     "partners.view_webhookevent",
+    "partners.view_distribution",
+    "partners.view_partnersettlement",
 ]
 _SENIOR_OFFICER = [
     *_LOAN_OFFICER,
@@ -62,6 +66,8 @@ _SENIOR_OFFICER = [
     "lending.propose_restructure",
     # The checker of maker-checker: counter-offers below the grid, restructures conceding price or fees, write-offs.
     "lending.second_approve_concession",
+    # Records that the platform paid a partner bank its daily settlement.
+    "partners.pay_settlement",
 ]
 _RISK_MANAGER = [
     *_SENIOR_OFFICER,

@@ -160,6 +160,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "lending.servicing.tasks.servicing_daily_task",
         "schedule": crontab(hour=1, minute=0),
     },
+    # After the nightly servicing job: each partner's settlement of the day before.
+    "partners-settle-day": {
+        "task": "partners.tasks.partners_settle_day_task",
+        "schedule": crontab(hour=3, minute=0),
+    },
     "disbursements-reconcile": {"task": "lending.origination.tasks.disbursements_reconcile_task", "schedule": 5 * 60},
     "collections-reconcile": {"task": "lending.servicing.tasks.collections_reconcile_task", "schedule": 5 * 60},
     "partner-offers-lapse": {"task": "partners.tasks.partner_offers_lapse_task", "schedule": 5 * 60},
