@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from lending.catalogue.tests.factories import LoanProductFactory
 from lending.origination.services.funding import application_fund, disbursement_send
-from lending.origination.services.lenders import LendersError, co_lending_register
+from lending.origination.services.lenders import LendersError, co_lending, co_lending_register
 from lending.origination.tests.factories import signed_application
 from lending.servicing.models import Disbursement, Loan, LoanState
 from lending.servicing.tests.factories import active_loan
@@ -104,9 +104,10 @@ class SharesHook:
 
 @pytest.fixture
 def hook():
+    installed = co_lending()
     co_lending_register(SharesHook())
     yield
-    co_lending_register(None)
+    co_lending_register(installed)
 
 
 def test_a_co_funded_payout_debits_each_lenders_funding_account_once(
