@@ -45,6 +45,10 @@ _LOAN_OFFICER = [
     "underwriting.view_scorecard",
     "underwriting.view_scorecardbin",
     "underwriting.view_preapprovedlimit",
+    # Fraud watched after payout: officers work the alerts and may freeze a merchant's further borrowing.
+    "risk.view_watchalert",
+    "risk.change_watchalert",
+    "merchants.freeze_borrowing",
 ]
 _SENIOR_OFFICER = [
     *_LOAN_OFFICER,
@@ -57,6 +61,8 @@ _SENIOR_OFFICER = [
     "lending.propose_restructure",
     # The checker of maker-checker: counter-offers below the grid, restructures conceding price or fees, write-offs.
     "lending.second_approve_concession",
+    # Confirming a fraud alert after payout marks the loan as fraud (its loss is reported apart).
+    "lending.mark_loan_fraud",
 ]
 _RISK_MANAGER = [
     *_SENIOR_OFFICER,
@@ -70,6 +76,10 @@ _RISK_MANAGER = [
     "underwriting.add_policyrule",
     "underwriting.change_policyrule",
     "underwriting.activate_scorecard",
+    # Model governance: the daily population stability readings and the drift alerts.
+    "risk.view_stabilityreading",
+    "risk.view_driftalert",
+    "risk.change_driftalert",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -11,7 +11,7 @@ pending at the present moment (offers that lapsed, payouts and collections to re
 step never ran, emails never sent, old idempotency keys), whatever the date.
 
 Every beat entry must be a job here (``scheduled_jobs`` refuses to run otherwise, and a test says so), so a job added
-to beat cannot be forgotten by the operators' command.
+to beat cannot be forgotten by the operators' command. Apps above lending add theirs with ``scheduled_job_register``.
 """
 
 from __future__ import annotations
@@ -97,6 +97,14 @@ JOBS: dict[str, ScheduledJob] = {
 }
 
 
+def scheduled_job_register(job: ScheduledJob) -> ScheduledJob:
+    """Add the job of an app above lending (the risk firewall's, say), which registers it in its
+    ``AppConfig.ready()``: lending never imports those apps, so they bring their jobs here (registering the same
+    name again replaces it)."""
+    JOBS[job.name] = job
+    return job
+
+
 def _first_run(entry: dict) -> time:
     """When beat first runs an entry in a day: a crontab's earliest hour and minute; an interval at midnight."""
     schedule = entry["schedule"]
@@ -138,4 +146,4 @@ def scheduled_day_run(*, on: date, only: set[str] | None = None) -> Iterator[Job
         yield JobRun(at=at, job=job, counts=dict(job.run(on)))
 
 
-__all__ = ["JOBS", "JobRun", "ScheduledJob", "scheduled_day_run", "scheduled_jobs"]
+__all__ = ["JOBS", "JobRun", "ScheduledJob", "scheduled_day_run", "scheduled_job_register", "scheduled_jobs"]
