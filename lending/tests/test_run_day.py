@@ -50,11 +50,17 @@ def test_the_day_runs_every_scheduled_job_once_in_beats_order_for_the_date(monke
 
     assert sorted(calls) == sorted((name, day) for name in settings.CELERY_BEAT_SCHEDULE)
     names = [name for name, _on in calls]
-    # The jobs that run every few minutes fire at midnight; servicing at 01:00 and the limits at 02:00 come after.
-    assert names[-2:] == ["lending-servicing-daily", "underwriting-preapproved-limits"]
+    # The jobs that run every few minutes fire at midnight; servicing at 01:00 and the limits at 02:00 come after,
+    # then the risk firewall's watch after payout (03:00) and model drift (03:30), registered by the risk app.
+    assert names[-4:] == [
+        "lending-servicing-daily",
+        "underwriting-preapproved-limits",
+        "risk-watch-after-payout",
+        "risk-model-drift",
+    ]
     for name in names:
         assert output.count(f" {name} (") == 1
-    assert f"8 jobs ran for {day.isoformat()}." in output
+    assert f"10 jobs ran for {day.isoformat()}." in output
 
 
 def test_the_day_services_the_loans_and_refreshes_the_limits_for_the_date(overdue_book):

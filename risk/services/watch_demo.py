@@ -38,8 +38,9 @@ from lending.catalogue.models import LoanProduct
 from lending.origination.models import ApplicationState, Contract, LoanApplication
 from lending.origination.services.applications import application_accept, application_apply, application_approve
 from lending.origination.services.contracts import contract_newest, contract_prepare, contract_render, contract_sign
-from lending.origination.services.demo import demo_clock
+from lending.origination.services.demo import NIGHTLY_JOBS, demo_clock
 from lending.origination.services.funding import application_fund, disbursement_send
+from lending.origination.services.scheduled import scheduled_day_run
 from merchants.choices import KycState, SalesSource
 from merchants.models import Merchant
 from merchants.selectors.watch import SalesWindow, sales_window_totals
@@ -174,6 +175,11 @@ def watch_demo_load(*, today: datetime.date, officer: User) -> str:
         ):
             merchant = _merchant(_owner(), today=today, payout_day=payout_day)
             _borrow(merchant, payout_day=payout_day, officer=officer)
+            # Serviced up to today like every loan of the demo: the nightly jobs of today, which the other loans
+            # have had already (running a day again changes nothing for them).
+            with demo_clock(min(_at(today, 1), timezone.now())):
+                for _run in scheduled_day_run(on=today, only=NIGHTLY_JOBS):
+                    pass
     run = watch_alerts_raise(on=today)
     # The demo has no beat: the day's stability readings are computed here as the nightly job would.
     drift = stability_readings_compute(on=today)

@@ -199,8 +199,6 @@ class Command(BaseCommand):
                 today=today,
             )
             caught_up = 0 if history is not None else demo_days_catch_up(today=today)
-        # What the nightly job would show on the dashboards, computed now so the demo shows it at once.
-        preapproved_limits_refresh(merchants_in_default=merchants_in_default)
         # The apps above lending add their part (e.g. the risk firewall's fraud watch); each says what it shows.
         extras = [
             str(line)
@@ -212,6 +210,8 @@ class Command(BaseCommand):
             )
             if line
         ]
+        # What the nightly job would show on the dashboards, computed now so the demo shows it at once.
+        preapproved_limits_refresh(merchants_in_default=merchants_in_default)
         self._print_summary(
             extras=extras,
             url=options["url"].rstrip("/"),
