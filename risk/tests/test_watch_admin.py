@@ -106,6 +106,9 @@ def test_a_senior_officer_marks_the_loan_as_fraud_from_the_list(client, senior_o
     assert messages_of(response) == ["1 loan(s) marked as fraud."]
     assert WatchAlert.objects.get(pk=alert.pk).status == WatchAlertStatus.FRAUD
     assert Loan.objects.get(pk=alert.loan_id).fraud_marked_at is not None
+    loan_page = client.get(reverse("admin:lending_loan_change", args=[alert.loan_id])).content.decode()
+    assert "Shop gone." in loan_page
+    assert "loan.mark_fraud" in loan_page  # its audit trail
 
 
 def test_a_refusal_is_shown_as_a_message(client, loan_officer, merchant):
