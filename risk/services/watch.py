@@ -22,6 +22,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from core.exceptions import StateConflict
@@ -68,12 +69,18 @@ def watch_alerts_raise(*, on: datetime.date) -> WatchRun:
                 subject=alert,
                 action="watch_alert.raise",
                 to_state=alert.status,
-                reason=str(alert.get_kind_display()),
+                # The audit trail is written in one language whatever the reader's (the pages translate it).
+                reason=_english_kind(alert),
                 data={"loan": finding.loan_id, "merchant": finding.merchant_id, "day": on.isoformat()},
             )
             blocking.add((finding.loan_id, finding.kind))
             raised += 1
     return WatchRun(on=on, findings=len(findings), raised=raised)
+
+
+def _english_kind(alert: WatchAlert) -> str:
+    with translation.override("en"):
+        return str(alert.get_kind_display())
 
 
 def _note(note: str, field: str = "note") -> str:

@@ -17,13 +17,14 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from core.exceptions import StateConflict
@@ -95,17 +96,25 @@ def _drift_alert_raise(reading: StabilityReading) -> int:
             )
     except IntegrityError:
         return 0  # raised by a concurrent run a moment ago
-    summary = _("PSI of %(subject)s for scorecard v%(version)s is %(psi)s, above %(threshold)s.") % {
-        "subject": reading.subject,
-        "version": reading.scorecard.version,
-        "psi": reading.psi,
-        "threshold": reading.threshold,
-    }
+
+    def summary() -> str:
+        return _("PSI of %(subject)s for scorecard v%(version)s is %(psi)s, above %(threshold)s.") % {
+            "subject": reading.subject,
+            "version": reading.scorecard.version,
+            "psi": reading.psi,
+            "threshold": reading.threshold,
+        }
+
+    # The audit trail in one language; the risk managers' notices in the portal's, as every notice is written.
+    with translation.override("en"):
+        reason = summary()
+    with translation.override(settings.LANGUAGE_CODE):
+        title, body = _("Scorecard drift: %(subject)s") % {"subject": reading.subject}, summary()
     audit_record(
         subject=alert,
         action="drift_alert.raise",
         to_state=alert.status,
-        reason=summary,
+        reason=reason,
         data={"scorecard": reading.scorecard_id, "subject": reading.subject, "psi": str(reading.psi)},
     )
     url = reverse("admin:risk_driftalert_change", args=[alert.pk])
@@ -118,8 +127,7 @@ def _drift_alert_raise(reading: StabilityReading) -> int:
         .values_list("pk", flat=True)
         .distinct()
     ):
-        title = _("Scorecard drift: %(subject)s") % {"subject": reading.subject}
-        notify(user_id=user_id, title=title, body=summary, url=url)
+        notify(user_id=user_id, title=title, body=body, url=url)
     return 1
 
 

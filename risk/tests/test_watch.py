@@ -68,6 +68,18 @@ def test_sales_collapsing_after_the_payout_raise_a_loan_and_run_alert_with_its_e
     }
     (event,) = audit_trail(alert)
     assert (event.action, event.actor, event.to_state) == ("watch_alert.raise", None, "open")
+    assert event.reason == "Sales collapsed after payout (loan-and-run)"
+
+
+def test_the_audit_trail_is_written_in_english_whatever_the_language_of_the_run(merchant, loan):
+    from django.utils import translation
+
+    history_around_payout(merchant)
+
+    with translation.override("zh-hans"):
+        watch_alerts_raise(on=ON)
+
+    assert audit_trail(WatchAlert.objects.get()).get().reason == "Sales collapsed after payout (loan-and-run)"
 
 
 def test_a_day_the_platform_reported_nothing_after_the_payout_counts_as_no_takings(merchant, loan):

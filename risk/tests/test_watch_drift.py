@@ -72,6 +72,24 @@ def test_a_shifted_population_raises_a_drift_alert_and_tells_the_risk_managers(
     assert len(callbacks) == 1  # its email, queued once the readings commit
 
 
+def test_the_drift_notice_is_in_the_portals_language_and_the_audit_row_in_english(
+    scorecard, merchant, risk_manager, settings
+):
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "zh-hans"
+    decided(scorecard, merchant, ["660"] * 10, at_moment=at(DAY - datetime.timedelta(days=2)))
+
+    with translation.override("en"):
+        stability_readings_compute(on=DAY)
+
+    alert = DriftAlert.objects.get()
+    assert audit_trail(alert).get().reason == "PSI of score for scorecard v1 is 7.6092, above 0.25."
+    assert list(Notice.objects.values_list("title", "body")) == [
+        ("评分卡漂移：score", "评分卡 v1 的 score PSI 为 7.6092，高于 0.25。")
+    ]
+
+
 def test_computing_the_same_day_again_changes_nothing(scorecard, merchant):
     decided(scorecard, merchant, ["660"] * 10, at_moment=at(DAY - datetime.timedelta(days=2)))
 
