@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Max
+from django.db.models import Max, Q
 
 from core.models import AuditEvent
 from merchants.models import Merchant, SalesDay
@@ -48,11 +48,27 @@ class SalesWindowTotals:
     days_with_sales: int = 0
 
 
+# Merchants per query: the OR of their date ranges stays a plan PostgreSQL handles with one index scan each.
+MERCHANTS_PER_QUERY = 500
+
+
+def _merged_ranges(windows: list[SalesWindow]) -> list[tuple[datetime.date, datetime.date]]:
+    """The days ``windows`` cover, as few ranges as possible (a loan paid out long ago needs two, not a year)."""
+    ranges: list[list[datetime.date]] = []
+    for window in sorted(windows, key=lambda window: window.start):
+        if ranges and window.start <= ranges[-1][1] + datetime.timedelta(days=1):
+            ranges[-1][1] = max(ranges[-1][1], window.end)
+        else:
+            ranges.append([window.start, window.end])
+    return [(start, end) for start, end in ranges]
+
+
 def sales_window_totals(*, windows: Iterable[SalesWindow]) -> dict[Hashable, SalesWindowTotals]:
-    """Totals of each window, by its key, in one query over the days the windows span.
+    """Totals of each window, by its key: one query per ``MERCHANTS_PER_QUERY`` merchants, reading only their days
+    inside the windows.
 
     The rows are summed here rather than in the database because every window has its own dates (a loan's payout
-    sets them); one indexed range read of (merchant, date) serves them all.
+    sets them) and windows overlap; each row read is a day some window needs.
     """
     windows = [window for window in windows if window.calendar_days > 0]
     if not windows:
@@ -61,23 +77,21 @@ def sales_window_totals(*, windows: Iterable[SalesWindow]) -> dict[Hashable, Sal
     for window in windows:
         by_merchant.setdefault(window.merchant_id, []).append(window)
     sums = {window.key: [ZERO, ZERO, 0, 0] for window in windows}
-    rows = (
-        SalesDay.objects.filter(
-            merchant_id__in=list(by_merchant),
-            date__gte=min(window.start for window in windows),
-            date__lte=max(window.end for window in windows),
-        )
-        .order_by()
-        .values_list("merchant_id", "date", "gross_sales", "refunds")
-    )
-    for merchant_id, day, gross, refunds in rows.iterator(chunk_size=5000):
-        for window in by_merchant[merchant_id]:
-            if window.start <= day <= window.end:
-                total = sums[window.key]
-                total[0] += gross
-                total[1] += refunds
-                total[2] += 1
-                total[3] += 1 if gross > 0 else 0
+    merchant_ids = sorted(by_merchant)
+    for first in range(0, len(merchant_ids), MERCHANTS_PER_QUERY):
+        days = Q()
+        for merchant_id in merchant_ids[first : first + MERCHANTS_PER_QUERY]:
+            for start, end in _merged_ranges(by_merchant[merchant_id]):
+                days |= Q(merchant_id=merchant_id, date__gte=start, date__lte=end)
+        rows = SalesDay.objects.filter(days).order_by().values_list("merchant_id", "date", "gross_sales", "refunds")
+        for merchant_id, day, gross, refunds in rows.iterator(chunk_size=5000):
+            for window in by_merchant[merchant_id]:
+                if window.start <= day <= window.end:
+                    total = sums[window.key]
+                    total[0] += gross
+                    total[1] += refunds
+                    total[2] += 1
+                    total[3] += 1 if gross > 0 else 0
     return {key: SalesWindowTotals(*values) for key, values in sums.items()}
 
 

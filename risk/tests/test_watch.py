@@ -96,6 +96,19 @@ def test_a_day_the_platform_reported_nothing_after_the_payout_counts_as_no_takin
     assert WatchAlert.objects.get(kind=K.LOAN_AND_RUN).evidence["ratio"] == "0.3333"
 
 
+def test_a_loan_paid_out_long_ago_is_compared_over_the_last_days_with_the_days_before_its_payout(merchant, loan):
+    on = PAID + 200 * DAY
+    sales_days(merchant, start=PAID - 90 * DAY, end=PAID - DAY, gross="1000.00")
+    sales_days(merchant, start=PAID, end=on - 31 * DAY, gross="900.00")
+    sales_days(merchant, start=on - 30 * DAY, end=on - DAY, gross="100.00")
+
+    watch_alerts_raise(on=on)
+
+    evidence = WatchAlert.objects.get(kind=K.LOAN_AND_RUN).evidence
+    assert (evidence["before_daily_average"], evidence["after_daily_average"]) == ("1000.00", "100.00")
+    assert evidence["after"] == {"from": "2026-11-18", "to": "2026-12-17", "days": 30, "days_reported": 30}
+
+
 def test_sales_holding_up_after_the_payout_raise_nothing(merchant, loan):
     history_around_payout(merchant, before="1000.00", after="900.00")
 
