@@ -54,6 +54,10 @@ _LOAN_OFFICER = [
     "partners.view_webhookevent",
     "partners.view_distribution",
     "partners.view_partnersettlement",
+    # Fraud watched after payout: officers work the alerts and may freeze a merchant's further borrowing.
+    "risk.view_watchalert",
+    "risk.change_watchalert",
+    "merchants.freeze_borrowing",
 ]
 _SENIOR_OFFICER = [
     *_LOAN_OFFICER,
@@ -68,6 +72,8 @@ _SENIOR_OFFICER = [
     "lending.second_approve_concession",
     # Records that the platform paid a partner bank its daily settlement.
     "partners.pay_settlement",
+    # Confirming a fraud alert after payout marks the loan as fraud (its loss is reported apart).
+    "lending.mark_loan_fraud",
 ]
 _RISK_MANAGER = [
     *_SENIOR_OFFICER,
@@ -86,6 +92,10 @@ _RISK_MANAGER = [
     "partners.change_fundingpartner",
     "partners.add_colendingagreement",
     "partners.manage_agreement",
+    # Model governance: the daily population stability readings and the drift alerts.
+    "risk.view_stabilityreading",
+    "risk.view_driftalert",
+    "risk.change_driftalert",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

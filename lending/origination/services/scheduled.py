@@ -144,4 +144,4 @@ def scheduled_day_run(*, on: date, only: set[str] | None = None) -> Iterator[Job
         yield JobRun(at=at, job=job, counts=dict(job.run(on)))
 
 
-__all__ = ["JOBS", "JobRun", "ScheduledJob", "scheduled_day_run", "scheduled_jobs"]
+__all__ = ["JOBS", "JobRun", "ScheduledJob", "scheduled_day_run", "scheduled_job_register", "scheduled_jobs"]
