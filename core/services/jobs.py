@@ -196,12 +196,15 @@ class ChunkOutcome:
 def job_chunk_run(*, chunk_id: int) -> ChunkOutcome:
     """Run one chunk, once: its work and its ``done`` mark in one transaction, with the chunk's row locked.
 
+    Only the chunk's row (``of=("self",)``): locking the run's row too, through the join, would make every chunk of
+    the run wait for the one before it, and the workers would take turns instead of working side by side.
+
     The attempt is counted first, in a transaction of its own, so the count survives a worker killed mid-chunk. An
     error rolls the chunk's work back and marks it failed with the error (for the sweep to try again); it is not
     raised, so one bad slice never stops the chord that records the run.
     """
     with transaction.atomic():
-        chunk = JobChunk.objects.select_for_update().select_related("run").get(pk=chunk_id)
+        chunk = JobChunk.objects.select_for_update(of=("self",)).select_related("run").get(pk=chunk_id)
         if chunk.status == C.DONE:
             return ChunkOutcome(status=chunk.status, counts=chunk.counts, ran=False)
         chunk.attempts += 1
@@ -211,7 +214,7 @@ def job_chunk_run(*, chunk_id: int) -> ChunkOutcome:
     spec = chunked_job(chunk.run.job)
     try:
         with transaction.atomic():
-            chunk = JobChunk.objects.select_for_update().select_related("run").get(pk=chunk_id)
+            chunk = JobChunk.objects.select_for_update(of=("self",)).select_related("run").get(pk=chunk_id)
             if chunk.status == C.DONE:
                 return ChunkOutcome(status=chunk.status, counts=chunk.counts, ran=False)
             counts = spec.run_chunk(chunk.run.business_date, chunk.first_id, chunk.last_id)

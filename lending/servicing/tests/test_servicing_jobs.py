@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from core.models import JobRun
 from lending.servicing.models import Instalment, Loan, LoanState, Reminder
 from lending.servicing.selectors.daily import loans_by_dpd_bucket, loans_in_dpd_bucket
 from lending.servicing.services.daily import (
@@ -13,7 +14,6 @@ from lending.servicing.services.daily import (
     servicing_overdue,
     servicing_run_day,
 )
-from core.models import JobRun
 from lending.servicing.tasks import servicing_daily_task
 from lending.servicing.tests.factories import (
     database_snapshot,
