@@ -270,7 +270,11 @@ def _report_interleaved(results: dict[str, Result], *, took: float, concurrency:
             "1.00 on a quiet machine",
         ),
     ]
-    print("\nRatios (cost per request: mean latency of the scenario / mean latency of its baseline):")
+    print(
+        "\nbaselines: the same POST without an Idempotency-Key (the key's cost alone), and a bare DRF ping "
+        "(authentication, routing, JSON, no ORM work: what any request costs)"
+    )
+    print("Ratios (cost per request: mean latency of the scenario / mean latency of its baseline):")
     for label, ratio, note in rows:
         print(f"  {label:52} {ratio:5.2f}x" + (f"  ({note})" if note else ""))
     return within == "within"

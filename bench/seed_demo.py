@@ -77,7 +77,8 @@ def main() -> int:
     baseline_seconds = _baseline(connection, rows=rows, merchants=args.merchants, days=args.days)
     print(
         f"baseline  COPY of {rows:,} pre-generated tuples into a bare table in {baseline_seconds:.1f} s "
-        f"({rows / baseline_seconds:,.0f} rows/s)"
+        f"({rows / baseline_seconds:,.0f} rows/s): the same rows without generating them, no index, no constraint, "
+        "no Django"
     )
     print(f"ratio     seed_demo takes {seed_seconds / baseline_seconds:.2f}x the baseline")
 
