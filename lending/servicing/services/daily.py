@@ -14,7 +14,10 @@ Invariants this module protects:
   transaction sets ``serviced_on = on``; reminders and sales-share deductions are unique rows inserted with
   ``ON CONFLICT DO NOTHING`` and only the rows actually inserted are acted on.
 - Resumable: each batch is its own transaction, and what is left to do is derived from the rows again, so a crash
-  loses nothing and repeats nothing.
+  loses nothing and repeats nothing. The night itself runs in chunks of the book by loan id (``loans``, a
+  ``Span``; ``lending.servicing.jobs`` registers them with ``core.services.jobs``): a chunk is the whole day for its
+  loans in one transaction (its batches are savepoints in it), every step reads only its own loans' rows, and the
+  chunks are independent, so workers run them side by side.
 - Audited: every loan state change (active -> overdue, overdue -> active, overdue -> defaulted) gets its own audit
   row, written in the same transaction as the state change.
 

@@ -40,7 +40,7 @@ def test_a_worker_of_two_processes_runs_the_chunks_and_the_chord_records_the_day
         "DATABASE_URL": database_url,
     }
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency=2", "-Q", queue, "--loglevel=WARN"],
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency=2", "-Q", queue, "-l", "WARNING"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
