@@ -248,6 +248,8 @@ def _queues_delete(queue: str) -> None:
     with app.connection_for_write() as connection:
         channel = connection.default_channel
         for name in (queue, f"{queue}-emails"):
+            # Purged first: the emails' queue was never declared by a consumer, and deleting alone leaves its list.
+            channel.queue_purge(name)
             channel.queue_delete(name)
 
 
