@@ -4,8 +4,9 @@ Nothing is sent to the replica unless the code asks for it by name (``core.db.re
 read-only work may ask: dashboards, stress runs, exports, monitoring. A replica lags the primary by a moment, so
 nothing that writes, and nothing that decides money (a decision, a limit, a payment, the nightly jobs), reads from
 it. Two guards keep it that way: this router sends every write to the primary, even the save of an object that was
-read from the replica, and on PostgreSQL the alias's sessions are read-only (``default_transaction_read_only``), so
-a write sent to it by mistake fails, whether or not a real replica is configured.
+read from the replica, and on PostgreSQL the alias's connections start every transaction read-only
+(``default_transaction_read_only``), so a write sent to it by mistake fails, whether or not a real replica is
+configured.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import copy
 
 PRIMARY = "default"
 REPLICA = "replica"
-READ_ONLY_SESSION = "-c default_transaction_read_only=on"
+READ_ONLY_TRANSACTIONS = "-c default_transaction_read_only=on"
 
 
 def replica_database(primary: dict, replica: dict | None) -> dict:
@@ -32,8 +33,8 @@ def replica_database(primary: dict, replica: dict | None) -> dict:
     if "postgresql" in settings.get("ENGINE", ""):
         options = dict(settings.get("OPTIONS") or {})
         given = options.get("options", "")
-        if READ_ONLY_SESSION not in given:
-            options["options"] = f"{given} {READ_ONLY_SESSION}".strip()
+        if READ_ONLY_TRANSACTIONS not in given:
+            options["options"] = f"{given} {READ_ONLY_TRANSACTIONS}".strip()
         settings["OPTIONS"] = options
     return settings
 

@@ -17,7 +17,7 @@ Q = TypeVar("Q", bound=QuerySet)
 
 
 def read_only(queryset: Q) -> Q:
-    """``queryset`` read from the replica (the primary when no replica is configured), in a read-only session."""
+    """``queryset`` read from the replica (the primary when no replica is configured), in read-only transactions."""
     return queryset.using(READ_ONLY_ALIAS)
 
 

@@ -1,9 +1,9 @@
-"""The read-only alias: reads by name only, writes always to the primary, a read-only session on PostgreSQL."""
+"""The read-only alias: reads by name only, writes always to the primary, a read-only transactions on PostgreSQL."""
 
 import pytest
 from django.db import DatabaseError, connections, router, transaction
 
-from config.routers import READ_ONLY_SESSION, replica_database
+from config.routers import READ_ONLY_TRANSACTIONS, replica_database
 from core.db import read_only
 from core.models import Notice
 from core.tests.factories import NoticeFactory
@@ -11,11 +11,11 @@ from core.tests.factories import NoticeFactory
 PRIMARY = {"ENGINE": "django.db.backends.postgresql", "NAME": "loans", "HOST": "db1", "CONN_MAX_AGE": 60}
 
 
-def test_without_a_replica_the_alias_is_the_primary_in_read_only_sessions():
+def test_without_a_replica_the_alias_is_the_primary_in_read_only_transactions():
     replica = replica_database(PRIMARY, None)
 
     assert (replica["HOST"], replica["NAME"], replica["CONN_MAX_AGE"]) == ("db1", "loans", 60)
-    assert replica["OPTIONS"]["options"] == READ_ONLY_SESSION
+    assert replica["OPTIONS"]["options"] == READ_ONLY_TRANSACTIONS
     assert replica["TEST"] == {"MIRROR": "default"}
     assert "OPTIONS" not in PRIMARY  # the primary's own settings are left alone
 
@@ -24,7 +24,7 @@ def test_a_replica_url_points_the_alias_at_the_replica_with_the_primarys_pool_se
     replica = replica_database(PRIMARY, {"ENGINE": "django.db.backends.postgresql", "NAME": "loans", "HOST": "db2"})
 
     assert (replica["HOST"], replica["CONN_MAX_AGE"]) == ("db2", 60)
-    assert replica["OPTIONS"]["options"] == READ_ONLY_SESSION
+    assert replica["OPTIONS"]["options"] == READ_ONLY_TRANSACTIONS
 
 
 def test_writes_go_to_the_primary_even_for_an_object_read_from_the_replica():
