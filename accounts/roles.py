@@ -23,6 +23,9 @@ _LOAN_OFFICER = [
     "merchants.view_kycdocument",
     "merchants.view_salesday",
     "core.view_auditevent",
+    # The nightly runs' progress (read-only, in the back office and over the API).
+    "core.view_jobrun",
+    "core.view_jobchunk",
     "lending.view_loanproduct",
     "lending.view_loanapplication",
     "lending.decide_application",

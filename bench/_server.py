@@ -43,9 +43,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg2
+from _guard import bench_database_url, maintenance_url, require_bench_name
 from psycopg2 import sql
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,18 +98,12 @@ RAISED_LIMITS = {
 
 def _database_urls(url: str) -> tuple[str, str]:
     """(the maintenance database's URL, the bench database's name); exits on anything not local or not a bench."""
-    parts = urlsplit(url)
-    if parts.hostname not in {"127.0.0.1", "localhost"}:
-        sys.exit(f"The benchmark only runs against a local PostgreSQL, not {parts.hostname}.")
-    name = parts.path.lstrip("/")
-    if "bench" not in name:
-        sys.exit(f"The benchmark drops and recreates its database; {name!r} does not look like a bench database.")
-    return urlunsplit((parts.scheme, parts.netloc, "/postgres", "", "")), name
+    url = bench_database_url(url)  # this machine's server, a name marked "bench", or the script stops here
+    return maintenance_url(url), urlsplit(url).path.lstrip("/")
 
 
 def _recreate_database(maintenance_url: str, name: str, *, drop_only: bool = False) -> None:
-    if "bench" not in name:  # checked again here: this is the line that drops
-        raise ValueError(f"Refusing to drop {name!r}: its name lacks 'bench'.")
+    require_bench_name(name)  # checked again here: this is the line that drops
     connection = psycopg2.connect(maintenance_url)
     connection.autocommit = True
     try:

@@ -143,7 +143,11 @@ def report(sides, *, took: float, wanted: int) -> int:
         a, b = rows[scenario], rows[baseline]
         return f"p50 {a[0] / b[0]:5.1f}x   p99 {a[1] / b[1]:5.1f}x   mean {a[2] / b[2]:5.1f}x"
 
-    print("\nRatios (latency of the scenario / latency of its baseline, same server, same run):")
+    print(
+        "\nbaseline: a bare DRF ping pair on the same server (authentication, routing, JSON; no ORM work, no "
+        "decision): what any request costs before the portal does anything"
+    )
+    print("Ratios (latency of the scenario / latency of its baseline, same server, same run):")
     print(f"  apply → decision vs ping pair:   {ratio(APPLY, PING_PAIR)}")
     print(f"  submit alone vs one bare ping:   {ratio(SUBMIT, PING)}")
 

@@ -50,7 +50,9 @@ def main() -> int:
     parser.add_argument("--database", default="lp_bench_uw", help="Throwaway database name (default lp_bench_uw).")
     parser.add_argument("--batch-size", type=int, default=2000, help="Merchants per pre-approval batch.")
     args = parser.parse_args()
+    from _guard import bench_database_url  # refuses a database not marked "bench" or not on this machine (exit 2)
 
+    bench_database_url(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/loanportal"), args.database)
     url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/loanportal")
     parts = urlsplit(url)
     if not parts.scheme.startswith("postgres"):

@@ -179,6 +179,10 @@ def run(data_set: dict, *, seeds: range, holdout: float) -> bool:
         f"{len(data_set['categorical'])} categorical columns; holdout {holdout:.0%}, "
         f"seeds {seeds.start}-{seeds.stop - 1}"
     )
+    print(
+        "  reference: optbinning's BinningProcess and scikit-learn's LogisticRegression on the same rows and split "
+        "(an analyst's usual tools, not the portal's trainer)"
+    )
     header = f"  {'seed':>4}  {'trainer':>8}  {'reference':>9}  {'ratio':>6}  {'true model':>10}  {'kept':>4}  {'s':>5}"
     print(header)
     ours, theirs = [], []

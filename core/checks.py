@@ -54,3 +54,30 @@ def contract_party_details_check(app_configs, **kwargs):
         for name in fictional
     ]
     return errors
+
+
+@register()
+def chunked_runs_check(app_configs, **kwargs):
+    """The nightly runs are cut into chunks whose chord needs a result backend, and chunks of a positive size."""
+    errors = []
+    for name in ("JOBS_CHUNK_SIZE", "JOBS_CHUNK_MAX_ATTEMPTS", "JOBS_CHUNK_STALE_MINUTES"):
+        value = getattr(settings, name, None)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            errors.append(
+                Error(
+                    f"{name} must be a whole number of at least 1; it is {value!r}.",
+                    hint=f"Set {name}.",
+                    id="core.E004",
+                )
+            )
+    if not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False) and not getattr(
+        settings, "CELERY_RESULT_BACKEND", None
+    ):
+        errors.append(
+            Error(
+                "CELERY_RESULT_BACKEND is empty: the nightly runs' chords cannot tell when their chunks have finished.",
+                hint="Set CELERY_RESULT_BACKEND, e.g. the Redis of CELERY_BROKER_URL (the default).",
+                id="core.E005",
+            )
+        )
+    return errors

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -108,3 +109,77 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class JobRun(models.Model):
+    """One business date's run of a nightly job, cut into chunks of its rows (``JobChunk``) that workers share.
+
+    Unique per job and date, so beat firing twice, an operator's ``run_day`` and a resumed run all find the same
+    row. ``chunks_total`` is fixed when the run is planned; how many chunks are done or failed is read from the
+    chunks (``core.selectors.jobs``), so chunks finishing at once never wait for each other on this row.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    job = models.CharField(_("job"), max_length=64, help_text=_("The beat schedule's name for the job."))
+    business_date = models.DateField(_("business date"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RUNNING)
+    chunk_size = models.PositiveIntegerField(_("chunk size"))
+    chunks_total = models.PositiveIntegerField(_("chunks"))
+    counts = models.JSONField(
+        _("what it did"), default=dict, blank=True, help_text=_("The chunks' counts added up, once all have run.")
+    )
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("job run")
+        verbose_name_plural = _("job runs")
+        ordering = ["-business_date", "-id"]
+        constraints = [models.UniqueConstraint(fields=["job", "business_date"], name="one_job_run_per_day")]
+        indexes = [models.Index(fields=["status", "started_at"], name="job_run_status")]
+
+    def __str__(self) -> str:
+        return f"{self.job} {self.business_date.isoformat()}"
+
+
+class JobChunk(models.Model):
+    """One slice of a run: the rows whose primary key is between ``first_id`` and ``last_id`` (inclusive).
+
+    An empty bound is open: the first chunk starts at the beginning and the last runs to the end, so a row added
+    while the run is planned still belongs to a chunk. A chunk's work and its ``done`` mark commit together, so a
+    chunk run again (a retry, a redelivered message, a sweep) finds itself done and changes nothing.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    run = models.ForeignKey(JobRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField(_("number"))
+    first_id = models.BigIntegerField(_("first id"), null=True, blank=True)
+    last_id = models.BigIntegerField(_("last id"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    error = models.TextField(_("error"), blank=True, help_text=_("The last attempt's error, if it failed."))
+    counts = models.JSONField(_("what it did"), default=dict, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("job chunk")
+        verbose_name_plural = _("job chunks")
+        ordering = ["run", "number"]
+        constraints = [models.UniqueConstraint(fields=["run", "number"], name="one_chunk_number_per_run")]
+
+    def __str__(self) -> str:
+        return f"{self.run} #{self.number}"
+
+    @property
+    def bounds(self) -> str:
+        return f"{'…' if self.first_id is None else self.first_id} – {'…' if self.last_id is None else self.last_id}"

@@ -3,7 +3,7 @@ from celery import shared_task
 from core.api.idempotency import idempotency_keys_purge
 
 
-@shared_task
+@shared_task(ignore_result=False)
 def echo_task(message: str) -> str:
     """Return what it was given: proves a worker picks tasks off the broker (health checks, tests)."""
     return message
@@ -37,3 +37,31 @@ def notices_email_task(notice_ids: list[int]) -> int:
     from core.services.notices import notices_email_send
 
     return notices_email_send(notice_ids=notice_ids)
+
+
+# Nightly runs in chunks (core.services.jobs). A chunk's work and its done mark commit together, so the task is
+# acknowledged late and put back on the queue when its worker dies: the repeat finds it done or does it once.
+
+
+@shared_task(ignore_result=False, acks_late=True, reject_on_worker_lost=True)
+def job_chunk_task(chunk_id: int) -> str:
+    """Run one chunk of a nightly run (queued as one of a chord's group); returns its status for the chord."""
+    from core.services.jobs import job_chunk_run
+
+    return job_chunk_run(chunk_id=chunk_id).status
+
+
+@shared_task(acks_late=True)
+def job_run_finish_task(chunk_statuses: list[str], run_id: int) -> str:
+    """The chord's last step: record the run once all its chunks have finished; returns the run's status."""
+    from core.services.jobs import job_run_finish
+
+    return job_run_finish(run_id=run_id).status
+
+
+@shared_task
+def job_runs_resume_task() -> dict[str, int]:
+    """Run again the chunks that failed or lost their worker, and record finished runs; beat, every 10 minutes."""
+    from core.services.jobs import job_runs_resume
+
+    return job_runs_resume()

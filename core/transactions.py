@@ -6,7 +6,7 @@ service never imports a task module (the tasks import the services; the other wa
 
 from collections.abc import Callable
 
-from celery import current_app
+from celery import chord, current_app, signature
 from celery.app.task import Task
 from django.db import transaction
 
@@ -40,6 +40,25 @@ def task_on_commit(name: str, *args: object) -> None:
         task.delay(*args)
 
     queue.__qualname__ = f"{name}.delay"
+    transaction.on_commit(queue, robust=True)
+
+
+def chord_on_commit(*, header: str, header_args: list[tuple], body: str, body_args: tuple = ()) -> None:
+    """Once the current transaction commits, run ``header`` once per tuple of ``header_args`` in parallel (a Celery
+    group), then ``body(results, *body_args)`` when every one of them has finished (a chord).
+
+    By the tasks' registered names, checked now (as ``task_on_commit`` does). A chord needs a result backend to
+    count its header's results; with ``CELERY_TASK_ALWAYS_EAGER`` (the demo, the tests) Celery runs the whole chord
+    in this process instead, the group first and the body after it, with no backend.
+    """
+    for name in (header, body):
+        registered_task(name)
+    app = current_app._get_current_object()
+
+    def queue() -> None:
+        chord([signature(header, args=args, app=app) for args in header_args])(signature(body, args=body_args, app=app))
+
+    queue.__qualname__ = f"chord({header} x {len(header_args)}, {body}).delay"
     transaction.on_commit(queue, robust=True)
 
 

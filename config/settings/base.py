@@ -13,6 +13,8 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
+from config.routers import replica_database
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 
@@ -88,6 +90,13 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+# Read-only work (dashboards, stress runs, exports, monitoring) may read from "replica": a streaming replica when
+# DATABASE_REPLICA_URL is set, the primary otherwise, always in read-only transactions on PostgreSQL. Nothing
+# reads from it unless it asks by name (core.db.read_only); writes always go to the primary (config.routers).
+DATABASES["replica"] = replica_database(
+    DATABASES["default"], env.db("DATABASE_REPLICA_URL") if env("DATABASE_REPLICA_URL", default="") else None
+)
+DATABASE_ROUTERS = ["config.routers.PrimaryReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -140,7 +149,12 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 # Celery.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
-CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
+# Results are kept only where something waits for them: the chunks of a nightly run, whose chord records the run
+# once every chunk has finished (a chord needs a result backend; core.checks says so when it is missing).
+CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL)
+CELERY_TASK_IGNORE_RESULT = True
+# The queue this deployment's tasks are sent to and its workers read (one Redis can serve several deployments).
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -175,7 +189,17 @@ CELERY_BEAT_SCHEDULE: dict = {
     # The risk firewall's watch, after servicing (01:00) and the limits (02:00) have run for the day.
     "risk-watch-after-payout": {"task": "risk.tasks.watch_after_payout_task", "schedule": crontab(hour=3, minute=0)},
     "risk-model-drift": {"task": "risk.tasks.model_drift_task", "schedule": crontab(hour=3, minute=30)},
+    # Chunks of a nightly run that failed or whose worker died are run again; a run whose chunks are all done is
+    # recorded (when its chord's last step was lost).
+    "jobs-resume": {"task": "core.tasks.job_runs_resume_task", "schedule": 10 * 60},
 }
+# Nightly jobs are cut into chunks of this many rows (loans, merchants) by primary key; each chunk is one task and
+# one transaction. A failed chunk is tried again up to JOBS_CHUNK_MAX_ATTEMPTS times in all; one still running after
+# JOBS_CHUNK_STALE_MINUTES is taken to have lost its worker and is run again (a chunk that is in fact still running
+# holds its row lock, so the repeat waits for it and then finds it done).
+JOBS_CHUNK_SIZE = env.int("JOBS_CHUNK_SIZE", default=2000)
+JOBS_CHUNK_MAX_ATTEMPTS = env.int("JOBS_CHUNK_MAX_ATTEMPTS", default=3)
+JOBS_CHUNK_STALE_MINUTES = env.int("JOBS_CHUNK_STALE_MINUTES", default=30)
 
 # allauth: email as the login, verification by a code, passkeys for everyone.
 ACCOUNT_LOGIN_METHODS = {"email"}

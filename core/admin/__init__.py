@@ -1,3 +1,3 @@
-"""Core's back office: the audit trail, read-only."""
+"""Core's back office: the audit trail and the nightly runs, read-only."""
 
-from core.admin import audit  # noqa: F401
+from core.admin import audit, jobs  # noqa: F401

@@ -4,11 +4,14 @@ Thin: each takes ids and calls one service, which is safe to run again (it locks
 funding tasks are acknowledged late and re-queued when a worker dies: a repeat finds the work done.
 """
 
+import datetime
 import logging
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
+from django.utils import timezone
 
+from core.services.jobs import job_run_start
 from lending.origination.models import LoanApplication
 from lending.origination.services.applications import ApplicationConflict
 from lending.origination.services.funding import (
@@ -18,8 +21,6 @@ from lending.origination.services.funding import (
     disbursement_send,
     disbursements_reconcile,
 )
-from lending.servicing.selectors.loans import merchants_in_default
-from underwriting.services.decisions import preapproved_limits_refresh
 
 
 @shared_task
@@ -107,9 +108,15 @@ def applications_resume_stalled_task() -> dict[str, int]:
 
 
 @shared_task(acks_late=True)
-def preapproved_limits_refresh_task() -> int:
-    """Nightly: recompute every verified merchant's pre-approved limit (safe to run twice: it overwrites).
+def preapproved_limits_refresh_task(on: str | None = None) -> dict[str, int]:
+    """Nightly: start the run that recomputes every verified merchant's pre-approved limit for ``on`` (ISO date,
+    today by default), in chunks of merchants the workers share; returns the run's id and its number of chunks.
 
-    Underwriting computes the limits; lending tells it which merchants have a loan in default.
+    Underwriting computes the limits; lending tells it which merchants have a loan in default
+    (``lending.origination.jobs``).
     """
-    return preapproved_limits_refresh(merchants_in_default=merchants_in_default)
+    from lending.origination.jobs import PREAPPROVED_LIMITS_JOB
+
+    day = datetime.date.fromisoformat(on) if on else timezone.localdate()
+    run = job_run_start(job=PREAPPROVED_LIMITS_JOB, on=day)
+    return {"run": run.pk, "chunks": run.chunks_total}

@@ -39,14 +39,17 @@ TASK_OPTIONS = {
 
 @shared_task(**TASK_OPTIONS)
 def servicing_daily_task(on: str | None = None) -> dict[str, int]:
-    """Run the day's servicing jobs for ``on`` (ISO date; today in the portal's time zone by default).
+    """Start the day's servicing run for ``on`` (ISO date; today in the portal's time zone by default).
 
-    Beat runs it at 01:00 Asia/Shanghai, when yesterday's sales are complete.
+    Beat runs it at 01:00 Asia/Shanghai, when yesterday's sales are complete. The run is cut into chunks of loans
+    that the workers share (``core.services.jobs``); this returns the run's id and its number of chunks.
     """
-    from lending.servicing.services.daily import servicing_run_day
+    from core.services.jobs import job_run_start
+    from lending.servicing.jobs import SERVICING_DAY_JOB
 
     day = datetime.date.fromisoformat(on) if on else timezone.localdate()
-    return servicing_run_day(on=day)
+    run = job_run_start(job=SERVICING_DAY_JOB, on=day)
+    return {"run": run.pk, "chunks": run.chunks_total}
 
 
 @shared_task(**TASK_OPTIONS)

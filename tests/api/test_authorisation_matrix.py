@@ -67,6 +67,19 @@ def _merchants_only(status: int) -> dict[str, int]:
     }
 
 
+def _staff_only(status: int) -> dict[str, int]:
+    return {
+        "merchant_a": 403,
+        "merchant_b": 403,
+        "partner_x": 403,
+        "partner_y": 403,
+        "officer": status,
+        "platform_feed": 403,
+        "rail_callback": 401,
+        "anonymous": 401,
+    }
+
+
 def _rail_callback(personas: Personas, me: Persona) -> dict:
     # A well-formed confirmation naming a collection no persona has: the rail is heard (404), everyone else is not.
     return {
@@ -192,6 +205,8 @@ MATRIX: dict[str, Row] = {
         body=lambda personas, me: {"instalment": 1, "new_due_date": "2030-01-10", "reason": "matrix"},
     ),
     "loans_retrieve": Row(expect=_merchants_only(404), path_params=lambda personas, me: {"id": 999999}),
+    # The nightly runs' progress: staff only (the officer persona); merchants, partners and the feed get 403.
+    "jobs_runs_list": Row(expect=_staff_only(200)),
 }
 # The only operations an anonymous client may call (the schema and docs pages are outside the schema).
 ANONYMOUS_MAY_CALL = {"auth_token_create", "products_list", "products_retrieve", "quotes_create"}

@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
 
 from core.api.pagination import DefaultCursorPagination
+from core.models import JobChunk, JobRun
 from lending.catalogue.tests.factories import InstalmentProductFactory, LoanProductFactory
 from lending.origination.models import ApplicationState, LoanApplication
 from lending.servicing.models import LoanState
@@ -90,6 +91,23 @@ def _sales(merchant, count: int, start: int) -> None:
     )
 
 
+def _job_runs(_merchant, count: int, start: int) -> None:
+    """Nightly runs with two chunks each, every other one failed (with its failed chunk's error)."""
+    for n in range(start, start + count):
+        failed = n % 2 == 1
+        run = JobRun.objects.create(
+            job="lending-servicing-daily",
+            business_date=datetime.date(2020, 1, 1) + datetime.timedelta(days=n),
+            status="failed" if failed else "done",
+            chunk_size=2000,
+            chunks_total=2,
+        )
+        JobChunk.objects.create(run=run, number=1, last_id=2000, status="done", attempts=1)
+        JobChunk.objects.create(
+            run=run, number=2, first_id=2001, status="failed" if failed else "done", attempts=1, error="gone" * failed
+        )
+
+
 @dataclass(frozen=True)
 class ListCase:
     path: str
@@ -99,6 +117,7 @@ class ListCase:
     bad_filter: dict[str, str] = field(default_factory=dict)  # a value the filter refuses, naming its field
     anonymous: bool = False  # public: asked without signing in
     params: dict[str, str] = field(default_factory=dict)  # always sent (the sales case's year)
+    staff: bool = False  # asked by a loan officer (staff lists), not by the merchant
 
 
 LISTS: dict[str, ListCase] = {
@@ -131,6 +150,14 @@ LISTS: dict[str, ListCase] = {
         kept=lambda row: row["date"] <= f"{SALES_YEAR}-01-03",
         bad_filter={"from": "yesterday"},
         params={"from": f"{SALES_YEAR}-01-01", "to": f"{SALES_YEAR}-12-31"},
+    ),
+    "jobs_runs_list": ListCase(
+        path="/api/v1/jobs/runs/",
+        make=_job_runs,
+        filter={"status": "failed"},
+        kept=lambda row: row["status"] == "failed" and row["failed"][0]["error"] == "gone",
+        bad_filter={"status": "stuck"},
+        staff=True,
     ),
 }
 
@@ -166,10 +193,12 @@ def test_no_operation_answers_a_bare_array():
 
 
 @pytest.fixture
-def client_for(merchant):
+def client_for(merchant, loan_officer):
     def make(case: ListCase) -> APIClient:
         client = APIClient()
-        if not case.anonymous:
+        if case.staff:
+            client.force_authenticate(loan_officer)
+        elif not case.anonymous:
             client.force_authenticate(merchant.owner)
         return client
 

@@ -362,6 +362,8 @@ def preapproved_limits_refresh(
     merchants_in_default: Callable[[list[int]], Collection[int]],
     as_of: datetime.date | None = None,
     batch_size: int = 2000,
+    first_id: int | None = None,
+    last_id: int | None = None,
 ) -> int:
     """Recompute every verified merchant's pre-approved limit with the active scorecard; returns how many.
 
@@ -372,6 +374,9 @@ def preapproved_limits_refresh(
 
     Loan defaults are lending's facts: lending passes ``merchants_in_default``, a function from a batch of merchant
     ids to those with a loan in default, which fail the no-default rule.
+
+    ``first_id`` and ``last_id`` (inclusive, ``None`` open) limit the refresh to the merchants in that range, as one
+    chunk of the nightly run does: the limits it writes and the stale ones it removes are all in the range.
     """
     as_of = as_of or timezone.localdate()
     scorecard = scorecard_active()
@@ -384,10 +389,11 @@ def preapproved_limits_refresh(
     line_multiple = default_line_multiple()
     computed_at = timezone.now()
     refreshed = 0
-    last_pk = 0
+    last_pk = 0 if first_id is None else first_id - 1
+    in_range = {} if last_id is None else {"pk__lte": last_id}
     while True:
         batch = list(
-            Merchant.objects.filter(kyc_state=KycState.VERIFIED, pk__gt=last_pk)
+            Merchant.objects.filter(kyc_state=KycState.VERIFIED, pk__gt=last_pk, **in_range)
             .order_by("pk")
             .values_list("pk", "industry")[:batch_size]
         )
@@ -431,7 +437,12 @@ def preapproved_limits_refresh(
         refreshed += len(limits)
     # Every limit this run wrote carries its timestamp: an older one belongs to a merchant no longer verified.
     # (Filtering on the timestamp, not by joining the merchants, keeps this one scan of the limits table.)
-    PreApprovedLimit.objects.filter(computed_at__lt=computed_at).delete()
+    stale = PreApprovedLimit.objects.filter(computed_at__lt=computed_at)
+    if first_id is not None:
+        stale = stale.filter(merchant_id__gte=first_id)
+    if last_id is not None:
+        stale = stale.filter(merchant_id__lte=last_id)
+    stale.delete()
     logger.info("Pre-approved limits refreshed for %d merchants with scorecard v%d.", refreshed, card.version)
     return refreshed
 

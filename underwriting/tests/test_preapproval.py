@@ -168,3 +168,23 @@ def test_on_demo_merchants_an_application_for_the_pre_approved_amount_is_approve
         assert draft.outcome == Outcome.APPROVE, (merchant, limit.amount, draft.reasons)
         assert draft.grade == limit.grade
         assert preapproved_limit_for(merchant=merchant) == limit
+
+
+def test_a_chunk_of_merchants_refreshes_and_removes_limits_in_its_range_only(rules):
+    known_scorecard(state=ScorecardState.ACTIVE)
+    first, second, third = (verified_with_sales("2000.00") for _ in range(3))
+    preapproved_limits_refresh(merchants_in_default=no_defaults, as_of=AS_OF)
+    before = {limit.merchant_id: limit.computed_at for limit in PreApprovedLimit.objects.all()}
+    Merchant.objects.filter(pk=first.pk).update(kyc_state="suspended")
+    Merchant.objects.filter(pk=third.pk).update(kyc_state="suspended")
+
+    refreshed = preapproved_limits_refresh(
+        merchants_in_default=no_defaults, as_of=AS_OF, first_id=first.pk, last_id=second.pk
+    )
+
+    assert refreshed == 1
+    after = {limit.merchant_id: limit.computed_at for limit in PreApprovedLimit.objects.all()}
+    # The suspended merchant in the range loses its limit; the one outside keeps it, untouched, until its chunk runs.
+    assert set(after) == {second.pk, third.pk}
+    assert after[second.pk] > before[second.pk]
+    assert after[third.pk] == before[third.pk]

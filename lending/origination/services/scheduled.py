@@ -6,7 +6,9 @@ without a worker or a beat: the jobs that run every few minutes fire at midnight
 pre-approved limits at 02:00. Every job is safe to run twice (each service says why), so running a day again
 changes nothing.
 
-Dates: servicing and the pre-approved limits are computed for the date asked for. The other jobs act on what is
+Dates: servicing and the pre-approved limits are computed for the date asked for, as that day's chunked run
+(``core.services.jobs``): the chunks run here one after the other, and a day already run (here or by the workers)
+is not run again. The other jobs act on what is
 pending at the present moment (offers that lapsed, payouts and collections to reconcile, applications whose next
 step never ran, emails never sent, old idempotency keys), whatever the date.
 
@@ -24,13 +26,11 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from core.api.idempotency import idempotency_keys_purge
+from core.services.jobs import job_run_now, job_runs_resume
 from core.services.notices import notices_email_unsent
 from lending.origination.services.applications import applications_expire_offers
 from lending.origination.services.funding import applications_resume_stalled, disbursements_reconcile
-from lending.servicing.selectors.loans import merchants_in_default
 from lending.servicing.services.collection_requests import collections_reconcile
-from lending.servicing.services.daily import servicing_run_day
-from underwriting.services.decisions import preapproved_limits_refresh
 
 Counts = dict[str, int]
 
@@ -56,8 +56,14 @@ def _idempotency_keys_purge(on: date) -> Counts:
     return {"keys_deleted": idempotency_keys_purge()}
 
 
-def _preapproved_limits(on: date) -> Counts:
-    return {"limits_refreshed": preapproved_limits_refresh(merchants_in_default=merchants_in_default, as_of=on)}
+def _chunked(job: str) -> Callable[[date], Counts]:
+    """A nightly job that beat runs in chunks on the workers, run here chunk after chunk in this process: the same
+    day's run (``core.services.jobs``), so a day run here and by the workers is one run, done once."""
+
+    def run(on: date) -> Counts:
+        return job_run_now(job=job, on=on)
+
+    return run
 
 
 JOBS: dict[str, ScheduledJob] = {
@@ -86,12 +92,17 @@ JOBS: dict[str, ScheduledJob] = {
         ScheduledJob(
             "lending-servicing-daily",
             _("arrears, late fees, defaults, reminders and sales-share sweeps for the day"),
-            lambda on: servicing_run_day(on=on),
+            _chunked("lending-servicing-daily"),
         ),
         ScheduledJob(
             "underwriting-preapproved-limits",
             _("recomputes every verified merchant's pre-approved limit"),
-            _preapproved_limits,
+            _chunked("underwriting-preapproved-limits"),
+        ),
+        ScheduledJob(
+            "jobs-resume",
+            _("runs again the chunks of nightly runs that failed or lost their worker"),
+            lambda on: job_runs_resume(),
         ),
     )
 }

@@ -14,7 +14,10 @@ Invariants this module protects:
   transaction sets ``serviced_on = on``; reminders and sales-share deductions are unique rows inserted with
   ``ON CONFLICT DO NOTHING`` and only the rows actually inserted are acted on.
 - Resumable: each batch is its own transaction, and what is left to do is derived from the rows again, so a crash
-  loses nothing and repeats nothing.
+  loses nothing and repeats nothing. The night itself runs in chunks of the book by loan id (``loans``, a
+  ``Span``; ``lending.servicing.jobs`` registers them with ``core.services.jobs``): a chunk is the whole day for its
+  loans in one transaction (its batches are savepoints in it), every step reads only its own loans' rows, and the
+  chunks are independent, so workers run them side by side.
 - Audited: every loan state change (active -> overdue, overdue -> active, overdue -> defaulted) gets its own audit
   row, written in the same transaction as the state change.
 
@@ -38,7 +41,7 @@ from functools import partial
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
-from django.db.models import F, IntegerField, Min, OuterRef, Q, Subquery, Sum
+from django.db.models import F, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
 from django.urls import reverse
@@ -104,6 +107,24 @@ def _in(values) -> str:
     return "(" + ", ".join(f"'{value}'" for value in values) + ")"
 
 
+# A slice of the book by loan id, both ends inclusive, ``None`` open: what one chunk of the nightly run serves
+# (``core.services.jobs``). Every job takes one, the whole book by default.
+Span = tuple[int | None, int | None]
+ALL: Span = (None, None)
+ID_MAX = 2**63 - 1
+
+
+def _span_q(loans: Span, field: str = "id") -> Q:
+    """The rows of the loans in ``loans``, on ``field`` (the loan's id, or a row's ``loan_id``)."""
+    first, last = loans
+    condition = Q()
+    if first is not None:
+        condition &= Q(**{f"{field}__gte": first})
+    if last is not None:
+        condition &= Q(**{f"{field}__lte": last})
+    return condition
+
+
 def _chunks(ids: list[int], size: int = BATCH_SIZE):
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
@@ -112,7 +133,7 @@ def _chunks(ids: list[int], size: int = BATCH_SIZE):
 # 1. Overdue and days past due.
 
 
-def servicing_overdue(*, on: date) -> dict[str, int]:
+def servicing_overdue(*, on: date, loans: Span = ALL) -> dict[str, int]:
     """Mark instalments overdue after their grace, compute each loan's days past due, move loans active <-> overdue.
 
     An unpaid instalment is overdue once ``due_date + grace_days < on``; a loan's days past due are ``on`` minus the
@@ -124,7 +145,7 @@ def servicing_overdue(*, on: date) -> dict[str, int]:
         # Unpaid instalments past their due date but not yet overdue: those still inside their grace, and those
         # whose grace ended since the last run. A small set whatever the size of the book.
         candidates = Instalment.objects.filter(
-            status__in=(I.DUE, I.PARTLY_PAID), due_date__lt=on, loan__state__in=OWED_STATES
+            _span_q(loans, "loan_id"), status__in=(I.DUE, I.PARTLY_PAID), due_date__lt=on, loan__state__in=OWED_STATES
         ).values_list("pk", "due_date", "loan__terms__grace_days")
         late = [pk for pk, due_date, grace in candidates if due_date + timedelta(days=int(grace or 0)) < on]
         # An instalment's status is bookkeeping derived from its dates and payments, not a state machine with an
@@ -132,13 +153,14 @@ def servicing_overdue(*, on: date) -> dict[str, int]:
         marked = sum(Instalment.objects.filter(pk__in=chunk).update(status=I.OVERDUE) for chunk in _chunks(late))
 
         oldest_overdue = dict(
-            Instalment.objects.filter(status=I.OVERDUE, loan__state__in=OWED_STATES)
+            Instalment.objects.filter(_span_q(loans, "loan_id"), status=I.OVERDUE, loan__state__in=OWED_STATES)
             .values("loan_id")
             .annotate(oldest=Min("due_date"))
             .values_list("loan_id", "oldest")
         )
-        delinquent = Loan.objects.filter(state__in=OWED_STATES).filter(
-            Q(days_past_due__gt=0) | Q(pk__in=Instalment.objects.filter(status=I.OVERDUE).values("loan_id"))
+        delinquent = Loan.objects.filter(_span_q(loans), state__in=OWED_STATES).filter(
+            Q(days_past_due__gt=0)
+            | Q(pk__in=Instalment.objects.filter(_span_q(loans, "loan_id"), status=I.OVERDUE).values("loan_id"))
         )
         changed = []
         for loan_id, days_past_due in delinquent.values_list("pk", "days_past_due"):
@@ -153,9 +175,10 @@ def servicing_overdue(*, on: date) -> dict[str, int]:
         target=L.OVERDUE,
         action="loan.mark_overdue",
         condition={"days_past_due__gt": 0},
+        loans=loans,
     )
     cured = _loans_transition(
-        on=on, source=L.OVERDUE, target=L.ACTIVE, action="loan.cure", condition={"days_past_due": 0}
+        on=on, source=L.OVERDUE, target=L.ACTIVE, action="loan.cure", condition={"days_past_due": 0}, loans=loans
     )
     return {
         "instalments_overdue": marked,
@@ -166,7 +189,14 @@ def servicing_overdue(*, on: date) -> dict[str, int]:
 
 
 def _loans_transition(
-    *, on: date, source: str, target: str, action: str, condition: dict, extra_fields: dict | None = None
+    *,
+    on: date,
+    source: str,
+    target: str,
+    action: str,
+    condition: dict,
+    extra_fields: dict | None = None,
+    loans: Span = ALL,
 ) -> int:
     """Move every ``source`` loan matching ``condition`` to ``target``, in batches, with one audit row each.
 
@@ -185,7 +215,7 @@ def _loans_transition(
         with transaction.atomic():
             rows = list(
                 Loan.objects.select_for_update()
-                .filter(state=source, **condition)
+                .filter(_span_q(loans), state=source, **condition)
                 .order_by("id")
                 .values_list("id", "days_past_due")[:BATCH_SIZE]
             )
@@ -214,7 +244,7 @@ def _loans_transition(
 # 2. Late fees.
 
 
-def servicing_late_fees(*, on: date) -> dict[str, int]:
+def servicing_late_fees(*, on: date, loans: Span = ALL) -> dict[str, int]:
     """Charge late fees by each loan's terms into ``Instalment.penalty_due``, once per loan and day.
 
     For an overdue instalment: ``late_fee.daily_rate`` x the overdue amount (principal, interest and fee still
@@ -230,7 +260,7 @@ def servicing_late_fees(*, on: date) -> dict[str, int]:
         with transaction.atomic():
             loan_ids = list(
                 Loan.objects.select_for_update()
-                .filter(state__in=ACCRUING_STATES)
+                .filter(_span_q(loans), state__in=ACCRUING_STATES)
                 .exclude(serviced_on__gte=on)
                 .order_by("id")
                 .values_list("id", flat=True)[:BATCH_SIZE]
@@ -314,7 +344,7 @@ def _late_fee(instalment: Instalment, *, on: date, ceiling: Decimal) -> Decimal:
 # 3. Default.
 
 
-def servicing_defaults(*, on: date) -> dict[str, int]:
+def servicing_defaults(*, on: date, loans: Span = ALL) -> dict[str, int]:
     """Default every overdue loan whose days past due reached its terms' ``default_after_days_past_due``.
 
     A loan whose terms name no threshold never defaults by this job (an officer decides). Runs after
@@ -328,6 +358,7 @@ def servicing_defaults(*, on: date) -> dict[str, int]:
         action="loan.default",
         condition={"days_past_due__gte": threshold},
         extra_fields={"defaulted_at": timezone.now()},
+        loans=loans,
     )
     return {"loans_defaulted": defaulted}
 
@@ -335,7 +366,7 @@ def servicing_defaults(*, on: date) -> dict[str, int]:
 # 4. Reminders.
 
 
-def servicing_reminders(*, on: date) -> dict[str, int]:
+def servicing_reminders(*, on: date, loans: Span = ALL) -> dict[str, int]:
     """Remind merchants of instalments due in three days, due today and overdue (1, 7, 30 days): each kind once.
 
     Reminder rows are inserted with ``ON CONFLICT DO NOTHING ... RETURNING``, so only the rows this run actually
@@ -353,11 +384,18 @@ def servicing_reminders(*, on: date) -> dict[str, int]:
                 SELECT i.id, %s, %s
                 FROM lending_instalment i JOIN lending_loan l ON l.id = i.loan_id
                 WHERE l.state IN {_in(ACCRUING_STATES)} AND i.status IN {_in(UNPAID)}
-                  AND i.due_date BETWEEN %s AND %s
+                  AND i.due_date BETWEEN %s AND %s AND i.loan_id BETWEEN %s AND %s AND l.id BETWEEN %s AND %s
                 ON CONFLICT (instalment_id, kind) DO NOTHING
                 RETURNING instalment_id
                 """,  # noqa: S608 - only module constants and placeholders are interpolated
-                    [kind, on, on + timedelta(days=first), on + timedelta(days=last)],
+                    [
+                        kind,
+                        on,
+                        on + timedelta(days=first),
+                        on + timedelta(days=last),
+                        *_id_bounds(loans),
+                        *_id_bounds(loans),
+                    ],
                 )
                 rows = cursor.fetchall()
             inserted.extend((instalment_id, kind) for (instalment_id,) in rows)
@@ -365,6 +403,14 @@ def servicing_reminders(*, on: date) -> dict[str, int]:
         notices = _reminder_notices(inserted)
     counts["notices"] = len(notices)
     return counts
+
+
+def _id_bounds(loans: Span) -> tuple[int, int]:
+    """The span as SQL bounds. Given on the instalments' ``loan_id`` as well as on the loans, so that PostgreSQL can
+    read a chunk's instalments by their loan index instead of every instalment in the reminder's window across the
+    whole book (which made each chunk's cost grow with the book, and the night's with its square)."""
+    first, last = loans
+    return (0 if first is None else first, ID_MAX if last is None else last)
 
 
 def _reminder_notices(inserted: list[tuple[int, str]]) -> list[Notice]:
@@ -430,7 +476,7 @@ def _loan_url(loan_id: int) -> str:
 # 5. Sales-share sweeps.
 
 
-def servicing_sales_share(*, on: date) -> dict[str, int]:
+def servicing_sales_share(*, on: date, loans: Span = ALL) -> dict[str, int]:
     """Deduct the agreed share of yesterday's gross sales from every active sales-share advance, then check windows.
 
     ``sales_share_fees_book`` first books the fee accrued to ``on`` (so a deduction never collects more than that
@@ -438,14 +484,14 @@ def servicing_sales_share(*, on: date) -> dict[str, int]:
     ``sales_share_deductions_post`` posts each non-zero one as a payment, and ``sales_share_windows_check`` warns
     at day 45 and marks breaches.
     """
-    counts = {"sales_share_fees_booked": sales_share_fees_book(on=on)}
-    counts["deductions"] = sales_share_deductions_compute(on=on)
-    counts.update(sales_share_deductions_post(on=on))
-    counts.update(sales_share_windows_check(on=on))
+    counts = {"sales_share_fees_booked": sales_share_fees_book(on=on, loans=loans)}
+    counts["deductions"] = sales_share_deductions_compute(on=on, loans=loans)
+    counts.update(sales_share_deductions_post(on=on, loans=loans))
+    counts.update(sales_share_windows_check(on=on, loans=loans))
     return counts
 
 
-def sales_share_fees_book(*, on: date) -> int:
+def sales_share_fees_book(*, on: date, loans: Span = ALL) -> int:
     """Book the fee every sales-share advance still accruing has earned by ``on``; returns how many loans changed.
 
     The contract's rule (``lending.catalogue.money.sales_share``): the fee accrues every day at the daily fee rate
@@ -465,7 +511,10 @@ def sales_share_fees_book(*, on: date) -> int:
     changed_loans = 0
     ids = list(
         Loan.objects.filter(
-            repayment_method=RepaymentMethodChoice.SALES_SHARE, state__in=ACCRUING_STATES, start_date__lte=sales_date
+            _span_q(loans),
+            repayment_method=RepaymentMethodChoice.SALES_SHARE,
+            state__in=ACCRUING_STATES,
+            start_date__lte=sales_date,
         )
         .order_by("id")
         .values_list("id", flat=True)
@@ -500,7 +549,7 @@ def sales_share_fees_book(*, on: date) -> int:
     return changed_loans
 
 
-def sales_share_deductions_compute(*, on: date) -> int:
+def sales_share_deductions_compute(*, on: date, loans: Span = ALL) -> int:
     """Insert one deduction per active sales-share loan for the sales of ``on - 1``; returns how many were inserted.
 
     The amount is ``share_rate`` x the day's gross sales, rounded half-up to the fen, capped at what is still owed
@@ -521,8 +570,9 @@ def sales_share_deductions_compute(*, on: date) -> int:
         .values("total")
     )
     with transaction.atomic():
-        loans = list(
+        rows = list(
             Loan.objects.filter(
+                _span_q(loans),
                 repayment_method=RepaymentMethodChoice.SALES_SHARE,
                 state__in=ACCRUING_STATES,
                 start_date__lte=sales_date,
@@ -536,12 +586,12 @@ def sales_share_deductions_compute(*, on: date) -> int:
             .values_list("pk", "merchant_id", "credit_balance", "owed", "unposted", "share_rate")
         )
         gross_sales = dict(
-            SalesDay.objects.filter(merchant_id__in={row[1] for row in loans}, date=sales_date).values_list(
+            SalesDay.objects.filter(merchant_id__in={row[1] for row in rows}, date=sales_date).values_list(
                 "merchant_id", "gross_sales"
             )
         )
         deductions = []
-        for loan_id, merchant_id, credit, owed_total, unposted_total, share_rate in loans:
+        for loan_id, merchant_id, credit, owed_total, unposted_total, share_rate in rows:
             gross = gross_sales.get(merchant_id, ZERO)
             share = to_fen(gross * Decimal(str(share_rate or 0)))
             remaining = owed_total - credit - unposted_total
@@ -553,7 +603,7 @@ def sales_share_deductions_compute(*, on: date) -> int:
     return len(deductions)
 
 
-def sales_share_deductions_post(*, on: date) -> dict[str, int]:
+def sales_share_deductions_post(*, on: date, loans: Span = ALL) -> dict[str, int]:
     """Post every non-zero deduction not yet posted as a ``sales_share`` payment received on ``on``.
 
     One transaction per deduction: the payment (``payment_record``, idempotent by the external reference
@@ -563,7 +613,9 @@ def sales_share_deductions_post(*, on: date) -> dict[str, int]:
     from lending.servicing.services.repayments import payment_record
 
     pending = list(
-        SalesShareDeduction.objects.filter(payment__isnull=True, amount__gt=0, sales_date__lt=on)
+        SalesShareDeduction.objects.filter(
+            _span_q(loans, "loan_id"), payment__isnull=True, amount__gt=0, sales_date__lt=on
+        )
         .order_by("loan_id", "sales_date")
         .values_list("pk", flat=True)
     )
@@ -627,15 +679,17 @@ def sales_share_window(
     return SalesShareWindowStatus(number=number, start_date=first, end_date=last, minimum=minimum, paid=paid)
 
 
-def sales_share_windows_check(*, on: date) -> dict[str, int]:
+def sales_share_windows_check(*, on: date, loans: Span = ALL) -> dict[str, int]:
     """Warn a merchant behind its 60-day minimum at day 45 of the window, and mark a breach once the window ends.
 
     Each is done once per loan and window: the audit row (``sales_share.near_breach`` / ``sales_share.breach``,
     with the window in ``data``) is the record, and its presence stops a repeat. The window that ended most
     recently is checked every day until it is marked, so a day the job did not run is caught up.
     """
-    loans = list(
-        Loan.objects.filter(repayment_method=RepaymentMethodChoice.SALES_SHARE, state__in=ACCRUING_STATES)
+    rows = list(
+        Loan.objects.filter(
+            _span_q(loans), repayment_method=RepaymentMethodChoice.SALES_SHARE, state__in=ACCRUING_STATES
+        )
         .annotate(
             total=Sum(F("instalments__principal_due") + F("instalments__interest_due") + F("instalments__fee_due")),
             principal_total=Sum("instalments__principal_due"),
@@ -643,9 +697,9 @@ def sales_share_windows_check(*, on: date) -> dict[str, int]:
         )
         .values_list("pk", "start_date", "total", "principal_total", "price", "fee_factor")
     )
-    if not loans:
+    if not rows:
         return {"near_breaches": 0, "breaches": 0}
-    ids = [row[0] for row in loans]
+    ids = [row[0] for row in rows]
     payments: dict[int, list[tuple[date, Decimal]]] = {pk: [] for pk in ids}
     for loan_id, received_on, amount in Payment.objects.filter(loan_id__in=ids, received_on__lte=on).values_list(
         "loan_id", "received_on", "amount"
@@ -661,7 +715,7 @@ def sales_share_windows_check(*, on: date) -> dict[str, int]:
         ).values_list("object_id", "action", "data")
     }
     actions: list[tuple[int, str, SalesShareWindowStatus]] = []
-    for pk, start_date, total, principal, price, fee_factor in loans:
+    for pk, start_date, total, principal, price, fee_factor in rows:
         day = (on - start_date).days
         if day < 1:
             continue
@@ -739,7 +793,7 @@ def _window_record(*, loan: Loan, action: str, window: SalesShareWindowStatus, o
 # Credit held.
 
 
-def servicing_credit_apply(*, on: date) -> dict[str, int]:
+def servicing_credit_apply(*, on: date, loans: Span = ALL) -> dict[str, int]:
     """Spend credit held (overpayments) on instalments that fell due, through ``repayments.credit_apply``.
 
     Only loans holding credit with something due are visited (``loans_with_credit_due``), one transaction each;
@@ -749,7 +803,7 @@ def servicing_credit_apply(*, on: date) -> dict[str, int]:
     from lending.servicing.services.repayments import credit_apply
 
     applied = 0
-    for loan in loans_with_credit_due(on=on).order_by("pk").iterator():
+    for loan in loans_with_credit_due(on=on).filter(_span_q(loans)).order_by("pk").iterator():
         if credit_apply(loan=loan, on=on):
             applied += 1
     return {"credit_applied": applied}
@@ -758,12 +812,13 @@ def servicing_credit_apply(*, on: date) -> dict[str, int]:
 # The day.
 
 
-def servicing_run_day(*, on: date) -> dict[str, int]:
+def servicing_run_day(*, on: date, loans: Span = ALL) -> dict[str, int]:
     """Run the day's jobs in order; returns their counts. Safe to run again, and to resume after a crash.
 
     Sales first and credit held next (either can pay what fell due and cure a loan), then overdue and days past
     due, late fees on the result, default on today's days past due, and reminders last (they must not remind of
-    what the sweep just paid).
+    what the sweep just paid). Every step works loan by loan, so ``loans`` (a chunk of the nightly run, by loan id)
+    runs the whole day for that slice of the book, in that order, independently of the other slices.
     """
     counts: dict[str, int] = {}
     for job in (
@@ -774,20 +829,29 @@ def servicing_run_day(*, on: date) -> dict[str, int]:
         servicing_defaults,
         servicing_reminders,
     ):
-        counts.update(job(on=on))
+        counts.update(job(on=on, loans=loans))
     return counts
 
 
+def servicing_day_loans(on: date) -> QuerySet:
+    """The loans the day's run is cut into chunks over: every loan still owed (``OWED_STATES``). The chunks' ranges
+    cover every id (the first and last are open), so a loan funded while the run is planned is not left out."""
+    return Loan.objects.filter(state__in=OWED_STATES)
+
+
 __all__ = [
+    "ALL",
     "BREACH_ACTION",
     "NEAR_BREACH_ACTION",
     "SalesShareWindowStatus",
+    "Span",
     "sales_share_deductions_compute",
     "sales_share_deductions_post",
     "sales_share_fees_book",
     "sales_share_window",
     "sales_share_windows_check",
     "servicing_credit_apply",
+    "servicing_day_loans",
     "servicing_defaults",
     "servicing_late_fees",
     "servicing_overdue",

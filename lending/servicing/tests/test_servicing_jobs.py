@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from core.models import JobRun
 from lending.servicing.models import Instalment, Loan, LoanState, Reminder
 from lending.servicing.selectors.daily import loans_by_dpd_bucket, loans_in_dpd_bucket
 from lending.servicing.services.daily import (
@@ -305,10 +306,18 @@ def test_loans_by_dpd_bucket_takes_payments_into_account(merchant, servicing_pro
 # The task.
 
 
-def test_the_daily_task_is_acknowledged_late_and_runs_the_day(merchant, servicing_product):
-    loan = make_loan(merchant, servicing_product)
+def test_the_daily_task_is_acknowledged_late_and_runs_the_day_in_chunks(
+    merchant, servicing_product, django_capture_on_commit_callbacks, settings
+):
+    settings.JOBS_CHUNK_SIZE = 1
+    loans = [make_loan(merchant, servicing_product) for _ in range(3)]
     assert servicing_daily_task.acks_late
     assert servicing_daily_task.reject_on_worker_lost
-    counts = servicing_daily_task.apply(args=["2027-02-19"]).get()
-    assert counts["loans_overdue"] == 1
-    assert Loan.objects.get(pk=loan.pk).state == L.OVERDUE
+    with django_capture_on_commit_callbacks(execute=True):
+        started = servicing_daily_task.apply(args=["2027-02-19"]).get()
+    assert started["chunks"] == 3
+    run = JobRun.objects.get(pk=started["run"])
+    assert (run.job, run.business_date, run.status) == ("lending-servicing-daily", date(2027, 2, 19), "done")
+    assert run.counts["loans_overdue"] == 3
+    assert [chunk.counts["loans_overdue"] for chunk in run.chunks.order_by("number")] == [1, 1, 1]
+    assert {Loan.objects.get(pk=loan.pk).state for loan in loans} == {L.OVERDUE}
