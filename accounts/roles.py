@@ -45,6 +45,10 @@ _LOAN_OFFICER = [
     "underwriting.view_scorecard",
     "underwriting.view_scorecardbin",
     "underwriting.view_preapprovedlimit",
+    # Exposure limits and their utilisation, and the payouts a limit holds (released by those who fund loans).
+    "risk.view_exposurelimit",
+    "risk.view_limitversion",
+    "risk.view_payouthold",
 ]
 _SENIOR_OFFICER = [
     *_LOAN_OFFICER,
@@ -70,6 +74,9 @@ _RISK_MANAGER = [
     "underwriting.add_policyrule",
     "underwriting.change_policyrule",
     "underwriting.activate_scorecard",
+    # Limit changes are maker-checker: one risk manager proposes, another activates.
+    "risk.propose_exposurelimit",
+    "risk.activate_exposurelimit",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -11,3 +11,9 @@ class RiskConfig(AppConfig):
 
     name = "risk"
     verbose_name = _("Risk firewall")
+
+    def ready(self) -> None:
+        from lending.origination.services.exposure import exposure_checker_register
+        from risk.services.limits import LIMIT_FIREWALL
+
+        exposure_checker_register(LIMIT_FIREWALL)
