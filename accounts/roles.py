@@ -45,6 +45,11 @@ _LOAN_OFFICER = [
     "underwriting.view_scorecard",
     "underwriting.view_scorecardbin",
     "underwriting.view_preapprovedlimit",
+    "partners.view_fundingpartner",
+    "partners.view_colendingagreement",
+    "partners.view_partneroffer",
+    "partners.view_loanshare",
+    "partners.view_webhookevent",
     # Exposure limits and their utilisation, and the payouts a limit holds (released by those who fund loans).
     "risk.view_exposurelimit",
     "risk.view_limitversion",
@@ -74,6 +79,11 @@ _RISK_MANAGER = [
     "underwriting.add_policyrule",
     "underwriting.change_policyrule",
     "underwriting.activate_scorecard",
+    # Partner banks and their agreements (a change is a new version).
+    "partners.add_fundingpartner",
+    "partners.change_fundingpartner",
+    "partners.add_colendingagreement",
+    "partners.manage_agreement",
     # Limit changes are maker-checker: one risk manager proposes, another activates.
     "risk.propose_exposurelimit",
     "risk.activate_exposurelimit",
