@@ -30,6 +30,8 @@ from lending.origination.models import ApplicationState, LoanApplication
 from lending.servicing.models import Instalment, LoanState
 from merchants.choices import Industry, Province
 from merchants.models import Merchant
+from partners.models import FundingPartner
+from partners.selectors.exposure import lender_exposure, loan_participations, loans_outstanding_principal
 from risk.models import ExposureLimit, LimitKind, LimitVersion, PayoutHold
 
 K = LimitKind
@@ -118,10 +120,10 @@ def candidate_for(*, application: LoanApplication, amount: Decimal) -> Candidate
 
 
 def lender_amounts_of(*, application: LoanApplication, amount: Decimal) -> dict[str, Decimal]:
-    """The candidate's amount by lender: the settled lenders' principal, or all the platform's until they are."""
-    lenders = getattr(application, "lenders", None) or []
-    shares = {str(row["code"]): Decimal(str(row["principal"])) for row in lenders if row.get("principal") is not None}
-    return shares or {PLATFORM: amount}
+    """The candidate's amount by lender: its settled lenders' shares, or all the platform's until they are settled."""
+    if application.lenders_settled_at is None or not application.lenders:
+        return {PLATFORM: amount}
+    return {str(row["code"]): to_fen(amount * Decimal(str(row["share"]))) for row in application.lenders}
 
 
 def city_key(province: str, city: str) -> str:
@@ -185,21 +187,47 @@ def committed_by(kind: str, *, key: str | None = None, exclude_pk: int | None = 
     totals = dict(booked_by(kind, key=key))
     for name, value in pipeline_by(kind, key=key, exclude_pk=exclude_pk).items():
         totals[name] = totals.get(name, ZERO) + value
-    return totals
+    return {name: to_fen(value) for name, value in totals.items()}
 
 
 def exposure_of(kind: str, key: str, *, stage: str, exclude_pk: int | None = None) -> Decimal:
     """What is counted under one limit before the candidate, at ``stage`` (see the module's docstring)."""
     if kind in (K.LENDER, K.INSURER):
-        return _partner_exposure(kind, stage=stage, exclude_pk=exclude_pk).get(key, ZERO)
+        return partner_exposure(kind, stage=stage, exclude_pk=exclude_pk).get(key, ZERO)
     if stage == PAYOUT:
-        return booked_by(kind, key=key).get(key, ZERO)
+        return to_fen(booked_by(kind, key=key).get(key, ZERO))
     return committed_by(kind, key=key, exclude_pk=exclude_pk).get(key, ZERO)
 
 
-def _partner_exposure(kind: str, *, stage: str, exclude_pk: int | None = None) -> dict[str, Decimal]:
-    """Lender and insurer shares come from the partners app; until it is installed there is none to count."""
-    return {}
+def partner_exposure(kind: str, *, stage: str, exclude_pk: int | None = None) -> dict[str, Decimal]:
+    """Each lender's share, from the partners app's figures (insurers' cover is not recorded yet: none to count).
+
+    At payout, the book only: each loan's outstanding principal split by its shares. Otherwise the committed
+    exposure: partners' figures (the book, and the applications whose lenders are settled, by their shares), plus
+    the offers whose lenders are not settled yet, counted as the platform's until they are (the platform keeps
+    whatever the partners decline).
+    """
+    if kind != K.LENDER:
+        return {}
+    if stage == PAYOUT:
+        outstanding = loans_outstanding_principal()
+        participations = loan_participations(loan_ids=outstanding)
+        totals: dict[str, Decimal] = {PLATFORM: ZERO}
+        for loan_id, principal in outstanding.items():
+            for code, fraction in participations[loan_id].lender_fractions.items():
+                totals[code] = totals.get(code, ZERO) + principal * fraction
+        return {code: to_fen(value) for code, value in totals.items()}
+    totals = dict(lender_exposure())
+    unsettled = LoanApplication.objects.filter(
+        state__in=PIPELINE_STATES, loan__isnull=True, lenders_settled_at__isnull=True
+    )
+    if exclude_pk is not None:
+        unsettled = unsettled.exclude(pk=exclude_pk)
+    totals[PLATFORM] = (
+        totals.get(PLATFORM, ZERO)
+        + unsettled.aggregate(total=_sum_expression(Coalesce(F("offer_amount"), F("amount"))))["total"]
+    )
+    return totals
 
 
 def limit_amount_for(version: LimitVersion, *, portfolio: Decimal) -> Decimal | None:
@@ -269,7 +297,7 @@ def _uses(*, portfolio: Decimal | None) -> list[LimitUse]:
         limit = version.limit
         if limit.kind not in by_kind:
             by_kind[limit.kind] = (
-                _partner_exposure(limit.kind, stage=APPROVAL)
+                partner_exposure(limit.kind, stage=APPROVAL)
                 if limit.kind in (K.LENDER, K.INSURER)
                 else committed_by(limit.kind)
             )
@@ -311,8 +339,12 @@ def limit_label(kind: str, key: str) -> str:
     if kind == K.PRODUCT:
         product = LoanProduct.objects.filter(code=key).only("name_zh", "name_en").first()
         return f"{product.name} ({key})" if product else key
-    if kind == K.LENDER and key == PLATFORM:
-        return _("The platform's own share")
+    if kind == K.LENDER:
+        if key == PLATFORM:
+            return _("The platform's own share")
+        partner = FundingPartner.objects.filter(code=key).only("legal_name_zh", "legal_name_en").first()
+        if partner is not None:
+            return f"{partner.legal_name_zh} {partner.legal_name_en} ({key})"
     return key
 
 
@@ -340,6 +372,7 @@ __all__ = [
     "limit_label",
     "limits_report",
     "limits_utilisation",
+    "partner_exposure",
     "payout_holds_open_count",
     "pipeline_by",
     "status_of",

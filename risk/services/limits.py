@@ -38,11 +38,13 @@ from lending.origination.services.funding import FUND_PERMISSION, application_fu
 from lending.servicing.models import Loan
 from merchants.choices import Industry, Province
 from merchants.models import Merchant
+from partners.models import FundingPartner
 from risk.models import ExposureLimit, LimitKind, LimitVersion, PayoutHold
 from risk.selectors.limits import (
     APPROVAL,
     CITY_SEPARATOR,
     PAYOUT,
+    PLATFORM,
     Candidate,
     active_versions,
     candidate_for,
@@ -261,13 +263,15 @@ _KEY_HELP = {
     ),
     K.PRODUCT: gettext_lazy("No loan product has this code."),
     K.LENDER: gettext_lazy("Enter 'platform' for the platform's own share, or a funding partner's code."),
-    K.INSURER: gettext_lazy("Enter an insurer's code."),
+    K.INSURER: gettext_lazy("No insurer's cover is recorded yet, so an insurer limit cannot be set."),
 }
 
 
 def _partner_code_known(kind: str, key: str) -> bool:
-    # Funding partners and insurers live in the partners app; until it is installed, only the platform is known.
-    return kind == K.LENDER and key == "platform"
+    # Insurers' cover is not recorded by the partners app yet: an insurer limit would count nothing, so none is taken.
+    if kind == K.INSURER:
+        return False
+    return key == PLATFORM or FundingPartner.objects.filter(code=key).exists()
 
 
 def _clean_amount(value: Decimal | str | None) -> Decimal | None:
