@@ -242,7 +242,9 @@ def test_an_approval_over_a_limit_is_referred_with_the_limit_named(merchant_owne
         "against a limit of 15,000.00 yuan."
     )
     assert event.data["limits"][0]["code"] == f"limit.product.{operating.code}"
-    assert "20,000.00" in event.data["limits"][0]["message_zh"]
+    assert event.data["limits"][0]["message_zh"] == (
+        f"{operating.name_zh} ({operating.code})的产品限额（第 1 版）：承诺敞口将达 20,000.00 元，限额为 15,000.00 元。"
+    )
     assert Notice.objects.filter(user=merchant_owner, title__contains="being reviewed").exists()
 
 
