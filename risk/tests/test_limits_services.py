@@ -1,5 +1,6 @@
 """Exposure limits: changing them (two risk managers), and lending held to them at approval and at payout."""
 
+import datetime
 from decimal import Decimal
 
 import pytest
@@ -18,7 +19,7 @@ from lending.origination.services.applications import (
     application_counter_offer,
     application_exposures,
 )
-from lending.origination.services.funding import application_fund
+from lending.origination.services.funding import application_fund, applications_resume_stalled
 from lending.origination.tests.factories import apply_for, signed_application
 from lending.servicing.models import Loan
 from lending.servicing.tests.factories import active_loan
@@ -332,6 +333,23 @@ def test_releasing_a_payout_needs_the_permission_to_fund(merchant, senior_office
     with pytest.raises(PermissionDenied):
         payout_hold_release(hold=hold, by=nobody)
     assert PayoutHold.objects.get().status == PayoutHold.Status.HELD
+
+
+def test_the_sweep_of_signed_applications_pays_a_held_payout_once_room_returns(merchant):
+    application = signed_application(merchant, LoanProductFactory(code="operating-sweep"), amount=Decimal("10000.00"))
+    limit_in_force(K.PORTFOLIO, "", amount="5000")
+    application_fund(application=application)
+
+    applications_resume_stalled(older_than=datetime.timedelta(0))
+    assert PayoutHold.objects.get().status == PayoutHold.Status.HELD
+    assert not Loan.objects.exists()
+
+    limit_in_force(K.PORTFOLIO, "", amount="50000")
+    applications_resume_stalled(older_than=datetime.timedelta(0))
+
+    hold = PayoutHold.objects.get()
+    assert (hold.status, hold.released_by) == (PayoutHold.Status.RELEASED, None)
+    assert Loan.objects.get().application_id == application.pk
 
 
 def test_without_limits_lending_proceeds_as_before(merchant):
