@@ -331,9 +331,13 @@ def _locked_limits(candidate: Candidate, *, lock: bool) -> list[ExposureLimit]:
     for kind, key in _keys_of(candidate):
         condition |= Q(kind=kind, key=key)
     limits = ExposureLimit.objects.filter(condition).order_by("pk")
-    if lock:
-        limits = limits.select_for_update()
-    return list(limits)
+    if not lock:
+        return list(limits)
+    # Found first, then locked: where no limit applies (the common case) nothing is locked at all.
+    ids = list(limits.values_list("pk", flat=True))
+    if not ids:
+        return []
+    return list(ExposureLimit.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
 
 
 def limits_check(*, application: LoanApplication, amount: Decimal, stage: str) -> list[LimitHit]:

@@ -163,3 +163,22 @@ def test_the_index_lists_held_payouts_with_their_count(client, senior_officer, m
     page = client.get(reverse("admin:index")).content.decode()
 
     assert "Payouts held by a limit" in page
+
+
+def test_each_page_of_a_limit_opens_with_its_history(book, client, risk_manager, merchant):
+    limit_in_force(K.PORTFOLIO, "", amount="5000")
+    application_fund(application=signed_application(merchant, LoanProductFactory(code="op-p"), amount=Decimal(10000)))
+    version = LimitVersion.objects.filter(limit__kind=K.INDUSTRY).get()
+    client.force_login(risk_manager)
+
+    pages = {
+        "limit": reverse("admin:risk_exposurelimit_change", args=[version.limit_id]),
+        "versions": reverse("admin:risk_limitversion_changelist") + "?status=all",
+        "version": reverse("admin:risk_limitversion_change", args=[version.pk]),
+        "hold": reverse("admin:risk_payouthold_change", args=[PayoutHold.objects.get().pk]),
+    }
+    answers = {name: client.get(url) for name, url in pages.items()}
+
+    assert {name: answer.status_code for name, answer in answers.items()} == dict.fromkeys(pages, 200)
+    assert "Restaurants (H6210)" in answers["limit"].content.decode()
+    assert "limit.portfolio" in answers["hold"].content.decode()
