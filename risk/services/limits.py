@@ -52,6 +52,7 @@ from risk.selectors.limits import (
     headroom_for,
     limit_amount_for,
     limit_label,
+    partner_exposure,
 )
 from underwriting.engine.decision import Exposures
 
@@ -351,9 +352,16 @@ def limits_check(*, application: LoanApplication, amount: Decimal, stage: str) -
     if any(version.share_percent is not None for version in versions):
         portfolio = exposure_of(K.PORTFOLIO, "", stage=stage, exclude_pk=application.pk) + amount
     hits = []
+    lenders: dict[str, Decimal] | None = None
     for version in versions:
         limit = version.limit
-        exposure = exposure_of(limit.kind, limit.key, stage=stage, exclude_pk=application.pk)
+        if limit.kind == K.LENDER:
+            # Every lender's share comes from one pass over the book: read once, whichever lenders are limited.
+            if lenders is None:
+                lenders = partner_exposure(K.LENDER, stage=stage, exclude_pk=application.pk)
+            exposure = lenders.get(limit.key, Decimal("0.00"))
+        else:
+            exposure = exposure_of(limit.kind, limit.key, stage=stage, exclude_pk=application.pk)
         exposure += _candidate_share(candidate, limit.kind, limit.key)
         allowed = limit_amount_for(version, portfolio=portfolio or Decimal(0))
         if allowed is not None and exposure > allowed:

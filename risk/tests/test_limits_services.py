@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 
 from accounts.roles import Role
 from accounts.tests.factories import make_user, with_perms
@@ -24,6 +25,8 @@ from lending.origination.tests.factories import apply_for, signed_application
 from lending.servicing.models import Loan
 from lending.servicing.tests.factories import active_loan
 from merchants.tests.factories import MerchantFactory, make_verified_merchant
+from partners.models import LoanShare
+from partners.tests.factories import funding_partner
 from risk.models import ExposureLimit, LimitKind, LimitVersion, PayoutHold
 from risk.selectors.limits import limits_utilisation
 from risk.services.limits import (
@@ -357,3 +360,43 @@ def test_without_limits_lending_proceeds_as_before(merchant):
 
     assert application_fund(application=application) is not None
     assert not PayoutHold.objects.exists()
+
+
+# A partner bank's share.
+
+
+def test_a_partner_banks_limit_counts_its_share_of_the_book_and_of_the_loan_paid_out(merchant, risk_manager):
+    bank = funding_partner("bank-a")
+    product = LoanProductFactory(code="operating-colend")
+    booked = active_loan(MerchantFactory(), amount=Decimal("20000.00"), product=product)
+    LoanShare.objects.create(loan=booked, partner=bank, share=Decimal("0.7000"), principal=Decimal("14000.00"))
+    LoanShare.objects.create(loan=booked, share=Decimal("0.3000"), principal=Decimal("6000.00"))
+    application = signed_application(merchant, product, amount=Decimal("10000.00"))
+    LoanApplication.objects.filter(pk=application.pk).update(
+        lenders=[
+            {"code": "bank-a", "legal_name_zh": "", "legal_name_en": "", "share": "0.7000"},
+            {"code": "platform", "legal_name_zh": "", "legal_name_en": "", "share": "0.3000"},
+        ],
+        lenders_settled_at=timezone.now(),
+    )
+    limit_in_force(K.LENDER, "bank-a", amount="20000")
+    limit_in_force(K.LENDER, "platform", amount="20000")
+
+    assert application_fund(application=application) is None
+
+    hold = PayoutHold.objects.get()
+    # The bank's 70 % of the 20,000.00 outstanding and of the 10,000.00 paid out; the platform's 30 % fits.
+    assert [row["code"] for row in hold.limits] == ["limit.lender.bank-a"]
+    assert "21,000.00 yuan would be committed against a limit of 20,000.00 yuan" in hold.reason_en
+    assert "bank-a银行股份有限公司 Bank-A Bank Co., Ltd. (bank-a)" in hold.reason_en
+    assert [use.exposure for use in limits_utilisation() if use.kind == K.LENDER] == [
+        Decimal("21000.00"),  # bank-a: the book's 14,000.00 and the signed loan's 7,000.00
+        Decimal("9000.00"),  # the platform: 6,000.00 and 3,000.00
+    ]
+
+
+def test_an_insurer_limit_is_refused_until_insurers_cover_is_recorded(risk_manager):
+    with pytest.raises(LimitError) as caught:
+        limit_propose(kind=K.INSURER, key="ins-a", amount="1000", share_percent=None, reason="x", by=risk_manager)
+
+    assert "No insurer's cover is recorded yet" in caught.value.message_dict["key"][0]
