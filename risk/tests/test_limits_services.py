@@ -20,6 +20,7 @@ from lending.origination.services.applications import (
     application_counter_offer,
     application_exposures,
 )
+from lending.origination.services.exposure import exposure_checkers
 from lending.origination.services.funding import application_fund, applications_resume_stalled
 from lending.origination.tests.factories import apply_for, signed_application
 from lending.servicing.models import Loan
@@ -30,6 +31,7 @@ from partners.tests.factories import funding_partner
 from risk.models import ExposureLimit, LimitKind, LimitVersion, PayoutHold
 from risk.selectors.limits import limits_utilisation
 from risk.services.limits import (
+    LIMIT_FIREWALL,
     LimitConflict,
     LimitError,
     limit_propose,
@@ -353,6 +355,17 @@ def test_the_sweep_of_signed_applications_pays_a_held_payout_once_room_returns(m
     hold = PayoutHold.objects.get()
     assert (hold.status, hold.released_by) == (PayoutHold.Status.RELEASED, None)
     assert Loan.objects.get().application_id == application.pk
+
+
+def test_the_firewall_is_registered_with_lending_and_without_it_nothing_is_limited(merchant, monkeypatch):
+    assert LIMIT_FIREWALL in exposure_checkers()
+    limit_in_force(K.PORTFOLIO, "", amount="1000")
+    monkeypatch.setattr("lending.origination.services.exposure._checkers", [])
+
+    application = signed_application(merchant, LoanProductFactory(code="operating-bare"), amount=Decimal("10000.00"))
+
+    assert application_fund(application=application) is not None
+    assert not PayoutHold.objects.exists()
 
 
 def test_without_limits_lending_proceeds_as_before(merchant):

@@ -26,8 +26,6 @@ from underwriting.engine.decision import Exposures
 if TYPE_CHECKING:
     from lending.origination.models import LoanApplication
 
-EXPOSURE_NAMES = ("merchant", "industry", "region", "partner", "portfolio")
-
 
 @dataclass(frozen=True, slots=True)
 class LimitHit:
@@ -110,7 +108,6 @@ def hits_summary(hits: list[LimitHit], *, language: str = "en") -> str:
 
 
 __all__ = [
-    "EXPOSURE_NAMES",
     "ExposureChecker",
     "LimitHit",
     "exposure_approval_hits",
