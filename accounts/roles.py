@@ -61,6 +61,10 @@ _LOAN_OFFICER = [
     "risk.view_watchalert",
     "risk.change_watchalert",
     "merchants.freeze_borrowing",
+    # Exposure limits and their utilisation, and the payouts a limit holds (released by those who fund loans).
+    "risk.view_exposurelimit",
+    "risk.view_limitversion",
+    "risk.view_payouthold",
 ]
 _SENIOR_OFFICER = [
     *_LOAN_OFFICER,
@@ -99,6 +103,9 @@ _RISK_MANAGER = [
     "risk.view_stabilityreading",
     "risk.view_driftalert",
     "risk.change_driftalert",
+    # Limit changes are maker-checker: one risk manager proposes, another activates.
+    "risk.propose_exposurelimit",
+    "risk.activate_exposurelimit",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -13,6 +13,9 @@ class RiskConfig(AppConfig):
     verbose_name = _("Risk firewall")
 
     def ready(self) -> None:
+        from lending.origination.services.exposure import exposure_checker_register
         from risk.services import watch_hooks
+        from risk.services.limits import LIMIT_FIREWALL
 
         watch_hooks.watch_hooks_register()
+        exposure_checker_register(LIMIT_FIREWALL)

@@ -1,3 +1,3 @@
-"""The risk firewall's back office."""
+"""The risk firewall's back office, one module per aggregate."""
 
-from risk.admin import watch  # noqa: F401 - fraud after payout and model drift
+from risk.admin import limits, watch  # noqa: F401

@@ -1,3 +1,14 @@
 """The risk firewall's models, one module per aggregate."""
 
-from risk.models.watch import DriftAlert, StabilityReading, WatchAlert  # noqa: F401
+from risk.models.limits import ExposureLimit, LimitKind, LimitVersion, PayoutHold
+from risk.models.watch import DriftAlert, StabilityReading, WatchAlert
+
+__all__ = [
+    "DriftAlert",
+    "ExposureLimit",
+    "LimitKind",
+    "LimitVersion",
+    "PayoutHold",
+    "StabilityReading",
+    "WatchAlert",
+]

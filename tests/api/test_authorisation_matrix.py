@@ -207,6 +207,15 @@ MATRIX: dict[str, Row] = {
     "loans_retrieve": Row(expect=_merchants_only(404), path_params=lambda personas, me: {"id": 999999}),
     # The nightly runs' progress: staff only (the officer persona); merchants, partners and the feed get 403.
     "jobs_runs_list": Row(expect=_staff_only(200)),
+    # Exposure limits' utilisation: risk staff only (officers and risk managers); nobody outside the back office.
+    "risk_limits_list": Row(
+        expect={
+            **dict.fromkeys(PERSONAS, 403),
+            "officer": 200,
+            "rail_callback": 401,
+            "anonymous": 401,
+        }
+    ),
 }
 # The only operations an anonymous client may call (the schema and docs pages are outside the schema).
 ANONYMOUS_MAY_CALL = {"auth_token_create", "products_list", "products_retrieve", "quotes_create"}

@@ -43,6 +43,12 @@ from lending.origination.selectors.applications import (
     merchant_has_defaulted_loan,
     offers_expired_ids,
 )
+from lending.origination.services.exposure import (
+    LimitHit,
+    exposure_approval_hits,
+    exposure_headroom,
+    hits_summary,
+)
 from lending.origination.services.lenders import lenders_open
 from lending.servicing.models import Concession
 from lending.servicing.services.concessions import (
@@ -310,11 +316,11 @@ def applications_expire_offers(*, now: datetime.datetime | None = None) -> int:
 def application_exposures(*, application: LoanApplication) -> Exposures:
     """How much more may be lent under each exposure limit before this application.
 
-    The seam for the risk firewall: no exposure limits are configured yet, so every headroom is None (no cap) and
-    the credit line follows the sales and the product's maximum alone. When limits exist, this is where the
-    merchant, industry, region, partner and portfolio headroom are computed and handed to the engine.
+    The risk firewall answers through ``lending.origination.services.exposure`` (merchant, industry, region,
+    partner and portfolio headroom, handed to the engine to cap the credit line). Without a firewall, or without
+    limits, every headroom is None (no cap) and the line follows the sales and the product's maximum alone.
     """
-    return Exposures()
+    return exposure_headroom(application=application)
 
 
 # Officers' actions (the back office calls these; each needs ``lending.decide_application``).
@@ -333,6 +339,7 @@ def application_approve(*, application: LoanApplication, by: Any, note: str = ""
         grade = _decided_grade(locked)
         snapshot = product_terms_snapshot(product=locked.product, grade=grade)
         priced = _price_offer(locked, snapshot=snapshot, amount=locked.amount, term=locked.term)
+        _require_within_limits(locked, amount=priced.amount)
         locked.approve()
         _set_offer(
             locked,
@@ -407,6 +414,7 @@ def application_counter_offer(
                 note=note,
             )
             return locked
+        _require_within_limits(locked, amount=priced.amount)
         locked.approve()
         _set_offer(
             locked,
@@ -540,6 +548,7 @@ def counter_offer_approve(*, concession: Concession, by: Any) -> LoanApplication
             )
         except ValidationError as exc:
             raise ApplicationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
+        _require_within_limits(locked, amount=priced.amount)
         locked.approve()
         _set_offer(
             locked,
@@ -674,6 +683,17 @@ def _require_state(application: LoanApplication, method, message: str) -> None:
         raise ApplicationConflict(message % {"state": application.get_state_display()})
 
 
+def _require_within_limits(application: LoanApplication, *, amount: Decimal) -> None:
+    """An officer's approval stays within every exposure limit; a refusal names each limit, in the reader's language."""
+    hits = exposure_approval_hits(application=application, amount=amount)
+    if hits:
+        raise ApplicationError(
+            _("Approving %(amount)s yuan would exceed an exposure limit: %(limits)s")
+            % {"amount": f"{amount:,.2f}", "limits": hits_summary(hits, language=translation.get_language() or "en")},
+            code="exposure_limit",
+        )
+
+
 def _require_referred(application: LoanApplication) -> None:
     if application.state != S.REFERRED:
         raise ApplicationConflict(
@@ -763,9 +783,16 @@ def _credit_request(
 
 
 def _apply_decision(application: LoanApplication, decision: Decision | None) -> None:
-    """Move a submitted application to the decision's outcome, with its offer or its reasons."""
+    """Move a submitted application to the decision's outcome, with its offer or its reasons.
+
+    An approval that would exceed an exposure limit is referred instead, the audit row naming each limit: an officer
+    decides it once there is room (the merchant is told it is being reviewed, never declined for it).
+    """
     application.decision = decision
+    limit_hits: list[LimitHit] = []
     if decision is not None and decision.outcome == Outcome.APPROVE:
+        limit_hits = exposure_approval_hits(application=application, amount=application.amount)
+    if decision is not None and decision.outcome == Outcome.APPROVE and not limit_hits:
         grade = decision.grade
         snapshot = product_terms_snapshot(product=application.product, grade=grade)
         priced = _price_offer(application, snapshot=snapshot, amount=application.amount, term=application.term)
@@ -781,11 +808,19 @@ def _apply_decision(application: LoanApplication, decision: Decision | None) -> 
         )
         _save_and_audit(application, action="application.approve", by=None, from_state=S.SUBMITTED, decision=decision)
         _notify_offer(application)
-    elif decision is None or decision.outcome == Outcome.REFER:
+    elif decision is None or decision.outcome == Outcome.REFER or limit_hits:
         application.refer()
         reason = "" if decision else "No scorecard is active: referred to an officer."
+        if limit_hits:
+            reason = hits_summary(limit_hits)
         _save_and_audit(
-            application, action="application.refer", by=None, from_state=S.SUBMITTED, decision=decision, reason=reason
+            application,
+            action="application.refer",
+            by=None,
+            from_state=S.SUBMITTED,
+            decision=decision,
+            reason=reason,
+            data={"limits": [hit.as_reason() for hit in limit_hits]} if limit_hits else None,
         )
         notify(
             user_id=application.merchant.owner_id,

@@ -53,6 +53,11 @@ from lending.origination.checks import four_eyes_threshold
 from lending.origination.models import ApplicationState, Contract, FinalSchedule, LoanApplication
 from lending.origination.services.applications import ApplicationConflict
 from lending.origination.services.booking import BookedSchedule, BookingError, booked_schedule, signed_terms_from
+from lending.origination.services.exposure import (
+    exposure_payout_clear,
+    exposure_payout_hits,
+    exposure_payout_hold,
+)
 from lending.origination.services.final_schedule import final_schedule_create, final_schedule_render
 from lending.origination.services.lenders import funding_legs
 from lending.servicing.models import Disbursement, Instalment, Loan, LoanState
@@ -87,7 +92,8 @@ def reconcile_after() -> timedelta:
 
 
 def application_fund(*, application: LoanApplication, by: User | None = None, on: date | None = None) -> Loan | None:
-    """Make the loan of a signed application and queue its payout; None while it waits for a second approval.
+    """Make the loan of a signed application and queue its payout; None while it waits for a second approval, or
+    while an exposure limit holds its payout (``lending.origination.services.exposure``).
 
     ``by`` is None when the system funds (the task queued after signing); an officer needs the decide permission.
     Calling it again for a funded application returns the loan it has and creates nothing. Above the four-eyes
@@ -101,11 +107,12 @@ def application_fund(*, application: LoanApplication, by: User | None = None, on
         return _fund(locked, by=by, on=on)
 
 
-def application_second_approve(*, application: LoanApplication, by: User, note: str = "") -> Loan:
+def application_second_approve(*, application: LoanApplication, by: User, note: str = "") -> Loan | None:
     """Give the second approval of a large loan, then fund it: maker and checker are always two people.
 
     Needs the second-approval permission; refused to the officer who approved or counter-offered the application
-    and to the merchant's owner. When the system approved, any senior officer may be the second.
+    and to the merchant's owner. When the system approved, any senior officer may be the second. None when an
+    exposure limit holds the payout: the second approval stands, and the loan is made when the hold is released.
     """
     with transaction.atomic():
         locked = _locked_application(application.pk)
@@ -135,10 +142,7 @@ def application_second_approve(*, application: LoanApplication, by: User, note: 
             reason=note,
             data={"first_approver_id": locked.offered_by_id},
         )
-        loan = _fund(locked, by=by)
-    if loan is None:  # pragma: no cover - funding an approved application always makes the loan
-        raise FundingError(_("The loan could not be made."), code="not_funded")
-    return loan
+        return _fund(locked, by=by)
 
 
 def _fund(locked: LoanApplication, *, by: User | None, on: date | None = None) -> Loan | None:
@@ -157,6 +161,13 @@ def _fund(locked: LoanApplication, *, by: User | None, on: date | None = None) -
     if locked.second_approver_id is not None and locked.second_approver_id == locked.offered_by_id:
         # application_second_approve refuses this; checked again because a loan must never rest on it.
         raise PermissionDenied(_("The second approval must come from another officer than the first."))
+    # The exposure limits are checked again as the money is about to go out (the book may have grown since the
+    # approval, or a limit been lowered): a hit holds the payout, visibly, until room returns and it is released.
+    hits = exposure_payout_hits(application=locked, amount=locked.offer_amount)
+    if hits:
+        exposure_payout_hold(application=locked, hits=hits, by=by)
+        return None
+    exposure_payout_clear(application=locked, by=by)
     return _loan_create(locked, by=by, on=on)
 
 

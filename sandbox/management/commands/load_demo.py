@@ -50,6 +50,8 @@ from merchants.services.demo import (
 from merchants.services.kyc import merchant_get_or_create, merchant_update_profile
 from merchants.services.sales import sales_import_rows
 from partners.services.agreements import agreement_version_create
+from risk.selectors.limits import LimitUse
+from risk.services.limits_demo import limits_demo_seed
 from sandbox.partner import sandbox_partner_ensure, sandbox_partners_answer
 from underwriting.services.decisions import preapproved_limits_refresh
 from underwriting.services.demo import underwriting_seed
@@ -219,6 +221,14 @@ class Command(BaseCommand):
         ]
         # What the nightly job would show on the dashboards, computed now so the demo shows it at once.
         preapproved_limits_refresh(merchants_in_default=merchants_in_default)
+        # The exposure limits, sized on the book the history left (once): the risk manager proposes, the
+        # administrator is the second pair of eyes.
+        with transaction.atomic():
+            limits = limits_demo_seed(
+                proposer=users["risk@demo.example"],
+                checker=users["admin@demo.example"],
+                spared_industry=Merchant.objects.get(owner=users["merchant@demo.example"]).industry,
+            )
         self._print_summary(
             extras=extras,
             url=options["url"].rstrip("/"),
@@ -226,6 +236,7 @@ class Command(BaseCommand):
             feed_token=feed_token.key,
             history=history,
             caught_up=caught_up,
+            limits=limits,
         )
 
     def _ensure_user(self, demo: DemoUser) -> User:
@@ -322,6 +333,7 @@ class Command(BaseCommand):
         history: HistoryCounts | None,
         caught_up: int,
         extras: Sequence[str] = (),
+        limits: list[LimitUse] | None = None,
     ) -> None:
         write = self.stdout.write
         rows = [(_("Login"), _("Start at"), _("Who"))]
@@ -376,6 +388,12 @@ class Command(BaseCommand):
             )
         for line in extras:
             write(line)
+        if limits:
+            near = [use.label for use in limits if use.status == "near"]
+            write(
+                _("%(count)d exposure limits in force (Exposure limits in the back office); near its limit: %(near)s.")
+                % {"count": len(limits), "near": ", ".join(near) or "—"}
+            )
         write(_("The scheduled jobs of a day, on demand: python manage.py run_day [--date YYYY-MM-DD]"))
         write("")
         write(_("Open %(url)s and sign in with any login above.") % {"url": url})
