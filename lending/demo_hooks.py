@@ -3,7 +3,8 @@
 ``load_demo`` (lending's shell) never imports the apps above it. An app that has something to show in the demo
 connects a receiver to ``demo_loaded`` in its ``AppConfig.ready()``; the loader sends it once the logins, the
 merchants and the history are in place, inside no transaction of its own. Receivers take ``today``, ``officer``
-and ``senior`` (the demo's officers) as keyword arguments, must be idempotent (a second load the same day changes
+and ``senior`` (the demo's officers) and ``lenders_answer`` (plays the partner banks offered a loan, as in
+``demo_history_replay``) as keyword arguments, must be idempotent (a second load the same day changes
 nothing), and return one line for the loader to print, or None.
 """
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from decimal import ROUND_DOWN, Decimal
 
@@ -123,7 +123,13 @@ def _merchant(owner: User, *, today: datetime.date, payout_day: datetime.date) -
     return merchant
 
 
-def _borrow(merchant: Merchant, *, payout_day: datetime.date, officer: User) -> None:
+def _borrow(
+    merchant: Merchant,
+    *,
+    payout_day: datetime.date,
+    officer: User,
+    lenders_answer: Callable[[LoanApplication], None] | None = None,
+) -> None:
     """Apply, be decided, accept, sign and be paid out on ``payout_day``, through the services."""
     product = LoanProduct.objects.get(code=PRODUCT)
     owner = merchant.owner
@@ -149,7 +155,12 @@ def _borrow(merchant: Merchant, *, payout_day: datetime.date, officer: User) -> 
         raise LookupError(f"The loan-and-run demo case was {application.state}, not approved.")
     with demo_clock(_at(payout_day, 10, 40)):
         application_accept(application=application, by=owner)
+        if lenders_answer is not None:
+            # A partner bank offered the loan answers first (the demo loader plays it), so the contract names it.
+            lenders_answer(application)
         contract = contract_prepare(application_id=application.pk) or contract_newest(application=application)
+        if contract is None:
+            raise LookupError("The loan-and-run demo case still waits for a partner bank's answer.")
         if contract.status == Contract.Status.RENDERING:
             contract = contract_render(contract_id=contract.pk)
         contract_sign(
@@ -164,7 +175,9 @@ def _borrow(merchant: Merchant, *, payout_day: datetime.date, officer: User) -> 
         disbursement_send(disbursement_id=loan.disbursement.pk)
 
 
-def watch_demo_load(*, today: datetime.date, officer: User) -> str:
+def watch_demo_load(
+    *, today: datetime.date, officer: User, lenders_answer: Callable[[LoanApplication], None] | None = None
+) -> str:
     """Make the loan-and-run case once, run the day's fraud watch, and say where its alert is."""
     if not Merchant.objects.filter(owner__email=DEMO_EMAIL).exists():
         payout_day = today - datetime.timedelta(days=PAYOUT_DAYS_AGO)
@@ -174,7 +187,7 @@ def watch_demo_load(*, today: datetime.date, officer: User) -> str:
             transaction.atomic(),
         ):
             merchant = _merchant(_owner(), today=today, payout_day=payout_day)
-            _borrow(merchant, payout_day=payout_day, officer=officer)
+            _borrow(merchant, payout_day=payout_day, officer=officer, lenders_answer=lenders_answer)
             # Serviced up to today like every loan of the demo: the nightly jobs of today, which the other loans
             # have had already (running a day again changes nothing for them).
             with demo_clock(min(_at(today, 1), timezone.now())):

@@ -26,10 +26,10 @@ def _drift(on) -> dict[str, int]:
     return {"stability_readings": run.readings, "drift_alerts": run.alerts}
 
 
-def _demo(sender, *, today, officer, senior, **kwargs):
+def _demo(sender, *, today, officer, senior, lenders_answer=None, **kwargs):
     from risk.services.watch_demo import watch_demo_load
 
-    return watch_demo_load(today=today, officer=officer)
+    return watch_demo_load(today=today, officer=officer, lenders_answer=lenders_answer)
 
 
 def watch_hooks_register() -> None:

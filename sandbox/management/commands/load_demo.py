@@ -216,6 +216,8 @@ class Command(BaseCommand):
                 today=today,
                 officer=users["officer@demo.example"],
                 senior=users["senior@demo.example"],
+                # The partner banks the sandbox plays answer the offers a demo case makes to them.
+                lenders_answer=sandbox_partners_answer,
             )
             if line
         ]
