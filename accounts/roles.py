@@ -45,6 +45,10 @@ _LOAN_OFFICER = [
     "underwriting.view_scorecard",
     "underwriting.view_scorecardbin",
     "underwriting.view_preapprovedlimit",
+    # The portfolio at a glance, with the latest stress run on it.
+    "risk.view_portfolio_dashboard",
+    "risk.view_stressscenario",
+    "risk.view_stressrun",
 ]
 _SENIOR_OFFICER = [
     *_LOAN_OFFICER,
@@ -70,6 +74,9 @@ _RISK_MANAGER = [
     "underwriting.add_policyrule",
     "underwriting.change_policyrule",
     "underwriting.activate_scorecard",
+    "risk.add_stressscenario",
+    "risk.change_stressscenario",
+    "risk.run_stress_test",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

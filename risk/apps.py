@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 from django.utils.translation import gettext_lazy as _
 
 
@@ -11,3 +12,8 @@ class RiskConfig(AppConfig):
 
     name = "risk"
     verbose_name = _("Risk firewall")
+
+    def ready(self) -> None:
+        from risk.services.stress import stress_settings_check
+
+        checks.register(stress_settings_check)

@@ -329,3 +329,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# Stress tests: how many loans each Celery task of a run sums over (a run is cut into chunks of loan ids).
+STRESS_CHUNK_SIZE = env.int("STRESS_CHUNK_SIZE", default=5000)

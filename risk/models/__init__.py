@@ -1,1 +1,3 @@
 """The risk firewall's models, one module per aggregate."""
+
+from risk.models.stress import StressRun, StressRunChunk, StressScenario  # noqa: F401
