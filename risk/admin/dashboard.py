@@ -15,7 +15,7 @@ import csv
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.contrib import admin
@@ -27,7 +27,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.admin.pages import BackOfficePage, back_office_page_register
-from core.formatting import EMPTY, amount, percent
+from core.formatting import EMPTY, amount
 from merchants.choices import Industry, Province
 from risk.models.stress import StressRun
 from risk.selectors.portfolio import PortfolioDashboard, portfolio_dashboard
@@ -83,12 +83,16 @@ def csv_response(panel: Panel, *, filename: str) -> HttpResponse:
     return response
 
 
-def _percent(share: Decimal | None) -> str:
-    return EMPTY if share is None else f"{percent(share)} %"
+TENTH = Decimal("0.1")
 
 
 def _plain_percent(share: Decimal | None) -> str:
-    return "" if share is None else percent(share)
+    """A share as a percentage to a tenth, half-up (0.948837 -> "94.9"); "" for none."""
+    return "" if share is None else str((share * 100).quantize(TENTH, rounding=ROUND_HALF_UP))
+
+
+def _percent(share: Decimal | None) -> str:
+    return EMPTY if share is None else f"{_plain_percent(share)} %"
 
 
 def _seconds(delta: datetime.timedelta | None) -> Decimal | None:

@@ -118,6 +118,8 @@ def _pd_expressions(inputs: StressInputs) -> tuple[Case, Case]:
     sales_factor = ONE + inputs.sales_pd_elasticity * inputs.sales_shock
     if hit is None:
         shock = _value(inputs.pd_multiplier)
+    elif not hit:  # the whole portfolio
+        shock = _value(inputs.pd_multiplier * sales_factor)
     else:
         shock = Case(
             When(hit, then=_value(inputs.pd_multiplier * sales_factor)),

@@ -176,6 +176,36 @@ def test_a_small_portfolio_checked_by_hand(portfolio, scenario, risk_manager, se
     assert results["limit_breaches"] is None  # the limits are not part of the portal yet: not checked
 
 
+@pytest.mark.parametrize(
+    ("fields", "before", "under"),
+    [
+        # Sales −10 % everywhere (× 1.2), LGD 50 %: a 0.024 × 5,000 = 120; b 0.12 × 3,000 = 360;
+        # c 0.48 × 1,500 = 720; d 1,000; e 500. Before: 100 + 300 + 600 + 1,000 + 500.
+        (
+            {"sales_shock_percent": Decimal(10), "sales_shock_scope": SalesShockScope.PORTFOLIO},
+            "2500.00",
+            "2700.00",
+        ),
+        # Sales −50 % in Zhejiang only (× 2), LGD 40 %: b 0.10 × 2 = 0.2 × 2,400 = 480; d stays 800;
+        # a 80, c 480, e 400 as before.
+        (
+            {
+                "sales_shock_percent": Decimal(50),
+                "sales_shock_scope": SalesShockScope.REGION,
+                "sales_shock_region": ZHEJIANG,
+                "lgd_percent": Decimal(40),
+            },
+            "2000.00",
+            "2240.00",
+        ),
+    ],
+)
+def test_a_sales_shock_on_the_portfolio_or_a_region(portfolio, risk_manager, run_now, fields, before, under):
+    scenario = StressScenarioFactory(created_by=risk_manager, **{"lgd_percent": Decimal(50), **fields})
+    results = run_now(scenario, risk_manager).results
+    assert (results["el_before_scenario"], results["el_before_insurance"]) == (before, under)
+
+
 def test_a_run_records_its_inputs_version_and_time(portfolio, scenario, risk_manager, settings, run_now):
     settings.STRESS_CHUNK_SIZE = 2
     scenario.pd_multiplier = Decimal("2.000")

@@ -27,6 +27,7 @@ from accounts.services.roles import user_grant_role
 from accounts.services.tokens import api_token_issue
 from core.services.audit import audit_record
 from lending.catalogue.services.demo import products_seed
+from lending.demo_hooks import demo_portfolio_loaded
 from lending.origination.services.demo import (
     HISTORY_DAYS,
     HistoryCounts,
@@ -199,6 +200,8 @@ class Command(BaseCommand):
             caught_up = 0 if history is not None else demo_days_catch_up(today=today)
         # What the nightly job would show on the dashboards, computed now so the demo shows it at once.
         preapproved_limits_refresh(merchants_in_default=merchants_in_default)
+        # The apps above lending add their demo data on top of the portfolio (the risk firewall's stress runs).
+        demo_portfolio_loaded.send(sender=self.__class__, today=today, users=users)
         self._print_summary(
             url=options["url"].rstrip("/"),
             token=token.key,
