@@ -43,9 +43,11 @@ def book_loan(
     paid: int = 0,
     outcome: str = Outcome.APPROVE,
     merchant=None,
+    paid_days_late: int = 0,
 ) -> Loan:
     """A loan whose unpaid principal is ``outstanding``: ``months`` equal instalments of it, the first ``paid`` paid in
-    full (so the principal is ``outstanding * months / (months - paid)``); its decision gave ``pd`` (None: no PD)."""
+    full ``paid_days_late`` days after their due dates (so the principal is ``outstanding * months / (months - paid)``);
+    its decision gave ``pd`` (None: no PD)."""
     merchant = merchant or MerchantFactory(industry=industry, province=province)
     unpaid = months - paid
     each = (outstanding / unpaid).quantize(Decimal("0.01"))
@@ -88,7 +90,7 @@ def book_loan(
             fee_due=Decimal("0.00"),
             principal_paid=each if number <= paid else Decimal("0.00"),
             interest_paid=Decimal("10.00") if number <= paid else Decimal("0.00"),
-            paid_on=add_months(start, number) if number <= paid else None,
+            paid_on=add_months(start, number) + datetime.timedelta(days=paid_days_late) if number <= paid else None,
             status=Instalment.Status.PAID if number <= paid else Instalment.Status.DUE,
         )
         for number in range(1, months + 1)
