@@ -45,14 +45,16 @@ BOOK_DIMENSIONS = {
     "industry": "loan__merchant__industry",
     "region": "loan__merchant__province",
 }
-# Paths from an instalment to the loan facts a stress run reads.
+# Paths from a loan (``book_loans``) to the facts a stress run reads.
 BOOK_LOAN_FIELDS = {
-    "loan": "loan_id",
-    "state": "loan__state",
-    "days_past_due": "loan__days_past_due",
-    "maturity_date": "loan__maturity_date",
-    "decision_pd": "loan__application__decision__probability_of_default",
-    **BOOK_DIMENSIONS,
+    "state": "state",
+    "days_past_due": "days_past_due",
+    "maturity_date": "maturity_date",
+    "decision_pd": "application__decision__probability_of_default",
+    "product": "product__code",
+    "grade": "grade",
+    "industry": "merchant__industry",
+    "region": "merchant__province",
 }
 # Buckets of days past due, worst last: (key, first day, last day or None).
 DPD_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
@@ -84,14 +86,33 @@ def book_instalments(*, first_loan_id: int | None = None, last_loan_id: int | No
     return rows
 
 
-def book_loan_ids(*, first_loan_id: int | None = None, last_loan_id: int | None = None) -> list[int]:
-    """The ids of the loans on the book, in order, optionally only those in ``[first_loan_id, last_loan_id]``."""
+def book_loans(*, first_loan_id: int | None = None, last_loan_id: int | None = None) -> QuerySet[Loan]:
+    """The loans on the book, optionally only those with ids in ``[first_loan_id, last_loan_id]``."""
     loans = Loan.objects.filter(state__in=ON_BOOK)
     if first_loan_id is not None:
         loans = loans.filter(pk__gte=first_loan_id)
     if last_loan_id is not None:
         loans = loans.filter(pk__lte=last_loan_id)
-    return list(loans.order_by("pk").values_list("pk", flat=True))
+    return loans
+
+
+def book_outstanding_by_loan(*, first_loan_id: int, last_loan_id: int) -> QuerySet:
+    """``{"loan_id", "outstanding"}`` rows: the unpaid principal of each loan with an id in ``[first_loan_id,
+    last_loan_id]``, summed over its instalments (read by index on the range, whatever the size of the book). Loans
+    off the book are in it too: join it to ``book_loans`` to keep those on the book."""
+    return (
+        Instalment.objects.filter(loan_id__gte=first_loan_id, loan_id__lte=last_loan_id)
+        .values("loan_id")
+        .annotate(outstanding=Sum(_unpaid_principal(), output_field=MoneyField()))
+        .order_by()
+    )
+
+
+def book_loan_ids(*, first_loan_id: int | None = None, last_loan_id: int | None = None) -> list[int]:
+    """The ids of the loans on the book, in order, optionally only those in ``[first_loan_id, last_loan_id]``."""
+    return list(
+        book_loans(first_loan_id=first_loan_id, last_loan_id=last_loan_id).order_by("pk").values_list("pk", flat=True)
+    )
 
 
 @dataclass(frozen=True)
@@ -252,7 +273,9 @@ __all__ = [
     "book_by_dpd_bucket",
     "book_instalments",
     "book_loan_ids",
+    "book_loans",
     "book_outstanding_by",
+    "book_outstanding_by_loan",
     "book_roll_counts",
     "book_vintages",
 ]
