@@ -35,8 +35,13 @@ from django.db.models import Case, DecimalField, F, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce, Least
 
 from core.money import to_fen
-from lending.servicing.models import LoanState
-from lending.servicing.selectors.book import BOOK_LOAN_FIELDS, book_loan_ids, book_loans, book_outstanding_by_loan
+from lending.servicing.selectors.book import (
+    BOOK_LOAN_FIELDS,
+    DEFAULTED,
+    book_loan_ids,
+    book_loans,
+    book_outstanding_by_loan,
+)
 from risk.models.stress import SalesShockScope
 
 PLATFORM = "platform"
@@ -114,7 +119,7 @@ def _pd_expressions(inputs: StressInputs) -> tuple[Case, Case]:
     """The delinquency-adjusted PD (before the scenario) and the stressed PD, per instalment row of a loan."""
     decision_pd = Coalesce(F(BOOK_LOAN_FIELDS["decision_pd"]), _value(inputs.fallback_pd), output_field=EXACT)
     dpd = BOOK_LOAN_FIELDS["days_past_due"]
-    certain = Q(**{BOOK_LOAN_FIELDS["state"]: LoanState.DEFAULTED}) | Q(**{f"{dpd}__gte": DEFAULT_FROM_DPD})
+    certain = Q(**{BOOK_LOAN_FIELDS["state"]: DEFAULTED}) | Q(**{f"{dpd}__gte": DEFAULT_FROM_DPD})
     hit = inputs.sales_shock_applies()
     sales_factor = ONE + inputs.sales_pd_elasticity * inputs.sales_shock
     if hit is None:

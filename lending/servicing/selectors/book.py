@@ -38,6 +38,7 @@ from lending.servicing.models import Instalment, Loan, LoanState
 
 ZERO = Decimal("0.00")
 ON_BOOK = (LoanState.ACTIVE, LoanState.OVERDUE, LoanState.DEFAULTED)
+DEFAULTED = LoanState.DEFAULTED
 # The path from an instalment to each dimension the book is cut by.
 BOOK_DIMENSIONS = {
     "product": "loan__product__code",
@@ -265,6 +266,7 @@ __all__ = [
     "BOOK_DIMENSIONS",
     "BOOK_LOAN_FIELDS",
     "BUCKET_KEYS",
+    "DEFAULTED",
     "DPD_BUCKETS",
     "LEFT_THE_BOOK",
     "ON_BOOK",
