@@ -20,8 +20,9 @@ What it measures, best of ``--repeat`` rounds each:
   instalments of the loans on the book joined to each loan's merchant, product, application and decision (and, for
   comparison only, the same sum over the instalments joined to their loans alone).
 
-``--serial`` also times both with PostgreSQL's parallel query off (the baseline's scan is otherwise shared by
-parallel workers, while each chunk is one worker's query), for information.
+``--workers N`` runs the chunks on a Celery worker with N processes (on ``$CELERY_BROKER_URL``), as production
+does, instead of eagerly in this process. ``--serial`` also times both with PostgreSQL's parallel query off (the
+baseline's scan is otherwise shared by parallel workers, while each chunk is one worker's query), for information.
 
 Exit status 1 when the run takes more than 3 times the baseline, 0 otherwise.
 """
@@ -70,6 +71,12 @@ def main() -> int:
     parser.add_argument("--database", default="lp_bench_stress")
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--serial", action="store_true", help="also time both with PostgreSQL's parallel query off")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="run the chunks on a Celery worker with this many processes ($CELERY_BROKER_URL), not eagerly",
+    )
     args = parser.parse_args()
     if "bench" not in args.database:
         print(f"Refusing to use {args.database!r}: a benchmark database's name contains 'bench'.", file=sys.stderr)
@@ -86,7 +93,7 @@ def main() -> int:
         _recreate_database(admin_url, args.database)
     os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{args.database}"))
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false" if args.workers else "true"
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -135,10 +142,14 @@ def main() -> int:
 
     def one_run():
         run = stress_run_start(scenario=scenario, by=user, as_of=args.on)
+        while args.workers and StressRun.objects.filter(pk=run.pk, status=StressRunStatus.RUNNING).exists():
+            time.sleep(0.01)
         run = StressRun.objects.get(pk=run.pk)
         if run.status != StressRunStatus.FINISHED:
             raise SystemExit(f"the run did not finish: {run.status} {run.error}")
         return run
+
+    worker = _start_worker(args.workers) if args.workers else None
 
     def bare(statement=BARE_AGGREGATE):
         with connection.cursor() as cursor:
@@ -172,7 +183,8 @@ def main() -> int:
         print("MISMATCH  the run's exposure is not the bare aggregate's outstanding principal", file=sys.stderr)
         return 1
     verdict = "met" if ratio <= TARGET_RATIO else "MISSED"
-    print(f"ratio     run / baseline = {ratio:.2f}x (target at most {TARGET_RATIO:g}x): {verdict}")
+    where = f"a Celery worker with {args.workers} processes" if args.workers else "Celery eager, in this process"
+    print(f"ratio     run / baseline = {ratio:.2f}x (target at most {TARGET_RATIO:g}x), chunks on {where}: {verdict}")
     if args.serial:
         # For reading the figure: PostgreSQL scans the baseline with parallel workers, while each chunk of a run is
         # one worker's query. Both again with parallel query off, one process each.
@@ -184,7 +196,40 @@ def main() -> int:
             f"serial    run {min(serial_runs):.3f} s, baseline {min(serial_bases):.3f} s, "
             f"ratio {min(serial_runs) / min(serial_bases):.2f}x (parallel query off for both; information only)"
         )
+    if worker is not None:
+        worker.terminate()
+        worker.wait(timeout=30)
     return 0 if ratio <= TARGET_RATIO else 1
+
+
+def _start_worker(processes: int):
+    """A Celery worker on the bench database, started before anything is timed; stopped by main() at the end."""
+    import subprocess
+
+    environment = {**os.environ, "CELERY_TASK_ALWAYS_EAGER": "false"}
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--concurrency",
+            str(processes),
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env=environment,
+    )
+    from celery import current_app
+
+    for _attempt in range(300):
+        if current_app.control.ping(timeout=0.5):
+            return worker
+    worker.terminate()
+    raise SystemExit("the Celery worker did not answer")
 
 
 def _timed(call):
