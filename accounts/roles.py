@@ -45,6 +45,11 @@ _LOAN_OFFICER = [
     "underwriting.view_scorecard",
     "underwriting.view_scorecardbin",
     "underwriting.view_preapprovedlimit",
+    "partners.view_fundingpartner",
+    "partners.view_colendingagreement",
+    "partners.view_partneroffer",
+    "partners.view_loanshare",
+    "partners.view_webhookevent",
     # The portfolio at a glance, with the latest stress run on it.
     "risk.view_portfolio_dashboard",
     "risk.view_stressscenario",
@@ -74,6 +79,11 @@ _RISK_MANAGER = [
     "underwriting.add_policyrule",
     "underwriting.change_policyrule",
     "underwriting.activate_scorecard",
+    # Partner banks and their agreements (a change is a new version).
+    "partners.add_fundingpartner",
+    "partners.change_fundingpartner",
+    "partners.add_colendingagreement",
+    "partners.manage_agreement",
     "risk.add_stressscenario",
     "risk.change_stressscenario",
     "risk.run_stress_test",

@@ -7,8 +7,23 @@ class PartnersConfig(AppConfig):
 
     Above lending in the layers: it reads lending's facts and calls lending's services; lending never imports it.
     Where lending must ask (which lenders fund an accepted offer, who shares a payment), it asks through the hooks
-    lending exposes, which this app registers when it is ready.
+    and signals lending exposes, which this app registers here.
     """
 
     name = "partners"
     verbose_name = _("Partners and insurers")
+
+    def ready(self) -> None:
+        from django.utils.translation import gettext_lazy
+
+        from lending.origination.services.lenders import co_lending_register
+        from lending.origination.services.scheduled import scheduled_job_register
+        from partners.services.co_lending import PartnersCoLending
+        from partners.services.offers import partner_offers_lapse
+
+        co_lending_register(PartnersCoLending())
+        scheduled_job_register(
+            "partner-offers-lapse",
+            gettext_lazy("lapses partner offers not answered in time and offers the loans on"),
+            lambda on: {"partner_offers_lapsed": partner_offers_lapse()},
+        )

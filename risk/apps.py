@@ -14,10 +14,6 @@ class RiskConfig(AppConfig):
     verbose_name = _("Risk firewall")
 
     def ready(self) -> None:
-        from lending.demo_hooks import demo_portfolio_loaded
         from risk.services.stress import stress_settings_check
-        from risk.services.stress_demo import stress_demo_receiver
 
         checks.register(stress_settings_check)
-        # The demo loader (lending) cannot import the risk firewall: it says when the portfolio is in place.
-        demo_portfolio_loaded.connect(stress_demo_receiver, dispatch_uid="risk-stress-demo")

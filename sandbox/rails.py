@@ -14,6 +14,7 @@ office (*Sandbox transfers*, actions "money arrives" and "refused"), or at once 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import ClassVar
 from uuid import UUID
@@ -48,7 +49,14 @@ class SandboxPayoutRail:
         return mode
 
     def send(
-        self, *, idempotency_key: UUID, amount: Decimal, account_number: str, account_name: str, bank_name: str
+        self,
+        *,
+        idempotency_key: UUID,
+        amount: Decimal,
+        account_number: str,
+        account_name: str,
+        bank_name: str,
+        funding_legs: Sequence[dict[str, str]] = (),
     ) -> PayoutResult:
         mode = self._mode()
         if mode == "fail":

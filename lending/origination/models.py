@@ -4,7 +4,7 @@ State machine (django-fsm, protected; services lock the row, call the transition
 
     draft -> submitted -> approved | referred | declined          (automated decision, synchronous)
     referred -> approved | declined                               (officer; a counter-offer is approved with new terms)
-    approved -> accepted -> contracted -> signed -> funded
+    approved -> accepted -> [lenders settled] -> contracted -> signed -> funded
     signed -> awaiting_second_approval -> funded                  (four-eyes above settings.FOUR_EYES_THRESHOLD)
     draft|submitted|approved|accepted -> withdrawn                (merchant)
     approved|accepted -> expired                                  (offer timeout, nightly job)
@@ -117,6 +117,10 @@ class LoanApplication(ConcurrentTransitionMixin, models.Model):
     second_approver = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Who lends, settled after acceptance (lending.origination.services.lenders): the platform and any partner
+    # banks that accepted, each with its share; the contract names them all. Empty until settled.
+    lenders = models.JSONField(_("lenders"), default=list, blank=True)
+    lenders_settled_at = models.DateTimeField(_("lenders settled at"), null=True, blank=True)
 
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
@@ -173,7 +177,10 @@ class LoanApplication(ConcurrentTransitionMixin, models.Model):
     def accept(self) -> None:
         self.accepted_at = timezone.now()
 
-    @transition(field=state, source=S.ACCEPTED, target=S.CONTRACTED)
+    def lenders_settled(self) -> bool:
+        return self.lenders_settled_at is not None
+
+    @transition(field=state, source=S.ACCEPTED, target=S.CONTRACTED, conditions=[lenders_settled])
     def attach_contract(self) -> None:
         pass
 

@@ -222,6 +222,9 @@ class Disbursement(models.Model):
     account_name = models.CharField(_("account name"), max_length=200)
     account_number = models.CharField(_("account number"), max_length=34)
     bank_name = models.CharField(_("bank"), max_length=100)
+    # A co-funded loan's partners' parts of the payout, each debited from the partner's funding account:
+    # [{"lender", "amount", "account_number", "account_name", "bank_name"}]; empty when the platform lends alone.
+    funding_legs = models.JSONField(_("funding legs"), default=list, blank=True, editable=False)
     idempotency_key = models.UUIDField(_("idempotency key"), default=uuid.uuid4, unique=True, editable=False)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     rail_reference = models.CharField(_("bank reference"), max_length=64, blank=True)

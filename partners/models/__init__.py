@@ -1,1 +1,27 @@
 """Partners' models, one module per aggregate."""
+
+from partners.models.agreements import (
+    PLATFORM_MIN_SHARE,
+    TIER1_CAPITAL_CAP,
+    CoLendingAgreement,
+    FeeRule,
+    FundingPartner,
+    LoanShare,
+    OfferState,
+    PartnerOffer,
+)
+from partners.models.webhooks import WebhookDelivery, WebhookEvent, WebhookEventType
+
+__all__ = [
+    "PLATFORM_MIN_SHARE",
+    "TIER1_CAPITAL_CAP",
+    "CoLendingAgreement",
+    "FeeRule",
+    "FundingPartner",
+    "LoanShare",
+    "OfferState",
+    "PartnerOffer",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookEventType",
+]

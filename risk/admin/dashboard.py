@@ -216,20 +216,14 @@ def _dimension_panel(dimension: str, slices) -> Panel:
 
 
 def _partner_panel(figures: PortfolioDashboard) -> Panel:
-    exposure = figures.outstanding_by_partner
-    if exposure is None:
-        return Panel(
-            key="outstanding-partner",
-            title=gettext("Outstanding by lender"),
-            columns=[gettext("lender"), gettext("committed exposure")],
-            rows=[],
-            csv_rows=[],
-            note=gettext("Waits for the partners' figures: every loan is the platform's own until they are wired."),
-        )
-    items = sorted(exposure.items(), key=lambda item: (-item[1], item[0]))
+    items = sorted(figures.outstanding_by_partner.items(), key=lambda item: (-item[1], item[0]))
     return Panel(
         key="outstanding-partner",
         title=gettext("Outstanding by lender"),
+        description=gettext(
+            "Committed exposure per lender: its share of the principal outstanding on loans awaiting payout or on the "
+            "book, and of applications whose lenders are settled but not yet paid out."
+        ),
         columns=[gettext("lender"), gettext("committed exposure")],
         rows=[[code, amount(value)] for code, value in items],
         csv_rows=[[code, value] for code, value in items],

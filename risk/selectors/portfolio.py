@@ -32,6 +32,7 @@ from lending.servicing.selectors.book import (
     book_roll_counts,
     book_vintages,
 )
+from partners.selectors.exposure import lender_exposure
 from risk.models.stress import StressRun, StressRunStatus
 
 FUNNEL_WEEKS = 26
@@ -109,10 +110,11 @@ def portfolio_latest_stress_run() -> StressRun | None:
     )
 
 
-def portfolio_outstanding_by_partner() -> dict[str, Decimal] | None:
-    """Committed exposure per lender ("platform" and each funding partner). The partners' selectors are not part
-    of this build yet: None, and the dashboard says the panel waits for them."""
-    return None
+def portfolio_outstanding_by_partner() -> dict[str, Decimal]:
+    """Committed exposure per lender ("platform" and each funding partner's code), as the partners' selectors
+    count it: share principal outstanding on loans awaiting payout or on the book, plus the shares of applications
+    whose lenders are settled but not yet paid out."""
+    return lender_exposure()
 
 
 def portfolio_limits_utilisation() -> list | None:
@@ -129,7 +131,7 @@ class PortfolioDashboard:
     rates: DecisionRates
     times: DecisionTimes
     outstanding: dict[str, list[BookSlice]]
-    outstanding_by_partner: dict[str, Decimal] | None
+    outstanding_by_partner: dict[str, Decimal]
     dpd_buckets: list[BookSlice]
     roll_rates: list[RollRow]
     vintages: list[VintageCurve]

@@ -14,6 +14,7 @@ The rules, as the admin page and the tests state them too:
 - LGD: stated by the scenario. Expected loss (EL) = PD × LGD × EAD, per loan.
 - Insurance: an insurer bears its cover share of a covered loan's loss; what is left is shared by the lenders in
   proportion to their shares of the loan's outstanding principal (the platform's own share is lender "platform").
+  Who holds which share comes from the partners' ``loan_participations``.
 - Funding rate shock: partners' floating funding costs the platform the shock on their share of the outstanding
   principal, for the years left to each loan's maturity (days / 365): the borrower's rate is fixed, so the platform
   bears it.
@@ -42,9 +43,9 @@ from lending.servicing.selectors.book import (
     book_loans,
     book_outstanding_by_loan,
 )
+from partners.selectors.exposure import PLATFORM, Participation, loan_participations
 from risk.models.stress import SalesShockScope
 
-PLATFORM = "platform"
 HUNDRED = Decimal(100)
 ONE = Decimal(1)
 ZERO = Decimal(0)
@@ -143,21 +144,6 @@ def _pd_expressions(inputs: StressInputs) -> tuple[Case, Case]:
         return Case(*whens, output_field=EXACT)
 
     return adjusted(), adjusted(shock)
-
-
-@dataclass
-class Participation:
-    """How a loan is shared: the same shape as the partners' ``loan_participations`` answer."""
-
-    lender_fractions: dict[str, Decimal]
-    insured_fraction: Decimal = ZERO
-    insurer_code: str | None = None
-
-
-def loan_participations(*, loan_ids: Iterable[int]) -> dict[int, Participation]:
-    """Each loan's lenders and insurer. The partners app is not there yet: every loan is the platform's alone and
-    uninsured, which is what an empty answer means below (loans absent from the answer are the platform's)."""
-    return {}
 
 
 def _is_platform_alone(participation: Participation) -> bool:

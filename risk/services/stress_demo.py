@@ -1,6 +1,6 @@
 """The demo's stress tests: two scenarios a risk manager would keep, each run once a day over the demo portfolio.
 
-Connected to ``lending.demo_hooks.demo_portfolio_loaded`` in ``RiskConfig.ready``; ``make run`` (Celery eager) then
+Called by ``manage.py load_demo`` (the sandbox app) once the portfolio is loaded; ``make run`` (Celery eager) then
 shows two finished runs to open and compare, and the dashboard shows the latest. Loading the demo again the same
 day changes nothing: the scenarios are found by name, and a scenario already run that day is not run again.
 """
@@ -43,7 +43,7 @@ def stress_demo_scenarios(*, by) -> list[StressScenario]:
     return scenarios
 
 
-def stress_demo_run(*, today: datetime.date, users: dict, **kwargs) -> list[StressRun]:
+def stress_demo_run(*, today: datetime.date, users: dict) -> list[StressRun]:
     """Run each demo scenario over the portfolio unless it already ran today; returns the runs started."""
     by = users[RISK_MANAGER_EMAIL]
     started = []
@@ -51,7 +51,3 @@ def stress_demo_run(*, today: datetime.date, users: dict, **kwargs) -> list[Stre
         if not StressRun.objects.filter(scenario=scenario, as_of=today).exists():
             started.append(stress_run_start(scenario=scenario, by=by, as_of=today))
     return started
-
-
-def stress_demo_receiver(sender, *, today: datetime.date, users: dict, **kwargs) -> None:
-    stress_demo_run(today=today, users=users)

@@ -95,7 +95,6 @@ def test_the_panels_waiting_for_other_parts_say_so(client, risk_manager, book):
     client.force_login(risk_manager)
     body = client.get(DASHBOARD).content.decode()
     assert "Waits for the exposure limits" in body
-    assert "Waits for the partners&#x27; figures" in body
     assert "No stress run has finished yet" in body
 
 

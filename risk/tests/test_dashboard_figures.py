@@ -22,6 +22,8 @@ from lending.origination.models import ApplicationState, LoanApplication
 from lending.servicing.models import Instalment, Loan, LoanState
 from merchants.choices import Industry, Province
 from merchants.tests.factories import MerchantFactory
+from partners.models import LoanShare
+from partners.tests.factories import funding_partner
 from risk.selectors.portfolio import month_end, portfolio_dashboard
 from risk.tests.factories_stress import book_loan
 from underwriting.choices import Outcome
@@ -266,3 +268,24 @@ def test_the_number_of_queries_does_not_grow_with_the_portfolio(db, today):
     small = _queries(today)
     make_book(seed=6, loans=40, applications=80, today=today)
     assert _queries(today) == small
+
+
+def test_outstanding_by_lender_matches_the_shares_and_instalments(book, today):
+    bank = funding_partner("bank-a")
+    for loan in Loan.objects.filter(state__in=ON_BOOK).order_by("pk")[:4]:
+        partner_part = (loan.principal * Decimal("0.7")).quantize(Decimal("0.01"))
+        LoanShare.objects.create(loan=loan, partner=bank, share=Decimal("0.7000"), principal=partner_part)
+        LoanShare.objects.create(
+            loan=loan, partner=None, share=Decimal("0.3000"), principal=loan.principal - partner_part
+        )
+    figures = portfolio_dashboard(today=today)
+    committed = (*ON_BOOK, LoanState.PENDING_DISBURSEMENT)
+    expected = defaultdict(Decimal)
+    expected["platform"] = Decimal("0.00")
+    for loan in Loan.objects.filter(state__in=committed).prefetch_related("instalments", "shares__partner"):
+        outstanding = sum((row.principal_due - row.principal_paid for row in loan.instalments.all()), Decimal(0))
+        shares = {(share.partner.code if share.partner else "platform"): share.share for share in loan.shares.all()}
+        for code, fraction in (shares or {"platform": Decimal(1)}).items():
+            expected[code] += outstanding * fraction
+    assert figures.outstanding_by_partner == {code: value.quantize(Decimal("0.01")) for code, value in expected.items()}
+    assert figures.outstanding_by_partner["bank-a"] > 0

@@ -8,11 +8,10 @@ from decimal import Decimal
 import pytest
 
 from lending.catalogue.tests.factories import LoanProductFactory
-from lending.demo_hooks import demo_portfolio_loaded
 from merchants.choices import Industry, Province
 from risk.models.stress import StressRun, StressRunStatus, StressScenario
 from risk.selectors.portfolio import portfolio_latest_stress_run
-from risk.services.stress_demo import RISK_MANAGER_EMAIL
+from risk.services.stress_demo import RISK_MANAGER_EMAIL, stress_demo_run
 from risk.tests.factories_stress import book_loan
 
 
@@ -27,7 +26,7 @@ def test_the_demo_runs_each_scenario_once_a_day(risk_manager):
     )
     today = datetime.date(2026, 12, 3)
     users = {RISK_MANAGER_EMAIL: risk_manager}
-    demo_portfolio_loaded.send(sender=None, today=today, users=users)
+    stress_demo_run(today=today, users=users)
     runs = list(StressRun.objects.select_related("scenario").order_by("pk"))
     assert [(run.scenario.name, run.status) for run in runs] == [
         ("Base case", StressRunStatus.FINISHED),
@@ -38,6 +37,6 @@ def test_the_demo_runs_each_scenario_once_a_day(risk_manager):
     assert [run.results["el_before_insurance"] for run in runs] == ["90.00", "288.00"]
     assert portfolio_latest_stress_run() == runs[1]
 
-    demo_portfolio_loaded.send(sender=None, today=today, users=users)
+    stress_demo_run(today=today, users=users)
     assert StressRun.objects.count() == 2
     assert StressScenario.objects.count() == 2

@@ -9,6 +9,7 @@ EL = PD × LGD × EAD, EAD = outstanding principal.
 
 from __future__ import annotations
 
+import datetime
 import threading
 from decimal import Decimal
 
@@ -20,8 +21,11 @@ from core.models import AuditEvent
 from lending.catalogue.tests.factories import LoanProductFactory
 from lending.servicing.models import LoanState
 from merchants.choices import Industry, Province
+from partners.models import LoanShare
+from partners.selectors.exposure import Participation
+from partners.tests.factories import funding_partner
 from risk.models.stress import SalesShockScope, StressRun, StressRunChunk, StressRunStatus
-from risk.selectors.stress import Participation, loss_split
+from risk.selectors.stress import loss_split
 from risk.services.stress import (
     stress_chunk_record,
     stress_run_fail,
@@ -204,6 +208,32 @@ def test_a_sales_shock_on_the_portfolio_or_a_region(portfolio, risk_manager, run
     scenario = StressScenarioFactory(created_by=risk_manager, **{"lgd_percent": Decimal(50), **fields})
     results = run_now(scenario, risk_manager).results
     assert (results["el_before_scenario"], results["el_before_insurance"]) == (before, under)
+
+
+def test_a_co_funded_loan_shares_its_loss_and_the_rate_shock_costs_the_platform(
+    portfolio, scenario, risk_manager, settings, run_now, django_capture_on_commit_callbacks
+):
+    # Loan a (EAD 10,000, EL 120.00 under the scenario) is 70 % bank-a's; its maturity is 61 days after the run's
+    # date, and partners' floating funding costs 200 bp more.
+    bank = funding_partner("bank-a")
+    loan = portfolio["a"]
+    LoanShare.objects.create(loan=loan, partner=None, share=Decimal("0.3000"), principal=Decimal("3000.00"))
+    LoanShare.objects.create(loan=loan, partner=bank, share=Decimal("0.7000"), principal=Decimal("7000.00"))
+    scenario.funding_rate_shock_bp = 200
+    stress_scenario_save(scenario=scenario, by=risk_manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = stress_run_start(
+            scenario=scenario, by=risk_manager, as_of=loan.maturity_date - datetime.timedelta(days=61)
+        )
+    results = StressRun.objects.get(pk=run.pk).results
+    assert results["el_before_insurance"] == "2832.00"  # the same book, the same loss in all
+    # bank-a: 120 × 0.7 = 84.00; the platform: 2,832 − 84 = 2,748 plus the funding cost
+    # 10,000 × 0.7 × 0.02 × 61 / 365 = 23.3973 → 2,771.40.
+    assert results["losses"] == {"platform": "2771.40", "bank-a": "84.00"}
+    assert results["funding_cost"] == "23.40"
+    assert results["exposure_by_lender"] == {"bank-a": "7000.00", "platform": "15000.00"}
+    # Capital: 2,771.3973 + 0.10 × (15,000 − 2,748) = 2,771.3973 + 1,225.20.
+    assert results["capital"]["required"] == "3996.60"
 
 
 def test_a_run_records_its_inputs_version_and_time(portfolio, scenario, risk_manager, settings, run_now):

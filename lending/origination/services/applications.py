@@ -43,6 +43,7 @@ from lending.origination.selectors.applications import (
     merchant_has_defaulted_loan,
     offers_expired_ids,
 )
+from lending.origination.services.lenders import lenders_open
 from lending.servicing.models import Concession
 from lending.servicing.services.concessions import (
     ConcessionConflict,
@@ -251,8 +252,11 @@ def application_accept(*, application: LoanApplication, by: Any) -> LoanApplicat
         else:
             _require_state(locked, locked.accept, _("Only an approved offer can be accepted."))
             _transition(locked, locked.accept, action="application.accept", by=by)
-            # The acceptance stands even if the queue is unreachable; the five-minute sweep makes the contract.
-            task_on_commit("lending.origination.tasks.contract_prepare_task", locked.pk)
+            # Partner banks that may co-fund it are asked first; the contract waits for their answers, so that it
+            # names every lender. The acceptance stands even if the queue is unreachable: the five-minute sweep
+            # makes the contract.
+            if not lenders_open(application=locked):
+                task_on_commit("lending.origination.tasks.contract_prepare_task", locked.pk)
     if expired_at is not None:
         # Raised after the block so that the expiry commits: the offer is over whatever the merchant does next.
         raise ApplicationConflict(

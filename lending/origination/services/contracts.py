@@ -55,6 +55,7 @@ from lending.catalogue.services.products import annual_cost_ceiling, price_label
 from lending.origination.models import ApplicationState, Contract, LoanApplication
 from lending.origination.services.applications import ApplicationConflict
 from lending.origination.services.contract_pdf import contract_pdf
+from lending.origination.services.lenders import PLATFORM
 from merchants.choices import Province
 
 logger = logging.getLogger(__name__)
@@ -267,8 +268,17 @@ def contract_terms_for(*, application: LoanApplication) -> dict:
         "dispute_venue": settings.DISPUTE_RESOLUTION_VENUE,
         "contract_date": timezone.localdate().isoformat(),
         "annual_cost_ceiling": f"{annual_cost_ceiling():.2f}",
-        # Co-lending partners and their shares, once a loan is co-funded: [{"legal_name", "share_percent"}].
-        "funding_partners": [],
+        # Co-lending partner banks and their shares, settled before the contract is made (services.lenders):
+        # [{"code", "legal_name_zh", "legal_name_en", "share", "share_percent"}]; the platform lends the rest.
+        "funding_partners": [lender for lender in application.lenders if lender["code"] != PLATFORM],
+        "platform_share_percent": next(
+            (
+                lender["share_percent"]
+                for lender in application.lenders
+                if lender["code"] == PLATFORM and len(application.lenders) > 1
+            ),
+            "",
+        ),
         "borrower": {
             "legal_name": merchant.legal_name,
             "credit_code": merchant.credit_code,

@@ -54,9 +54,11 @@ from lending.origination.models import ApplicationState, Contract, FinalSchedule
 from lending.origination.services.applications import ApplicationConflict
 from lending.origination.services.booking import BookedSchedule, BookingError, booked_schedule, signed_terms_from
 from lending.origination.services.final_schedule import final_schedule_create, final_schedule_render
+from lending.origination.services.lenders import funding_legs
 from lending.servicing.models import Disbursement, Instalment, Loan, LoanState
 from lending.servicing.selectors.loans import schedule_rows
 from lending.servicing.services.rails import PayoutFailed, PayoutResult, PayoutStatus, PayoutTimeout, payout_adapter
+from lending.servicing.signals import loan_activated
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -276,6 +278,8 @@ def _loan_create(application: LoanApplication, *, by: User | None, on: date | No
         account_name=merchant.settlement_account_name,
         account_number=merchant.settlement_account_number,
         bank_name=merchant.settlement_bank_name,
+        # A co-funded loan: the partners' parts of the payout, debited from their funding accounts.
+        funding_legs=[leg.as_dict() for leg in funding_legs(loan=loan, application=application)],
     )
     audit_record(
         subject=disbursement,
@@ -427,8 +431,9 @@ RESUME_BATCH = 50
 
 def applications_resume_stalled(*, older_than: timedelta | None = None) -> dict[str, int]:
     """Take up the applications whose next step was queued at a commit but never ran (the broker was down, or the
-    task gave up): an accepted offer with no contract, a contract still being prepared, a signed application with
-    no loan, a loan paid out whose final schedule is still being prepared. Each is handed to the step's own service,
+    task gave up): an accepted offer whose lenders are settled with no contract, a contract still being prepared, a
+    signed application with no loan, a loan paid out whose final schedule is still being prepared. Each is handed to
+    the step's own service,
     which locks and re-reads the state, so running this beside the queued task, or twice, does nothing twice.
     Returns how many of each were taken up (and failed).
 
@@ -440,7 +445,8 @@ def applications_resume_stalled(*, older_than: timedelta | None = None) -> dict[
 
     cutoff = timezone.now() - (older_than if older_than is not None else reconcile_after())
     waiting_for_contract = LoanApplication.objects.filter(
-        Q(state=S.ACCEPTED, accepted_at__lt=cutoff)
+        # Settled lenders only: an offer waiting for a partner bank's answer is not stalled, it is waiting.
+        Q(state=S.ACCEPTED, lenders_settled_at__lt=cutoff)
         | Q(state=S.CONTRACTED, contracts__status=Contract.Status.RENDERING, contracts__created_at__lt=cutoff)
     ).distinct()
     waiting_for_loan = LoanApplication.objects.filter(state=S.SIGNED, signed_at__lt=cutoff)
@@ -530,6 +536,7 @@ def _send(disbursement: Disbursement, *, on: date | None = None) -> Disbursement
             account_number=disbursement.account_number,
             account_name=disbursement.account_name,
             bank_name=disbursement.bank_name,
+            funding_legs=disbursement.funding_legs,
         )
     except PayoutFailed as exc:
         return _record_failure(disbursement.pk, str(exc) or exc.__class__.__name__)
@@ -585,6 +592,7 @@ def _record_success(disbursement_id: int, result: PayoutResult, *, paid_on: date
                 to_state=loan.state,
                 data={"paid_on": paid_on.isoformat(), "booking": booked.audit_data() if booked else None},
             )
+            loan_activated.send(sender=Loan, loan=loan, paid_on=paid_on)
             final_schedule = final_schedule_create(loan=loan, disbursement=locked, booked=booked, paid_on=paid_on)
         first = loan.instalments.order_by("number").first()
         notify(

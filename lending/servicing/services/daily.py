@@ -69,6 +69,7 @@ from lending.servicing.models import (
     instalment_owed_expression,
 )
 from lending.servicing.services.sales_share_fees import principal_repaid, sales_share_fee_earned, sales_share_fee_lines
+from lending.servicing.signals import loans_transitioned
 from merchants.models import SalesDay
 
 logger = logging.getLogger(__name__)
@@ -204,7 +205,9 @@ def _loans_transition(
                 )
                 for loan_id, days_past_due in rows
             )
-            Loan.objects.filter(id__in=[loan_id for loan_id, _dpd in rows]).update(state=target, **(extra_fields or {}))
+            loan_ids = [loan_id for loan_id, _dpd in rows]
+            Loan.objects.filter(id__in=loan_ids).update(state=target, **(extra_fields or {}))
+            loans_transitioned.send(sender=Loan, action=action, loan_ids=loan_ids, on=on)
             changed += len(rows)
 
 

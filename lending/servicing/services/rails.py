@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -74,8 +75,18 @@ class PayoutResult:
 
 class PayoutAdapter(Protocol):
     def send(
-        self, *, idempotency_key: UUID, amount: Decimal, account_number: str, account_name: str, bank_name: str
-    ) -> PayoutResult: ...
+        self,
+        *,
+        idempotency_key: UUID,
+        amount: Decimal,
+        account_number: str,
+        account_name: str,
+        bank_name: str,
+        funding_legs: Sequence[dict[str, str]] = (),
+    ) -> PayoutResult:
+        """Pay ``amount`` to the account; a co-funded loan's ``funding_legs`` are debited from each partner's
+        funding account for its part (``{"lender", "amount", "account_number", "account_name", "bank_name"}``),
+        the platform's own account for the rest."""
 
     def query(self, *, idempotency_key: UUID) -> PayoutResult | None: ...
 
@@ -209,7 +220,14 @@ class PlatformPayoutRail:
     """Payouts through the platform: ``POST /payouts/`` and ``GET /payouts/<key>/``."""
 
     def send(
-        self, *, idempotency_key: UUID, amount: Decimal, account_number: str, account_name: str, bank_name: str
+        self,
+        *,
+        idempotency_key: UUID,
+        amount: Decimal,
+        account_number: str,
+        account_name: str,
+        bank_name: str,
+        funding_legs: Sequence[dict[str, str]] = (),
     ) -> PayoutResult:
         payload = {
             "idempotency_key": str(idempotency_key),
@@ -217,6 +235,7 @@ class PlatformPayoutRail:
             "account_number": account_number,
             "account_name": account_name,
             "bank_name": bank_name,
+            "funding_legs": list(funding_legs),
         }
         try:
             answer = _PlatformClient().call("POST", "/payouts/", payload)

@@ -59,6 +59,7 @@ from lending.catalogue.money.waterfall import Outstanding, allocate
 from lending.servicing.models import Allocation, Instalment, Loan, LoanState, Payment, PaymentSource
 from lending.servicing.selectors.loans import schedule_rows
 from lending.servicing.services.sales_share_fees import sales_share_fee_book_loan, sales_share_fee_owed
+from lending.servicing.signals import allocations_booked
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -337,6 +338,7 @@ def _new_payment(
 
 
 def _audit_payment(*, loan: Loan, payment: Payment, by: User | None, credit: Decimal) -> None:
+    allocations_booked.send(sender=Loan, loan=loan, on=payment.received_on)
     audit_record(
         subject=loan,
         action="payment.record",
@@ -430,6 +432,7 @@ def credit_apply(*, loan: Loan, on: date) -> Decimal:
         if not spent:
             return ZERO
         locked.save(update_fields=["credit_balance"])
+        allocations_booked.send(sender=Loan, loan=locked, on=on)
         audit_record(
             subject=locked,
             action="payment.credit_apply",

@@ -1,0 +1,86 @@
+"""How much each lender has committed: read by the risk firewall's limits and the portfolio figures.
+
+A lender is "platform" (the platform's own share) or a funding partner's ``code``. Committed exposure is the share
+principal outstanding on loans awaiting payout, active, overdue or defaulted (not yet written off), plus each
+lender's share of applications whose lenders are settled but that are not yet paid out.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import F, Sum
+
+from lending.origination.models import ApplicationState, LoanApplication
+from lending.servicing.models import Instalment, Loan, LoanState
+from partners.models import LoanShare
+
+PLATFORM = "platform"
+ZERO = Decimal("0.00")
+COMMITTED_LOAN_STATES = (
+    LoanState.PENDING_DISBURSEMENT,
+    LoanState.ACTIVE,
+    LoanState.OVERDUE,
+    LoanState.DEFAULTED,
+)
+SETTLED_UNFUNDED_STATES = (
+    ApplicationState.ACCEPTED,
+    ApplicationState.CONTRACTED,
+    ApplicationState.SIGNED,
+    ApplicationState.AWAITING_SECOND_APPROVAL,
+)
+
+
+@dataclass(frozen=True)
+class Participation:
+    """Who carries a loan: each lender's fraction of its outstanding principal, and the insured fraction."""
+
+    lender_fractions: dict[str, Decimal] = field(default_factory=lambda: {PLATFORM: Decimal(1)})
+    insured_fraction: Decimal = Decimal(0)
+    insurer_code: str | None = None
+
+
+def loans_outstanding_principal(*, loan_ids: Iterable[int] | None = None) -> dict[int, Decimal]:
+    """Principal still owed per committed loan (scheduled principal less principal paid)."""
+    rows = Instalment.objects.filter(loan__state__in=COMMITTED_LOAN_STATES)
+    if loan_ids is not None:
+        rows = rows.filter(loan_id__in=list(loan_ids))
+    totals = rows.values("loan_id").annotate(outstanding=Sum(F("principal_due") - F("principal_paid")))
+    return dict(totals.values_list("loan_id", "outstanding"))
+
+
+def loan_participations(*, loan_ids: Iterable[int]) -> dict[int, Participation]:
+    """Each loan's lenders by fraction of its principal; a loan without shares is the platform's alone."""
+    loan_ids = list(loan_ids)
+    fractions: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    for loan_id, code, share in LoanShare.objects.filter(loan_id__in=loan_ids).values_list(
+        "loan_id", "partner__code", "share"
+    ):
+        fractions[loan_id][code or PLATFORM] = share
+    return {
+        loan_id: Participation(lender_fractions=fractions[loan_id]) if loan_id in fractions else Participation()
+        for loan_id in loan_ids
+    }
+
+
+def lender_exposure() -> dict[str, Decimal]:
+    """Committed exposure per lender code (see the module's docstring); the platform's is always present."""
+    exposure: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    exposure[PLATFORM] = ZERO
+    outstanding = loans_outstanding_principal()
+    participations = loan_participations(loan_ids=outstanding)
+    for loan_id, principal in outstanding.items():
+        for code, fraction in participations[loan_id].lender_fractions.items():
+            exposure[code] += principal * fraction
+    settled = LoanApplication.objects.filter(
+        state__in=SETTLED_UNFUNDED_STATES, lenders_settled_at__isnull=False
+    ).values_list("offer_amount", "lenders")
+    for amount, lenders in settled:
+        for lender in lenders or [{"code": PLATFORM, "share": "1"}]:
+            exposure[lender["code"]] += (amount or ZERO) * Decimal(lender["share"])
+    return {code: value.quantize(Decimal("0.01")) for code, value in exposure.items()}
+
+
+def loans_committed() -> int:  # the number of loans the figures above cover, for the risk pages' captions
+    return Loan.objects.filter(state__in=COMMITTED_LOAN_STATES).count()
