@@ -95,6 +95,10 @@ def _percent(share: Decimal | None) -> str:
     return EMPTY if share is None else f"{_plain_percent(share)} %"
 
 
+def _shown(value: Decimal | None) -> str:
+    return EMPTY if value is None else str(value)
+
+
 def _seconds(delta: datetime.timedelta | None) -> Decimal | None:
     if delta is None:
         return None
@@ -173,8 +177,12 @@ def _decisions_panel(figures: PortfolioDashboard) -> Panel:
             _percent(rates.straight_through_rate),
             _plain_percent(rates.straight_through_rate),
         ),
-        (gettext("median decision time (s)"), EMPTY if median is None else str(median), median or ""),
-        (gettext("95th percentile decision time (s)"), EMPTY if p95 is None else str(p95), p95 or ""),
+        (
+            gettext("median decision time (s)"),
+            EMPTY if median is None else str(median),
+            "" if median is None else median,
+        ),
+        (gettext("95th percentile decision time (s)"), EMPTY if p95 is None else str(p95), "" if p95 is None else p95),
     ]
     return Panel(
         key="decisions",

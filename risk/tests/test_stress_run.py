@@ -32,6 +32,7 @@ from risk.services.stress import (
     stress_run_finish,
     stress_run_start,
     stress_scenario_save,
+    stress_settings_check,
 )
 from risk.tests.factories_stress import StressScenarioFactory, book_loan
 
@@ -407,3 +408,19 @@ def test_two_workers_recording_the_last_chunks_at_once_queue_one_sum_up(risk_man
     assert run.chunks_done == 2
     queued = [call.args[0] for call in registered.call_args_list]
     assert queued.count("risk.tasks.stress_run_finish_task") == 1
+
+
+@pytest.mark.parametrize("value", [0, -5, "5000", None])
+def test_a_missing_or_bad_chunk_size_is_an_error_at_start_up(settings, value):
+    if value is None:
+        del settings.STRESS_CHUNK_SIZE
+    else:
+        settings.STRESS_CHUNK_SIZE = value
+    errors = stress_settings_check()
+    assert [error.id for error in errors] == ["risk.E001"]
+    assert errors[0].msg == "STRESS_CHUNK_SIZE must be a whole number of loans, at least 1."
+
+
+def test_the_configured_chunk_size_passes_the_check(settings):
+    settings.STRESS_CHUNK_SIZE = 25000
+    assert stress_settings_check() == []
