@@ -45,11 +45,19 @@ _LOAN_OFFICER = [
     "underwriting.view_scorecard",
     "underwriting.view_scorecardbin",
     "underwriting.view_preapprovedlimit",
+    # Partner banks, their agreements and offers; money between lenders: who funds each loan, how each payment is
+    # shared, what each partner is owed a day.
     "partners.view_fundingpartner",
     "partners.view_colendingagreement",
     "partners.view_partneroffer",
     "partners.view_loanshare",
     "partners.view_webhookevent",
+    "partners.view_distribution",
+    "partners.view_partnersettlement",
+    # Fraud watched after payout: officers work the alerts and may freeze a merchant's further borrowing.
+    "risk.view_watchalert",
+    "risk.change_watchalert",
+    "merchants.freeze_borrowing",
     # The portfolio at a glance, with the latest stress run on it.
     "risk.view_portfolio_dashboard",
     "risk.view_stressscenario",
@@ -66,6 +74,10 @@ _SENIOR_OFFICER = [
     "lending.propose_restructure",
     # The checker of maker-checker: counter-offers below the grid, restructures conceding price or fees, write-offs.
     "lending.second_approve_concession",
+    # Records that the platform paid a partner bank its daily settlement.
+    "partners.pay_settlement",
+    # Confirming a fraud alert after payout marks the loan as fraud (its loss is reported apart).
+    "lending.mark_loan_fraud",
 ]
 _RISK_MANAGER = [
     *_SENIOR_OFFICER,
@@ -84,6 +96,10 @@ _RISK_MANAGER = [
     "partners.change_fundingpartner",
     "partners.add_colendingagreement",
     "partners.manage_agreement",
+    # Model governance: the daily population stability readings and the drift alerts.
+    "risk.view_stabilityreading",
+    "risk.view_driftalert",
+    "risk.change_driftalert",
     "risk.add_stressscenario",
     "risk.change_stressscenario",
     "risk.run_stress_test",

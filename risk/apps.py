@@ -14,6 +14,8 @@ class RiskConfig(AppConfig):
     verbose_name = _("Risk firewall")
 
     def ready(self) -> None:
+        from risk.services import watch_hooks
         from risk.services.stress import stress_settings_check
 
+        watch_hooks.watch_hooks_register()
         checks.register(stress_settings_check)

@@ -10,17 +10,21 @@ from partners.models.agreements import (
     OfferState,
     PartnerOffer,
 )
+from partners.models.money import Distribution, PartnerSettlement, SettlementStatus
 from partners.models.webhooks import WebhookDelivery, WebhookEvent, WebhookEventType
 
 __all__ = [
     "PLATFORM_MIN_SHARE",
     "TIER1_CAPITAL_CAP",
     "CoLendingAgreement",
+    "Distribution",
     "FeeRule",
     "FundingPartner",
     "LoanShare",
     "OfferState",
     "PartnerOffer",
+    "PartnerSettlement",
+    "SettlementStatus",
     "WebhookDelivery",
     "WebhookEvent",
     "WebhookEventType",

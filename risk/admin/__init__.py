@@ -1,3 +1,4 @@
-"""The risk firewall's back office: stress scenarios and runs, and the portfolio dashboard."""
+"""The risk firewall's back office: stress scenarios and runs, the portfolio dashboard, fraud after payout and
+model drift."""
 
-from risk.admin import dashboard, stress  # noqa: F401
+from risk.admin import dashboard, stress, watch  # noqa: F401
