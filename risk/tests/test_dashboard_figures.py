@@ -282,10 +282,18 @@ def test_outstanding_by_lender_matches_the_shares_and_instalments(book, today):
     committed = (*ON_BOOK, LoanState.PENDING_DISBURSEMENT)
     expected = defaultdict(Decimal)
     expected["platform"] = Decimal("0.00")
-    for loan in Loan.objects.filter(state__in=committed).prefetch_related("instalments", "shares__partner"):
-        outstanding = sum((row.principal_due - row.principal_paid for row in loan.instalments.all()), Decimal(0))
-        shares = {(share.partner.code if share.partner else "platform"): share.share for share in loan.shares.all()}
-        for code, fraction in (shares or {"platform": Decimal(1)}).items():
-            expected[code] += outstanding * fraction
+    # A co-funded loan: each share's principal less the principal distributed to it; any other loan: the platform's
+    # unpaid principal.
+    for loan in Loan.objects.filter(state__in=committed).prefetch_related(
+        "instalments", "shares__partner", "shares__distributions"
+    ):
+        shares = list(loan.shares.all())
+        if not shares:
+            expected["platform"] += sum(
+                (r.principal_due - r.principal_paid for r in loan.instalments.all()), Decimal(0)
+            )
+        for share in shares:
+            repaid = sum((d.amount for d in share.distributions.all() if d.component == "principal"), Decimal(0))
+            expected[share.partner.code if share.partner else "platform"] += share.principal - repaid
     assert figures.outstanding_by_partner == {code: value.quantize(Decimal("0.01")) for code, value in expected.items()}
     assert figures.outstanding_by_partner["bank-a"] > 0
