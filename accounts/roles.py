@@ -65,6 +65,10 @@ _LOAN_OFFICER = [
     "risk.view_exposurelimit",
     "risk.view_limitversion",
     "risk.view_payouthold",
+    # The portfolio at a glance, with the latest stress run on it.
+    "risk.view_portfolio_dashboard",
+    "risk.view_stressscenario",
+    "risk.view_stressrun",
 ]
 _SENIOR_OFFICER = [
     *_LOAN_OFFICER,
@@ -106,6 +110,9 @@ _RISK_MANAGER = [
     # Limit changes are maker-checker: one risk manager proposes, another activates.
     "risk.propose_exposurelimit",
     "risk.activate_exposurelimit",
+    "risk.add_stressscenario",
+    "risk.change_stressscenario",
+    "risk.run_stress_test",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

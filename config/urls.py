@@ -7,6 +7,7 @@ from accounts.web.views import admin_login
 from core.web.views import healthz, landing
 from lending.servicing.admin.collections import collections_urls
 from lending.servicing.web.dashboard import BorrowingDashboardView
+from risk.admin.dashboard import dashboard_urls
 from underwriting.admin.monitoring import monitoring_urls
 
 api_v1 = [
@@ -37,6 +38,7 @@ urlpatterns = [
     path("admin/login/", admin_login),
     path("admin/underwriting/monitoring/", include(monitoring_urls())),
     path("admin/lending/collections/", include(collections_urls())),
+    path("admin/risk/dashboard/", include(dashboard_urls())),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
 ]

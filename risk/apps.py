@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 from django.utils.translation import gettext_lazy as _
 
 
@@ -16,6 +17,8 @@ class RiskConfig(AppConfig):
         from lending.origination.services.exposure import exposure_checker_register
         from risk.services import watch_hooks
         from risk.services.limits import LIMIT_FIREWALL
+        from risk.services.stress import stress_settings_check
 
         watch_hooks.watch_hooks_register()
         exposure_checker_register(LIMIT_FIREWALL)
+        checks.register(stress_settings_check)

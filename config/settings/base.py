@@ -383,3 +383,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# Stress tests: how many loans each Celery task of a run sums over (a run is cut into chunks of loan ids). Each chunk
+# reads its instalments by an index range: fewer, larger chunks cost less in all; smaller ones spread over more
+# workers. bench/stress.py measures the default.
+STRESS_CHUNK_SIZE = env.int("STRESS_CHUNK_SIZE", default=25000)

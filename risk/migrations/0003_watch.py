@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('risk', '0001_initial'),
+        ('risk', '0002_stress'),
         ('lending', '0015_watch_loan_fraud'),
         ('merchants', '0005_watch_borrowing_freeze'),
         ('underwriting', '0003_watch_scorecard_activation_proposal'),

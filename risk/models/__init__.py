@@ -1,6 +1,7 @@
 """The risk firewall's models, one module per aggregate."""
 
 from risk.models.limits import ExposureLimit, LimitKind, LimitVersion, PayoutHold
+from risk.models.stress import StressRun, StressRunChunk, StressScenario
 from risk.models.watch import DriftAlert, StabilityReading, WatchAlert
 
 __all__ = [
@@ -10,5 +11,8 @@ __all__ = [
     "LimitVersion",
     "PayoutHold",
     "StabilityReading",
+    "StressRun",
+    "StressRunChunk",
+    "StressScenario",
     "WatchAlert",
 ]

@@ -52,6 +52,7 @@ from merchants.services.sales import sales_import_rows
 from partners.services.agreements import agreement_version_create
 from risk.selectors.limits import LimitUse
 from risk.services.limits_demo import limits_demo_seed
+from risk.services.stress_demo import stress_demo_run
 from sandbox.partner import sandbox_partner_ensure, sandbox_partners_answer
 from underwriting.services.decisions import preapproved_limits_refresh
 from underwriting.services.demo import underwriting_seed
@@ -231,6 +232,8 @@ class Command(BaseCommand):
                 checker=users["admin@demo.example"],
                 spared_industry=Merchant.objects.get(owner=users["merchant@demo.example"]).industry,
             )
+        # The risk manager's demo scenarios, run over the portfolio as it now stands (once a day).
+        stress_demo_run(today=today, users=users)
         self._print_summary(
             extras=extras,
             url=options["url"].rstrip("/"),

@@ -1,0 +1,384 @@
+"""The arithmetic of a stress run: each chunk's sums over the live book, and the run's figures from the sums.
+
+The rules, as the admin page and the tests state them too:
+
+- EAD (exposure at default): a loan's outstanding principal on the day of the run (principal due less principal
+  paid over its instalments); interest, fees and late fees not yet paid are not exposure. Loans on the book only:
+  active, overdue and defaulted.
+- PD: the probability of default of the decision the loan was approved on (``fallback_pd_percent`` when that
+  decision gave none), adjusted for the loan's current delinquency by its bucket of days past due:
+  current × 1, 1-30 × 2, 31-60 × 4, 61-90 × 8; 90 or more days past due, or defaulted: PD = 1.
+- The scenario on top: a sales fall of s (a fraction) multiplies the PD of the loans it hits (all, or one
+  industry's, or one region's) by 1 + sensitivity × s; every PD is multiplied by the PD multiplier. A PD never
+  exceeds 1, and a loan already at PD = 1 stays there.
+- LGD: stated by the scenario. Expected loss (EL) = PD × LGD × EAD, per loan.
+- Insurance: an insurer bears its cover share of a covered loan's loss; what is left is shared by the lenders in
+  proportion to their shares of the loan's outstanding principal (the platform's own share is lender "platform").
+  Who holds which share comes from the partners' ``loan_participations``.
+- Funding rate shock: partners' floating funding costs the platform the shock on their share of the outstanding
+  principal, for the years left to each loan's maturity (days / 365): the borrower's rate is fixed, so the platform
+  bears it.
+- Capital the platform would need: its stressed loss (its share of the credit loss after insurance, plus the funding
+  cost) and the capital ratio on what it still lends after that loss.
+
+Sums are kept unrounded until the run is summed up; each reported figure is then rounded half-up to the fen once.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Case, DecimalField, F, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce, Least
+
+from core.money import to_fen
+from lending.servicing.selectors.book import (
+    BOOK_LOAN_FIELDS,
+    DEFAULTED,
+    book_loan_ids,
+    book_loans,
+    book_outstanding_by_loan,
+)
+from partners.selectors.exposure import PLATFORM, Participation, loan_participations
+from risk.models.stress import SalesShockScope
+
+HUNDRED = Decimal(100)
+ONE = Decimal(1)
+ZERO = Decimal(0)
+# The delinquency rule: (bucket, first day past due, PD factor); from DEFAULT_FROM_DPD on, or defaulted, PD = 1.
+DELINQUENCY_PD_FACTORS: tuple[tuple[str, int, Decimal], ...] = (
+    ("current", 0, Decimal(1)),
+    ("1-30", 1, Decimal(2)),
+    ("31-60", 31, Decimal(4)),
+    ("61-90", 61, Decimal(8)),
+)
+DEFAULT_FROM_DPD = 91
+DIMENSIONS = ("industry", "region", "product", "grade")
+# Enough places for products of PDs, factors and fen on both databases; rounding to the fen happens at the end.
+EXACT = DecimalField(max_digits=38, decimal_places=12)
+
+
+def delinquency_rule() -> dict[str, str]:
+    """The delinquency adjustment as a run records it among its inputs."""
+    rule = {bucket: f"× {factor}" for bucket, _first, factor in DELINQUENCY_PD_FACTORS}
+    rule[f"{DEFAULT_FROM_DPD}+ or defaulted"] = "PD = 1"
+    return rule
+
+
+@dataclass(frozen=True)
+class StressInputs:
+    """The scenario's inputs as a run recorded them (``inputs`` on the run), parsed."""
+
+    sales_shock: Decimal  # a fraction, 0.2 for 20 %
+    sales_shock_scope: str
+    sales_shock_industry: str
+    sales_shock_region: str
+    sales_pd_elasticity: Decimal
+    pd_multiplier: Decimal
+    lgd: Decimal  # a fraction
+    fallback_pd: Decimal  # a fraction
+    funding_rate_shock: Decimal  # a fraction a year, 0.02 for 200 bp
+    capital_ratio: Decimal  # a fraction
+    as_of: datetime.date
+
+    @classmethod
+    def from_recorded(cls, inputs: Mapping[str, object]) -> StressInputs:
+        return cls(
+            sales_shock=Decimal(str(inputs["sales_shock_percent"])) / HUNDRED,
+            sales_shock_scope=str(inputs["sales_shock_scope"]),
+            sales_shock_industry=str(inputs.get("sales_shock_industry") or ""),
+            sales_shock_region=str(inputs.get("sales_shock_region") or ""),
+            sales_pd_elasticity=Decimal(str(inputs["sales_pd_elasticity"])),
+            pd_multiplier=Decimal(str(inputs["pd_multiplier"])),
+            lgd=Decimal(str(inputs["lgd_percent"])) / HUNDRED,
+            fallback_pd=Decimal(str(inputs["fallback_pd_percent"])) / HUNDRED,
+            funding_rate_shock=Decimal(int(inputs["funding_rate_shock_bp"])) / Decimal(10_000),
+            capital_ratio=Decimal(str(inputs["capital_ratio_percent"])) / HUNDRED,
+            as_of=datetime.date.fromisoformat(str(inputs["as_of"])),
+        )
+
+    def sales_shock_applies(self) -> Q | None:
+        """Which loans the sales fall hits, as a filter on the book's instalments (None: no sales shock)."""
+        if not self.sales_shock:
+            return None
+        if self.sales_shock_scope == SalesShockScope.INDUSTRY:
+            return Q(**{BOOK_LOAN_FIELDS["industry"]: self.sales_shock_industry})
+        if self.sales_shock_scope == SalesShockScope.REGION:
+            return Q(**{BOOK_LOAN_FIELDS["region"]: self.sales_shock_region})
+        return Q()
+
+
+def _value(number: Decimal) -> Value:
+    return Value(number, output_field=EXACT)
+
+
+def _pd_expressions(inputs: StressInputs) -> tuple[Case, Case]:
+    """The delinquency-adjusted PD (before the scenario) and the stressed PD, per instalment row of a loan."""
+    decision_pd = Coalesce(F(BOOK_LOAN_FIELDS["decision_pd"]), _value(inputs.fallback_pd), output_field=EXACT)
+    dpd = BOOK_LOAN_FIELDS["days_past_due"]
+    certain = Q(**{BOOK_LOAN_FIELDS["state"]: DEFAULTED}) | Q(**{f"{dpd}__gte": DEFAULT_FROM_DPD})
+    hit = inputs.sales_shock_applies()
+    sales_factor = ONE + inputs.sales_pd_elasticity * inputs.sales_shock
+    if hit is None:
+        shock = _value(inputs.pd_multiplier)
+    elif not hit:  # the whole portfolio
+        shock = _value(inputs.pd_multiplier * sales_factor)
+    else:
+        shock = Case(
+            When(hit, then=_value(inputs.pd_multiplier * sales_factor)),
+            default=_value(inputs.pd_multiplier),
+            output_field=EXACT,
+        )
+
+    def adjusted(extra=None) -> Case:
+        whens = [When(certain, then=_value(ONE))]
+        for _bucket, first, factor in reversed(DELINQUENCY_PD_FACTORS):
+            pd = decision_pd * _value(factor)
+            if extra is not None:
+                pd = pd * extra
+            whens.append(When(Q(**{f"{dpd}__gte": first}), then=Least(pd, _value(ONE), output_field=EXACT)))
+        return Case(*whens, output_field=EXACT)
+
+    return adjusted(), adjusted(shock)
+
+
+def _is_platform_alone(participation: Participation) -> bool:
+    return participation.insured_fraction == ZERO and set(participation.lender_fractions) <= {PLATFORM}
+
+
+def _decimal(value) -> Decimal:
+    # PostgreSQL answers numeric sums as Decimal; SQLite (the demo) as float, read back through its shortest repr.
+    return value if isinstance(value, Decimal) else Decimal(str(value or 0))
+
+
+def _loan_facts(*, inputs: StressInputs, first_loan_id: int, last_loan_id: int) -> QuerySet:
+    """One row per loan of the range: its dimensions, maturity, and its PD before and under the scenario."""
+    base_pd, stressed_pd = _pd_expressions(inputs)
+    return (
+        book_loans(first_loan_id=first_loan_id, last_loan_id=last_loan_id)
+        # Aliased: "product" and "grade" are the loan's own field names.
+        .values(loan_key=F("pk"), **{f"by_{name}": F(BOOK_LOAN_FIELDS[name]) for name in DIMENSIONS})
+        .annotate(pd_base=base_pd, pd_stressed=stressed_pd, maturity=F(BOOK_LOAN_FIELDS["maturity_date"]))
+        .order_by()
+    )
+
+
+def stress_chunk_sums(*, inputs: StressInputs, first_loan_id: int, last_loan_id: int) -> dict:
+    """The partial sums of one chunk of loans (ids from ``first_loan_id`` to ``last_loan_id``), unrounded, as
+    strings.
+
+    One statement does the work: the chunk's instalments summed per loan (``book_outstanding_by_loan``) joined to
+    one row per loan with its PDs (``_loan_facts``), grouped by industry, region, product and grade. Both halves are
+    built by the ORM from lending's selectors; only the join of the two is written here. The PDs are thus computed
+    once per loan, not once per instalment. Loans shared with partners take one more small query.
+    """
+    facts_sql, facts_params = _loan_facts(
+        inputs=inputs, first_loan_id=first_loan_id, last_loan_id=last_loan_id
+    ).query.sql_with_params()
+    ead_sql, ead_params = book_outstanding_by_loan(
+        first_loan_id=first_loan_id, last_loan_id=last_loan_id
+    ).query.sql_with_params()
+    keys = ", ".join(f"facts.by_{name}" for name in DIMENSIONS)
+    # Only names written here and the ORM's own SQL go into the statement; every value travels as a parameter.
+    statement = (
+        f"SELECT {keys}, COUNT(*), SUM(ead.outstanding), SUM(ead.outstanding * facts.pd_base), "  # noqa: S608
+        f"SUM(ead.outstanding * facts.pd_stressed) "
+        f"FROM ({facts_sql}) facts INNER JOIN ({ead_sql}) ead ON ead.loan_id = facts.loan_key "
+        f"GROUP BY {keys}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, (*facts_params, *ead_params))
+        grouped = cursor.fetchall()
+    # Summed here into one small table per dimension (a few dozen keys each), so a chunk's partial, and the sum-up
+    # over all chunks, stay small however finely the book is cut.
+    by: dict[str, dict[str, list]] = {name: {} for name in DIMENSIONS}
+    loans = 0
+    ead = el_base = el_stressed = ZERO
+    for row in grouped:
+        group_keys = [key or "" for key in row[: len(DIMENSIONS)]]
+        count, outstanding, pd_ead_base, pd_ead_stressed = row[len(DIMENSIONS) :]
+        numbers = (
+            int(count),
+            _decimal(outstanding),
+            _decimal(pd_ead_base) * inputs.lgd,
+            _decimal(pd_ead_stressed) * inputs.lgd,
+        )
+        for name, key in zip(DIMENSIONS, group_keys, strict=True):
+            slot = by[name].setdefault(key, [0, ZERO, ZERO, ZERO])
+            for position, number in enumerate(numbers):
+                slot[position] += number
+        loans += numbers[0]
+        ead += numbers[1]
+        el_base += numbers[2]
+        el_stressed += numbers[3]
+
+    loan_ids = book_loan_ids(first_loan_id=first_loan_id, last_loan_id=last_loan_id) if loans else []
+    shared = {
+        loan_id: participation
+        for loan_id, participation in loan_participations(loan_ids=loan_ids).items()
+        if not _is_platform_alone(participation)
+    }
+    lenders_loss: dict[str, Decimal] = {PLATFORM: el_stressed}
+    lenders_ead: dict[str, Decimal] = {PLATFORM: ead}
+    insurers: dict[str, Decimal] = {}
+    funding_cost = ZERO
+    if shared:
+        outstanding_of = {
+            row["loan_id"]: _decimal(row["outstanding"])
+            for row in book_outstanding_by_loan(first_loan_id=first_loan_id, last_loan_id=last_loan_id).filter(
+                loan_id__in=list(shared)
+            )
+        }
+        facts = _loan_facts(inputs=inputs, first_loan_id=first_loan_id, last_loan_id=last_loan_id)
+        for row in facts.filter(pk__in=list(shared)):
+            row["ead"] = outstanding_of.get(row["loan_key"], ZERO)
+            row["pd_ead_stressed"] = row["ead"] * _decimal(row["pd_stressed"])
+            split = loss_split(
+                participation=shared[row["loan_key"]],
+                ead=row["ead"],
+                el=row["pd_ead_stressed"] * inputs.lgd,
+                years_left=max((row["maturity"] - inputs.as_of).days, 0) / Decimal(365),
+                funding_rate_shock=inputs.funding_rate_shock,
+            )
+            # The loan was counted as the platform's above: move its shares to whoever holds them.
+            lenders_loss[PLATFORM] -= row["pd_ead_stressed"] * inputs.lgd
+            lenders_ead[PLATFORM] -= row["ead"]
+            for code, amount in split.lenders_loss.items():
+                lenders_loss[code] = lenders_loss.get(code, ZERO) + amount
+            for code, amount in split.lenders_ead.items():
+                lenders_ead[code] = lenders_ead.get(code, ZERO) + amount
+            if split.insurer_code is not None:
+                insurers[split.insurer_code] = insurers.get(split.insurer_code, ZERO) + split.insured_loss
+            funding_cost += split.funding_cost
+    return {
+        "loans": loans,
+        "ead": str(ead),
+        "el_base": str(el_base),
+        "el_stressed": str(el_stressed),
+        # {dimension: {key: [loans, EAD, EL before the scenario, EL under it]}}
+        "by": {
+            name: {key: [slot[0], *(str(number) for number in slot[1:])] for key, slot in keys.items()}
+            for name, keys in by.items()
+        },
+        "lenders_loss": {code: str(amount) for code, amount in lenders_loss.items()},
+        "lenders_ead": {code: str(amount) for code, amount in lenders_ead.items()},
+        "insurers": {code: str(amount) for code, amount in insurers.items()},
+        "funding_cost": str(funding_cost),
+    }
+
+
+@dataclass
+class LoanSplit:
+    lenders_loss: dict[str, Decimal]
+    lenders_ead: dict[str, Decimal]
+    insurer_code: str | None
+    insured_loss: Decimal
+    funding_cost: Decimal
+
+
+def loss_split(
+    *, participation: Participation, ead: Decimal, el: Decimal, years_left: Decimal, funding_rate_shock: Decimal
+) -> LoanSplit:
+    """One shared loan's expected loss and exposure split between its insurer and its lenders, and the funding
+    cost its partners' floating share adds to the platform's bill."""
+    insured_loss = el * participation.insured_fraction
+    left = el - insured_loss
+    lenders_loss = {code: left * fraction for code, fraction in participation.lender_fractions.items()}
+    lenders_ead = {code: ead * fraction for code, fraction in participation.lender_fractions.items()}
+    partner_fraction = sum(
+        (fraction for code, fraction in participation.lender_fractions.items() if code != PLATFORM), ZERO
+    )
+    return LoanSplit(
+        lenders_loss=lenders_loss,
+        lenders_ead=lenders_ead,
+        insurer_code=participation.insurer_code if participation.insured_fraction else None,
+        insured_loss=insured_loss if participation.insured_fraction else ZERO,
+        funding_cost=ead * partner_fraction * funding_rate_shock * years_left,
+    )
+
+
+@dataclass
+class _Totals:
+    loans: int = 0
+    ead: Decimal = ZERO
+    el_base: Decimal = ZERO
+    el_stressed: Decimal = ZERO
+
+    def add(self, loans: int, ead: Decimal, el_base: Decimal, el_stressed: Decimal) -> None:
+        self.loans += loans
+        self.ead += ead
+        self.el_base += el_base
+        self.el_stressed += el_stressed
+
+    def row(self, key: str) -> list:
+        return [key, self.loans, str(to_fen(self.ead)), str(to_fen(self.el_base)), str(to_fen(self.el_stressed))]
+
+
+@dataclass
+class _RunSums:
+    totals: _Totals = field(default_factory=_Totals)
+    by: dict[str, dict[str, _Totals]] = field(default_factory=lambda: {name: {} for name in DIMENSIONS})
+    lenders_loss: dict[str, Decimal] = field(default_factory=dict)
+    lenders_ead: dict[str, Decimal] = field(default_factory=dict)
+    insurers: dict[str, Decimal] = field(default_factory=dict)
+    funding_cost: Decimal = ZERO
+
+
+def _add_into(target: dict[str, Decimal], source: Mapping[str, str]) -> None:
+    for code, amount in source.items():
+        target[code] = target.get(code, ZERO) + Decimal(amount)
+
+
+def stress_results(*, inputs: StressInputs, partials: Iterable[Mapping]) -> dict:
+    """The run's figures from its chunks' partial sums, each rounded to the fen once (amounts as strings)."""
+    sums = _RunSums()
+    for partial in partials:
+        sums.totals.loans += int(partial["loans"])
+        sums.totals.add(0, Decimal(partial["ead"]), Decimal(partial["el_base"]), Decimal(partial["el_stressed"]))
+        for name in DIMENSIONS:
+            for key, (loans, ead, el_base, el_stressed) in partial["by"][name].items():
+                sums.by[name].setdefault(key, _Totals()).add(
+                    int(loans), Decimal(ead), Decimal(el_base), Decimal(el_stressed)
+                )
+        _add_into(sums.lenders_loss, partial["lenders_loss"])
+        _add_into(sums.lenders_ead, partial["lenders_ead"])
+        _add_into(sums.insurers, partial["insurers"])
+        sums.funding_cost += Decimal(partial["funding_cost"])
+    insured = sum(sums.insurers.values(), ZERO)
+    platform_credit_loss = sums.lenders_loss.get(PLATFORM, ZERO)
+    platform_loss = platform_credit_loss + sums.funding_cost
+    platform_ead = sums.lenders_ead.get(PLATFORM, ZERO)
+    capital = platform_loss + inputs.capital_ratio * max(platform_ead - platform_credit_loss, ZERO)
+    losses = {PLATFORM: platform_loss} | {
+        code: amount for code, amount in sorted(sums.lenders_loss.items()) if code != PLATFORM
+    }
+    return {
+        "loans": sums.totals.loans,
+        "exposure": str(to_fen(sums.totals.ead)),
+        "el_before_scenario": str(to_fen(sums.totals.el_base)),
+        "el_before_insurance": str(to_fen(sums.totals.el_stressed)),
+        "insured_loss": str(to_fen(insured)),
+        "el_after_insurance": str(to_fen(sums.totals.el_stressed - insured)),
+        "funding_cost": str(to_fen(sums.funding_cost)),
+        "losses": {code: str(to_fen(amount)) for code, amount in losses.items()},
+        "insurers": {code: str(to_fen(amount)) for code, amount in sorted(sums.insurers.items())},
+        "exposure_by_lender": {code: str(to_fen(amount)) for code, amount in sorted(sums.lenders_ead.items())},
+        "capital": {
+            "platform_loss": str(to_fen(platform_loss)),
+            "platform_exposure": str(to_fen(platform_ead)),
+            "ratio": str(inputs.capital_ratio),
+            "required": str(to_fen(capital)),
+        },
+        # [key, loans, exposure, EL before the scenario, EL under it], largest stressed loss first.
+        "by": {
+            name: [
+                totals.row(key)
+                for key, totals in sorted(groups.items(), key=lambda item: (-item[1].el_stressed, item[0]))
+            ]
+            for name, groups in sums.by.items()
+        },
+    }
