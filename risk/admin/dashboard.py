@@ -30,6 +30,7 @@ from core.admin.pages import BackOfficePage, back_office_page_register
 from core.formatting import EMPTY, amount
 from merchants.choices import Industry, Province
 from risk.models.stress import StressRun
+from risk.selectors.limits import LimitUse
 from risk.selectors.portfolio import PortfolioDashboard, portfolio_dashboard
 
 VIEW_PERMISSION = "risk.view_portfolio_dashboard"
@@ -324,16 +325,32 @@ def _vintage_panel(figures: PortfolioDashboard) -> Panel:
     )
 
 
-def limits_panel(limits: list | None) -> Panel:
-    """The limits and their use. The wiring to ``risk.selectors.limits.limits_utilisation`` is this one function:
-    until those selectors are part of the build, the panel says it waits for them."""
+def limits_panel(limits: list[LimitUse]) -> Panel:
+    """The limits in force and how full each is (at least 90 % is near, above 100 % a breach)."""
     return Panel(
         key="limits",
         title=gettext("Limit utilisation"),
         columns=[gettext("limit"), gettext("used"), gettext("limit amount"), gettext("utilisation")],
-        rows=[],
-        csv_rows=[],
-        note=gettext("Waits for the exposure limits: this panel is wired when they are part of the portal."),
+        rows=[
+            [
+                f"{use.kind_label}: {use.label}",
+                amount(use.exposure),
+                amount(use.limit_amount),
+                f"{_percent(use.utilisation)} ({use.status})",
+            ]
+            for use in limits
+        ],
+        csv_rows=[
+            [use.kind, use.key, use.exposure, use.limit_amount, _plain_percent(use.utilisation), use.status]
+            for use in limits
+        ],
+        chart=chart(
+            "bar",
+            [f"{use.kind_label}: {use.label}" for use in limits],
+            {gettext("utilisation"): [_plain_percent(use.utilisation) for use in limits]},
+            unit="%",
+        ),
+        note="" if limits else gettext("No exposure limits are in force."),
     )
 
 

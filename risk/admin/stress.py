@@ -182,7 +182,7 @@ def run_panels(run: StressRun) -> list[Panel]:
             rows=[[b["limit"], amount(b["value"]), amount(b["limit_amount"])] for b in breaches or []],
             csv_rows=[[b["limit"], b["value"], b["limit_amount"]] for b in breaches or []],
             note=(
-                gettext("Not checked: the exposure limits are not part of the portal yet.")
+                gettext("Not checked: this run was made before the limits were checked under stress.")
                 if breaches is None
                 else ("" if breaches else gettext("None: the stressed portfolio stays within every limit."))
             ),

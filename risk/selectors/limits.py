@@ -285,6 +285,16 @@ def limits_utilisation() -> list[LimitUse]:
     return _uses(portfolio=None)
 
 
+def limits_utilisation_stressed(*, portfolio_loss: Decimal) -> list[LimitUse]:
+    """The limits in force against a portfolio that lost ``portfolio_loss`` (a stress run's expected loss).
+
+    Committed exposure under each limit stays as it is (the money is lent); what moves is the portfolio a limit set
+    as a share of it is measured against, which shrinks by the loss, so a share limit tightens under stress.
+    """
+    portfolio = committed_by(K.PORTFOLIO)[""]
+    return _uses(portfolio=max(portfolio - portfolio_loss, ZERO))
+
+
 def _uses(*, portfolio: Decimal | None) -> list[LimitUse]:
     versions = active_versions()
     if not versions:

@@ -34,6 +34,7 @@ from lending.servicing.selectors.book import (
 )
 from partners.selectors.exposure import lender_exposure
 from risk.models.stress import StressRun, StressRunStatus
+from risk.selectors.limits import LimitUse, limits_utilisation
 
 FUNNEL_WEEKS = 26
 ROLL_MONTHS = 6
@@ -117,10 +118,9 @@ def portfolio_outstanding_by_partner() -> dict[str, Decimal]:
     return lender_exposure()
 
 
-def portfolio_limits_utilisation() -> list | None:
-    """The exposure limits and how much of each is used (``risk.selectors.limits.limits_utilisation``). Not part
-    of this build yet: None, and the dashboard says the panel waits for it."""
-    return None
+def portfolio_limits_utilisation() -> list[LimitUse]:
+    """The exposure limits and how much of each is used (``risk.selectors.limits.limits_utilisation``)."""
+    return limits_utilisation()
 
 
 @dataclass(frozen=True)

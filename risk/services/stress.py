@@ -10,6 +10,7 @@ run's row lock, so a chunk computed twice replaces its own partial, never adds t
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +23,7 @@ from core.services.audit import audit_record
 from core.transactions import task_on_commit
 from lending.servicing.selectors.book import book_loan_ids
 from risk.models.stress import StressRun, StressRunChunk, StressRunStatus, StressScenario
+from risk.selectors.limits import limits_utilisation_stressed
 from risk.selectors.stress import StressInputs, delinquency_rule, stress_chunk_sums, stress_results
 
 RUN_PERMISSION = "risk.run_stress_test"
@@ -205,7 +207,17 @@ def stress_run_fail(*, run_id: int, error: str) -> StressRun:
     return run
 
 
-def stressed_limit_breaches(*, results: dict) -> list[dict] | None:
-    """The exposure limits the stressed portfolio would breach. The limits live in ``risk.selectors.limits``, which
-    is not part of this build yet: None says "not checked", and the run's page says so."""
-    return None
+def stressed_limit_breaches(*, results: dict) -> list[dict]:
+    """The exposure limits the stressed portfolio would breach: each limit in force measured against the portfolio
+    less the run's expected loss before insurance (a limit set as a share of the portfolio tightens as it shrinks;
+    see ``limits_utilisation_stressed``). Empty when every limit holds."""
+    uses = limits_utilisation_stressed(portfolio_loss=Decimal(results["el_before_insurance"]))
+    return [
+        {
+            "limit": f"{use.kind_label}: {use.label}",
+            "value": str(use.exposure),
+            "limit_amount": str(use.limit_amount),
+        }
+        for use in uses
+        if use.status == "breach"
+    ]

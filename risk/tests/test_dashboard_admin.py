@@ -11,9 +11,13 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from core.formatting import amount
 from lending.catalogue.tests.factories import LoanProductFactory
 from lending.servicing.models import LoanState
 from merchants.choices import Industry, Province
+from risk.models import LimitKind
+from risk.selectors.limits import limits_utilisation
+from risk.tests.factories import limit_in_force
 from risk.tests.factories_stress import book_loan
 
 DASHBOARD = reverse("risk_dashboard")
@@ -91,11 +95,20 @@ def test_each_panel_downloads_its_table_as_csv(client, risk_manager, book):
     assert client.get(DASHBOARD, {"csv": "nothing-here"}).status_code == 404
 
 
-def test_the_panels_waiting_for_other_parts_say_so(client, risk_manager, book):
+def test_the_panels_with_nothing_yet_say_so(client, risk_manager, book):
     client.force_login(risk_manager)
     body = client.get(DASHBOARD).content.decode()
-    assert "Waits for the exposure limits" in body
+    assert "No exposure limits are in force." in body
     assert "No stress run has finished yet" in body
+
+
+def test_the_limits_panel_shows_each_limit_and_how_full_it_is(client, risk_manager, book):
+    limit_in_force(LimitKind.PORTFOLIO, amount="1000000.00")
+    (use,) = limits_utilisation()
+    client.force_login(risk_manager)
+    body = client.get(DASHBOARD).content.decode()
+    assert f"{amount(use.exposure)}" in body
+    assert "1,000,000.00" in body
 
 
 def test_the_index_lists_the_dashboard_for_an_officer(client, loan_officer):

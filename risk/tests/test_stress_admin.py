@@ -127,7 +127,7 @@ def test_running_a_scenario_from_the_list_shows_a_finished_run_with_its_figures(
     assert "<td>expected loss before insurance</td><td>300.00</td>" in body
     assert "<td>exposure (outstanding principal)</td><td>16,000.00</td>" in body
     assert 'data-chart="chart-data-loss-industry"' in body
-    assert "Not checked: the exposure limits are not part of the portal yet." in body
+    assert "None: the stressed portfolio stays within every limit." in body
     assert "31-60 × 4" in body  # the delinquency rule is stated on the page
 
     download = client.get(reverse("admin:risk_stressrun_change", args=[run.pk]), {"csv": "loss-industry"})

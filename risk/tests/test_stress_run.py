@@ -24,7 +24,9 @@ from merchants.choices import Industry, Province
 from partners.models import LoanShare
 from partners.selectors.exposure import Participation
 from partners.tests.factories import funding_partner
+from risk.models import LimitKind
 from risk.models.stress import SalesShockScope, StressRun, StressRunChunk, StressRunStatus
+from risk.selectors.limits import limits_utilisation
 from risk.selectors.stress import loss_split
 from risk.services.stress import (
     stress_chunk_record,
@@ -34,6 +36,7 @@ from risk.services.stress import (
     stress_scenario_save,
     stress_settings_check,
 )
+from risk.tests.factories import limit_in_force
 from risk.tests.factories_stress import StressScenarioFactory, book_loan
 
 GROCERY, RESTAURANT = Industry.GROCERY, Industry.RESTAURANT
@@ -178,7 +181,24 @@ def test_a_small_portfolio_checked_by_hand(portfolio, scenario, risk_manager, se
         ["C", 2, "7000.00", "640.00", "904.00"],  # b + e
         ["B", 1, "10000.00", "80.00", "120.00"],  # a
     ]
-    assert results["limit_breaches"] is None  # the limits are not part of the portal yet: not checked
+    assert results["limit_breaches"] == []  # no limit is in force here
+
+
+def test_a_share_limit_that_holds_today_is_breached_by_the_stressed_portfolio(
+    portfolio, scenario, risk_manager, run_now
+):
+    # Restaurants (b + c) hold 9,000.00 of a 22,000.00 book: under a limit of 45 % of the portfolio (9,900.00) they
+    # are near it today. The scenario's expected loss of 2,832.00 leaves a book of 19,168.00, whose 45 % is 8,625.60.
+    limit_in_force(LimitKind.INDUSTRY, RESTAURANT, share_percent="45.00")
+    limit_in_force(LimitKind.INDUSTRY, GROCERY, amount="20000.00")
+    (today,) = [use for use in limits_utilisation() if use.key == RESTAURANT]
+    assert (today.exposure, today.limit_amount, today.status) == (Decimal("9000.00"), Decimal("9900.00"), "near")
+
+    run = run_now(scenario, risk_manager)
+
+    assert [(breach["value"], breach["limit_amount"]) for breach in run.results["limit_breaches"]] == [
+        ("9000.00", "8625.60")
+    ]
 
 
 @pytest.mark.parametrize(
