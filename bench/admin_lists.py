@@ -57,6 +57,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=20, help="Timed requests per page, database and round.")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--reseed", action="store_true", help="Drop both databases and seed them again.")
+    parser.add_argument("--seed-only", action="store_true", help="Seed both databases and stop (measure later).")
     parser.add_argument("--prepare", metavar="DATABASE", help=argparse.SUPPRESS)
     parser.add_argument("--measure", metavar="DATABASE", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -88,6 +89,8 @@ def main() -> int:
     if not _exists(admin_url, LARGE_DB):
         _sql(admin_url, f'CREATE DATABASE "{LARGE_DB}" TEMPLATE "{SMALL_DB}"')
     _child(args, "--prepare", LARGE_DB)
+    if args.seed_only:
+        return 0
 
     results: dict[str, list[dict]] = {SMALL_DB: [], LARGE_DB: []}
     for round_number in range(1, args.rounds + 1):

@@ -16,8 +16,8 @@ What changes on PostgreSQL (the model stays an ordinary Django model, addressed 
   a month nobody foresaw (an import of old history), so no row is ever refused or lost; the same task moves such
   rows into a partition of their own month.
 
-Every row is copied with its id, in this migration's transaction: an install with a large table should expect it
-to take as long as copying the table once (about a minute per ten million rows).
+Every row is copied with its id, in this migration's transaction, with the table locked: an install with a large
+table should expect it to take as long as copying the table once and building its indexes, and plan a window.
 """
 
 import datetime
