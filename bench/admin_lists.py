@@ -11,7 +11,9 @@ Two throwaway databases on the server of ``DATABASE_URL``:
   the states (2 % referred, a few signed or awaiting a second approval, the rest decided or closed), the three
   products, one in 97 a counter-offer, one a minute back in time;
 - ``lp_bench_lists_large``: a copy of it (``CREATE DATABASE … TEMPLATE``) with filler merchants and their
-  applications added until ``--large`` applications; the merchant whose API list is read still has its 50.
+  applications added until ``--large`` applications, every one decided or closed (declined, funded, expired,
+  withdrawn): a portfolio grows by its history, while the officers' queues (referred, signed, awaiting a second
+  approval) hold the same open work in both databases. The merchant whose API list is read still has its 50.
 
 Both are reused when they already hold their rows (``--reseed`` starts again). Each page is requested in-process
 through Django's test client (the whole stack from URL to rendered HTML or JSON, without a socket), ``--requests``
@@ -158,7 +160,7 @@ def _prepare(args, *, large: bool) -> int:
         while have < args.large:
             fillers = _filler_merchants(connection, template=owner_template, count=FILLER_MERCHANTS_PER_BATCH)
             count = min(args.large - have, len(fillers) * FILLER_PER_MERCHANT)
-            _applications_add(connection, template=template.pk, merchants=fillers, count=count)
+            _applications_add(connection, template=template.pk, merchants=fillers, count=count, closed=True)
             have += count
             rate = (have - at_start) / (time.perf_counter() - started)
             print(f"filler    {have:,} / {args.large:,} applications ({rate:,.0f} a second)", flush=True)
@@ -169,8 +171,12 @@ def _prepare(args, *, large: bool) -> int:
     return 0
 
 
-def _applications_add(connection, *, template: int, merchants: list[int], count: int) -> None:
-    """``count`` copies of the template application, spread over ``merchants``, states, products and time."""
+def _applications_add(connection, *, template: int, merchants: list[int], count: int, closed: bool = False) -> None:
+    """``count`` copies of the template application, spread over ``merchants``, states, products and time.
+
+    ``closed``: decided or closed applications only (declined, funded, expired, withdrawn), as history grows; the
+    officers' queues (referred, signed, awaiting a second approval) keep the open work of the small database.
+    """
     from django.db import transaction
 
     from lending.catalogue.models import LoanProduct
@@ -183,6 +189,9 @@ def _applications_add(connection, *, template: int, merchants: list[int], count:
         "WHEN g % 100 = 3 THEN 'awaiting_second_approval' WHEN g % 100 < 40 THEN 'declined' "
         "WHEN g % 100 < 70 THEN 'funded' WHEN g % 100 < 80 THEN 'expired' ELSE 'withdrawn' END"
     )
+    if closed:
+        state = state.replace("'referred'", "'declined'").replace("'signed'", "'funded'")
+        state = state.replace("'awaiting_second_approval'", "'funded'")
     replaced = {
         "merchant_id": "(%(merchants)s::bigint[])[1 + g %% %(merchant_count)s]",
         "product_id": "(%(products)s::bigint[])[1 + g %% %(product_count)s]",
