@@ -30,6 +30,7 @@ from lending.origination.services.funding import applications_resume_stalled, di
 from lending.servicing.selectors.loans import merchants_in_default
 from lending.servicing.services.collection_requests import collections_reconcile
 from lending.servicing.services.daily import servicing_run_day
+from merchants.services.sales_partitions import sales_partitions_ensure
 from underwriting.services.decisions import preapproved_limits_refresh
 
 Counts = dict[str, int]
@@ -54,6 +55,11 @@ def _notices_email_unsent(on: date) -> Counts:
 
 def _idempotency_keys_purge(on: date) -> Counts:
     return {"keys_deleted": idempotency_keys_purge()}
+
+
+def _sales_partitions(on: date) -> Counts:
+    created = sales_partitions_ensure(today=on, months_ahead=settings.SALES_PARTITION_MONTHS_AHEAD)
+    return {"sales_partitions_created": len(created)}
 
 
 def _preapproved_limits(on: date) -> Counts:
@@ -82,6 +88,11 @@ JOBS: dict[str, ScheduledJob] = {
             "applications-resume-stalled",
             _("takes up applications whose next step never ran"),
             lambda on: applications_resume_stalled(),
+        ),
+        ScheduledJob(
+            "merchants-sales-partitions",
+            _("creates the sales history's monthly partitions ahead of time"),
+            _sales_partitions,
         ),
         ScheduledJob(
             "lending-servicing-daily",
