@@ -12,4 +12,6 @@ class MerchantsConfig(AppConfig):
         from django.conf import settings
         from PIL import Image
 
+        from merchants import checks  # noqa: F401 - registers the app's system checks
+
         Image.MAX_IMAGE_PIXELS = settings.KYC_IMAGE_MAX_PIXELS

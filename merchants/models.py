@@ -102,6 +102,9 @@ class Merchant(FSMModelMixin, models.Model):
             models.Index(fields=["legal_rep_id_number"]),
             models.Index(fields=["settlement_account_number"]),
             models.Index(fields=["industry", "province"]),
+            # The back office's filters and exact search at a million merchants (merchants.admin).
+            models.Index(fields=["province"], name="merchant_province"),
+            models.Index(fields=["legal_name"], name="merchant_legal_name"),
         ]
         permissions = [
             ("review_kyc", "Can verify or reject a merchant's KYC"),
@@ -228,9 +231,13 @@ class SalesDay(models.Model):
     and the row it replaces keeps its figures with ``superseded_at`` set, so what a decision saw stays on file.
     """
 
+    # No index of its own: the (merchant, date, source, version) unique index leads with the merchant and serves
+    # every per-merchant read; a second index would only slow the settlement feed's inserts at 100 million rows.
     merchant = models.ForeignKey(
-        Merchant, verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="sales_days"
+        Merchant, verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="sales_days", db_index=False
     )
+    # The partition key on PostgreSQL: the table is partitioned by month of ``date`` (migration 0005), so the
+    # database's primary key is (id, date); Django keeps addressing rows by ``id``, which stays unique.
     date = models.DateField(_("date"))
     gross_sales = MoneyField(_("gross sales"))
     refunds = MoneyField(_("refunds"))
@@ -265,6 +272,16 @@ class SalesDay(models.Model):
         verbose_name_plural = _("sales days")
         ordering = ["merchant", "date"]
         base_manager_name = "all_rows"
+        # The back office's list (merchants.admin), newest first: its order, and the filters for the rare rows (a
+        # merchant's declarations, corrected-away versions) in that order. A merchant's rows (its search) are served
+        # by the unique indexes, which lead with the merchant.
+        indexes = [
+            models.Index(fields=["-date", "source", "-version"], name="sales_newest_first"),
+            models.Index(fields=["-date"], condition=models.Q(source="declared"), name="sales_declared_newest"),
+            models.Index(
+                fields=["-date"], condition=models.Q(superseded_at__isnull=False), name="sales_superseded_newest"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["merchant", "date", "source"],

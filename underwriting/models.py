@@ -288,7 +288,13 @@ class Decision(models.Model):
         verbose_name = _("decision")
         verbose_name_plural = _("decisions")
         ordering = ["-decided_at", "-id"]
-        indexes = [models.Index(fields=["merchant", "-decided_at"])]
+        indexes = [
+            models.Index(fields=["merchant", "-decided_at"]),
+            # The back office's list at millions of rows: each filter followed by the list's order.
+            models.Index(fields=["outcome", "-decided_at"], name="decision_outcome_newest"),
+            models.Index(fields=["grade", "-decided_at"], name="decision_grade_newest"),
+            models.Index(fields=["scorecard", "-decided_at"], name="decision_scorecard_newest"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.merchant} {self.get_outcome_display()} {self.grade}"

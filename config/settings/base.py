@@ -182,6 +182,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "disbursements-reconcile": {"task": "lending.origination.tasks.disbursements_reconcile_task", "schedule": 5 * 60},
     "collections-reconcile": {"task": "lending.servicing.tasks.collections_reconcile_task", "schedule": 5 * 60},
     "partner-offers-lapse": {"task": "partners.tasks.partner_offers_lapse_task", "schedule": 5 * 60},
+    # Daily, ahead of the settlement feed: the sales history's monthly partitions exist before their first row.
+    "merchants-sales-partitions": {
+        "task": "merchants.tasks.sales_partitions_ensure_task",
+        "schedule": crontab(hour=0, minute=30),
+    },
     "applications-resume-stalled": {
         "task": "lending.origination.tasks.applications_resume_stalled_task",
         "schedule": 5 * 60,
@@ -353,6 +358,9 @@ KYC_DOCUMENT_MAX_BYTES = env.int("KYC_DOCUMENT_MAX_BYTES", default=8 * 1024 * 10
 # limit (Image.MAX_IMAGE_PIXELS) is set to the same number at start-up. 25 MP is a 6000 x 4000 photo (75 MB decoded).
 KYC_IMAGE_MAX_PIXELS = env.int("KYC_IMAGE_MAX_PIXELS", default=25_000_000)
 SALES_CSV_MAX_BYTES = env.int("SALES_CSV_MAX_BYTES", default=5 * 1024 * 1024)
+# How many months ahead of this one the sales history's partitions are created (PostgreSQL; see
+# merchants.services.sales_partitions). A row for a month without one is kept in the default partition.
+SALES_PARTITION_MONTHS_AHEAD = env.int("SALES_PARTITION_MONTHS_AHEAD", default=3)
 OCR_ENABLED = env.bool("OCR_ENABLED", default=True)
 OCR_TIMEOUT_SECONDS = env.int("OCR_TIMEOUT_SECONDS", default=30)
 # Risk firewall: fraud watched after payout (``risk.selectors.watch_settings`` checks every one at start-up). A funded

@@ -17,7 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.admin.confirm import confirmed_note
-from core.admin.mixins import AuditTrailAdminMixin, ReadOnlyAdminMixin
+from core.admin.mixins import AuditTrailAdminMixin, EstimatedCountPaginator, ExactSearchAdminMixin, ReadOnlyAdminMixin
 from merchants.choices import KycState, SalesSource
 from merchants.models import KycDocument, Merchant, SalesDay
 from merchants.services.kyc import KycError, kyc_reject, kyc_verify
@@ -58,12 +58,13 @@ class KycDocumentInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Merchant)
-class MerchantAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class MerchantAdmin(ExactSearchAdminMixin, AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["legal_name", "credit_code", "industry", "province", "kyc_status", "kyc_submitted_at", "owner"]
     list_filter = ["kyc_state", "industry", "province"]
-    search_fields = ["legal_name", "credit_code"]
+    search_fields = ["=credit_code", "=legal_name"]
     list_select_related = ["owner"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     # The review queue first: the most recently submitted on top, merchants that never submitted last.
     ordering = [F("kyc_submitted_at").desc(nulls_last=True), "-id"]
     raw_id_fields = ["owner", "kyc_reviewed_by"]
@@ -227,12 +228,13 @@ class MerchantAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(KycDocument)
-class KycDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class KycDocumentAdmin(ExactSearchAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["merchant", "kind", "original_name", "content_type", "size", "uploaded_at", "preview"]
     list_filter = ["kind", "content_type"]
-    search_fields = ["merchant__legal_name", "merchant__credit_code", "sha256"]
+    search_fields = ["=merchant__credit_code", "=merchant__legal_name"]
     list_select_related = ["merchant"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     raw_id_fields = ["merchant", "uploaded_by"]
     fields = [
         "merchant",
@@ -254,7 +256,7 @@ class KycDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(SalesDay)
-class SalesDayAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SalesDayAdmin(ExactSearchAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Every row of both sources and every version, read-only for everyone: sales are written by the platform's
     feed, operators' ``import_sales`` and merchants' declarations, never typed in here."""
 
@@ -275,8 +277,10 @@ class SalesDayAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "date"
     raw_id_fields = ["merchant"]
     list_select_related = ["merchant"]
-    search_fields = ["merchant__legal_name", "merchant__credit_code"]
+    search_fields = ["=merchant__credit_code", "=merchant__legal_name"]
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    paginator = EstimatedCountPaginator
     ordering = ["-date", "source", "-version"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SalesDay]:

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.admin.charts import curve_chart
 from core.admin.confirm import confirmed_note
+from core.admin.mixins import EstimatedCountPaginator, ExactSearchAdminMixin
 from underwriting.choices import Feature, Outcome, RuleKind, ScorecardState
 from underwriting.models import Decision, PolicyRule, PreApprovedLimit, Scorecard, ScorecardBin
 from underwriting.services.decisions import (
@@ -607,7 +608,7 @@ class PolicyRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Decision)
-class DecisionAdmin(admin.ModelAdmin):
+class DecisionAdmin(ExactSearchAdminMixin, admin.ModelAdmin):
     list_display = [
         "decided_at",
         "merchant",
@@ -623,8 +624,9 @@ class DecisionAdmin(admin.ModelAdmin):
     ]
     list_filter = ["outcome", "grade", "scorecard"]
     list_select_related = ["merchant", "scorecard"]
-    search_fields = ["merchant__legal_name", "merchant__credit_code", "=application_id"]
+    search_fields = ["=application_id", "=merchant__credit_code", "=merchant__legal_name"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     raw_id_fields = ["merchant", "decided_by"]
     ordering = ["-decided_at", "-id"]
     fieldsets = [
@@ -766,12 +768,13 @@ class DecisionAdmin(admin.ModelAdmin):
 
 
 @admin.register(PreApprovedLimit)
-class PreApprovedLimitAdmin(admin.ModelAdmin):
+class PreApprovedLimitAdmin(ExactSearchAdminMixin, admin.ModelAdmin):
     list_display = ["merchant", "amount", "grade", "scorecard", "computed_at"]
     list_filter = ["grade"]
     list_select_related = ["merchant", "scorecard"]
-    search_fields = ["merchant__legal_name", "merchant__credit_code"]
+    search_fields = ["=merchant__credit_code", "=merchant__legal_name"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     raw_id_fields = ["merchant"]
 
     # Recomputed every night by the engine; nobody edits a limit by hand.

@@ -23,6 +23,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.admin.mixins import EstimatedCountPaginator, ExactSearchAdminMixin
 from merchants.models import Merchant
 from underwriting.models import FraudAlert
 from underwriting.services.fraud import (
@@ -91,12 +92,13 @@ def _value(value: Any) -> str:
     return "—" if value in (None, "") else str(value)
 
 
-class FraudAlertAdmin(admin.ModelAdmin):
+class FraudAlertAdmin(ExactSearchAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "merchant", "signal", "status_badge", "summary", "resolved_by", "resolved_at"]
     list_filter = ["status", "signal"]
-    search_fields = ["merchant__legal_name", "merchant__credit_code"]
+    search_fields = ["=merchant__credit_code", "=merchant__legal_name"]
     list_select_related = ["merchant", "resolved_by"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     raw_id_fields = ["merchant", "decision", "resolved_by"]
     date_hierarchy = "created_at"
     actions = ["clear_alerts", "confirm_alerts"]

@@ -36,6 +36,7 @@ from core.admin.mixins import (
     REFUSALS,
     AuditTrailAdminMixin,
     EstimatedCountPaginator,
+    ExactSearchAdminMixin,
     ReadOnlyAdminMixin,
     html_table,
     refusal_message,
@@ -225,7 +226,7 @@ class RequestDocumentsForm(forms.Form):
 
 
 @admin.register(LoanApplication)
-class LoanApplicationAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class LoanApplicationAdmin(ExactSearchAdminMixin, AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "merchant",
@@ -240,7 +241,7 @@ class LoanApplicationAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.Model
     list_display_links = ["id", "merchant"]
     list_filter = [QueueFilter, "state", "product", "is_counter_offer"]
     list_select_related = ["merchant", "product", "offered_by", "second_approver"]
-    search_fields = ["=id", "=merchant__credit_code", "merchant__legal_name"]
+    search_fields = ["=id", "=merchant__credit_code", "=merchant__legal_name"]
     raw_id_fields = ["merchant", "product", "decision", "offered_by", "second_approver"]
     show_full_result_count = False
     # Facet counts are one COUNT per filter choice over the whole table: never at this size.

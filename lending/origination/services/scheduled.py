@@ -31,6 +31,7 @@ from core.services.notices import notices_email_unsent
 from lending.origination.services.applications import applications_expire_offers
 from lending.origination.services.funding import applications_resume_stalled, disbursements_reconcile
 from lending.servicing.services.collection_requests import collections_reconcile
+from merchants.services.sales_partitions import sales_partitions_ensure
 
 Counts = dict[str, int]
 
@@ -66,6 +67,11 @@ def _chunked(job: str) -> Callable[[date], Counts]:
     return run
 
 
+def _sales_partitions(on: date) -> Counts:
+    created = sales_partitions_ensure(today=on, months_ahead=settings.SALES_PARTITION_MONTHS_AHEAD)
+    return {"sales_partitions_created": len(created)}
+
+
 JOBS: dict[str, ScheduledJob] = {
     job.name: job
     for job in (
@@ -88,6 +94,11 @@ JOBS: dict[str, ScheduledJob] = {
             "applications-resume-stalled",
             _("takes up applications whose next step never ran"),
             lambda on: applications_resume_stalled(),
+        ),
+        ScheduledJob(
+            "merchants-sales-partitions",
+            _("creates the sales history's monthly partitions ahead of time"),
+            _sales_partitions,
         ),
         ScheduledJob(
             "lending-servicing-daily",

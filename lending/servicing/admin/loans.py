@@ -8,7 +8,13 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from core.admin.mixins import AuditTrailAdminMixin, EstimatedCountPaginator, ReadOnlyAdminMixin, html_table
+from core.admin.mixins import (
+    AuditTrailAdminMixin,
+    EstimatedCountPaginator,
+    ExactSearchAdminMixin,
+    ReadOnlyAdminMixin,
+    html_table,
+)
 from lending.servicing.models import Instalment, Loan
 from lending.servicing.selectors.loans import loan_paid_out
 from lending.servicing.selectors.portfolio import loan_write_off_figures
@@ -63,7 +69,7 @@ class InstalmentInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Loan)
-class LoanAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class LoanAdmin(ExactSearchAdminMixin, AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "merchant",
@@ -79,7 +85,7 @@ class LoanAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display_links = ["id", "merchant"]
     list_filter = ["state", "product", "repayment_method"]
     list_select_related = ["merchant", "product", "disbursement"]
-    search_fields = ["=id", "=application__id", "=merchant__credit_code", "merchant__legal_name"]
+    search_fields = ["=id", "=application__id", "=merchant__credit_code", "=merchant__legal_name"]
     raw_id_fields = ["application", "merchant", "product"]
     show_full_result_count = False
     # Facet counts are one COUNT per filter choice over the whole table: never at this size.
