@@ -12,3 +12,6 @@ class PartnersConfig(AppConfig):
 
     name = "partners"
     verbose_name = _("Partners and insurers")
+
+    def ready(self) -> None:
+        from partners import checks  # noqa: F401 - registers the checks of the webhook settings

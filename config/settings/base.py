@@ -166,6 +166,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "lending.origination.tasks.applications_resume_stalled_task",
         "schedule": 5 * 60,
     },
+    # Partners' webhooks whose next attempt is due (retries with backoff, and any the broker missed at commit).
+    "partner-webhooks-due": {"task": "partners.tasks.webhooks_due_task", "schedule": 60},
 }
 
 # allauth: email as the login, verification by a code, passkeys for everyone.
@@ -273,6 +275,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.api.schema.postprocess_error_responses",
+        # The partner API's own chapter: authentication, request signing, webhooks with a verification example.
+        "partners.api.schema.postprocess_partner_docs",
     ],
     # Swagger UI would otherwise send the schema's address to validator.swagger.io for its badge.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
@@ -322,6 +326,12 @@ KYC_IMAGE_MAX_PIXELS = env.int("KYC_IMAGE_MAX_PIXELS", default=25_000_000)
 SALES_CSV_MAX_BYTES = env.int("SALES_CSV_MAX_BYTES", default=5 * 1024 * 1024)
 OCR_ENABLED = env.bool("OCR_ENABLED", default=True)
 OCR_TIMEOUT_SECONDS = env.int("OCR_TIMEOUT_SECONDS", default=30)
+# Partners' webhooks: how they are sent (a dotted path to a callable; the sandbox partner's in the demo), how long one
+# request may take, how long a failing event is retried, and how long a rotated-out secret still signs.
+PARTNER_WEBHOOK_TRANSPORT = env("PARTNER_WEBHOOK_TRANSPORT", default="partners.services.webhooks.requests_transport")
+PARTNER_WEBHOOK_TIMEOUT_SECONDS = env.float("PARTNER_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+PARTNER_WEBHOOK_RETRY_HOURS = env.int("PARTNER_WEBHOOK_RETRY_HOURS", default=24)
+PARTNER_WEBHOOK_ROTATION_HOURS = env.int("PARTNER_WEBHOOK_ROTATION_HOURS", default=72)
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,3 @@
+"""The partners back office: each module registers its pages."""
+
+from partners.admin import webhooks  # noqa: F401

@@ -8,7 +8,7 @@ from partners.models.agreements import (
     OfferState,
     PartnerOffer,
 )
-from partners.models.webhooks import WebhookDelivery, WebhookEvent, WebhookEventType
+from partners.models.webhooks import PartnerCredentials, WebhookDelivery, WebhookEvent, WebhookEventType
 
 __all__ = [
     "CoLendingAgreement",
@@ -16,6 +16,7 @@ __all__ = [
     "FundingPartner",
     "LoanShare",
     "OfferState",
+    "PartnerCredentials",
     "PartnerOffer",
     "WebhookDelivery",
     "WebhookEvent",
