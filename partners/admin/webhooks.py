@@ -12,6 +12,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -175,7 +176,7 @@ class PartnerCredentialsAdmin(AuditTrailAdminMixin, admin.ModelAdmin):
             "shown": shown,
         }
         response = TemplateResponse(request, "admin/partners/credentials_shown.html", context)
-        response["Cache-Control"] = "no-store"
+        add_never_cache_headers(response)  # the admin's pages are never cached; this one above all
         return response
 
     @admin.action(description=_("Rotate the webhook secret…"), permissions=["rotate"])
