@@ -45,8 +45,12 @@ _LOAN_OFFICER = [
     "underwriting.view_scorecard",
     "underwriting.view_scorecardbin",
     "underwriting.view_preapprovedlimit",
-    # Partners' webhooks: what was sent, and every attempt.
+    "partners.view_fundingpartner",
+    "partners.view_colendingagreement",
+    "partners.view_partneroffer",
+    "partners.view_loanshare",
     "partners.view_webhookevent",
+    # Partners' webhooks: every attempt.
     "partners.view_webhookdelivery",
 ]
 _SENIOR_OFFICER = [
@@ -73,6 +77,11 @@ _RISK_MANAGER = [
     "underwriting.add_policyrule",
     "underwriting.change_policyrule",
     "underwriting.activate_scorecard",
+    # Partner banks and their agreements (a change is a new version).
+    "partners.add_fundingpartner",
+    "partners.change_fundingpartner",
+    "partners.add_colendingagreement",
+    "partners.manage_agreement",
     # Partners' credentials and webhooks: send an event again, set a webhook URL and signing, rotate secrets.
     "partners.resend_webhook",
     "partners.view_partnercredentials",

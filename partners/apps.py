@@ -7,11 +7,15 @@ class PartnersConfig(AppConfig):
 
     Above lending in the layers: it reads lending's facts and calls lending's services; lending never imports it.
     Where lending must ask (which lenders fund an accepted offer, who shares a payment), it asks through the hooks
-    lending exposes, which this app registers when it is ready.
+    and signals lending exposes, which this app registers here.
     """
 
     name = "partners"
     verbose_name = _("Partners and insurers")
 
     def ready(self) -> None:
+        from lending.origination.services.lenders import co_lending_register
         from partners import checks  # noqa: F401 - registers the checks of the webhook settings
+        from partners.services.co_lending import PartnersCoLending
+
+        co_lending_register(PartnersCoLending())

@@ -162,6 +162,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     "disbursements-reconcile": {"task": "lending.origination.tasks.disbursements_reconcile_task", "schedule": 5 * 60},
     "collections-reconcile": {"task": "lending.servicing.tasks.collections_reconcile_task", "schedule": 5 * 60},
+    "partner-offers-lapse": {"task": "partners.tasks.partner_offers_lapse_task", "schedule": 5 * 60},
     "applications-resume-stalled": {
         "task": "lending.origination.tasks.applications_resume_stalled_task",
         "schedule": 5 * 60,

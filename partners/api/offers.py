@@ -20,7 +20,12 @@ from partners.api import examples
 from partners.api.permissions import IsFundingPartner, request_partner
 from partners.models import OfferState, PartnerOffer
 from partners.selectors.partner_api import offered_merchant, partner_offer, partner_offers
-from partners.services.offers import REFERENCE_MAX_LENGTH, partner_offer_accept, partner_offer_decline
+from partners.services.offers import (
+    REASON_MAX_LENGTH,
+    REFERENCE_MAX_LENGTH,
+    partner_offer_accept,
+    partner_offer_decline,
+)
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 SHARE = {"max_digits": 5, "decimal_places": 4}
@@ -154,7 +159,7 @@ class PartnerOfferDeclineApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         reference = serializers.CharField(max_length=REFERENCE_MAX_LENGTH, help_text="Your own reference.")
-        reason = serializers.CharField(max_length=500, help_text="Why you decline (kept with the offer).")
+        reason = serializers.CharField(max_length=REASON_MAX_LENGTH, help_text="Why you decline (kept with the offer).")
 
     @extend_schema(
         operation_id="partner_offers_decline",

@@ -1,6 +1,8 @@
 """Partners' models, one module per aggregate."""
 
 from partners.models.agreements import (
+    PLATFORM_MIN_SHARE,
+    TIER1_CAPITAL_CAP,
     CoLendingAgreement,
     FeeRule,
     FundingPartner,
@@ -11,6 +13,8 @@ from partners.models.agreements import (
 from partners.models.webhooks import PartnerCredentials, WebhookDelivery, WebhookEvent, WebhookEventType
 
 __all__ = [
+    "PLATFORM_MIN_SHARE",
+    "TIER1_CAPITAL_CAP",
     "CoLendingAgreement",
     "FeeRule",
     "FundingPartner",

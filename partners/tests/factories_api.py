@@ -10,11 +10,12 @@ from django.utils import timezone
 from accounts.roles import Role
 from accounts.tests.factories import make_user
 from lending.catalogue.tests.factories import LoanProductFactory
-from lending.origination.models import ApplicationState, LoanApplication
+from lending.origination.models import ApplicationState
 from lending.servicing.models import LoanState
 from lending.servicing.tests.factories import make_loan
 from merchants.tests.factories import MerchantFactory
 from partners.models import CoLendingAgreement, FundingPartner, LoanShare, OfferState, PartnerOffer
+from partners.tests.factories import offered_application as offered_application_on
 from underwriting.tests.factories import DecisionFactory
 
 PARTNER_SHARE = Decimal("0.7000")
@@ -79,22 +80,16 @@ def offered_application(merchant, *, amount: Decimal = Decimal("50000.00"), feat
         ],
         snapshot={"features": features or {"months_active": 26, "refund_ratio": "0.0120"}},
     )
-    product = LoanProductFactory(code="operating-loan")
-    return LoanApplication.objects.create(
-        merchant=merchant,
-        product=product,
+    application = offered_application_on(
+        LoanProductFactory(code="operating-loan"),
         amount=amount,
-        term=12,
-        repayment_method=product.repayment_methods[0],
+        grade="A",
         state=ApplicationState.ACCEPTED,
-        decision=decision,
-        offer_amount=amount,
-        offer_term=12,
-        offer_repayment_method=product.repayment_methods[0],
-        offer_grade="A",
-        offer_price=Decimal("0.080000"),
-        offer_apr=Decimal("8.30"),
+        merchant=merchant,
     )
+    application.decision = decision
+    application.save(update_fields=["decision"])
+    return application
 
 
 def offer_to(

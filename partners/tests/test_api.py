@@ -143,7 +143,7 @@ def test_an_offer_past_its_answer_window_is_409_offer_lapsed(bank_a):
     assert response.status_code == 409
     assert response.json()["code"] == "offer_lapsed"
     offer.refresh_from_db()
-    assert offer.state == OfferState.OFFERED
+    assert (offer.state, offer.partner_reference) == (OfferState.LAPSED, "")
 
 
 def test_an_offer_already_answered_is_409(bank_a):
@@ -164,9 +164,8 @@ def test_another_partner_cannot_answer_an_offer_not_even_through_the_service(ban
         reverse("api:partner-offer-accept", args=[offer.pk]), {"reference": "DB-1"}, format="json"
     )
     assert response.status_code == 404
-    with pytest.raises(PermissionDenied) as refused:
+    with pytest.raises(PermissionDenied):
         partner_offer_accept(offer=offer, by=bank_a.api_user, reference="DB-1")
-    assert "Only the partner this loan was offered to" in str(refused.value)
     offer.refresh_from_db()
     assert offer.state == OfferState.OFFERED
 

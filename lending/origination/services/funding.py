@@ -431,7 +431,7 @@ RESUME_BATCH = 50
 
 def applications_resume_stalled(*, older_than: timedelta | None = None) -> dict[str, int]:
     """Take up the applications whose next step was queued at a commit but never ran (the broker was down, or the
-    task gave up): an accepted offer with no contract, a contract still being prepared, a signed application with
+    task gave up): an accepted offer whose lenders are settled with no contract, a contract still being prepared, a signed application with
     no loan, a loan paid out whose final schedule is still being prepared. Each is handed to the step's own service,
     which locks and re-reads the state, so running this beside the queued task, or twice, does nothing twice.
     Returns how many of each were taken up (and failed).
@@ -444,7 +444,8 @@ def applications_resume_stalled(*, older_than: timedelta | None = None) -> dict[
 
     cutoff = timezone.now() - (older_than if older_than is not None else reconcile_after())
     waiting_for_contract = LoanApplication.objects.filter(
-        Q(state=S.ACCEPTED, accepted_at__lt=cutoff)
+        # Settled lenders only: an offer waiting for a partner bank's answer is not stalled, it is waiting.
+        Q(state=S.ACCEPTED, lenders_settled_at__lt=cutoff)
         | Q(state=S.CONTRACTED, contracts__status=Contract.Status.RENDERING, contracts__created_at__lt=cutoff)
     ).distinct()
     waiting_for_loan = LoanApplication.objects.filter(state=S.SIGNED, signed_at__lt=cutoff)

@@ -53,7 +53,7 @@ def test_the_sweep_leaves_recent_steps_to_the_task_queued_for_them(merchant):
 def test_an_accepted_offer_whose_contract_was_never_made_gets_it(
     accepted_application, django_capture_on_commit_callbacks
 ):
-    _age(LoanApplication, accepted_application.pk, accepted_at=LONG_AGO)
+    _age(LoanApplication, accepted_application.pk, accepted_at=LONG_AGO, lenders_settled_at=LONG_AGO)
 
     # The contract is made, and its rendering queued after the commit, as the accept step's task does it.
     with django_capture_on_commit_callbacks(execute=True):
@@ -64,6 +64,15 @@ def test_an_accepted_offer_whose_contract_was_never_made_gets_it(
     assert accepted_application.state == ApplicationState.CONTRACTED
     assert contract.status == Contract.Status.READY
     assert contract.sha256
+
+
+def test_an_accepted_offer_waiting_for_a_partner_bank_is_not_stalled(accepted_application):
+    _age(LoanApplication, accepted_application.pk, accepted_at=LONG_AGO)
+    LoanApplication.objects.filter(pk=accepted_application.pk).update(lenders_settled_at=None, lenders=[])
+
+    assert applications_resume_stalled() == {}
+    accepted_application.refresh_from_db()
+    assert accepted_application.state == ApplicationState.ACCEPTED
 
 
 def test_a_contract_left_being_prepared_is_rendered(accepted_application, django_capture_on_commit_callbacks):
