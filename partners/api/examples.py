@@ -3,11 +3,6 @@
 
 from drf_spectacular.utils import OpenApiExample
 
-
-def _page(*rows: dict) -> dict:
-    return {"next": None, "previous": None, "results": list(rows)}
-
-
 OFFER = {
     "id": 77,
     "application": 1042,
@@ -38,7 +33,7 @@ DECLINED = {
     "reference": "DB-2026-000382",
     "reason": "Sector limit for catering reached this quarter.",
 }
-OFFERS = OpenApiExample("One open offer", value=_page(OFFER), response_only=True)
+OFFERS = OpenApiExample("One open offer", value=OFFER, response_only=True)
 OFFER_DETAIL = OpenApiExample("An open offer", value=OFFER, response_only=True)
 ACCEPT_REQUEST = OpenApiExample("Accept, with your reference", value={"reference": "DB-2026-000381"}, request_only=True)
 OFFER_ACCEPTED = OpenApiExample("Accepted", value=ACCEPTED, response_only=True)
@@ -66,7 +61,7 @@ LOAN = {
     "outstanding_principal": "46012.18",
     "outstanding_share_principal": "32208.53",
 }
-LOANS = OpenApiExample("One co-funded loan, six days overdue", value=_page(LOAN), response_only=True)
+LOANS = OpenApiExample("One co-funded loan, six days overdue", value=LOAN, response_only=True)
 LOAN_DETAIL = OpenApiExample("A co-funded loan", value=LOAN, response_only=True)
 
 MERCHANT = {

@@ -64,7 +64,7 @@ def offered_application(merchant, *, amount: Decimal = Decimal("50000.00"), feat
     """An accepted application of ``merchant`` waiting for its lenders, with the automated decision behind it."""
     decision = DecisionFactory(
         merchant=merchant,
-        grade="A",
+        grade="B",
         score=Decimal("712.00"),
         probability_of_default=Decimal("0.012000"),
         requested_amount=amount,
@@ -83,7 +83,7 @@ def offered_application(merchant, *, amount: Decimal = Decimal("50000.00"), feat
     application = offered_application_on(
         LoanProductFactory(code="operating-loan"),
         amount=amount,
-        grade="A",
+        grade="B",
         state=ApplicationState.ACCEPTED,
         merchant=merchant,
     )
