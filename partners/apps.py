@@ -14,8 +14,17 @@ class PartnersConfig(AppConfig):
     verbose_name = _("Partners and insurers")
 
     def ready(self) -> None:
+        from django.utils.translation import gettext_lazy
+
         from lending.origination.services.lenders import co_lending_register
+        from lending.origination.services.scheduled import scheduled_job_register
         from partners import checks  # noqa: F401 - registers the checks of the webhook settings
         from partners.services.co_lending import PartnersCoLending
+        from partners.services.offers import partner_offers_lapse
 
         co_lending_register(PartnersCoLending())
+        scheduled_job_register(
+            "partner-offers-lapse",
+            gettext_lazy("lapses partner offers not answered in time and offers the loans on"),
+            lambda on: {"partner_offers_lapsed": partner_offers_lapse()},
+        )

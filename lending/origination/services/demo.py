@@ -36,7 +36,7 @@ import contextlib
 import datetime
 import logging
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
@@ -160,8 +160,18 @@ class HistoryCounts:
 class _Replay:
     """One replay: the day loop, and each kind of event it runs, with one random stream for every choice."""
 
-    def __init__(self, *, merchants: Sequence[Merchant], officer: User, senior: User, today: datetime.date, seed: int):
+    def __init__(
+        self,
+        *,
+        merchants: Sequence[Merchant],
+        officer: User,
+        senior: User,
+        today: datetime.date,
+        seed: int,
+        lenders_answer: Callable[[LoanApplication], None] | None = None,
+    ):
         self.merchants = list(merchants)
+        self.lenders_answer = lenders_answer
         self.officer = officer
         self.senior = senior
         self.today = today
@@ -356,6 +366,11 @@ class _Replay:
     def _take(self, application: LoanApplication, owner: User, day: datetime.date) -> None:
         """Accept, sign and be paid out, each step through its service (the tasks they queue find the work done)."""
         application_accept(application=application, by=owner)
+        if self.lenders_answer is not None:
+            # Partner banks offered the loan answer now (the caller plays them), so that the contract names them.
+            self.lenders_answer(application)
+        if LoanApplication.objects.filter(pk=application.pk, lenders_settled_at__isnull=True).exists():
+            return  # still with a partner bank: the contract waits for its answer
         contract = contract_prepare(application_id=application.pk) or contract_newest(application=application)
         if contract.status == Contract.Status.RENDERING:
             contract = contract_render(contract_id=contract.pk)
@@ -565,9 +580,18 @@ def demo_history_record() -> AuditEvent | None:
 
 
 def demo_history_replay(
-    *, merchants: Sequence[Merchant], officer: User, senior: User, seed: int, today: datetime.date | None = None
+    *,
+    merchants: Sequence[Merchant],
+    officer: User,
+    senior: User,
+    seed: int,
+    today: datetime.date | None = None,
+    lenders_answer: Callable[[LoanApplication], None] | None = None,
 ) -> HistoryCounts | None:
     """Replay the history before ``today`` with ``merchants`` as the borrowers; None when it was replayed before.
+
+    ``lenders_answer`` plays the partner banks: called with each application just accepted, it answers the
+    offers made to them (the demo's sandbox partner does), so that co-funded loans are part of the history.
 
     Invariant: all or nothing, once. The replay is one transaction that ends with its ``demo.history`` audit row;
     finding that row, it does nothing.
@@ -585,7 +609,14 @@ def demo_history_replay(
         override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"),
         transaction.atomic(),
     ):
-        replay = _Replay(merchants=merchants, officer=officer, senior=senior, today=today, seed=seed)
+        replay = _Replay(
+            merchants=merchants,
+            officer=officer,
+            senior=senior,
+            today=today,
+            seed=seed,
+            lenders_answer=lenders_answer,
+        )
         counts = replay.run()
         audit_record(
             subject=scorecard,

@@ -431,8 +431,9 @@ RESUME_BATCH = 50
 
 def applications_resume_stalled(*, older_than: timedelta | None = None) -> dict[str, int]:
     """Take up the applications whose next step was queued at a commit but never ran (the broker was down, or the
-    task gave up): an accepted offer whose lenders are settled with no contract, a contract still being prepared, a signed application with
-    no loan, a loan paid out whose final schedule is still being prepared. Each is handed to the step's own service,
+    task gave up): an accepted offer whose lenders are settled with no contract, a contract still being prepared, a
+    signed application with no loan, a loan paid out whose final schedule is still being prepared. Each is handed to
+    the step's own service,
     which locks and re-reads the state, so running this beside the queued task, or twice, does nothing twice.
     Returns how many of each were taken up (and failed).
 

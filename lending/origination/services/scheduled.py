@@ -11,7 +11,8 @@ pending at the present moment (offers that lapsed, payouts and collections to re
 step never ran, emails never sent, old idempotency keys), whatever the date.
 
 Every beat entry must be a job here (``scheduled_jobs`` refuses to run otherwise, and a test says so), so a job added
-to beat cannot be forgotten by the operators' command.
+to beat cannot be forgotten by the operators' command. The apps above lending (partners, risk) add theirs with
+``scheduled_job_register`` when they are ready.
 """
 
 from __future__ import annotations
@@ -95,6 +96,15 @@ JOBS: dict[str, ScheduledJob] = {
         ),
     )
 }
+
+
+def scheduled_job_register(name: str, does: object, run: Callable[[date], Counts]) -> None:
+    """Add a higher app's beat job (partners, risk), so that ``run_day`` and the demo run it too.
+
+    The apps above lending cannot be imported from here; each registers its own jobs when it is ready. A name
+    registered twice is the same job registered again (``ready`` may run more than once in tests).
+    """
+    JOBS[name] = ScheduledJob(name, does, run)
 
 
 def _first_run(entry: dict) -> time:

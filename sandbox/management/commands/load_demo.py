@@ -47,6 +47,8 @@ from merchants.services.demo import (
 )
 from merchants.services.kyc import merchant_get_or_create, merchant_update_profile
 from merchants.services.sales import sales_import_rows
+from partners.services.agreements import agreement_version_create
+from sandbox.partner import sandbox_partner_ensure, sandbox_partners_answer
 from underwriting.services.decisions import preapproved_limits_refresh
 from underwriting.services.demo import underwriting_seed
 
@@ -180,10 +182,14 @@ class Command(BaseCommand):
             self._ensure_verified_merchant(users["merchant@demo.example"])
             self._ensure_draft_merchant(users["merchant2@demo.example"])
             seed_merchants(count=PORTFOLIO_SIZE, seed=DEMO_SEED, start_index=PORTFOLIO_START_INDEX, joined_at=joined)
-            # The products and the scorecard were there before the history's first application.
+            # The products, the scorecard and the partner bank's agreement were there before the history's first
+            # application.
             with demo_clock(joined):
-                products_seed()
+                products = {product.code: product for product in products_seed()}
                 underwriting_seed()
+                self._ensure_partner_bank(
+                    api_user=users["partner@demo.example"], risk_manager=users["risk@demo.example"], products=products
+                )
         portfolio = Merchant.objects.filter(
             owner__email__in=[demo_email(index) for index in range(PORTFOLIO_START_INDEX, PORTFOLIO_SIZE)]
         ).select_related("owner")
@@ -195,6 +201,7 @@ class Command(BaseCommand):
                 senior=users["senior@demo.example"],
                 seed=DEMO_SEED,
                 today=today,
+                lenders_answer=sandbox_partners_answer,
             )
             caught_up = 0 if history is not None else demo_days_catch_up(today=today)
         # What the nightly job would show on the dashboards, computed now so the demo shows it at once.
@@ -232,6 +239,27 @@ class Command(BaseCommand):
             address.verified = address.primary = True
             address.save(update_fields=["verified", "primary"])
         return user
+
+    def _ensure_partner_bank(self, *, api_user: User, risk_manager: User, products: dict) -> None:
+        """The sandbox partner bank and its first agreement: 70 % of operating and instalment loans of grades A-C."""
+        partner = sandbox_partner_ensure(api_user=api_user, by=risk_manager)
+        if partner.agreements.exists():
+            return
+        agreement_version_create(
+            partner=partner,
+            by=risk_manager,
+            products=[products["operating-loan"], products["instalment-loan"]],
+            grades=["A", "B", "C"],
+            share=Decimal("0.7000"),
+            interest_rate=Decimal("0.045000"),
+            tier1_capital=Decimal("2000000.00"),  # a cap of 500,000.00 outstanding with the platform
+            daily_quota=Decimal("150000.00"),
+            min_amount=Decimal("5000.00"),
+            max_amount=Decimal("200000.00"),
+            service_fee_rate=Decimal("0.005000"),
+            answer_window_hours=24,
+            note="Demo data: the sandbox partner bank's first agreement.",
+        )
 
     def _ensure_draft_merchant(self, owner: User) -> None:
         if Merchant.objects.filter(owner=owner).exists():
