@@ -34,6 +34,7 @@ from partners.services.webhooks import (
 )
 from partners.tests.factories_api import FundingPartnerFactory
 from tests.api.conftest import generate_schema
+from tests.concurrency import race
 
 Status = WebhookEvent.Status
 FAKE_TRANSPORT = "partners.tests.test_webhooks.fake_transport"
@@ -406,3 +407,21 @@ def test_rotating_a_secret_in_admin_shows_it_once_and_keeps_the_old_one_as_previ
         bank.webhook_secret
         not in risk_client.get(f"/admin/partners/partnercredentials/{bank.pk}/change/").content.decode()
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_five_workers_given_the_same_due_event_send_it_once(receiver):
+    bank = FundingPartnerFactory(code="bank-race-hooks")
+    # Made directly: recording it here would commit at once and deliver it before the race starts.
+    event = WebhookEvent.objects.create(
+        partner=bank, event=WebhookEventType.OFFER, key="race", payload={}, next_attempt_at=timezone.now()
+    )
+
+    outcomes = race(lambda: webhook_deliver(event_id=event.pk), times=5)
+
+    event.refresh_from_db()
+    assert len(receiver.received) == 1
+    assert sum(outcome is not None for outcome in outcomes) == 1
+    assert (event.status, event.attempts) == (Status.DELIVERED, 1)
+    assert WebhookDelivery.objects.filter(event=event).count() == 1
