@@ -15,8 +15,8 @@ delivered; anything else (another status, a timeout, a refused connection) is ke
 after ``1 minute x 2^(attempt - 1)``, capped at 6 hours, with up to 10 % jitter, until at least 24 hours after the
 event (``PARTNER_WEBHOOK_RETRY_HOURS``); then the event is failed, and an officer may re-send it from admin.
 
-How a partner checks a signature is ``webhook_signature_verify`` (the OpenAPI description carries the same as a
-worked example: ``WEBHOOK_DOCS``).
+How a partner checks a signature is ``webhook_signature_verify``; the OpenAPI description carries the same function
+with a worked example (``partners.api.schema.PARTNER_DOCS``, built from ``WEBHOOK_DOCS_*`` below).
 """
 
 import hashlib
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -70,8 +71,6 @@ class WebhookTransport(Protocol):
 
 def requests_transport(*, url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
     """The production transport: an HTTPS POST with ``requests``, never following redirects."""
-    import requests
-
     try:
         response = requests.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
     except requests.RequestException as exc:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core.models import AuditEvent
 from partners.api.schema import WEBHOOK_DOCS_SIGNATURE
+from partners.checks import webhook_settings_check, webhook_transport_not_sandbox_check
 from partners.models import WebhookDelivery, WebhookEvent, WebhookEventType
 from partners.services.webhooks import (
     BACKOFF_CAP_SECONDS,
@@ -425,3 +426,27 @@ def test_five_workers_given_the_same_due_event_send_it_once(receiver):
     assert sum(outcome is not None for outcome in outcomes) == 1
     assert (event.status, event.attempts) == (Status.DELIVERED, 1)
     assert WebhookDelivery.objects.filter(event=event).count() == 1
+
+
+# Settings fail closed.
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "error_id"),
+    [
+        ("PARTNER_WEBHOOK_TRANSPORT", "partners.services.webhooks.no_such_transport", "partners.E001"),
+        ("PARTNER_WEBHOOK_TIMEOUT_SECONDS", 0, "partners.E002"),
+        ("PARTNER_WEBHOOK_RETRY_HOURS", 12, "partners.E003"),
+    ],
+)
+def test_a_missing_or_unsafe_webhook_setting_is_a_system_check_error(settings, name, value, error_id):
+    assert webhook_settings_check(None) == []
+    setattr(settings, name, value)
+
+    assert [error.id for error in webhook_settings_check(None)] == [error_id]
+
+
+def test_a_deployment_refuses_the_sandbox_transport(settings):
+    settings.PARTNER_WEBHOOK_TRANSPORT = "sandbox.webhooks.in_process"
+
+    assert [error.id for error in webhook_transport_not_sandbox_check(None)] == ["partners.E004"]
