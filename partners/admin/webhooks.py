@@ -9,6 +9,7 @@ that confirms it, and never stored anywhere it could be read again.
 import json
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -19,8 +20,13 @@ from django.utils.translation import gettext_lazy as _
 
 from core.admin.confirm import confirmed_note
 from core.admin.mixins import REFUSALS, AuditTrailAdminMixin, ReadOnlyAdminMixin, refusal_message
-from partners.models import PartnerCredentials, WebhookDelivery, WebhookEvent
-from partners.services.webhooks import partner_api_token_rotate, partner_webhook_secret_rotate, webhook_resend
+from partners.models import FundingPartner, PartnerCredentials, WebhookDelivery, WebhookEvent
+from partners.services.webhooks import (
+    partner_api_token_rotate,
+    partner_webhook_secret_rotate,
+    partner_webhook_settings_set,
+    webhook_resend,
+)
 
 RESEND_PERMISSION = "partners.resend_webhook"
 ROTATE_PERMISSION = "partners.rotate_partner_credentials"
@@ -143,6 +149,31 @@ class PartnerCredentialsAdmin(AuditTrailAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # partners are made with their agreements
+
+    def audit_related(self, obj: PartnerCredentials):
+        # The services audit the partner itself (its concrete model), not this page's proxy of it.
+        return [FundingPartner.objects.get(pk=obj.pk)]
+
+    def save_model(self, request: HttpRequest, obj: PartnerCredentials, form, change: bool) -> None:
+        # Through the service, so the change is audited and the URL checked, like every other change.
+        partner_webhook_settings_set(
+            partner=obj,
+            webhook_url=form.cleaned_data["webhook_url"],
+            request_signing_required=form.cleaned_data["request_signing_required"],
+            by=request.user,
+        )
+
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class CredentialsForm(form):
+            def clean_webhook_url(self) -> str:
+                url = self.cleaned_data.get("webhook_url", "")
+                if url and not url.lower().startswith("https://"):
+                    raise ValidationError(gettext("Use an https:// address: webhooks carry loan data."))
+                return url
+
+        return CredentialsForm
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

@@ -353,6 +353,35 @@ def partner_webhook_secret_rotate(*, partner: FundingPartner, by: User | None, r
     return secret
 
 
+def partner_webhook_settings_set(
+    *, partner: FundingPartner, webhook_url: str, request_signing_required: bool, by: User, reason: str = ""
+) -> FundingPartner:
+    """Set where the partner's webhooks go and whether its API requests must be signed; one audit row.
+
+    A webhook URL must be HTTPS (events carry loan data); empty stops nothing from being recorded, but every
+    delivery fails until a URL is set.
+    """
+    webhook_url = (webhook_url or "").strip()
+    if webhook_url and not webhook_url.lower().startswith("https://"):
+        raise ValidationError({"webhook_url": [_("Use an https:// address: webhooks carry loan data.")]})
+    with transaction.atomic():
+        locked = FundingPartner.objects.select_for_update().get(pk=partner.pk)
+        before = {"webhook_url": locked.webhook_url, "request_signing_required": locked.request_signing_required}
+        locked.webhook_url = webhook_url
+        locked.request_signing_required = request_signing_required
+        locked.save(update_fields=["webhook_url", "request_signing_required"])
+        after = {"webhook_url": locked.webhook_url, "request_signing_required": locked.request_signing_required}
+        if after != before:
+            audit_record(
+                subject=locked,
+                action="partner.webhook_settings_set",
+                by=by,
+                reason=reason,
+                data={"before": before, "after": after},
+            )
+    return locked
+
+
 def partner_api_token_rotate(*, partner: FundingPartner, by: User | None, reason: str) -> Token:
     """Revoke the partner's API token and issue a new one (to show once): the old token stops answering at once."""
     if partner.api_user_id is None:

@@ -404,10 +404,10 @@ def test_rotating_a_secret_in_admin_shows_it_once_and_keeps_the_old_one_as_previ
     assert bank.webhook_secret in shown.content.decode()
     assert bank.webhook_secret_previous == old
     assert "no-store" in shown["Cache-Control"]
-    assert (
-        bank.webhook_secret
-        not in risk_client.get(f"/admin/partners/partnercredentials/{bank.pk}/change/").content.decode()
-    )
+    change_page = risk_client.get(f"/admin/partners/partnercredentials/{bank.pk}/change/").content.decode()
+    assert bank.webhook_secret not in change_page
+    assert "partner.webhook_secret_rotated" in change_page  # the audit trail, with the officer's note
+    assert "yearly" in change_page
 
 
 @pytest.mark.postgres
@@ -450,3 +450,18 @@ def test_a_deployment_refuses_the_sandbox_transport(settings):
     settings.PARTNER_WEBHOOK_TRANSPORT = "sandbox.webhooks.in_process"
 
     assert [error.id for error in webhook_transport_not_sandbox_check(None)] == ["partners.E004"]
+
+
+def test_an_officer_sets_the_webhook_url_and_signing_and_the_change_is_audited(bank, risk_client):
+    page = f"/admin/partners/partnercredentials/{bank.pk}/change/"
+
+    refused = risk_client.post(page, {"webhook_url": "http://bank.example/hooks", "request_signing_required": "on"})
+    saved = risk_client.post(page, {"webhook_url": "https://hooks.bank.example/in", "request_signing_required": "on"})
+
+    assert refused.status_code == 200
+    assert "Use an https:// address: webhooks carry loan data." in refused.content.decode()
+    assert saved.status_code == 302
+    bank.refresh_from_db()
+    assert (bank.webhook_url, bank.request_signing_required) == ("https://hooks.bank.example/in", True)
+    audit = AuditEvent.objects.get(object_id=str(bank.pk), action="partner.webhook_settings_set")
+    assert audit.data["after"] == {"webhook_url": "https://hooks.bank.example/in", "request_signing_required": True}
