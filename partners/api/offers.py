@@ -141,7 +141,9 @@ class PartnerOfferAcceptApi(APIView):
         summary="Accept an offered loan",
         description="You fund your share of the loan under the agreement version of the offer. Only an offer still "
         "`offered`, before `answer_by`: after it, 409 with the code `offer_lapsed`; answered already, 409 with "
-        "`offer_answered`. Without a reference, 400 naming `reference`.",
+        "`offer_answered`; no room left under your cap or today's quota, 409 `partner_cap_reached`; the merchant "
+        "withdrew meanwhile, 409 `application_closed`. Without a reference, 400 naming `reference`. Answering "
+        "again after a lost response gets `offer_answered`: read the offer to see the answer that stands.",
         request=InputSerializer,
         responses={200: OfferSerializer, 403: NOT_A_PARTNER, 404: NOT_YOURS},
         examples=[examples.ACCEPT_REQUEST, examples.OFFER_ACCEPTED],
