@@ -21,10 +21,16 @@ class PartnersConfig(AppConfig):
         from partners import checks  # noqa: F401 - registers the checks of the webhook settings
         from partners.services.co_lending import PartnersCoLending
         from partners.services.offers import partner_offers_lapse
+        from partners.services.webhooks import webhooks_due_queue
 
         co_lending_register(PartnersCoLending())
         scheduled_job_register(
             "partner-offers-lapse",
             gettext_lazy("lapses partner offers not answered in time and offers the loans on"),
             lambda on: {"partner_offers_lapsed": partner_offers_lapse()},
+        )
+        scheduled_job_register(
+            "partner-webhooks-due",
+            gettext_lazy("sends partners' webhooks whose next attempt is due"),
+            lambda on: {"partner_webhooks_queued": webhooks_due_queue()},
         )
