@@ -89,6 +89,13 @@ class ApplicationDecisionSerializer(serializers.Serializer):
     decided_at = serializers.DateTimeField()
 
 
+class ApplicationLenderSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text='"platform", or the partner bank\'s code.')
+    legal_name_zh = serializers.CharField()
+    legal_name_en = serializers.CharField()
+    share_percent = serializers.DecimalField(max_digits=5, decimal_places=2, help_text="Its share of the principal.")
+
+
 class ApplicationSerializer(serializers.Serializer):
     """An application as its merchant sees it; everything but the terms asked for is the server's."""
 
@@ -113,6 +120,13 @@ class ApplicationSerializer(serializers.Serializer):
     submitted_at = serializers.DateTimeField(allow_null=True)
     decided_at = serializers.DateTimeField(allow_null=True)
     accepted_at = serializers.DateTimeField(allow_null=True)
+    lenders = ApplicationLenderSerializer(
+        many=True,
+        help_text=(
+            "Who lends, once settled after acceptance: the platform and any partner bank that co-funds it, each with "
+            "its share. Empty while a partner bank decides (the contract is made once they are settled)."
+        ),
+    )
     closed_at = serializers.DateTimeField(allow_null=True, help_text="When it was withdrawn or its offer expired.")
 
     @extend_schema_field(ApplicationOfferSerializer(allow_null=True))

@@ -82,6 +82,7 @@ APPROVED = {
     "submitted_at": "2026-12-03T10:15:01+08:00",
     "decided_at": "2026-12-03T10:15:02+08:00",
     "accepted_at": None,
+    "lenders": [],
     "closed_at": None,
 }
 DRAFT = {
@@ -139,6 +140,20 @@ WITHDRAWN = {
 SIGNED = {
     **ACCEPTED,
     "state": "funded",
+    "lenders": [
+        {
+            "code": "platform",
+            "legal_name_zh": "示例支付科技有限公司 Example Payments Technology Co., Ltd.",
+            "legal_name_en": "示例支付科技有限公司 Example Payments Technology Co., Ltd.",
+            "share_percent": "30.00",
+        },
+        {
+            "code": "demo-bank",
+            "legal_name_zh": "示例合作银行股份有限公司",
+            "legal_name_en": "Example Partner Bank Co., Ltd.",
+            "share_percent": "70.00",
+        },
+    ],
     "state_label": "Funded",
     "signed_at": "2026-12-03T10:24:55+08:00",
     "contract": {
