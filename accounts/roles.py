@@ -45,6 +45,8 @@ _LOAN_OFFICER = [
     "underwriting.view_scorecard",
     "underwriting.view_scorecardbin",
     "underwriting.view_preapprovedlimit",
+    # Partner banks, their agreements and offers; money between lenders: who funds each loan, how each payment is
+    # shared, what each partner is owed a day.
     "partners.view_fundingpartner",
     "partners.view_colendingagreement",
     "partners.view_partneroffer",
@@ -52,6 +54,12 @@ _LOAN_OFFICER = [
     "partners.view_webhookevent",
     # Partners' webhooks: every attempt.
     "partners.view_webhookdelivery",
+    "partners.view_distribution",
+    "partners.view_partnersettlement",
+    # Fraud watched after payout: officers work the alerts and may freeze a merchant's further borrowing.
+    "risk.view_watchalert",
+    "risk.change_watchalert",
+    "merchants.freeze_borrowing",
 ]
 _SENIOR_OFFICER = [
     *_LOAN_OFFICER,
@@ -64,6 +72,10 @@ _SENIOR_OFFICER = [
     "lending.propose_restructure",
     # The checker of maker-checker: counter-offers below the grid, restructures conceding price or fees, write-offs.
     "lending.second_approve_concession",
+    # Records that the platform paid a partner bank its daily settlement.
+    "partners.pay_settlement",
+    # Confirming a fraud alert after payout marks the loan as fraud (its loss is reported apart).
+    "lending.mark_loan_fraud",
 ]
 _RISK_MANAGER = [
     *_SENIOR_OFFICER,
@@ -87,6 +99,10 @@ _RISK_MANAGER = [
     "partners.view_partnercredentials",
     "partners.change_partnercredentials",
     "partners.rotate_partner_credentials",
+    # Model governance: the daily population stability readings and the drift alerts.
+    "risk.view_stabilityreading",
+    "risk.view_driftalert",
+    "risk.change_driftalert",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

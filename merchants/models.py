@@ -73,6 +73,19 @@ class Merchant(FSMModelMixin, models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # An officer's stop on new borrowing (fraud watched after payout), apart from KYC: the merchant stays verified
+    # and keeps repaying, but no new application is made or submitted while it is set
+    # (``merchants.services.borrowing_freeze``).
+    borrowing_frozen_at = models.DateTimeField(_("borrowing frozen at"), null=True, blank=True)
+    borrowing_frozen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("borrowing frozen by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    borrowing_frozen_reason = models.TextField(_("why borrowing is frozen"), blank=True)
 
     class Meta:
         verbose_name = _("merchant")
@@ -94,6 +107,7 @@ class Merchant(FSMModelMixin, models.Model):
             ("review_kyc", "Can verify or reject a merchant's KYC"),
             ("suspend_merchant", "Can suspend or reinstate a verified merchant"),
             ("view_full_identity", "Can see unmasked identity numbers"),
+            ("freeze_borrowing", "Can freeze a merchant's further borrowing"),
         ]
 
     def __str__(self) -> str:
@@ -101,6 +115,10 @@ class Merchant(FSMModelMixin, models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("merchants:dashboard")
+
+    @property
+    def borrowing_frozen(self) -> bool:
+        return self.borrowing_frozen_at is not None
 
     @property
     def masked_id_number(self) -> str:

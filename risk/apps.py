@@ -11,3 +11,8 @@ class RiskConfig(AppConfig):
 
     name = "risk"
     verbose_name = _("Risk firewall")
+
+    def ready(self) -> None:
+        from risk.services import watch_hooks
+
+        watch_hooks.watch_hooks_register()

@@ -1,4 +1,5 @@
-"""The sandbox platform in the back office: what it paid and what it was asked to collect, and settling the latter.
+"""The sandbox platform in the back office: what it paid (and debited from each lender's funding account for a
+co-funded payout) and what it was asked to collect, and settling the latter.
 
 An officer plays the platform's settlement run: "money arrives" confirms a pending collection, "refused" fails it;
 either sends the portal the signed callback the real platform would. Payouts settle by themselves.
@@ -18,9 +19,10 @@ from sandbox.services import sandbox_collection_settle
 
 @admin.register(SandboxTransfer)
 class SandboxTransferAdmin(admin.ModelAdmin):
-    list_display = ["reference", "kind", "amount", "account_name", "status", "created_at", "settled_at"]
+    list_display = ["reference", "kind", "lender", "amount", "account_name", "status", "created_at", "settled_at"]
     list_filter = ["kind", "status"]
-    search_fields = ["=reference", "=idempotency_key"]
+    # A payout's key finds the payout and the funding legs debited for it.
+    search_fields = ["=reference", "=idempotency_key", "=payout_key"]
     readonly_fields = [field.name for field in SandboxTransfer._meta.fields]
     actions = ["settle_confirm", "settle_refuse"]
     show_full_result_count = False

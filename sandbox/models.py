@@ -14,6 +14,7 @@ class SandboxTransfer(models.Model):
     class Kind(models.TextChoices):
         PAYOUT = "payout", _("Payout to the merchant")
         COLLECTION = "collection", _("Collection from the merchant's settlements")
+        FUNDING = "funding", _("Debit from a lender's funding account")
 
     class Status(models.TextChoices):
         # A collection waits for the platform's next settlement; a payout settles at once.
@@ -27,6 +28,9 @@ class SandboxTransfer(models.Model):
     amount = MoneyField(_("amount"))
     account_number = models.CharField(_("account number"), max_length=34)
     account_name = models.CharField(_("account name"), max_length=200)
+    # A co-funded payout's funding legs: the lender debited ("platform" or a partner's code) and the payout's key.
+    lender = models.CharField(_("lender"), max_length=30, blank=True)
+    payout_key = models.UUIDField(_("payout's idempotency key"), null=True, blank=True, db_index=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     failure_reason = models.CharField(_("why it failed"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

@@ -2,7 +2,9 @@
 
 Payouts (``SandboxPayoutRail``): what happens is set by ``settings.PAYOUT_SIMULATION`` or the class attribute
 ``mode`` (which wins when set): ``ok`` pays once per key; ``fail`` refuses; ``timeout`` answers nothing and pays
-nothing; ``timeout_after_paying`` pays and loses the answer, the case only ``query`` resolves.
+nothing; ``timeout_after_paying`` pays and loses the answer, the case only ``query`` resolves. A co-funded payout
+also debits each lender's funding account (one ``funding`` transfer per lender, the platform's being the payout less
+the partners' legs), each keyed by ``funding_leg_key`` so a payout sent again debits nobody twice.
 
 Collections (``SandboxCollectionRail``): a request is recorded as pending, like a withholding waiting for the next
 settlement. It is settled by the platform's callback, signed as the real platform signs it, delivered through the
@@ -14,6 +16,7 @@ office (*Sandbox transfers*, actions "money arrives" and "refused"), or at once 
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import ClassVar
@@ -36,6 +39,8 @@ from lending.servicing.services.rails import (
 from sandbox.models import SandboxTransfer
 
 OUTCOMES = ("manual", "confirm", "fail")
+# The sandbox bank's name for the platform's own lending account, debited for the platform's part of a payout.
+PLATFORM_FUNDING_ACCOUNT = "PLATFORM-OWN-FUNDS"
 
 
 class SandboxPayoutRail:
@@ -78,6 +83,8 @@ class SandboxPayoutRail:
                     "settled_at": timezone.now(),
                 },
             )
+            if funding_legs:
+                _debit_funding_accounts(idempotency_key=idempotency_key, amount=amount, funding_legs=funding_legs)
         if mode == "timeout_after_paying":
             raise PayoutTimeout("The bank paid but its answer was lost on the way back.")
         return PayoutResult(reference=transfer.reference, status=PayoutStatus.SUCCEEDED)
@@ -145,8 +152,43 @@ def _answer(transfer: SandboxTransfer) -> CollectionAnswer:
     )
 
 
+def funding_leg_key(*, payout_key: UUID, lender: str) -> UUID:
+    """A funding leg's own idempotency key: the same payout and lender always give the same key."""
+    return uuid.uuid5(payout_key, f"funding:{lender}")
+
+
+def _debit_funding_accounts(*, idempotency_key: UUID, amount: Decimal, funding_legs: Sequence[dict[str, str]]) -> None:
+    """Debit each lender's funding account for a co-funded payout: each partner's leg, and the platform's own part
+    (the payout less the partners' legs). Keyed per payout and lender, so a payout sent again debits nothing twice."""
+    partners = sum((Decimal(leg["amount"]) for leg in funding_legs), Decimal("0.00"))
+    legs = [
+        {
+            "lender": "platform",
+            "amount": amount - partners,
+            "account_number": PLATFORM_FUNDING_ACCOUNT,
+            "account_name": str(settings.PLATFORM_LEGAL_NAME),
+        },
+        *({**leg, "amount": Decimal(leg["amount"])} for leg in funding_legs),
+    ]
+    for leg in legs:
+        SandboxTransfer.objects.get_or_create(
+            idempotency_key=funding_leg_key(payout_key=idempotency_key, lender=leg["lender"]),
+            defaults={
+                "kind": SandboxTransfer.Kind.FUNDING,
+                "reference": _new_reference("FND"),
+                "amount": leg["amount"],
+                "account_number": leg["account_number"],
+                "account_name": leg["account_name"],
+                "lender": leg["lender"],
+                "payout_key": idempotency_key,
+                "status": SandboxTransfer.Status.SETTLED,
+                "settled_at": timezone.now(),
+            },
+        )
+
+
 def _new_reference(prefix: str) -> str:
     return f"{prefix}{timezone.now():%Y%m%d}{secrets.token_hex(8).upper()}"
 
 
-__all__ = ["OUTCOMES", "SandboxCollectionRail", "SandboxPayoutRail"]
+__all__ = ["OUTCOMES", "SandboxCollectionRail", "SandboxPayoutRail", "funding_leg_key"]

@@ -52,6 +52,18 @@ class Scorecard(FSMModelMixin, models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     activated_at = models.DateTimeField(_("activated at"), null=True, blank=True)
     retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
+    # Maker-checker: one risk manager proposes a draft's activation, a different one confirms it
+    # (``underwriting.services.decisions``). Editing the draft withdraws the proposal.
+    activation_proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("activation proposed by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    activation_proposed_at = models.DateTimeField(_("activation proposed at"), null=True, blank=True)
+    activation_proposal_note = models.TextField(_("why it should be activated"), blank=True)
 
     class Meta:
         verbose_name = _("scorecard")

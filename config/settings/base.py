@@ -160,6 +160,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "lending.servicing.tasks.servicing_daily_task",
         "schedule": crontab(hour=1, minute=0),
     },
+    # After the nightly servicing job: each partner's settlement of the day before.
+    "partners-settle-day": {
+        "task": "partners.tasks.partners_settle_day_task",
+        "schedule": crontab(hour=3, minute=0),
+    },
     "disbursements-reconcile": {"task": "lending.origination.tasks.disbursements_reconcile_task", "schedule": 5 * 60},
     "collections-reconcile": {"task": "lending.servicing.tasks.collections_reconcile_task", "schedule": 5 * 60},
     "partner-offers-lapse": {"task": "partners.tasks.partner_offers_lapse_task", "schedule": 5 * 60},
@@ -169,6 +174,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     # Partners' webhooks whose next attempt is due (retries with backoff, and any the broker missed at commit).
     "partner-webhooks-due": {"task": "partners.tasks.webhooks_due_task", "schedule": 60},
+    # The risk firewall's watch, after servicing (01:00) and the limits (02:00) have run for the day.
+    "risk-watch-after-payout": {"task": "risk.tasks.watch_after_payout_task", "schedule": crontab(hour=3, minute=0)},
+    "risk-model-drift": {"task": "risk.tasks.model_drift_task", "schedule": crontab(hour=3, minute=30)},
 }
 
 # allauth: email as the login, verification by a code, passkeys for everyone.
@@ -333,6 +341,27 @@ PARTNER_WEBHOOK_TRANSPORT = env("PARTNER_WEBHOOK_TRANSPORT", default="partners.s
 PARTNER_WEBHOOK_TIMEOUT_SECONDS = env.float("PARTNER_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 PARTNER_WEBHOOK_RETRY_HOURS = env.int("PARTNER_WEBHOOK_RETRY_HOURS", default=24)
 PARTNER_WEBHOOK_ROTATION_HOURS = env.int("PARTNER_WEBHOOK_ROTATION_HOURS", default=72)
+# Risk firewall: fraud watched after payout (``risk.selectors.watch_settings`` checks every one at start-up). A funded
+# merchant's platform sales since the payout (the last RISK_WATCH_AFTER_DAYS days, once at least
+# RISK_WATCH_MIN_DAYS_AFTER_PAYOUT have passed) are compared with its own RISK_WATCH_BASELINE_DAYS before it (needing
+# RISK_WATCH_BASELINE_MIN_DAYS reported days).
+RISK_WATCH_BASELINE_DAYS = env.int("RISK_WATCH_BASELINE_DAYS", default=90)
+RISK_WATCH_BASELINE_MIN_DAYS = env.int("RISK_WATCH_BASELINE_MIN_DAYS", default=30)
+RISK_WATCH_AFTER_DAYS = env.int("RISK_WATCH_AFTER_DAYS", default=30)
+RISK_WATCH_MIN_DAYS_AFTER_PAYOUT = env.int("RISK_WATCH_MIN_DAYS_AFTER_PAYOUT", default=14)
+# Loan-and-run: average daily sales since the payout below this fraction of the average before it.
+RISK_WATCH_SALES_COLLAPSE_RATIO = Decimal(env("RISK_WATCH_SALES_COLLAPSE_RATIO", default="0.40"))
+# Refunds spiking: refunds since the payout at least this share of sales, and this many times the share before it.
+RISK_WATCH_REFUND_SPIKE_MIN_RATIO = Decimal(env("RISK_WATCH_REFUND_SPIKE_MIN_RATIO", default="0.10"))
+RISK_WATCH_REFUND_SPIKE_FACTOR = Decimal(env("RISK_WATCH_REFUND_SPIKE_FACTOR", default="3"))
+# Dormant: no platform sales at all for this many days, the payout being older than that.
+RISK_WATCH_DORMANT_DAYS = env.int("RISK_WATCH_DORMANT_DAYS", default=14)
+# A dismissed alert is raised again for the same loan and kind only if it still holds this many days later.
+RISK_WATCH_REALERT_DAYS = env.int("RISK_WATCH_REALERT_DAYS", default=30)
+# Model governance: the daily population stability of the active scorecard's score and features over the last
+# RISK_DRIFT_WINDOW_DAYS of decisions; above RISK_DRIFT_PSI_THRESHOLD the risk managers get a drift alert.
+RISK_DRIFT_PSI_THRESHOLD = Decimal(env("RISK_DRIFT_PSI_THRESHOLD", default="0.25"))
+RISK_DRIFT_WINDOW_DAYS = env.int("RISK_DRIFT_WINDOW_DAYS", default=30)
 
 LOGGING = {
     "version": 1,

@@ -72,12 +72,25 @@ class Loan(ConcurrentTransitionMixin, models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     activated_at = models.DateTimeField(_("paid out at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    # Fraud, not credit: an officer found the merchant took the money and ran (``services.fraud.loan_mark_fraud``).
+    # The loan is serviced as before; its loss is reported apart from credit losses (``selectors.portfolio``).
+    fraud_marked_at = models.DateTimeField(_("marked as fraud at"), null=True, blank=True)
+    fraud_marked_by = models.ForeignKey(
+        "accounts.User",
+        verbose_name=_("marked as fraud by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    fraud_reason = models.TextField(_("why it is fraud"), blank=True)
 
     class Meta:
         verbose_name = _("loan")
         verbose_name_plural = _("loans")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["merchant", "state"]), models.Index(fields=["state", "days_past_due"])]
+        permissions = [("mark_loan_fraud", "Can mark a loan as fraud")]
 
     def __str__(self) -> str:
         return f"{_('Loan')} #{self.pk} {self.merchant} {self.principal}"

@@ -50,8 +50,18 @@ def test_the_day_runs_every_scheduled_job_once_in_beats_order_for_the_date(monke
 
     assert sorted(calls) == sorted((name, day) for name in settings.CELERY_BEAT_SCHEDULE)
     names = [name for name, _on in calls]
-    # The jobs that run every few minutes fire at midnight; servicing at 01:00 and the limits at 02:00 come after.
-    assert names[-2:] == ["lending-servicing-daily", "underwriting-preapproved-limits"]
+    # The jobs that run every few minutes fire at midnight; servicing at 01:00 and the limits at 02:00 come after, then
+    # the apps above lending: the partners' settlements of the day before (03:00), the risk firewall's watch after
+    # payout (03:00) and model drift (03:30).
+    daily = [
+        "lending-servicing-daily",
+        "underwriting-preapproved-limits",
+        "partners-settle-day",
+        "risk-watch-after-payout",
+        "risk-model-drift",
+    ]
+    assert [name for name in names if name in daily] == daily
+    assert set(names[-len(daily) :]) == set(daily)
     for name in names:
         assert output.count(f" {name} (") == 1
     assert f"{len(settings.CELERY_BEAT_SCHEDULE)} jobs ran for {day.isoformat()}." in output

@@ -10,18 +10,22 @@ from partners.models.agreements import (
     OfferState,
     PartnerOffer,
 )
+from partners.models.money import Distribution, PartnerSettlement, SettlementStatus
 from partners.models.webhooks import PartnerCredentials, WebhookDelivery, WebhookEvent, WebhookEventType
 
 __all__ = [
     "PLATFORM_MIN_SHARE",
     "TIER1_CAPITAL_CAP",
     "CoLendingAgreement",
+    "Distribution",
     "FeeRule",
     "FundingPartner",
     "LoanShare",
     "OfferState",
     "PartnerCredentials",
     "PartnerOffer",
+    "PartnerSettlement",
+    "SettlementStatus",
     "WebhookDelivery",
     "WebhookEvent",
     "WebhookEventType",

@@ -1,8 +1,9 @@
 """How much each lender has committed: read by the risk firewall's limits and the portfolio figures.
 
 A lender is "platform" (the platform's own share) or a funding partner's ``code``. Committed exposure is the share
-principal outstanding on loans awaiting payout, active, overdue or defaulted (not yet written off), plus each
-lender's share of applications whose lenders are settled but that are not yet paid out.
+principal outstanding (each share's principal less the principal distributed to it, exact to the fen) on loans
+awaiting payout, active, overdue or defaulted (not yet written off), plus each lender's share of applications whose
+lenders are settled but that are not yet paid out.
 """
 
 from collections import defaultdict
@@ -15,6 +16,7 @@ from django.db.models import F, Sum
 from lending.origination.models import ApplicationState, LoanApplication
 from lending.servicing.models import Instalment, Loan, LoanState
 from partners.models import LoanShare
+from partners.selectors.money import shares_outstanding
 
 PLATFORM = "platform"
 ZERO = Decimal("0.00")
@@ -51,17 +53,26 @@ def loans_outstanding_principal(*, loan_ids: Iterable[int] | None = None) -> dic
 
 
 def loan_participations(*, loan_ids: Iterable[int]) -> dict[int, Participation]:
-    """Each loan's lenders by fraction of its principal; a loan without shares is the platform's alone."""
+    """Each loan's lenders by fraction of its outstanding principal: each share's outstanding share principal (its
+    principal less the principal distributed to it) over the loan's; a loan without shares is the platform's alone.
+    A loan whose principal is all repaid keeps the fractions it was funded with."""
     loan_ids = list(loan_ids)
-    fractions: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    outstanding = shares_outstanding(loan_ids=loan_ids)
+    funded: dict[int, dict[str, Decimal]] = defaultdict(dict)
     for loan_id, code, share in LoanShare.objects.filter(loan_id__in=loan_ids).values_list(
         "loan_id", "partner__code", "share"
     ):
-        fractions[loan_id][code or PLATFORM] = share
-    return {
-        loan_id: Participation(lender_fractions=fractions[loan_id]) if loan_id in fractions else Participation()
-        for loan_id in loan_ids
-    }
+        funded[loan_id][code or PLATFORM] = share
+    participations = {}
+    for loan_id in loan_ids:
+        if loan_id not in funded:
+            participations[loan_id] = Participation()
+            continue
+        balances = outstanding.get(loan_id, {})
+        total = sum(balances.values(), ZERO)
+        fractions = {code: balance / total for code, balance in balances.items()} if total > 0 else funded[loan_id]
+        participations[loan_id] = Participation(lender_fractions=fractions)
+    return participations
 
 
 def lender_exposure() -> dict[str, Decimal]:
@@ -69,10 +80,14 @@ def lender_exposure() -> dict[str, Decimal]:
     exposure: dict[str, Decimal] = defaultdict(lambda: ZERO)
     exposure[PLATFORM] = ZERO
     outstanding = loans_outstanding_principal()
-    participations = loan_participations(loan_ids=outstanding)
+    # A co-funded loan: each lender's own outstanding share principal, exactly; any other: the platform's.
+    shared = shares_outstanding(loan_ids=outstanding)
     for loan_id, principal in outstanding.items():
-        for code, fraction in participations[loan_id].lender_fractions.items():
-            exposure[code] += principal * fraction
+        if loan_id in shared:
+            for code, balance in shared[loan_id].items():
+                exposure[code] += balance
+        else:
+            exposure[PLATFORM] += principal
     settled = LoanApplication.objects.filter(
         state__in=SETTLED_UNFUNDED_STATES, lenders_settled_at__isnull=False
     ).values_list("offer_amount", "lenders")

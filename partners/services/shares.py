@@ -1,59 +1,89 @@
-"""Loan shares, fixed when the loan is booked: each lender's part of the principal, summing exactly to it."""
+"""A co-funded loan's shares, fixed when the loan is booked, and each partner's part of the payout.
+
+The rule for the fen: each partner's share principal is its share of the loan's principal rounded DOWN to the fen;
+the platform's share principal is what the partners leave. So the shares' principals always sum exactly to the
+loan's principal, no partner is ever given a fen more than its share, and the platform (which keeps at least 30 %)
+takes the fractions of a fen.
+"""
 
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils.translation import gettext as _
 
 from core.money import FEN
-from core.services.audit import audit_record
-from lending.origination.models import LoanApplication
-from lending.origination.services.lenders import PLATFORM, FundingLeg
-from lending.servicing.models import Loan
+from lending.origination.services.lenders import PLATFORM, FundingLeg, LendersError
 from partners.models import LoanShare, OfferState, PartnerOffer
+
+if TYPE_CHECKING:
+    from lending.origination.models import LoanApplication
+    from lending.servicing.models import Loan
+
+
+def share_principal(*, principal: Decimal, share: Decimal) -> Decimal:
+    """A partner's part of ``principal``: ``principal`` x ``share``, rounded down to the fen."""
+    return (principal * share).quantize(FEN, rounding=ROUND_DOWN)
 
 
 def loan_shares_create(*, loan: Loan, application: LoanApplication) -> list[FundingLeg]:
-    """Record the loan's shares and return each partner's part of the payout.
+    """Record the shares of a loan just booked (inside the booking's transaction); return each partner's funding leg.
 
-    The rule for the fen: each partner's principal is the loan's principal times its share, rounded down to the
-    fen; the platform's is what is left, so the shares sum exactly to the principal. A partner funds its share of
-    the principal; the platform funds the rest of the payout (fees deducted at payout are the platform's).
+    Reads the lenders settled on the application (``application.lenders``): the platform and each partner with its
+    share. A partner's agreement version is the one of its accepted offer for this application; its interest rate
+    is that agreement's. Invariants: the shares' principals sum exactly to ``loan.principal`` (partners rounded
+    down, the platform takes the rest); every partner named has an accepted offer; calling it again for the same
+    loan records nothing new and returns the same legs. A partner's funding leg is its share principal: fees taken
+    from the payout (an origination fee) are the platform's, so they come off the platform's own part.
     """
-    existing = list(LoanShare.objects.filter(loan=loan).select_related("partner"))
-    if not existing:
-        accepted = {
+    partners = [lender for lender in application.lenders if lender["code"] != PLATFORM]
+    with transaction.atomic():
+        existing = list(LoanShare.objects.filter(loan=loan).select_related("partner"))
+        if existing:
+            return _legs(existing)
+        offers = {
             offer.partner.code: offer
             for offer in PartnerOffer.objects.filter(application=application, state=OfferState.ACCEPTED).select_related(
                 "partner", "agreement"
             )
         }
-        partners_total = Decimal(0)
-        for lender in application.lenders:
-            if lender["code"] == PLATFORM:
-                continue
-            offer = accepted[lender["code"]]
-            share = Decimal(lender["share"])
-            principal = (loan.principal * share).quantize(FEN, rounding=ROUND_DOWN)
-            partners_total += principal
-            existing.append(
-                LoanShare.objects.create(
+        missing = [lender["code"] for lender in partners if lender["code"] not in offers]
+        if missing:
+            raise LendersError(
+                _("These lenders have no accepted offer for application #%(id)s: %(codes)s.")
+                % {"id": application.pk, "codes": ", ".join(missing)}
+            )
+        shares = []
+        for lender in partners:
+            offer = offers[lender["code"]]
+            fraction = Decimal(lender["share"])
+            shares.append(
+                LoanShare(
                     loan=loan,
                     partner=offer.partner,
                     agreement=offer.agreement,
-                    share=share,
-                    principal=principal,
+                    share=fraction,
+                    principal=share_principal(principal=loan.principal, share=fraction),
                     interest_rate=offer.agreement.interest_rate,
                 )
             )
-        platform_share = Decimal(1) - sum((share.share for share in existing), Decimal(0))
-        existing.append(
-            LoanShare.objects.create(loan=loan, share=platform_share, principal=loan.principal - partners_total)
+        platform_principal = loan.principal - sum((share.principal for share in shares), Decimal("0.00"))
+        platform_fraction = Decimal(1) - sum((share.share for share in shares), Decimal(0))
+        if platform_principal <= 0 or any(share.principal <= 0 for share in shares):
+            raise LendersError(
+                _("Loan #%(id)s of %(principal)s cannot be shared so: every lender's part must be at least 0.01.")
+                % {"id": loan.pk, "principal": f"{loan.principal:.2f}"}
+            )
+        shares.insert(
+            0, LoanShare(loan=loan, partner=None, agreement=None, share=platform_fraction, principal=platform_principal)
         )
-        audit_record(
-            subject=loan,
-            action="loan.shares",
-            data={"shares": {share.lender_code: f"{share.principal:.2f}" for share in existing}},
-        )
+        LoanShare.objects.bulk_create(shares)
+    return _legs(shares)
+
+
+def _legs(shares: list[LoanShare]) -> list[FundingLeg]:
     return [
         FundingLeg(
             lender=share.partner.code,
@@ -62,6 +92,7 @@ def loan_shares_create(*, loan: Loan, application: LoanApplication) -> list[Fund
             account_name=share.partner.funding_account_name,
             bank_name=share.partner.funding_bank_name,
         )
-        for share in existing
-        if share.partner_id
+        for share in sorted(
+            (row for row in shares if row.partner is not None), key=lambda row: (row.partner.priority, row.partner.code)
+        )
     ]

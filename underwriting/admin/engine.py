@@ -1,7 +1,8 @@
 """The risk managers' back office for the engine: scorecard versions, policy rules, decisions, pre-approved limits.
 
-Nothing here changes a state field. A scorecard's state moves only through ``scorecard_activate`` and
-``scorecard_retire`` (the list actions), a draft's parameters are saved by ``scorecard_save``, a rule by
+Nothing here changes a state field. A scorecard's state moves only through ``scorecard_activate`` (which
+a second risk manager runs on a version another proposed, ``scorecard_activation_propose``) and ``scorecard_retire``
+(the list actions), a draft's parameters are saved by ``scorecard_save``, a rule by
 ``policy_rule_save`` (validated and audited); decisions and pre-approved limits are read-only.
 """
 
@@ -11,18 +12,20 @@ from decimal import Decimal
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.admin.charts import curve_chart
+from core.admin.confirm import confirmed_note
 from underwriting.choices import Feature, Outcome, RuleKind, ScorecardState
 from underwriting.models import Decision, PolicyRule, PreApprovedLimit, Scorecard, ScorecardBin
 from underwriting.services.decisions import (
     ACTIVATE_PERMISSION,
     policy_rule_save,
     scorecard_activate,
+    scorecard_activation_propose,
     scorecard_retire,
     scorecard_save,
 )
@@ -160,13 +163,14 @@ class ScorecardAdmin(admin.ModelAdmin):
         "bin_count",
         "activated_at",
         "retired_at",
+        "activation_proposed_by",
     ]
     list_display_links = ["version", "name"]
     list_filter = ["state", "source"]
     search_fields = ["name", "notes"]
     ordering = ["-version"]
     inlines = [ScorecardBinInline]
-    actions = ["activate_version", "retire_version"]
+    actions = ["propose_activation", "activate_version", "retire_version"]
     fieldsets = [
         (None, {"fields": ["name", "version", "state_badge", "source", "notes"]}),
         (
@@ -187,9 +191,16 @@ class ScorecardAdmin(admin.ModelAdmin):
         ),
         (_("Calibration and cut-offs on the holdout"), {"fields": ["calibration_table", "tradeoff_table"]}),
         (_("Challenger against the champion"), {"fields": ["challenger_comparison"]}),
+        (
+            _("Activation (proposed by one risk manager, confirmed by another)"),
+            {"fields": ["activation_proposed_by", "activation_proposed_at", "activation_proposal_note"]},
+        ),
         (_("History"), {"fields": ["created_by", "created_at", "activated_at", "retired_at"]}),
     ]
     readonly_fields = [
+        "activation_proposed_by",
+        "activation_proposed_at",
+        "activation_proposal_note",
         "state_badge",
         "score_bands",
         "metrics_table",
@@ -468,22 +479,70 @@ class ScorecardAdmin(admin.ModelAdmin):
             "From %(approve)s: approved automatically."
         ) % {"refer": scorecard.refer_min_score, "approve": scorecard.approve_min_score}
 
-    @admin.action(description=_("Activate this version"), permissions=["activate_scorecard"])
-    def activate_version(self, request: HttpRequest, queryset: QuerySet[Scorecard]) -> None:
+    @admin.action(description=_("Propose activation…"), permissions=["activate_scorecard"])
+    def propose_activation(self, request: HttpRequest, queryset: QuerySet[Scorecard]) -> HttpResponse | None:
         chosen = list(queryset[:2])
         if len(chosen) != 1:
             self.message_user(request, gettext("Select exactly one draft version to activate."), messages.ERROR)
-            return
-        previous = Scorecard.objects.filter(state=ScorecardState.ACTIVE).first()
+            return None
+        note = confirmed_note(
+            self,
+            request,
+            chosen,
+            action="propose_activation",
+            title=gettext("Propose activation"),
+            what=gettext(
+                "This version will wait for a different risk manager to confirm its activation; until then nothing "
+                "changes for decisions."
+            ),
+            submit_label=gettext("Propose"),
+        )
+        if not isinstance(note, str):
+            return note
         try:
-            activated = scorecard_activate(scorecard=chosen[0], by=request.user)
+            proposed = scorecard_activation_propose(scorecard=chosen[0], by=request.user, note=note)
         except (ValidationError, PermissionDenied) as exc:
             self.message_user(request, self._refusal(exc), messages.ERROR)
-            return
+            return None
+        self.message_user(
+            request,
+            gettext("Version %(version)s is proposed for activation; a different risk manager confirms it.")
+            % {"version": proposed.version},
+            messages.SUCCESS,
+        )
+        return None
+
+    @admin.action(description=_("Confirm activation (second risk manager)…"), permissions=["activate_scorecard"])
+    def activate_version(self, request: HttpRequest, queryset: QuerySet[Scorecard]) -> HttpResponse | None:
+        chosen = list(queryset[:2])
+        if len(chosen) != 1:
+            self.message_user(request, gettext("Select exactly one draft version to activate."), messages.ERROR)
+            return None
+        note = confirmed_note(
+            self,
+            request,
+            chosen,
+            action="activate_version",
+            title=gettext("Confirm activation"),
+            what=gettext(
+                "This version becomes the active scorecard and decides every application from now on; the one "
+                "active now is retired. It must have been proposed by a different risk manager."
+            ),
+            submit_label=gettext("Activate"),
+        )
+        if not isinstance(note, str):
+            return note
+        previous = Scorecard.objects.filter(state=ScorecardState.ACTIVE).first()
+        try:
+            activated = scorecard_activate(scorecard=chosen[0], by=request.user, note=note)
+        except (ValidationError, PermissionDenied) as exc:
+            self.message_user(request, self._refusal(exc), messages.ERROR)
+            return None
         message = gettext("Version %(version)s is now active.") % {"version": activated.version}
         if previous is not None and previous.pk != activated.pk:
             message += " " + gettext("Version %(version)s was retired.") % {"version": previous.version}
         self.message_user(request, message, messages.SUCCESS)
+        return None
 
     @admin.action(description=_("Retire"), permissions=["activate_scorecard"])
     def retire_version(self, request: HttpRequest, queryset: QuerySet[Scorecard]) -> None:

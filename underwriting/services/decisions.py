@@ -135,36 +135,96 @@ def decision_make(
 # Scorecard versions.
 
 
-def scorecard_activate(*, scorecard: Scorecard, by: Any) -> Scorecard:
-    """Make a draft the active scorecard, retiring the one active now, in one transaction.
+def scorecard_activation_propose(*, scorecard: Scorecard, by: Any, note: str) -> Scorecard:
+    """Propose a draft's activation: the first of the two risk managers that activating a scorecard takes.
 
-    Invariant: exactly one scorecard is active afterwards. Both rows are locked (the draft first, so two
-    activations queue on it), the person must hold ``underwriting.activate_scorecard``, and each transition
-    writes its own audit row. A draft needs bins to be activated.
+    Invariants: only a draft with bins and valid parameters, by someone holding ``underwriting.activate_scorecard``,
+    with a note; a draft is proposed once (until it is edited, which withdraws the proposal); one audit row.
+    Nothing changes for decisions until a different risk manager confirms (``scorecard_activate``).
+    """
+    note = (note or "").strip()
+    if not note:
+        raise UnderwritingError(
+            {"note": [_("Say why this version should be activated; the second risk manager reads it.")]}
+        )
+    with transaction.atomic():
+        locked = Scorecard.objects.select_for_update().get(pk=scorecard.pk)
+        _require_activatable(locked, by)
+        if locked.activation_proposed_at is not None:
+            raise UnderwritingError(
+                _(
+                    "Version %(version)s was proposed for activation by %(who)s already; a different risk manager "
+                    "confirms it."
+                ),
+                code="already_proposed",
+                params={"version": locked.version, "who": locked.activation_proposed_by or _("someone")},
+            )
+        locked.activation_proposed_by = by
+        locked.activation_proposed_at = timezone.now()
+        locked.activation_proposal_note = note
+        locked.save(update_fields=["activation_proposed_by", "activation_proposed_at", "activation_proposal_note"])
+        audit_record(
+            subject=locked,
+            action="scorecard.activation_propose",
+            by=by,
+            from_state=locked.state,
+            to_state=locked.state,
+            reason=note,
+            data={"version": locked.version},
+        )
+    return locked
+
+
+def _require_activatable(locked: Scorecard, by: Any) -> None:
+    if not can_proceed(locked.activate):
+        raise UnderwritingError(
+            _("Only a draft can be activated; version %(version)s is %(state)s."),
+            code="wrong_state",
+            params={"version": locked.version, "state": locked.get_state_display()},
+        )
+    # has_transition_perm is False from a wrong state too, so the state is checked first.
+    if not has_transition_perm(locked.activate, by):
+        raise PermissionDenied(_("You do not have permission to activate or retire scorecards."))
+    if not locked.bins.exists():
+        raise UnderwritingError(
+            _("Version %(version)s has no bins: it would give every merchant the same score."),
+            code="no_bins",
+            params={"version": locked.version},
+        )
+    locked.clean()
+
+
+def scorecard_activate(*, scorecard: Scorecard, by: Any, note: str = "") -> Scorecard:
+    """Confirm a proposed draft's activation: it becomes the active scorecard, retiring the one active now.
+
+    Invariants: exactly one scorecard is active afterwards. Activation takes two risk managers: the draft must have
+    been proposed (``scorecard_activation_propose``) and ``by`` must be someone else than who proposed it. Both
+    rows are locked (the draft first, so two activations queue on it), the person must hold
+    ``underwriting.activate_scorecard``, and each transition writes its own audit row (the activation's names the
+    proposer). A draft needs bins to be activated.
     """
     with transaction.atomic():
         locked = Scorecard.objects.select_for_update().get(pk=scorecard.pk)
         current = (
             Scorecard.objects.select_for_update().filter(state=ScorecardState.ACTIVE).exclude(pk=locked.pk).first()
         )
-        if not can_proceed(locked.activate):
-            raise UnderwritingError(
-                _("Only a draft can be activated; version %(version)s is %(state)s."),
-                code="wrong_state",
-                params={"version": locked.version, "state": locked.get_state_display()},
-            )
-        # has_transition_perm is False from a wrong state too, so the state is checked first.
-        if not has_transition_perm(locked.activate, by) or (
-            current is not None and not has_transition_perm(current.retire, by)
-        ):
+        _require_activatable(locked, by)
+        if current is not None and not has_transition_perm(current.retire, by):
             raise PermissionDenied(_("You do not have permission to activate or retire scorecards."))
-        if not locked.bins.exists():
+        if locked.activation_proposed_by_id is None:
             raise UnderwritingError(
-                _("Version %(version)s has no bins: it would give every merchant the same score."),
-                code="no_bins",
+                _(
+                    "Version %(version)s has not been proposed for activation: one risk manager proposes it, and a "
+                    "different one confirms."
+                ),
+                code="not_proposed",
                 params={"version": locked.version},
             )
-        locked.clean()
+        if locked.activation_proposed_by_id == by.pk:
+            raise PermissionDenied(
+                _("You proposed version %(version)s; a different risk manager must confirm its activation.")
+                % {"version": locked.version}
+            )
         if current is not None:
             _scorecard_transition(
                 current,
@@ -175,7 +235,14 @@ def scorecard_activate(*, scorecard: Scorecard, by: Any) -> Scorecard:
             )
         try:
             with transaction.atomic():
-                _scorecard_transition(locked, locked.activate, action="scorecard.activate", by=by)
+                _scorecard_transition(
+                    locked,
+                    locked.activate,
+                    action="scorecard.activate",
+                    by=by,
+                    reason=(note or "").strip(),
+                    data={"proposed_by": locked.activation_proposed_by_id},
+                )
         except IntegrityError as exc:
             # Another version was activated between our lock and this write (it did not exist to be locked).
             raise UnderwritingError(
@@ -204,7 +271,9 @@ def scorecard_retire(*, scorecard: Scorecard, by: Any, reason: str = "") -> Scor
     return locked
 
 
-def _scorecard_transition(scorecard: Scorecard, method: Callable, *, action: str, by: Any, reason: str = "") -> None:
+def _scorecard_transition(
+    scorecard: Scorecard, method: Callable, *, action: str, by: Any, reason: str = "", data: dict | None = None
+) -> None:
     from_state = scorecard.state
     method()
     scorecard.save()
@@ -215,7 +284,7 @@ def _scorecard_transition(scorecard: Scorecard, method: Callable, *, action: str
         from_state=from_state,
         to_state=scorecard.state,
         reason=str(reason),
-        data={"version": scorecard.version},
+        data={"version": scorecard.version, **(data or {})},
     )
 
 
@@ -234,12 +303,19 @@ def scorecard_save(*, scorecard: Scorecard, by: Any) -> Scorecard:
         created = scorecard.pk is None
         if created and scorecard.created_by_id is None and getattr(by, "is_authenticated", False):
             scorecard.created_by = by
+        # What was proposed for activation is not what is there after an edit: the proposal is withdrawn, and the
+        # edited draft is proposed again before a second risk manager can confirm it.
+        withdrawn = not created and previous.activation_proposed_at is not None
+        if withdrawn:
+            scorecard.activation_proposed_by = None
+            scorecard.activation_proposed_at = None
+            scorecard.activation_proposal_note = ""
         scorecard.save()
         audit_record(
             subject=scorecard,
             action="scorecard.create" if created else "scorecard.update",
             by=by,
-            data={"version": scorecard.version},
+            data={"version": scorecard.version, **({"activation_proposal_withdrawn": True} if withdrawn else {})},
         )
     return scorecard
 
@@ -367,6 +443,7 @@ __all__ = [
     "policy_rule_save",
     "preapproved_limits_refresh",
     "scorecard_activate",
+    "scorecard_activation_propose",
     "scorecard_retire",
     "scorecard_save",
 ]

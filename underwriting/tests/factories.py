@@ -136,3 +136,11 @@ def add_monthly_sales(merchant, totals: dict[datetime.date, Decimal | str], *, r
         )
         for month, total in totals.items()
     )
+
+
+def activation_proposed(scorecard: Scorecard, *, by, note: str = "Holdout figures reviewed.") -> Scorecard:
+    """``scorecard`` proposed for activation by ``by``, the first of the two risk managers activation takes (through
+    the service, so the proposal is audited as in the back office); a different one then confirms it."""
+    from underwriting.services.decisions import scorecard_activation_propose
+
+    return scorecard_activation_propose(scorecard=scorecard, by=by, note=note)

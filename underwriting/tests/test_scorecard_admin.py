@@ -24,10 +24,18 @@ from underwriting.services.decisions import (
     UnderwritingError,
     decision_make,
     scorecard_activate,
+    scorecard_activation_propose,
     scorecard_retire,
+    scorecard_save,
 )
 from underwriting.services.demo import RULES, underwriting_seed
-from underwriting.tests.factories import DecisionFactory, ScorecardFactory, add_sales, known_scorecard
+from underwriting.tests.factories import (
+    DecisionFactory,
+    ScorecardFactory,
+    activation_proposed,
+    add_sales,
+    known_scorecard,
+)
 
 SCORECARDS = reverse("admin:underwriting_scorecard_changelist")
 RISK_MANAGER_PERMISSIONS = [
@@ -61,6 +69,15 @@ def manager(risk_manager):
 
 
 @pytest.fixture
+def proposer(db):
+    """The other risk manager: activating a scorecard takes two, one proposes and a different one confirms."""
+    from accounts.roles import Role
+    from accounts.tests.factories import make_user
+
+    return grant(make_user(Role.RISK_MANAGER, email="risk2@loanportal.example", staff=True), *RISK_MANAGER_PERMISSIONS)
+
+
+@pytest.fixture
 def manager_client(client, manager):
     client.force_login(manager)
     return client
@@ -77,9 +94,9 @@ def page_messages(response) -> list[str]:
 # The service.
 
 
-def test_activating_a_draft_retires_the_active_version_and_audits_both(manager):
+def test_activating_a_draft_retires_the_active_version_and_audits_both(manager, proposer):
     current = known_scorecard(state=ScorecardState.ACTIVE)
-    draft = known_scorecard()
+    draft = activation_proposed(known_scorecard(), by=proposer)
 
     scorecard_activate(scorecard=draft, by=manager)
 
@@ -96,32 +113,89 @@ def test_activating_a_draft_retires_the_active_version_and_audits_both(manager):
     )
     assert retired_event.actor == manager
     assert retired_event.reason == f"Replaced by version {draft.version}."
-    (activated_event,) = audit_trail(draft)
+    proposed_event, activated_event = audit_trail(draft)
+    assert (proposed_event.action, proposed_event.actor) == ("scorecard.activation_propose", proposer)
     assert (activated_event.action, activated_event.from_state, activated_event.to_state) == (
         "scorecard.activate",
         "draft",
         "active",
     )
+    assert activated_event.actor == manager
+    assert activated_event.data["proposed_by"] == proposer.pk
 
 
-def test_the_first_version_is_activated_without_a_predecessor(manager):
-    draft = known_scorecard()
+def test_the_first_version_is_activated_without_a_predecessor(manager, proposer):
+    draft = activation_proposed(known_scorecard(), by=proposer)
 
     scorecard_activate(scorecard=draft, by=manager)
 
     assert fresh(draft).state == ScorecardState.ACTIVE
 
 
-def test_someone_without_the_permission_cannot_activate_and_nothing_changes(loan_officer):
-    current = known_scorecard(state=ScorecardState.ACTIVE)
+def test_a_draft_nobody_proposed_cannot_be_activated(manager):
     draft = known_scorecard()
+
+    with pytest.raises(UnderwritingError, match="has not been proposed for activation") as caught:
+        scorecard_activate(scorecard=draft, by=manager)
+
+    assert caught.value.code == "not_proposed"
+    assert fresh(draft).state == ScorecardState.DRAFT
+
+
+def test_the_risk_manager_who_proposed_a_version_cannot_confirm_it(manager):
+    draft = activation_proposed(known_scorecard(), by=manager)
+
+    with pytest.raises(PermissionDenied, match="a different risk manager must confirm its activation"):
+        scorecard_activate(scorecard=draft, by=manager)
+
+    assert fresh(draft).state == ScorecardState.DRAFT
+    assert fresh(draft).activation_proposed_by == manager
+
+
+def test_a_proposal_needs_a_note_and_is_made_once(manager, proposer):
+    draft = known_scorecard()
+
+    with pytest.raises(UnderwritingError, match="Say why this version should be activated"):
+        scorecard_activation_propose(scorecard=draft, by=proposer, note="  ")
+    activation_proposed(draft, by=proposer)
+    with pytest.raises(UnderwritingError, match=r"was proposed for activation by risk2@loanportal\.example already"):
+        scorecard_activation_propose(scorecard=draft, by=manager, note="Me too.")
+
+    assert fresh(draft).activation_proposed_by == proposer
+    assert [event.action for event in audit_trail(draft)] == ["scorecard.activation_propose"]
+
+
+def test_only_someone_allowed_to_activate_may_propose(loan_officer):
+    draft = known_scorecard()
+
+    with pytest.raises(PermissionDenied, match="permission to activate or retire"):
+        scorecard_activation_propose(scorecard=draft, by=loan_officer, note="Looks good.")
+
+    assert fresh(draft).activation_proposed_at is None
+
+
+def test_editing_a_proposed_draft_withdraws_the_proposal(manager, proposer):
+    draft = activation_proposed(known_scorecard(), by=proposer)
+    draft.intercept_points = Decimal(520)
+
+    scorecard_save(scorecard=draft, by=proposer)
+
+    assert fresh(draft).activation_proposed_at is None
+    assert audit_trail(draft).last().data["activation_proposal_withdrawn"] is True
+    with pytest.raises(UnderwritingError, match="has not been proposed"):
+        scorecard_activate(scorecard=draft, by=manager)
+
+
+def test_someone_without_the_permission_cannot_activate_and_nothing_changes(loan_officer, proposer):
+    current = known_scorecard(state=ScorecardState.ACTIVE)
+    draft = activation_proposed(known_scorecard(), by=proposer)
 
     with pytest.raises(PermissionDenied, match="permission to activate or retire"):
         scorecard_activate(scorecard=draft, by=loan_officer)
 
     assert fresh(current).state == ScorecardState.ACTIVE
     assert fresh(draft).state == ScorecardState.DRAFT
-    assert not audit_trail(draft).exists()
+    assert [event.action for event in audit_trail(draft)] == ["scorecard.activation_propose"]
 
 
 def test_only_a_draft_can_be_activated(manager):
@@ -160,10 +234,10 @@ def test_retiring_the_active_version_stops_automated_decisions(manager):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_versions_activated_at_once_leave_exactly_one_active(risk_manager):
+def test_two_versions_activated_at_once_leave_exactly_one_active(risk_manager, proposer):
     manager = grant(risk_manager, "activate_scorecard")
     known_scorecard(state=ScorecardState.ACTIVE)
-    drafts = [known_scorecard(), known_scorecard()]
+    drafts = [activation_proposed(known_scorecard(), by=proposer), activation_proposed(known_scorecard(), by=proposer)]
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 
@@ -202,18 +276,56 @@ def test_the_list_shows_versions_with_their_state_and_metrics(manager_client):
     assert "0.482" in content
 
 
-def test_a_risk_manager_activates_a_version_from_the_list(manager_client):
+def test_a_risk_manager_activates_a_version_from_the_list(manager_client, proposer):
     current = known_scorecard(state=ScorecardState.ACTIVE)
-    draft = known_scorecard()
+    draft = activation_proposed(known_scorecard(), by=proposer)
+    selected = {"action": "activate_version", "_selected_action": [draft.pk]}
+
+    asked = manager_client.post(SCORECARDS, selected)
+    assert asked.status_code == 200
+    assert "It must have been proposed by a different risk manager." in asked.content.decode()
+    assert fresh(draft).state == ScorecardState.DRAFT
 
     response = manager_client.post(
-        SCORECARDS, {"action": "activate_version", "_selected_action": [draft.pk]}, follow=True
+        SCORECARDS, {**selected, "confirm": "1", "note": "Challenger beats the champion."}, follow=True
     )
 
     assert response.status_code == 200
     assert page_messages(response) == [f"Version {draft.version} is now active. Version {current.version} was retired."]
     assert fresh(draft).state == ScorecardState.ACTIVE
     assert fresh(current).state == ScorecardState.RETIRED
+
+
+def test_a_risk_manager_proposes_a_version_from_the_list_with_a_note(manager_client, manager):
+    draft = known_scorecard()
+    selected = {"action": "propose_activation", "_selected_action": [draft.pk]}
+
+    missing_note = manager_client.post(SCORECARDS, {**selected, "confirm": "1", "note": ""})
+    assert missing_note.status_code == 400
+    assert fresh(draft).activation_proposed_at is None
+
+    response = manager_client.post(SCORECARDS, {**selected, "confirm": "1", "note": "Better Gini."}, follow=True)
+
+    assert page_messages(response) == [
+        f"Version {draft.version} is proposed for activation; a different risk manager confirms it."
+    ]
+    assert (fresh(draft).activation_proposed_by, fresh(draft).activation_proposal_note) == (manager, "Better Gini.")
+    assert fresh(draft).state == ScorecardState.DRAFT
+
+
+def test_confirming_ones_own_proposal_in_the_list_is_refused_with_the_reason(manager_client, manager):
+    draft = activation_proposed(known_scorecard(), by=manager)
+
+    response = manager_client.post(
+        SCORECARDS,
+        {"action": "activate_version", "_selected_action": [draft.pk], "confirm": "1", "note": "Go."},
+        follow=True,
+    )
+
+    assert page_messages(response) == [
+        f"You proposed version {draft.version}; a different risk manager must confirm its activation."
+    ]
+    assert fresh(draft).state == ScorecardState.DRAFT
 
 
 def test_activating_two_selected_versions_at_once_is_refused(manager_client):
@@ -415,8 +527,11 @@ def test_the_back_office_pages_open_for_a_risk_manager(manager_client):
 def test_activating_a_draft_with_bad_pd_ceilings_from_the_list_says_why(manager_client):
     draft = known_scorecard(grade_pd_ceilings={"A": "0.05", "B": "0.02"})
 
+    # Refused at the first of the two steps, the proposal, with the reason.
     response = manager_client.post(
-        SCORECARDS, {"action": "activate_version", "_selected_action": [draft.pk]}, follow=True
+        SCORECARDS,
+        {"action": "propose_activation", "_selected_action": [draft.pk], "confirm": "1", "note": "Ready."},
+        follow=True,
     )
 
     (message,) = page_messages(response)

@@ -109,6 +109,7 @@ def application_create(
                 % {"state": locked_merchant.get_kyc_state_display()},
                 code="kyc_not_verified",
             )
+        _require_not_frozen(locked_merchant)
         _require_room_for_another(locked_merchant)
         priced, sales = _quote_request(
             merchant=locked_merchant, product=product, amount=amount, term=term, method=repayment_method
@@ -205,6 +206,7 @@ def _submit_locked(locked: LoanApplication, *, by: Any, terms_checked: bool) -> 
     in_progress, submitted_before = applications_in_progress_and_submitted_since(
         merchant=merchant, since=since, exclude_pk=locked.pk
     )
+    _require_not_frozen(merchant)
     _require_room(in_progress)
     if not terms_checked:
         _quote_request(
@@ -677,6 +679,18 @@ def _require_referred(application: LoanApplication) -> None:
         raise ApplicationConflict(
             _("Only a referred application can be decided by an officer; this one is %(state)s.")
             % {"state": application.get_state_display()}
+        )
+
+
+def _require_not_frozen(merchant: Merchant) -> None:
+    """An officer froze the merchant's further borrowing (``merchants.services.borrowing_freeze``): refused."""
+    if merchant.borrowing_frozen:
+        raise ApplicationError(
+            _(
+                "New loans are paused for your business while our team reviews your account; no application can be "
+                "made or submitted until then. Please contact customer service."
+            ),
+            code="borrowing_frozen",
         )
 
 

@@ -11,8 +11,7 @@ pending at the present moment (offers that lapsed, payouts and collections to re
 step never ran, emails never sent, old idempotency keys), whatever the date.
 
 Every beat entry must be a job here (``scheduled_jobs`` refuses to run otherwise, and a test says so), so a job added
-to beat cannot be forgotten by the operators' command. The apps above lending (partners, risk) add theirs with
-``scheduled_job_register`` when they are ready.
+to beat cannot be forgotten by the operators' command. Apps above lending add theirs with ``scheduled_job_register``.
 """
 
 from __future__ import annotations
@@ -98,13 +97,10 @@ JOBS: dict[str, ScheduledJob] = {
 }
 
 
-def scheduled_job_register(name: str, does: object, run: Callable[[date], Counts]) -> None:
-    """Add a higher app's beat job (partners, risk), so that ``run_day`` and the demo run it too.
-
-    The apps above lending cannot be imported from here; each registers its own jobs when it is ready. A name
-    registered twice is the same job registered again (``ready`` may run more than once in tests).
-    """
-    JOBS[name] = ScheduledJob(name, does, run)
+def scheduled_job_register(job: ScheduledJob) -> None:
+    """Add a beat job of an app above lending (it registers its own in its ``AppConfig.ready()``): lending never
+    imports the apps above it, and every beat entry must still be a job here."""
+    JOBS[job.name] = job
 
 
 def _first_run(entry: dict) -> time:
@@ -148,4 +144,4 @@ def scheduled_day_run(*, on: date, only: set[str] | None = None) -> Iterator[Job
         yield JobRun(at=at, job=job, counts=dict(job.run(on)))
 
 
-__all__ = ["JOBS", "JobRun", "ScheduledJob", "scheduled_day_run", "scheduled_jobs"]
+__all__ = ["JOBS", "JobRun", "ScheduledJob", "scheduled_day_run", "scheduled_job_register", "scheduled_jobs"]

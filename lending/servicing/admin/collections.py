@@ -35,7 +35,7 @@ from core.admin.mixins import ReadOnlyAdminMixin
 from core.exceptions import StateConflict
 from lending.servicing.models import CollectionContact, Concession, DeferralRequest, Instalment, Loan, LoanState
 from lending.servicing.selectors.daily import DPD_BUCKETS, IN_ARREARS, loans_by_dpd_bucket, loans_in_dpd_bucket
-from lending.servicing.selectors.portfolio import loan_write_off_figures, portfolio_figures
+from lending.servicing.selectors.portfolio import loan_write_off_figures, portfolio_figures, portfolio_loss_by_cause
 from lending.servicing.services.collections import (
     CLOSE_PERMISSION,
     CONTACT_PERMISSION,
@@ -304,6 +304,7 @@ def portfolio_view(request: HttpRequest) -> HttpResponse:
         **admin.site.each_context(request),
         "title": gettext("Portfolio: outstanding, written off, recovered, loss"),
         "figures": portfolio_figures(),
+        "by_cause": portfolio_loss_by_cause(),
         "queue_url": reverse(QUEUE_URL),
         "opts": Loan._meta,
     }

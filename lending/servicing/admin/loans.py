@@ -103,6 +103,8 @@ class LoanAdmin(AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         ),
         (_("Dates"), {"fields": [("created_at", "activated_at", "closed_at"), "days_past_due"]}),
         (_("Written off and recovered"), {"fields": ["write_off_figures"]}),
+        # Set only by lending.servicing.services.fraud (from the risk firewall's alerts): its loss is reported apart.
+        (_("Fraud"), {"fields": [("fraud_marked_at", "fraud_marked_by"), "fraud_reason"]}),
         (_("Concessions"), {"fields": ["concessions_list"]}),
         (_("History"), {"fields": ["audit_trail_table"]}),
     ]

@@ -6,7 +6,7 @@
   it paid of principal, interest, fees and late fees; a surplus held as credit, to be refunded, is no recovery).
   "After" is by when the payment was recorded, not the date it says it was received: a payment booked after the
   write-off is money the written-off figures did not count.
-- Loss: written off less recovered.
+- Loss: written off less recovered; split by cause, fraud (loans an officer marked as fraud) apart from credit.
 
 Each figure is one aggregate query in the database, whatever the number of loans.
 """
@@ -84,8 +84,10 @@ class PortfolioFigures:
         return self.write_offs.loss
 
 
-def _recoveries(*, loan_id: int | None = None) -> Components:
+def _recoveries(*, loan_id: int | None = None, loans: Q | None = None) -> Components:
     only = Q() if loan_id is None else Q(payment__loan_id=loan_id)
+    if loans is not None:
+        only &= Q(payment__loan__in=Loan.objects.filter(loans))
     rows = (
         Allocation.objects.filter(
             only,
@@ -99,9 +101,9 @@ def _recoveries(*, loan_id: int | None = None) -> Components:
     return Components(**{RECOVERED_COMPONENTS[row["component"]]: row["amount"] for row in rows})
 
 
-def _written_off() -> tuple[int, Components]:
+def _written_off(*, loans: Q | None = None) -> tuple[int, Components]:
     money = MoneyField()
-    totals = Loan.objects.filter(written_off_at__isnull=False).aggregate(
+    totals = Loan.objects.filter(loans or Q(), written_off_at__isnull=False).aggregate(
         count=Count("pk"),
         **{
             name: Coalesce(Sum(f"written_off_{name}", output_field=money), ZERO, output_field=money)
@@ -136,10 +138,39 @@ def portfolio_figures() -> PortfolioFigures:
     )
 
 
+@dataclass(frozen=True)
+class LossByCause:
+    """The write-offs, recoveries and loss of loans marked as fraud, apart from those of the others (credit)."""
+
+    fraud: WriteOffFigures
+    credit: WriteOffFigures
+    loans_marked_fraud: int
+
+
+# A loan an officer marked as fraud (``lending.servicing.services.fraud``): its loss is a fraud loss.
+FRAUD = Q(fraud_marked_at__isnull=False)
+
+
+def portfolio_loss_by_cause() -> LossByCause:
+    """The portfolio's loss split by cause: fraud (loans marked as fraud) and credit (every other loan).
+
+    The two add up to ``portfolio_figures``' written off, recovered and loss.
+    """
+    _count, fraud_written_off = _written_off(loans=FRAUD)
+    _count, credit_written_off = _written_off(loans=~FRAUD)
+    return LossByCause(
+        fraud=WriteOffFigures(written_off=fraud_written_off, recovered=_recoveries(loans=FRAUD)),
+        credit=WriteOffFigures(written_off=credit_written_off, recovered=_recoveries(loans=~FRAUD)),
+        loans_marked_fraud=Loan.objects.filter(FRAUD).count(),
+    )
+
+
 __all__ = [
     "Components",
+    "LossByCause",
     "PortfolioFigures",
     "WriteOffFigures",
     "loan_write_off_figures",
     "portfolio_figures",
+    "portfolio_loss_by_cause",
 ]

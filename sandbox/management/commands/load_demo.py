@@ -9,6 +9,7 @@ merchants' sales for the days since and runs the nightly jobs for those days, as
 
 import datetime
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -27,6 +28,7 @@ from accounts.services.roles import user_grant_role
 from accounts.services.tokens import api_token_issue
 from core.services.audit import audit_record
 from lending.catalogue.services.demo import products_seed
+from lending.demo_hooks import demo_loaded
 from lending.origination.services.demo import (
     HISTORY_DAYS,
     HistoryCounts,
@@ -204,9 +206,21 @@ class Command(BaseCommand):
                 lenders_answer=sandbox_partners_answer,
             )
             caught_up = 0 if history is not None else demo_days_catch_up(today=today)
+        # The apps above lending add their part (e.g. the risk firewall's fraud watch); each says what it shows.
+        extras = [
+            str(line)
+            for _receiver, line in demo_loaded.send(
+                sender=self.__class__,
+                today=today,
+                officer=users["officer@demo.example"],
+                senior=users["senior@demo.example"],
+            )
+            if line
+        ]
         # What the nightly job would show on the dashboards, computed now so the demo shows it at once.
         preapproved_limits_refresh(merchants_in_default=merchants_in_default)
         self._print_summary(
+            extras=extras,
             url=options["url"].rstrip("/"),
             token=token.key,
             feed_token=feed_token.key,
@@ -300,7 +314,14 @@ class Command(BaseCommand):
         sales_import_rows(merchant=merchant, rows=rows, by=None, source=SalesSource.PLATFORM, batch_id=DEMO_BATCH)
 
     def _print_summary(
-        self, *, url: str, token: str, feed_token: str, history: HistoryCounts | None, caught_up: int
+        self,
+        *,
+        url: str,
+        token: str,
+        feed_token: str,
+        history: HistoryCounts | None,
+        caught_up: int,
+        extras: Sequence[str] = (),
     ) -> None:
         write = self.stdout.write
         rows = [(_("Login"), _("Start at"), _("Who"))]
@@ -353,6 +374,8 @@ class Command(BaseCommand):
                 )
                 % {"days": caught_up}
             )
+        for line in extras:
+            write(line)
         write(_("The scheduled jobs of a day, on demand: python manage.py run_day [--date YYYY-MM-DD]"))
         write("")
         write(_("Open %(url)s and sign in with any login above.") % {"url": url})
