@@ -5,4 +5,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("partners.api.offers")),
     path("", include("partners.api.loans")),
+    path("", include("partners.api.money")),
 ]

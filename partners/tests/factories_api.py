@@ -11,7 +11,7 @@ from accounts.roles import Role
 from accounts.tests.factories import make_user
 from lending.catalogue.tests.factories import LoanProductFactory
 from lending.origination.models import ApplicationState
-from lending.servicing.models import LoanState
+from lending.servicing.models import Loan, LoanState
 from lending.servicing.tests.factories import make_loan
 from merchants.tests.factories import MerchantFactory
 from partners.models import CoLendingAgreement, FundingPartner, LoanShare, OfferState, PartnerOffer
@@ -135,3 +135,19 @@ def co_funded_loan(partner: FundingPartner | None, *, merchant=None, state: str 
         loan=loan, partner=None, share=Decimal(1) - agreement.share, principal=loan.principal - partner_principal
     )
     return loan
+
+
+def repaid_and_settled(partner: FundingPartner, loan, *, amount: Decimal, reference: str):
+    """A repayment of ``loan`` distributed yesterday among its lenders, and the partner's settlement of yesterday."""
+    from lending.servicing.services.repayments import payment_record
+    from partners.models import Distribution
+    from partners.services.settlements import partner_settlement_make
+
+    Loan.objects.filter(pk=loan.pk).update(activated_at=timezone.now() - datetime.timedelta(days=30))
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    payment_record(
+        loan=loan, amount=amount, received_on=loan.start_date, source="officer", external_reference=reference
+    )
+    # As if the money had come in yesterday: a settlement only settles a day that is over.
+    Distribution.objects.filter(payment__external_reference=reference).update(business_date=yesterday)
+    return partner_settlement_make(partner=partner, business_date=yesterday)

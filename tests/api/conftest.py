@@ -25,7 +25,13 @@ from accounts.tests.factories import DEFAULT_PASSWORD, make_user
 from lending.catalogue.tests.factories import LoanProductFactory
 from lending.origination.models import LoanApplication
 from merchants.tests.factories import MerchantFactory, SalesDayFactory
-from partners.tests.factories_api import FundingPartnerFactory, co_funded_loan, offer_to, offered_application
+from partners.tests.factories_api import (
+    FundingPartnerFactory,
+    co_funded_loan,
+    offer_to,
+    offered_application,
+    repaid_and_settled,
+)
 
 SCHEMA_CLASS = "core.api.schema.AutoSchema"
 PAGINATION_CLASS = "core.api.pagination.DefaultCursorPagination"
@@ -101,6 +107,7 @@ class Persona:
     partner: object | None = None
     offer: object | None = None
     loan: object | None = None
+    settlement: object | None = None
 
     @property
     def email(self) -> str | None:
@@ -148,15 +155,18 @@ class PartnerBook:
     partner: object
     offer: object
     loan: object
+    settlement: object
 
 
 def _partner_bank(user, code: str, *, offered: str, principal_each: str) -> PartnerBook:
     """``user``'s funding partner with an open offer of ``offered`` yuan and a co-funded loan of 12 instalments."""
     partner = FundingPartnerFactory(code=code, api_user=user, legal_name_en=f"{code} marker bank")
+    loan = co_funded_loan(partner, principal_each=Decimal(principal_each))
     return PartnerBook(
         partner=partner,
         offer=offer_to(partner, application=offered_application(MerchantFactory(), amount=Decimal(offered))),
-        loan=co_funded_loan(partner, principal_each=Decimal(principal_each)),
+        loan=loan,
+        settlement=repaid_and_settled(partner, loan, amount=Decimal(principal_each), reference=f"{code}-repaid"),
     )
 
 
@@ -225,6 +235,7 @@ def personas(merchant, other_merchant, partner_user, loan_officer, catalogue, pl
             partner=bank_x.partner,
             offer=bank_x.offer,
             loan=bank_x.loan,
+            settlement=bank_x.settlement,
         ),
         "partner_y": Persona(
             "partner_y",
@@ -233,6 +244,7 @@ def personas(merchant, other_merchant, partner_user, loan_officer, catalogue, pl
             partner=bank_y.partner,
             offer=bank_y.offer,
             loan=bank_y.loan,
+            settlement=bank_y.settlement,
         ),
         "officer": Persona("officer", loan_officer, markers=(loan_officer.email,)),
         "platform_feed": Persona("platform_feed", feed, markers=(feed.email,)),

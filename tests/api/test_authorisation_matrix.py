@@ -22,7 +22,7 @@ from lending.origination.models import LoanApplication
 from lending.servicing.models import Loan
 from lending.servicing.services.rails import rail_signed_headers
 from merchants.models import Merchant, SalesDay
-from partners.models import LoanShare, PartnerOffer
+from partners.models import LoanShare, PartnerOffer, PartnerSettlement
 from tests.api.conftest import DEFAULT_PASSWORD, PERSONAS, PRODUCT_CODE, Persona, schema_operations
 
 Personas = dict[str, Persona]
@@ -129,6 +129,10 @@ def _own_offer(personas: Personas, me: Persona) -> dict:
 
 def _own_loan(personas: Personas, me: Persona) -> dict:
     return {"id": (me.loan or personas["partner_x"].loan).pk}
+
+
+def _own_settlement(personas: Personas, me: Persona) -> dict:
+    return {"id": (me.settlement or personas["partner_x"].settlement).pk}
 
 
 MATRIX: dict[str, Row] = {
@@ -238,6 +242,10 @@ MATRIX: dict[str, Row] = {
     "partner_offers_merchant_retrieve": Row(expect=_partners_only(200), path_params=_own_offer),
     "partner_loans_list": Row(expect=_partners_only(200), shows_own=True),
     "partner_loans_retrieve": Row(expect=_partners_only(200), path_params=_own_loan, shows_own=True),
+    "partner_distributions_list": Row(expect=_partners_only(200)),
+    "partner_settlements_list": Row(expect=_partners_only(200)),
+    "partner_settlements_retrieve": Row(expect=_partners_only(200), path_params=_own_settlement),
+    "partner_settlements_statement_retrieve": Row(expect=_partners_only(200), path_params=_own_settlement),
 }
 # The only operations an anonymous client may call (the schema and docs pages are outside the schema).
 ANONYMOUS_MAY_CALL = {"auth_token_create", "products_list", "products_retrieve", "quotes_create"}
@@ -288,7 +296,8 @@ def _state_of(persona: Persona) -> tuple:
         offers = list(PartnerOffer.objects.filter(partner=persona.partner).order_by("pk").values())
         shares = list(LoanShare.objects.filter(partner=persona.partner).order_by("pk").values())
         loans = list(Loan.objects.filter(shares__partner=persona.partner).order_by("pk").values())
-        return (token, offers, shares, loans)
+        settlements = list(PartnerSettlement.objects.filter(partner=persona.partner).order_by("pk").values())
+        return (token, offers, shares, loans, settlements)
     if persona.merchant is None:
         return (token,)
     merchant = list(Merchant.objects.filter(pk=persona.merchant.pk).values())
@@ -371,6 +380,8 @@ PARTNER_OBJECT_CASES = [
     ("partner_offers_merchant_retrieve", "other_partner"),
     ("partner_loans_retrieve", "other_partner"),
     ("partner_loans_retrieve", "platform_only"),
+    ("partner_settlements_retrieve", "other_partner"),
+    ("partner_settlements_statement_retrieve", "other_partner"),
 ]
 
 
@@ -394,7 +405,13 @@ def test_partner_objects_of_anyone_else_are_not_found(
     if target == "platform_only":
         target_id = platform_only_loan.pk
     else:
-        target_id = (owner.loan if op_id.startswith("partner_loans") else owner.offer).pk
+        target_id = (
+            owner.loan
+            if op_id.startswith("partner_loans")
+            else owner.settlement
+            if op_id.startswith("partner_settlements")
+            else owner.offer
+        ).pk
     body = json.dumps({"reference": "intruder", "reason": "intruder"})
     before = (_state_of(owner), list(LoanShare.objects.filter(loan=platform_only_loan).values()))
 

@@ -24,8 +24,8 @@ from lending.origination.models import ApplicationState, LoanApplication
 from lending.servicing.models import LoanState
 from lending.servicing.tests.factories import active_loan
 from merchants.models import SalesDay
-from partners.models import OfferState
-from partners.tests.factories_api import FundingPartnerFactory, co_funded_loan, offer_to
+from partners.models import Distribution, OfferState, PartnerSettlement, SettlementStatus
+from partners.tests.factories_api import FundingPartnerFactory, co_funded_loan, offer_to, repaid_and_settled
 from tests.api.conftest import generate_schema, schema_operations
 from underwriting.choices import Outcome
 from underwriting.models import Decision
@@ -104,6 +104,28 @@ def _partner_loans(partner, count: int, start: int) -> None:
         co_funded_loan(partner, state=LoanState.OVERDUE if n % 3 == 2 else LoanState.ACTIVE)
 
 
+def _partner_distributions(partner, count: int, start: int) -> None:
+    """Repayments of loans the partner co-funds, each shared among the lenders; every other one in SALES_YEAR."""
+    for n in range(start, start + count):
+        loan = co_funded_loan(partner)
+        reference = f"list-repaid-{n}"
+        repaid_and_settled(partner, loan, amount=Decimal("1100.00"), reference=reference)
+        if n % 2:
+            Distribution.objects.filter(payment__external_reference=reference).update(
+                business_date=datetime.date(SALES_YEAR, 1, 1) + datetime.timedelta(days=n)
+            )
+
+
+def _partner_settlements(partner, count: int, start: int) -> None:
+    """Settlements of consecutive past days, every other one paid."""
+    for n in range(start, start + count):
+        PartnerSettlement.objects.create(
+            partner=partner,
+            business_date=datetime.date(SALES_YEAR, 1, 1) + datetime.timedelta(days=n),
+            status=SettlementStatus.PAID if n % 2 else SettlementStatus.READY,
+        )
+
+
 @dataclass(frozen=True)
 class ListCase:
     path: str
@@ -153,6 +175,22 @@ LISTS: dict[str, ListCase] = {
         filter={"state": "declined"},
         kept=lambda row: row["state"] == "declined",
         bad_filter={"state": "maybe"},
+        partner=True,
+    ),
+    "partner_distributions_list": ListCase(
+        path="/api/v1/partner/distributions/",
+        make=_partner_distributions,
+        filter={"business_date_to": f"{SALES_YEAR}-12-31"},
+        kept=lambda row: row["business_date"] <= f"{SALES_YEAR}-12-31",
+        bad_filter={"component": "tips"},
+        partner=True,
+    ),
+    "partner_settlements_list": ListCase(
+        path="/api/v1/partner/settlements/",
+        make=_partner_settlements,
+        filter={"status": "paid"},
+        kept=lambda row: row["status"] == "paid",
+        bad_filter={"status": "owed"},
         partner=True,
     ),
     "partner_loans_list": ListCase(
