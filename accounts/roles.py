@@ -55,6 +55,8 @@ _LOAN_OFFICER = [
     "partners.view_partneroffer",
     "partners.view_loanshare",
     "partners.view_webhookevent",
+    # Partners' webhooks: every attempt.
+    "partners.view_webhookdelivery",
     "partners.view_distribution",
     "partners.view_partnersettlement",
     # Fraud watched after payout: officers work the alerts and may freeze a merchant's further borrowing.
@@ -103,6 +105,11 @@ _RISK_MANAGER = [
     "partners.change_fundingpartner",
     "partners.add_colendingagreement",
     "partners.manage_agreement",
+    # Partners' credentials and webhooks: send an event again, set a webhook URL and signing, rotate secrets.
+    "partners.resend_webhook",
+    "partners.view_partnercredentials",
+    "partners.change_partnercredentials",
+    "partners.rotate_partner_credentials",
     # Model governance: the daily population stability readings and the drift alerts.
     "risk.view_stabilityreading",
     "risk.view_driftalert",
@@ -125,10 +132,29 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 }
 
 # Roles whose API tokens answer only for the operations named here (URL names), nowhere else: a system
-# credential does one job, so a leaked one cannot read or change anything beyond it.
+# credential does one job, so a leaked one cannot read or change anything beyond it. A name ending in "*" covers
+# every URL name that starts with what comes before it.
 TOKEN_SCOPES: dict[str, frozenset[str]] = {
     Role.PLATFORM_FEED: frozenset({"api:platform-sales-feed"}),
+    # A partner bank's or insurer's API account: the partner API, and revoking its own token (a partner that fears
+    # its token leaked kills it at once; a new one is issued from the back office).
+    Role.PARTNER: frozenset({"api:partner-*", "api:auth-token-revoke"}),
 }
+# What a scoped token hears where it does not answer.
+TOKEN_SCOPE_REFUSALS: dict[str, str] = {
+    Role.PLATFORM_FEED: _("This token belongs to the platform's settlement feed and may only send sales to the feed."),
+    Role.PARTNER: _("This token belongs to a partner's API account and answers only under /api/v1/partner/."),
+}
+
+
+def token_scope_allows(role: str, view_name: str | None) -> bool:
+    """Whether a token of the scoped ``role`` answers on the operation named ``view_name``."""
+    if not view_name:
+        return False
+    for name in TOKEN_SCOPES[role]:
+        if view_name == name or (name.endswith("*") and view_name.startswith(name[:-1])):
+            return True
+    return False
 
 
 def sync_role_groups(*, using: str = "default", **kwargs) -> None:

@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("lending.servicing.api.urls")),
     path("", include("core.api.jobs")),
     path("", include("risk.api.urls")),
+    path("partner/", include("partners.api.urls")),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     # The split view serves Swagger UI's start-up script as a file, so the page needs no inline script.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),

@@ -17,10 +17,12 @@ class PartnersConfig(AppConfig):
         from lending.origination.services.lenders import co_lending_register
         from lending.origination.services.scheduled import ScheduledJob, scheduled_job_register
         from lending.servicing.signals import allocations_booked, loan_activated
+        from partners import checks  # noqa: F401 - registers the checks of the webhook settings
         from partners.services.co_lending import PartnersCoLending
         from partners.services.distributions import on_allocations_booked, on_loan_activated
         from partners.services.offers import partner_offers_lapse
         from partners.services.settlements import partners_settle_previous_day
+        from partners.services.webhooks import webhooks_due_queue
 
         co_lending_register(PartnersCoLending())
         # Every confirmed payment is shared among a co-funded loan's lenders in the payment's own transaction.
@@ -38,5 +40,12 @@ class PartnersConfig(AppConfig):
                 "partners-settle-day",
                 _("settles the day before with each partner bank"),
                 partners_settle_previous_day,
+            )
+        )
+        scheduled_job_register(
+            ScheduledJob(
+                "partner-webhooks-due",
+                _("sends partners' webhooks whose next attempt is due"),
+                lambda on: {"partner_webhooks_queued": webhooks_due_queue()},
             )
         )

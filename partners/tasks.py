@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from partners.services.offers import partner_offers_lapse
 from partners.services.settlements import partners_settle_day
+from partners.services.webhooks import webhook_deliver, webhooks_due_queue
 
 
 @shared_task
@@ -31,3 +32,15 @@ def partners_settle_day_task(business_date: str | None = None) -> list[int]:
     """Settle a business day (ISO date; yesterday by default) for every partner; running it again changes nothing."""
     day = date.fromisoformat(business_date) if business_date else timezone.localdate() - datetime.timedelta(days=1)
     return [settlement.pk for settlement in partners_settle_day(business_date=day)]
+
+
+@shared_task
+def webhook_deliver_task(event_id: int) -> None:
+    """Try to deliver one webhook event (queued when it is recorded, re-sent, or due again)."""
+    webhook_deliver(event_id=event_id)
+
+
+@shared_task
+def webhooks_due_task() -> int:
+    """The periodic sweep: queue every pending event whose next attempt is due."""
+    return webhooks_due_queue()

@@ -191,6 +191,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "lending.origination.tasks.applications_resume_stalled_task",
         "schedule": 5 * 60,
     },
+    # Partners' webhooks whose next attempt is due (retries with backoff, and any the broker missed at commit).
+    "partner-webhooks-due": {"task": "partners.tasks.webhooks_due_task", "schedule": 60},
     # The risk firewall's watch, after servicing (01:00) and the limits (02:00) have run for the day.
     "risk-watch-after-payout": {"task": "risk.tasks.watch_after_payout_task", "schedule": crontab(hour=3, minute=0)},
     "risk-model-drift": {"task": "risk.tasks.model_drift_task", "schedule": crontab(hour=3, minute=30)},
@@ -311,6 +313,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.api.schema.postprocess_error_responses",
+        # The partner API's own chapter: authentication, request signing, webhooks with a verification example.
+        "partners.api.schema.postprocess_partner_docs",
     ],
     # Swagger UI would otherwise send the schema's address to validator.swagger.io for its badge.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
@@ -363,6 +367,12 @@ SALES_CSV_MAX_BYTES = env.int("SALES_CSV_MAX_BYTES", default=5 * 1024 * 1024)
 SALES_PARTITION_MONTHS_AHEAD = env.int("SALES_PARTITION_MONTHS_AHEAD", default=3)
 OCR_ENABLED = env.bool("OCR_ENABLED", default=True)
 OCR_TIMEOUT_SECONDS = env.int("OCR_TIMEOUT_SECONDS", default=30)
+# Partners' webhooks: how they are sent (a dotted path to a callable; the sandbox partner's in the demo), how long one
+# request may take, how long a failing event is retried, and how long a rotated-out secret still signs.
+PARTNER_WEBHOOK_TRANSPORT = env("PARTNER_WEBHOOK_TRANSPORT", default="partners.services.webhooks.requests_transport")
+PARTNER_WEBHOOK_TIMEOUT_SECONDS = env.float("PARTNER_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+PARTNER_WEBHOOK_RETRY_HOURS = env.int("PARTNER_WEBHOOK_RETRY_HOURS", default=24)
+PARTNER_WEBHOOK_ROTATION_HOURS = env.int("PARTNER_WEBHOOK_ROTATION_HOURS", default=72)
 # Risk firewall: fraud watched after payout (``risk.selectors.watch_settings`` checks every one at start-up). A funded
 # merchant's platform sales since the payout (the last RISK_WATCH_AFTER_DAYS days, once at least
 # RISK_WATCH_MIN_DAYS_AFTER_PAYOUT have passed) are compared with its own RISK_WATCH_BASELINE_DAYS before it (needing

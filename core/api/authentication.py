@@ -9,9 +9,10 @@ A token answers only while it is younger than ``API_TOKEN_LIFETIME`` and while i
 verified; both are judged in that same query (the verification as an ``EXISTS`` subquery), so a token made by
 any path (the admin, a script) for an unverified account never authenticates.
 
-A token of a system role (the platform's settlement feed) answers only on the operations
+A token of a system role (the platform's settlement feed, a partner's API account) answers only on the operations
 ``accounts.roles.TOKEN_SCOPES`` names for it; anywhere else it gets 403, so a leaked feed credential cannot
-read a merchant or call any other operation. The role is read in the token's own query too.
+read a merchant, and a partner's token reaches nothing but the partner API. The role is read in the token's own
+query too.
 """
 
 from allauth.account.models import EmailAddress
@@ -22,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
-from accounts.roles import TOKEN_SCOPES
+from accounts.roles import TOKEN_SCOPE_REFUSALS, TOKEN_SCOPES, token_scope_allows
 
 
 def token_expires_at(token):
@@ -59,11 +60,10 @@ class TokenAuthentication(authentication.TokenAuthentication):
     def authenticate(self, request):
         authenticated = super().authenticate(request)
         if authenticated is not None and getattr(authenticated[1], "scoped_role", None):
+            role = authenticated[1].scoped_role
             match = getattr(request, "resolver_match", None)
-            if match is None or match.view_name not in TOKEN_SCOPES[authenticated[1].scoped_role]:
-                raise exceptions.PermissionDenied(
-                    _("This token belongs to the platform's settlement feed and may only send sales to the feed.")
-                )
+            if match is None or not token_scope_allows(role, match.view_name):
+                raise exceptions.PermissionDenied(TOKEN_SCOPE_REFUSALS[role])
         return authenticated
 
 

@@ -11,7 +11,7 @@ from partners.models.agreements import (
     PartnerOffer,
 )
 from partners.models.money import Distribution, PartnerSettlement, SettlementStatus
-from partners.models.webhooks import WebhookDelivery, WebhookEvent, WebhookEventType
+from partners.models.webhooks import PartnerCredentials, WebhookDelivery, WebhookEvent, WebhookEventType
 
 __all__ = [
     "PLATFORM_MIN_SHARE",
@@ -22,6 +22,7 @@ __all__ = [
     "FundingPartner",
     "LoanShare",
     "OfferState",
+    "PartnerCredentials",
     "PartnerOffer",
     "PartnerSettlement",
     "SettlementStatus",

@@ -79,6 +79,13 @@ class FundingPartner(models.Model):
     webhook_secret = models.CharField(_("webhook secret"), max_length=128, blank=True, editable=False)
     webhook_secret_previous = models.CharField(_("previous webhook secret"), max_length=128, blank=True, editable=False)
     webhook_secret_rotated_at = models.DateTimeField(_("webhook secret rotated at"), null=True, blank=True)
+    # When set, every partner API request must carry X-Partner-Timestamp and X-Partner-Signature, signed with the
+    # webhook secret (``partners.api.signing``): a stolen token alone is then not enough.
+    request_signing_required = models.BooleanField(
+        _("API requests must be signed"),
+        default=False,
+        help_text=_("Requests without a valid X-Partner-Signature (HMAC-SHA256 with the webhook secret) get 403."),
+    )
     # The order partners are offered loans in when more than one agreement fits (lower first).
     priority = models.PositiveSmallIntegerField(_("priority"), default=100)
     is_active = models.BooleanField(_("active"), default=True)

@@ -32,6 +32,8 @@ class WebhookEvent(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    # Failed attempts are retried with backoff until this moment (a day after the event, or after a re-send).
+    retry_until = models.DateTimeField(_("retried until"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -41,6 +43,7 @@ class WebhookEvent(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["status", "next_attempt_at"])]
         constraints = [models.UniqueConstraint(fields=["partner", "key"], name="one_webhook_event_per_key")]
+        permissions = [("resend_webhook", "Can re-send a webhook event")]
 
     def __str__(self) -> str:
         return f"{self.partner.code} {self.event} {self.key}"
@@ -63,3 +66,17 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.status_code or self.error}"
+
+
+class PartnerCredentials(FundingPartner):
+    """A partner seen for its credentials: its API token, its webhook URL and secret, and request signing.
+
+    A back-office page of its own (``partners.admin.webhooks``), apart from the agreements, with the one
+    permission that lets an officer rotate a partner's secrets.
+    """
+
+    class Meta:
+        proxy = True
+        verbose_name = _("partner credentials")
+        verbose_name_plural = _("partner credentials")
+        permissions = [("rotate_partner_credentials", "Can rotate a partner's API token and webhook secret")]

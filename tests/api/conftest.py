@@ -24,7 +24,14 @@ from accounts.services.platform_feed import platform_feed_user_ensure
 from accounts.tests.factories import DEFAULT_PASSWORD, make_user
 from lending.catalogue.tests.factories import LoanProductFactory
 from lending.origination.models import LoanApplication
-from merchants.tests.factories import SalesDayFactory
+from merchants.tests.factories import MerchantFactory, SalesDayFactory
+from partners.tests.factories_api import (
+    FundingPartnerFactory,
+    co_funded_loan,
+    offer_to,
+    offered_application,
+    repaid_and_settled,
+)
 
 SCHEMA_CLASS = "core.api.schema.AutoSchema"
 PAGINATION_CLASS = "core.api.pagination.DefaultCursorPagination"
@@ -96,6 +103,11 @@ class Persona:
     application: object | None = None
     # The payment rail: no account, no token; it signs each request's body with the shared callback secret.
     signs: bool = False
+    # A partner bank: its funding partner, a loan offered to it (open) and a loan it co-funds.
+    partner: object | None = None
+    offer: object | None = None
+    loan: object | None = None
+    settlement: object | None = None
 
     @property
     def email(self) -> str | None:
@@ -136,14 +148,46 @@ def catalogue(db):
     return [LoanProductFactory(code=PRODUCT_CODE)]
 
 
-@pytest.fixture
-def personas(merchant, other_merchant, partner_user, loan_officer, catalogue) -> dict[str, Persona]:
-    """Merchant A and B (each with a profile and three sales days), partners X and Y, an officer, the payment
-    platform's settlement feed (a system credential scoped to sending sales), anonymous.
+@dataclass
+class PartnerBook:
+    """A partner bank's own objects, and the loan the platform funds alone (nobody's in the partner API)."""
 
-    The loan products on offer (``catalogue``) exist too: they belong to no persona.
+    partner: object
+    offer: object
+    loan: object
+    settlement: object
+
+
+def _partner_bank(user, code: str, *, offered: str, principal_each: str) -> PartnerBook:
+    """``user``'s funding partner with an open offer of ``offered`` yuan and a co-funded loan of 12 instalments."""
+    partner = FundingPartnerFactory(code=code, api_user=user, legal_name_en=f"{code} marker bank")
+    loan = co_funded_loan(partner, principal_each=Decimal(principal_each))
+    return PartnerBook(
+        partner=partner,
+        offer=offer_to(partner, application=offered_application(MerchantFactory(), amount=Decimal(offered))),
+        loan=loan,
+        settlement=repaid_and_settled(partner, loan, amount=Decimal(principal_each), reference=f"{code}-repaid"),
+    )
+
+
+@pytest.fixture
+def platform_only_loan(catalogue):
+    """A loan the platform funds alone: no partner sees it."""
+    return co_funded_loan(None, principal_each=Decimal("3333.33"))
+
+
+@pytest.fixture
+def personas(merchant, other_merchant, partner_user, loan_officer, catalogue, platform_only_loan) -> dict[str, Persona]:
+    """Merchant A and B (each with a profile and three sales days), partner banks X and Y (each a funding partner
+    with its API account, a loan offered to it and a loan it co-funds), an officer, the payment platform's
+    settlement feed (a system credential scoped to sending sales), anonymous.
+
+    The loan products on offer (``catalogue``) exist too, and a loan the platform funds alone: they belong to no
+    persona.
     """
     partner_y = make_user(Role.PARTNER, email="api@partner-y.example")
+    bank_x = _partner_bank(partner_user, "bank-x", offered="34920.00", principal_each="1111.11")
+    bank_y = _partner_bank(partner_y, "bank-y", offered="45830.00", principal_each="2222.22")
     feed = platform_feed_user_ensure(email="feed@platform.example", by=None)
     _sales_days(merchant, "7311.37", datetime.date(2025, 1, 1))
     _sales_days(other_merchant, "8422.48", datetime.date(2025, 1, 1))
@@ -183,8 +227,25 @@ def personas(merchant, other_merchant, partner_user, loan_officer, catalogue) ->
             merchant=other_merchant,
             application=applications[other_merchant],
         ),
-        "partner_x": Persona("partner_x", partner_user, markers=(partner_user.email,)),
-        "partner_y": Persona("partner_y", partner_y, markers=(partner_y.email,)),
+        # Each bank's markers: its offer's amount and its loan's principal (13,333.32 and 26,666.64).
+        "partner_x": Persona(
+            "partner_x",
+            partner_user,
+            markers=(partner_user.email, "bank-x marker bank", "34920.00", "13333.32"),
+            partner=bank_x.partner,
+            offer=bank_x.offer,
+            loan=bank_x.loan,
+            settlement=bank_x.settlement,
+        ),
+        "partner_y": Persona(
+            "partner_y",
+            partner_y,
+            markers=(partner_y.email, "bank-y marker bank", "45830.00", "26666.64"),
+            partner=bank_y.partner,
+            offer=bank_y.offer,
+            loan=bank_y.loan,
+            settlement=bank_y.settlement,
+        ),
         "officer": Persona("officer", loan_officer, markers=(loan_officer.email,)),
         "platform_feed": Persona("platform_feed", feed, markers=(feed.email,)),
         "rail_callback": Persona("rail_callback", None, signs=True),

@@ -19,8 +19,10 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from lending.origination.models import LoanApplication
+from lending.servicing.models import Loan
 from lending.servicing.services.rails import rail_signed_headers
 from merchants.models import Merchant, SalesDay
+from partners.models import LoanShare, PartnerOffer, PartnerSettlement
 from tests.api.conftest import DEFAULT_PASSWORD, PERSONAS, PRODUCT_CODE, Persona, schema_operations
 
 Personas = dict[str, Persona]
@@ -42,15 +44,18 @@ class Row:
     headers: Callable[[Personas, Persona], dict] = lambda personas, me: {}
 
 
-def _everyone(status: int, *, anonymous: int, platform_feed: int = 403) -> dict[str, int]:
-    # The platform feed's token answers only on its own operation; the few operations that read no credentials
-    # at all (the token exchange, the calculator's quotes) treat it as the anonymous client it then is. The rail
-    # sends no token: it is anonymous here.
+def _everyone(status: int, *, anonymous: int, platform_feed: int = 403, partners: int = 403) -> dict[str, int]:
+    # The platform feed's token answers only on its own operation, and a partner's only under /api/v1/partner/
+    # (and on revoking itself); the few operations that read no credentials at all (the token exchange, the
+    # calculator's quotes) treat them as the anonymous clients they then are. The rail sends no token: it is
+    # anonymous here.
     return {
         **dict.fromkeys(PERSONAS, status),
         "anonymous": anonymous,
         "rail_callback": anonymous,
         "platform_feed": platform_feed,
+        "partner_x": partners,
+        "partner_y": partners,
     }
 
 
@@ -117,13 +122,39 @@ def _own_application(personas: Personas, me: Persona) -> dict:
 SUBMIT_STATUS = 200
 
 
+def _partners_only(status: int) -> dict[str, int]:
+    return {
+        "merchant_a": 403,
+        "merchant_b": 403,
+        "partner_x": status,
+        "partner_y": status,
+        "officer": 403,
+        "platform_feed": 403,
+        "rail_callback": 401,
+        "anonymous": 401,
+    }
+
+
+def _own_offer(personas: Personas, me: Persona) -> dict:
+    # A partner names its own offer; everyone else is pointed at partner X's.
+    return {"id": (me.offer or personas["partner_x"].offer).pk}
+
+
+def _own_loan(personas: Personas, me: Persona) -> dict:
+    return {"id": (me.loan or personas["partner_x"].loan).pk}
+
+
+def _own_settlement(personas: Personas, me: Persona) -> dict:
+    return {"id": (me.settlement or personas["partner_x"].settlement).pk}
+
+
 MATRIX: dict[str, Row] = {
     "auth_token_create": Row(
         # Everyone with an account may exchange its own password for a token; anonymous sends no account.
-        expect=_everyone(200, anonymous=401, platform_feed=401),  # the feed has no password to exchange
+        expect=_everyone(200, anonymous=401, platform_feed=401, partners=200),  # the feed has no password
         body=lambda personas, me: {"email": me.email or "nobody@example.com", "password": DEFAULT_PASSWORD},
     ),
-    "auth_token_revoke_destroy": Row(expect=_everyone(204, anonymous=401)),
+    "auth_token_revoke_destroy": Row(expect=_everyone(204, anonymous=401, partners=204)),
     "merchant_retrieve": Row(expect=_merchants_only(200), shows_own=True),
     "merchant_partial_update": Row(
         expect=_merchants_only(200), body=lambda personas, me: {"city": "宁波"}, shows_own=True
@@ -144,7 +175,7 @@ MATRIX: dict[str, Row] = {
         expect=_everyone(200, anonymous=200), path_params=lambda personas, me: {"code": PRODUCT_CODE}
     ),
     "quotes_create": Row(
-        expect=_everyone(200, anonymous=200, platform_feed=200),
+        expect=_everyone(200, anonymous=200, platform_feed=200, partners=200),
         body=lambda personas, me: {"product": PRODUCT_CODE, "amount": "50000.00", "term": 12},
     ),
     # Applications: a merchant reaches only its own; the path names the caller's own application (partners,
@@ -216,6 +247,29 @@ MATRIX: dict[str, Row] = {
             "anonymous": 401,
         }
     ),
+    # The partner API: each bank reaches only its own offers and loans (another's, or the platform's own loans,
+    # are tested in test_partner_objects_of_anyone_else_are_not_found below).
+    "partner_offers_list": Row(expect=_partners_only(200), shows_own=True),
+    "partner_offers_retrieve": Row(expect=_partners_only(200), path_params=_own_offer, shows_own=True),
+    "partner_offers_accept": Row(
+        expect=_partners_only(200),
+        path_params=_own_offer,
+        body=lambda personas, me: {"reference": f"matrix-{me.name}"},
+        shows_own=True,
+    ),
+    "partner_offers_decline": Row(
+        expect=_partners_only(200),
+        path_params=_own_offer,
+        body=lambda personas, me: {"reference": f"matrix-{me.name}", "reason": "matrix"},
+        shows_own=True,
+    ),
+    "partner_offers_merchant_retrieve": Row(expect=_partners_only(200), path_params=_own_offer),
+    "partner_loans_list": Row(expect=_partners_only(200), shows_own=True),
+    "partner_loans_retrieve": Row(expect=_partners_only(200), path_params=_own_loan, shows_own=True),
+    "partner_distributions_list": Row(expect=_partners_only(200)),
+    "partner_settlements_list": Row(expect=_partners_only(200)),
+    "partner_settlements_retrieve": Row(expect=_partners_only(200), path_params=_own_settlement),
+    "partner_settlements_statement_retrieve": Row(expect=_partners_only(200), path_params=_own_settlement),
 }
 # The only operations an anonymous client may call (the schema and docs pages are outside the schema).
 ANONYMOUS_MAY_CALL = {"auth_token_create", "products_list", "products_retrieve", "quotes_create"}
@@ -262,6 +316,12 @@ def _state_of(persona: Persona) -> tuple:
     if persona.user is None:
         return ()
     token = list(Token.objects.filter(user=persona.user).values_list("key", flat=True))
+    if persona.partner is not None:
+        offers = list(PartnerOffer.objects.filter(partner=persona.partner).order_by("pk").values())
+        shares = list(LoanShare.objects.filter(partner=persona.partner).order_by("pk").values())
+        loans = list(Loan.objects.filter(shares__partner=persona.partner).order_by("pk").values())
+        settlements = list(PartnerSettlement.objects.filter(partner=persona.partner).order_by("pk").values())
+        return (token, offers, shares, loans, settlements)
     if persona.merchant is None:
         return (token,)
     merchant = list(Merchant.objects.filter(pk=persona.merchant.pk).values())
@@ -333,3 +393,56 @@ def test_applications_of_another_merchant_are_not_found(op_id, personas, openapi
     assert response.status_code == 404, _text(response)
     assert response.json()["code"] == "not_found"
     assert _state_of(owner) == before
+
+
+# Every partner operation that names an object, with whose objects an intruding bank tries: the other bank's, and
+# for loans one the platform funds alone (it was never offered, so it has no offer to name).
+PARTNER_OBJECT_CASES = [
+    ("partner_offers_retrieve", "other_partner"),
+    ("partner_offers_accept", "other_partner"),
+    ("partner_offers_decline", "other_partner"),
+    ("partner_offers_merchant_retrieve", "other_partner"),
+    ("partner_loans_retrieve", "other_partner"),
+    ("partner_loans_retrieve", "platform_only"),
+    ("partner_settlements_retrieve", "other_partner"),
+    ("partner_settlements_statement_retrieve", "other_partner"),
+]
+
+
+def test_every_partner_operation_naming_an_object_is_tried_by_an_intruder(openapi):
+    naming = {
+        op_id for op_id, (_m, path, _o) in schema_operations(openapi).items() if "/partner/" in path and "{" in path
+    }
+    assert naming == {op_id for op_id, _target in PARTNER_OBJECT_CASES}
+
+
+@pytest.mark.parametrize("intruder_name", ["partner_x", "partner_y"])
+@pytest.mark.parametrize(("op_id", "target"), PARTNER_OBJECT_CASES)
+def test_partner_objects_of_anyone_else_are_not_found(
+    op_id, target, intruder_name, personas, platform_only_loan, openapi
+):
+    """A bank naming the other bank's offer or loan, or a loan the platform funds alone, gets the same 404 as for
+    one that does not exist, and nothing of it changes."""
+    method, path, _operation = schema_operations(openapi)[op_id]
+    intruder = personas[intruder_name]
+    owner = personas["partner_y" if intruder_name == "partner_x" else "partner_x"]
+    if target == "platform_only":
+        target_id = platform_only_loan.pk
+    else:
+        target_id = (
+            owner.loan
+            if op_id.startswith("partner_loans")
+            else owner.settlement
+            if op_id.startswith("partner_settlements")
+            else owner.offer
+        ).pk
+    body = json.dumps({"reference": "intruder", "reason": "intruder"})
+    before = (_state_of(owner), list(LoanShare.objects.filter(loan=platform_only_loan).values()))
+
+    response = intruder.client().generic(method, path.format(id=target_id), body, content_type="application/json")
+    missing = intruder.client().generic(method, path.format(id=999999), body, content_type="application/json")
+
+    assert response.status_code == 404, _text(response)
+    assert response.content == missing.content
+    assert not any(marker in _text(response) for marker in owner.markers)
+    assert (_state_of(owner), list(LoanShare.objects.filter(loan=platform_only_loan).values())) == before

@@ -25,6 +25,8 @@ from lending.origination.models import ApplicationState, LoanApplication
 from lending.servicing.models import LoanState
 from lending.servicing.tests.factories import active_loan
 from merchants.models import SalesDay
+from partners.models import Distribution, OfferState, PartnerSettlement, SettlementStatus
+from partners.tests.factories_api import FundingPartnerFactory, co_funded_loan, offer_to, repaid_and_settled
 from tests.api.conftest import generate_schema, schema_operations
 from underwriting.choices import Outcome
 from underwriting.models import Decision
@@ -108,6 +110,40 @@ def _job_runs(_merchant, count: int, start: int) -> None:
         )
 
 
+def _partner_offers(partner, count: int, start: int) -> None:
+    """Loans offered to the partner, every other one declined (the list reads each application and agreement)."""
+    for n in range(start, start + count):
+        offer_to(partner, state=OfferState.DECLINED if n % 2 else OfferState.OFFERED)
+
+
+def _partner_loans(partner, count: int, start: int) -> None:
+    """Loans the partner co-funds, every third one overdue (the list reads each loan's balance)."""
+    for n in range(start, start + count):
+        co_funded_loan(partner, state=LoanState.OVERDUE if n % 3 == 2 else LoanState.ACTIVE)
+
+
+def _partner_distributions(partner, count: int, start: int) -> None:
+    """Repayments of loans the partner co-funds, each shared among the lenders; every other one in SALES_YEAR."""
+    for n in range(start, start + count):
+        loan = co_funded_loan(partner)
+        reference = f"list-repaid-{n}"
+        repaid_and_settled(partner, loan, amount=Decimal("1100.00"), reference=reference)
+        if n % 2:
+            Distribution.objects.filter(payment__external_reference=reference).update(
+                business_date=datetime.date(SALES_YEAR, 1, 1) + datetime.timedelta(days=n)
+            )
+
+
+def _partner_settlements(partner, count: int, start: int) -> None:
+    """Settlements of consecutive past days, every other one paid."""
+    for n in range(start, start + count):
+        PartnerSettlement.objects.create(
+            partner=partner,
+            business_date=datetime.date(SALES_YEAR, 1, 1) + datetime.timedelta(days=n),
+            status=SettlementStatus.PAID if n % 2 else SettlementStatus.READY,
+        )
+
+
 @dataclass(frozen=True)
 class ListCase:
     path: str
@@ -118,6 +154,7 @@ class ListCase:
     anonymous: bool = False  # public: asked without signing in
     params: dict[str, str] = field(default_factory=dict)  # always sent (the sales case's year)
     staff: bool = False  # asked by a loan officer (staff lists), not by the merchant
+    partner: bool = False  # asked by a partner bank, whose rows ``make`` adds (it gets the partner, not a merchant)
 
 
 LISTS: dict[str, ListCase] = {
@@ -159,6 +196,38 @@ LISTS: dict[str, ListCase] = {
         bad_filter={"status": "stuck"},
         staff=True,
     ),
+    "partner_offers_list": ListCase(
+        path="/api/v1/partner/offers/",
+        make=_partner_offers,
+        filter={"state": "declined"},
+        kept=lambda row: row["state"] == "declined",
+        bad_filter={"state": "maybe"},
+        partner=True,
+    ),
+    "partner_distributions_list": ListCase(
+        path="/api/v1/partner/distributions/",
+        make=_partner_distributions,
+        filter={"business_date_to": f"{SALES_YEAR}-12-31"},
+        kept=lambda row: row["business_date"] <= f"{SALES_YEAR}-12-31",
+        bad_filter={"component": "tips"},
+        partner=True,
+    ),
+    "partner_settlements_list": ListCase(
+        path="/api/v1/partner/settlements/",
+        make=_partner_settlements,
+        filter={"status": "paid"},
+        kept=lambda row: row["status"] == "paid",
+        bad_filter={"status": "owed"},
+        partner=True,
+    ),
+    "partner_loans_list": ListCase(
+        path="/api/v1/partner/loans/",
+        make=_partner_loans,
+        filter={"state": "overdue"},
+        kept=lambda row: row["state"] == "overdue",
+        bad_filter={"state": "late"},
+        partner=True,
+    ),
 }
 
 
@@ -193,16 +262,29 @@ def test_no_operation_answers_a_bare_array():
 
 
 @pytest.fixture
-def client_for(merchant, loan_officer):
+def list_partner(db):
+    return FundingPartnerFactory(code="list-bank")
+
+
+@pytest.fixture
+def client_for(merchant, loan_officer, list_partner):
     def make(case: ListCase) -> APIClient:
         client = APIClient()
         if case.staff:
             client.force_authenticate(loan_officer)
+        elif case.partner:
+            client.force_authenticate(list_partner.api_user)
         elif not case.anonymous:
             client.force_authenticate(merchant.owner)
         return client
 
     return make
+
+
+@pytest.fixture
+def owner_for(merchant, list_partner):
+    """Whose rows a case adds: the merchant's, or the partner bank's for the partner API's lists."""
+    return lambda case: list_partner if case.partner else merchant
 
 
 def _get(client: APIClient, case: ListCase, **params):
@@ -212,14 +294,14 @@ def _get(client: APIClient, case: ListCase, **params):
 
 
 @pytest.mark.parametrize("operation_id", sorted(LISTS))
-def test_the_query_count_does_not_grow_with_the_list(operation_id, merchant, client_for):
+def test_the_query_count_does_not_grow_with_the_list(operation_id, owner_for, client_for):
     case = LISTS[operation_id]
     client = client_for(case)
-    case.make(merchant, 3, 0)
+    case.make(owner_for(case), 3, 0)
     with CaptureQueriesContext(connection) as few:
         rows_few = len(_get(client, case, page_size="200")["results"])
 
-    case.make(merchant, 12, 3)
+    case.make(owner_for(case), 12, 3)
     with CaptureQueriesContext(connection) as more:
         rows_more = len(_get(client, case, page_size="200")["results"])
 
@@ -228,10 +310,10 @@ def test_the_query_count_does_not_grow_with_the_list(operation_id, merchant, cli
 
 
 @pytest.mark.parametrize("operation_id", sorted(LISTS))
-def test_pages_follow_a_cursor_and_their_size_is_capped(operation_id, merchant, client_for):
+def test_pages_follow_a_cursor_and_their_size_is_capped(operation_id, owner_for, client_for):
     case = LISTS[operation_id]
     client = client_for(case)
-    case.make(merchant, 5, 0)
+    case.make(owner_for(case), 5, 0)
 
     first = _get(client, case, page_size="2")
     second = client.get(first["next"]).json()
@@ -248,10 +330,10 @@ def test_pages_follow_a_cursor_and_their_size_is_capped(operation_id, merchant, 
 
 
 @pytest.mark.parametrize("operation_id", sorted(LISTS))
-def test_a_filter_keeps_only_the_rows_it_names(operation_id, merchant, client_for):
+def test_a_filter_keeps_only_the_rows_it_names(operation_id, owner_for, client_for):
     case = LISTS[operation_id]
     client = client_for(case)
-    case.make(merchant, 6, 0)
+    case.make(owner_for(case), 6, 0)
 
     everything = _get(client, case, page_size="200")["results"]
     kept = _get(client, case, page_size="200", **case.filter)["results"]
@@ -262,7 +344,7 @@ def test_a_filter_keeps_only_the_rows_it_names(operation_id, merchant, client_fo
 
 
 @pytest.mark.parametrize("operation_id", sorted(LISTS))
-def test_a_value_a_filter_refuses_is_a_400_naming_the_field(operation_id, merchant, client_for):
+def test_a_value_a_filter_refuses_is_a_400_naming_the_field(operation_id, client_for):
     case = LISTS[operation_id]
     client = client_for(case)
     (name, value), *_others = case.bad_filter.items()

@@ -22,6 +22,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from partners.tests.factories_api import FundingPartnerFactory, co_funded_loan, offer_to
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -48,6 +50,15 @@ def api_schema(db):
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@pytest.fixture
+def partner_bank(partner_user):
+    """The partner persona as a funding partner with an open offer and a co-funded loan (the partner API's rows)."""
+    partner = FundingPartnerFactory(code="bank-x", api_user=partner_user)
+    offer_to(partner)
+    co_funded_loan(partner)
+    return partner
 
 
 HYPOTHESIS_SETTINGS = settings(
@@ -80,5 +91,5 @@ def test_no_server_errors_and_every_answer_matches_the_schema(case, merchant):
 @pytest.mark.postgres
 @schema.parametrize()
 @HYPOTHESIS_SETTINGS
-def test_as_a_partner_bank_no_server_errors_and_every_answer_matches_the_schema(case, partner_user):
-    call_as(case, partner_user)
+def test_as_a_partner_bank_no_server_errors_and_every_answer_matches_the_schema(case, partner_bank):
+    call_as(case, partner_bank.api_user)
