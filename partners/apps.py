@@ -16,18 +16,20 @@ class PartnersConfig(AppConfig):
     def ready(self) -> None:
         from lending.origination.services.lenders import co_lending_register
         from lending.origination.services.scheduled import ScheduledJob, scheduled_job_register
-        from lending.servicing.signals import allocations_booked, loan_activated
+        from lending.servicing.signals import allocations_booked, loan_activated, loans_transitioned
         from partners import checks  # noqa: F401 - registers the checks of the webhook settings
         from partners.services.co_lending import PartnersCoLending
         from partners.services.distributions import on_allocations_booked, on_loan_activated
         from partners.services.offers import partner_offers_lapse
         from partners.services.settlements import partners_settle_previous_day
-        from partners.services.webhooks import webhooks_due_queue
+        from partners.services.webhooks import on_loans_transitioned, webhooks_due_queue
 
         co_lending_register(PartnersCoLending())
         # Every confirmed payment is shared among a co-funded loan's lenders in the payment's own transaction.
         allocations_booked.connect(on_allocations_booked, dispatch_uid="partners.distributions")
         loan_activated.connect(on_loan_activated, dispatch_uid="partners.loan_funded")
+        # Partner banks hear of their loans turning overdue or defaulting, in the daily job's own transaction.
+        loans_transitioned.connect(on_loans_transitioned, dispatch_uid="partners.loans_moved")
         scheduled_job_register(
             ScheduledJob(
                 "partner-offers-lapse",

@@ -11,6 +11,7 @@ default); it declines any other, saying why.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from django.conf import settings
@@ -19,8 +20,16 @@ from django.utils.translation import gettext as _
 
 from core.exceptions import StateConflict
 from lending.origination.models import LoanApplication
-from partners.models import FundingPartner, OfferState, PartnerOffer
+from partners.models import FundingPartner, OfferState, PartnerOffer, WebhookEventType
 from partners.services.offers import partner_offer_accept, partner_offer_decline
+from partners.services.webhooks import (
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    partner_valid_secrets,
+    partner_webhook_secret_rotate,
+    requests_transport,
+    webhook_signature_verify,
+)
 
 ACCEPTED_GRADES = ("A", "B", "C")
 
@@ -95,6 +104,48 @@ def sandbox_partner_ensure(*, code: str = "demo-bank", api_user, by) -> FundingP
             "funding_bank_name": "示例合作银行",
             "api_user": api_user,
             "priority": 10,
+            # Its webhooks reach the sandbox bank in this process (``sandbox_webhook_transport``).
+            "webhook_url": f"{SANDBOX_WEBHOOK_SCHEME}{code}/webhooks",
         },
     )
+    if not partner.webhook_secret:
+        partner_webhook_secret_rotate(partner=partner, by=by, reason="Demo data: the sandbox bank's first secret.")
+        partner.refresh_from_db()
     return partner
+
+
+# The sandbox bank's end of the webhooks: offers reach it as any bank's would, signed, and it answers by its rule.
+
+SANDBOX_WEBHOOK_SCHEME = "sandbox://"
+
+
+def sandbox_webhook_transport(*, url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    """Deliver a partner webhook; to a ``sandbox://`` address, to the sandbox bank in this process.
+
+    The sandbox bank checks the signature as a bank must (401 when it does not verify: the portal retries, as it
+    would for any bank) and answers a ``loan.offered`` event by its rule. Any other address is a real bank's,
+    reached over HTTP as in production.
+    """
+    if not url.startswith(SANDBOX_WEBHOOK_SCHEME):
+        return requests_transport(url=url, body=body, headers=headers, timeout=timeout)
+    document = json.loads(body)
+    partner = FundingPartner.objects.filter(code=document.get("partner")).first()
+    if partner is None or partner.code not in sandbox_partner_codes():
+        return 404
+    if not webhook_signature_verify(
+        body,
+        headers.get(HEADER_TIMESTAMP, ""),
+        headers.get(HEADER_SIGNATURE, ""),
+        partner_valid_secrets(partner=partner),
+    ):
+        return 401
+    if document.get("event") == WebhookEventType.OFFER:
+        offer = (
+            PartnerOffer.objects.filter(pk=document["data"]["offer_id"], partner=partner)
+            .select_related("partner__api_user", "application")
+            .first()
+        )
+        if offer is not None:
+            with transaction.atomic():
+                sandbox_partner_answer(offer=offer)
+    return 200

@@ -7,6 +7,8 @@ os.environ.setdefault("DJANGO_DEBUG", "true")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 os.environ.setdefault("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 os.environ.setdefault("STAFF_MFA_REQUIRED", "false")
+# The demo's partner bank is the sandbox's, answering its offers in this process (no other service to run).
+os.environ.setdefault("PARTNER_WEBHOOK_TRANSPORT", "sandbox.partner.sandbox_webhook_transport")
 
 # Clearly fictional lender details for the contract (production requires real ones).
 os.environ.setdefault(

@@ -26,7 +26,7 @@ import random
 import secrets as secrets_module
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 import requests
@@ -43,7 +43,7 @@ from accounts.models import User
 from accounts.services.tokens import api_token_issue, api_tokens_revoke
 from core.services.audit import audit_record
 from core.transactions import task_on_commit
-from partners.models import FundingPartner, WebhookDelivery, WebhookEvent
+from partners.models import FundingPartner, LoanShare, WebhookDelivery, WebhookEvent, WebhookEventType
 
 DELIVER_TASK = "partners.tasks.webhook_deliver_task"
 SIGNATURE_VERSION = "v1"
@@ -400,3 +400,48 @@ WEBHOOK_DOCS_BODY = (
     b'{"created_at":"2026-01-01T08:00:00+08:00","data":{"application":1042,"offer":77,"principal":"35000.00",'
     b'"share":"0.7000"},"event":"loan.offered","id":8812,"partner":"demo-bank"}'
 )
+
+
+# Loans turning overdue or defaulting (the daily job moves them in batches).
+
+_LOAN_EVENTS = {"loan.mark_overdue": WebhookEventType.OVERDUE, "loan.default": WebhookEventType.DEFAULT}
+
+
+def loans_moved_notify(*, action: str, loan_ids: list[int], on: date) -> int:
+    """Record "loan.overdue" / "loan.defaulted" for each partner of the loans the daily job just moved; how many.
+
+    Inside the job's transaction, so the events commit exactly when the loans' new states do. One query for the
+    batch's co-funded loans; a loan turning overdue again after it was cured is a new event (its key names the day).
+    """
+    event = _LOAN_EVENTS.get(action)
+    if event is None:
+        return 0
+    shares = (
+        LoanShare.objects.filter(loan_id__in=loan_ids, partner__isnull=False)
+        .select_related("partner", "loan")
+        .order_by("loan_id", "partner_id")
+    )
+    recorded = 0
+    for share in shares:
+        loan = share.loan
+        key = f"overdue:{loan.pk}:{on.isoformat()}" if event == WebhookEventType.OVERDUE else f"defaulted:{loan.pk}"
+        webhook_event_record(
+            partner=share.partner,
+            event=event,
+            key=key,
+            payload={
+                "loan_id": loan.pk,
+                "on": on.isoformat(),
+                "state": loan.state,
+                "days_past_due": loan.days_past_due,
+                "share": f"{share.share:.4f}",
+                "principal": f"{share.principal:.2f}",
+            },
+        )
+        recorded += 1
+    return recorded
+
+
+def on_loans_transitioned(sender, *, action: str, loan_ids: list[int], on: date, **kwargs) -> None:
+    """Receiver of ``lending.servicing.signals.loans_transitioned``."""
+    loans_moved_notify(action=action, loan_ids=loan_ids, on=on)
