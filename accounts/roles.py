@@ -45,6 +45,12 @@ _LOAN_OFFICER = [
     "underwriting.view_scorecard",
     "underwriting.view_scorecardbin",
     "underwriting.view_preapprovedlimit",
+    # Co-insurance: officers see insurers, agreements, covers and claims.
+    "partners.view_insurer",
+    "partners.view_insuranceagreement",
+    "partners.view_insurancecover",
+    "partners.view_insuranceclaim",
+    "partners.view_claimrecoveryshare",
 ]
 _SENIOR_OFFICER = [
     *_LOAN_OFFICER,
@@ -57,6 +63,8 @@ _SENIOR_OFFICER = [
     "lending.propose_restructure",
     # The checker of maker-checker: counter-offers below the grid, restructures conceding price or fees, write-offs.
     "lending.second_approve_concession",
+    # Submit insurance claims to the insurer, record its payment, or withdraw a claim.
+    "partners.act_on_claim",
 ]
 _RISK_MANAGER = [
     *_SENIOR_OFFICER,
@@ -70,6 +78,11 @@ _RISK_MANAGER = [
     "underwriting.add_policyrule",
     "underwriting.change_policyrule",
     "underwriting.activate_scorecard",
+    # Insurers and their agreements (each change a new version).
+    "partners.add_insurer",
+    "partners.change_insurer",
+    "partners.add_insuranceagreement",
+    "partners.manage_insurance_agreement",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

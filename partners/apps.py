@@ -12,3 +12,11 @@ class PartnersConfig(AppConfig):
 
     name = "partners"
     verbose_name = _("Partners and insurers")
+
+    def ready(self) -> None:
+        from lending.servicing.signals import allocations_booked, loan_activated
+        from partners.services import insurance
+
+        # Co-insurance: a loan paid out is covered; a recovery after a settled claim is shared with the insurer.
+        loan_activated.connect(insurance.insurance_on_loan_activated, dispatch_uid="partners.insurance.cover")
+        allocations_booked.connect(insurance.insurance_on_allocations_booked, dispatch_uid="partners.insurance.share")

@@ -166,6 +166,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "lending.origination.tasks.applications_resume_stalled_task",
         "schedule": 5 * 60,
     },
+    # After the servicing day (01:00) has counted days past due and defaulted loans.
+    "insurance-claims-open": {
+        "task": "partners.tasks.insurance_claims_open_task",
+        "schedule": crontab(hour=1, minute=30),
+    },
 }
 
 # allauth: email as the login, verification by a code, passkeys for everyone.

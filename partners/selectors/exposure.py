@@ -14,7 +14,7 @@ from django.db.models import F, Sum
 
 from lending.origination.models import ApplicationState, LoanApplication
 from lending.servicing.models import Instalment, Loan, LoanState
-from partners.models import LoanShare
+from partners.models import ClaimState, InsuranceCover, LoanShare
 
 PLATFORM = "platform"
 ZERO = Decimal("0.00")
@@ -58,10 +58,31 @@ def loan_participations(*, loan_ids: Iterable[int]) -> dict[int, Participation]:
         "loan_id", "partner__code", "share"
     ):
         fractions[loan_id][code or PLATFORM] = share
-    return {
-        loan_id: Participation(lender_fractions=fractions[loan_id]) if loan_id in fractions else Participation()
-        for loan_id in loan_ids
+    # The insured fraction of a covered loan's loss, and its insurer, until the insurer refused the claim on it.
+    insured = {
+        loan_id: (share, code)
+        for loan_id, share, code in InsuranceCover.objects.filter(loan_id__in=loan_ids)
+        .exclude(loan__insurance_claim__state=ClaimState.REJECTED)
+        .values_list("loan_id", "cover_share", "insurer__code")
     }
+    participations = {}
+    for loan_id in loan_ids:
+        lenders = {"lender_fractions": fractions[loan_id]} if loan_id in fractions else {}
+        if loan_id in insured:
+            lenders["insured_fraction"], lenders["insurer_code"] = insured[loan_id]
+        participations[loan_id] = Participation(**lenders)
+    return participations
+
+
+def insurer_exposure() -> dict[str, Decimal]:
+    """Covered principal outstanding per insurer code: each covered committed loan's principal still owed times the
+    insurer's cover share (what the insurer would pay of the principal if every one defaulted now)."""
+    exposure: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    outstanding = loans_outstanding_principal()
+    for loan_id, participation in loan_participations(loan_ids=outstanding).items():
+        if participation.insurer_code is not None:
+            exposure[participation.insurer_code] += outstanding[loan_id] * participation.insured_fraction
+    return {code: value.quantize(Decimal("0.01")) for code, value in sorted(exposure.items())}
 
 
 def lender_exposure() -> dict[str, Decimal]:
