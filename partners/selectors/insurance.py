@@ -126,6 +126,7 @@ def insurance_portfolio() -> InsurancePortfolio:
         claims=Count("id"), claimable=Sum("claimable"), settled=Sum("settled_amount")
     ):
         by_state[row["state"]] = {
+            **by_state[row["state"]],
             "claims": row["claims"],
             "claimable": row["claimable"] or ZERO,
             "settled": row["settled"] or ZERO,

@@ -514,6 +514,54 @@ def claim_recoveries_share(*, loan: Loan) -> list[ClaimRecoveryShare]:
     return rows
 
 
+# The demo.
+
+DEMO_INSURER_CODE = "demo-insurer"
+DEMO_PRODUCT_CODE = "operating-loan"
+
+
+def insurance_demo_seed(*, api_user: User, by: User) -> dict[str, int]:
+    """The demo's insurer (with ``api_user`` as its API account) and a platform-paid agreement on the operating
+    loan, covering every grade at 80 % with claims after 60 days past due; loans of that product paid out before it
+    existed (the demo's history) are covered as if it had been in force, and the claims due today are opened.
+
+    Idempotent: the insurer, its agreement and each cover are made once; a second run opens only new claims.
+    """
+    product = LoanProduct.objects.filter(code=DEMO_PRODUCT_CODE).first()
+    if product is None:
+        return {"covers": 0, "claims": 0}
+    with transaction.atomic():
+        insurer = Insurer.objects.filter(code=DEMO_INSURER_CODE).first()
+        if insurer is None:
+            insurer = insurer_save(
+                insurer=Insurer(
+                    code=DEMO_INSURER_CODE,
+                    legal_name_zh="示范财产保险股份有限公司（演示）",
+                    legal_name_en="Demo Property Insurance Co., Ltd. (fictional)",
+                    licence_number="DEMO-000001",
+                    api_user=api_user,
+                ),
+                by=by,
+            )
+        if not insurer.agreements.exists():
+            insurance_agreement_create(
+                insurer=insurer,
+                products=[product],
+                grades=list(GRADES),
+                cover_share=Decimal("0.8000"),
+                premium_rate=Decimal("0.006000"),
+                premium_payer=PremiumPayer.PLATFORM,
+                claim_after_dpd=60,
+                note="Demo data",
+                by=by,
+            )
+        covers = 0
+        paid_out = Loan.objects.filter(product=product, activated_at__isnull=False, insurance_cover__isnull=True)
+        for loan in paid_out.order_by("pk"):
+            covers += insurance_cover_create(loan=loan, by=by) is not None
+    return {"covers": covers, "claims": insurance_claims_open()}
+
+
 # Receivers of lending's signals (connected in ``PartnersConfig.ready``): they run in the sender's transaction.
 
 
@@ -538,6 +586,7 @@ __all__ = [
     "insurance_claim_open",
     "insurance_claims_open",
     "insurance_cover_create",
+    "insurance_demo_seed",
     "insurance_on_allocations_booked",
     "insurance_on_loan_activated",
     "insurer_save",

@@ -414,6 +414,7 @@ def test_the_portfolio_shows_the_loss_before_and_after_insurance_and_the_claims_
     assert figures.overall.loss_after == Decimal("3164.00")
     assert figures.by_lender["platform"].loss_after == Decimal("3164.00")  # a loan without shares is the platform's
     assert figures.claims_by_state["settled"] == {
+        "label": "Settled",
         "claims": 1,
         "claimable": Decimal("9040.00"),
         "settled": Decimal("9040.00"),

@@ -97,6 +97,14 @@ JOBS: dict[str, ScheduledJob] = {
 }
 
 
+def scheduled_job_register(job: ScheduledJob) -> ScheduledJob:
+    """Add a job of an app above lending (which lending may not import): the app registers it in its
+    ``AppConfig.ready()`` next to its beat entry, so the operators' command runs it too. Registering the same name
+    again replaces it."""
+    JOBS[job.name] = job
+    return job
+
+
 def _first_run(entry: dict) -> time:
     """When beat first runs an entry in a day: a crontab's earliest hour and minute; an interval at midnight."""
     schedule = entry["schedule"]
@@ -138,4 +146,4 @@ def scheduled_day_run(*, on: date, only: set[str] | None = None) -> Iterator[Job
         yield JobRun(at=at, job=job, counts=dict(job.run(on)))
 
 
-__all__ = ["JOBS", "JobRun", "ScheduledJob", "scheduled_day_run", "scheduled_jobs"]
+__all__ = ["JOBS", "JobRun", "ScheduledJob", "scheduled_day_run", "scheduled_job_register", "scheduled_jobs"]
