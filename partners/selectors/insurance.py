@@ -121,7 +121,10 @@ def insurance_portfolio() -> InsurancePortfolio:
         lender.paid_by_insurers = _fen(lender.paid_by_insurers)
         lender.passed_back = _fen(lender.passed_back)
 
-    by_state = {state: {"claims": 0, "claimable": ZERO, "settled": ZERO} for state in ClaimState.values}
+    by_state = {
+        state: {"label": str(label), "claims": 0, "claimable": ZERO, "settled": ZERO}
+        for state, label in ClaimState.choices
+    }
     for row in InsuranceClaim.objects.values("state").annotate(
         claims=Count("id"), claimable=Sum("claimable"), settled=Sum("settled_amount")
     ):

@@ -6,6 +6,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, localcontext
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from core.models import AuditEvent
@@ -23,7 +24,10 @@ START = date(2026, 12, 10)
 @pytest.fixture(autouse=True)
 def _today(monkeypatch):
     # Quotes refuse a start date in the past: the loans here start on START, quoted that day.
-    monkeypatch.setattr("django.utils.timezone.localdate", lambda: START)
+    real = timezone.localdate
+    monkeypatch.setattr(
+        "django.utils.timezone.localdate", lambda value=None, *args: START if value is None else real(value, *args)
+    )
 
 
 def _fen(value: Decimal) -> Decimal:
@@ -171,3 +175,37 @@ def test_bad_rates_and_grades_are_refused_naming_the_field(rate, field):
     with pytest.raises(ValidationError) as refused:
         borrower_premium_set(product=product, grades=["Z"], rate=Decimal("0.01"), by=None, source=SOURCE)
     assert "Unknown grades: Z" in refused.value.message_dict["grades"][0]
+
+
+@pytest.fixture
+def insured_operating_loan(operating_loan):
+    """The operating loan with a borrower-paid premium of 0.2 % at grades A-D (set before anyone applies; at grade
+    E it would take the three-month loans above the cost ceiling)."""
+    borrower_premium_set(
+        product=operating_loan, grades=["A", "B", "C", "D"], rate=Decimal("0.002"), by=None, source=SOURCE
+    )
+    return operating_loan
+
+
+def test_the_offer_and_the_contract_print_the_premium_on_its_own_line(
+    insured_operating_loan, accepted_application, django_capture_on_commit_callbacks
+):
+    import io
+
+    from pypdf import PdfReader
+
+    from lending.origination.services.contracts import contract_pdf_bytes
+    from lending.origination.tests.factories import prepared_contract
+
+    offer = accepted_application.offer_quote
+    assert offer["insurance_premium"] == "40.00"  # 0.2 % of 20,000.00
+
+    contract = prepared_contract(accepted_application, django_capture_on_commit_callbacks)
+
+    assert contract.terms["fees"]["insurance_premium"] == "40.00"
+    assert contract.terms["fees"]["insurance_premium_percent"] == "0.20"
+    assert contract.terms["totals"]["net_disbursement"] == offer["net_disbursement"]
+    reader = PdfReader(io.BytesIO(contract_pdf_bytes(contract=contract)))
+    text = " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+    assert "保险费" in text
+    assert "Insurance premium (paid by the borrower)" in text
