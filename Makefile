@@ -26,6 +26,7 @@ messages: $(VENV)/.installed
 run: system-packages $(VENV)/.installed messages
 	$(BIN)/python manage.py migrate --no-input -v 0
 	$(BIN)/python manage.py load_demo --url http://127.0.0.1:$(PORT)
+	$(BIN)/python manage.py load_demo_insurance
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 test: system-packages $(VENV)/.installed messages

@@ -71,6 +71,12 @@ _LOAN_OFFICER = [
     "risk.view_portfolio_dashboard",
     "risk.view_stressscenario",
     "risk.view_stressrun",
+    # Co-insurance: officers see insurers, agreements, covers and claims.
+    "partners.view_insurer",
+    "partners.view_insuranceagreement",
+    "partners.view_insurancecover",
+    "partners.view_insuranceclaim",
+    "partners.view_claimrecoveryshare",
 ]
 _SENIOR_OFFICER = [
     *_LOAN_OFFICER,
@@ -87,6 +93,8 @@ _SENIOR_OFFICER = [
     "partners.pay_settlement",
     # Confirming a fraud alert after payout marks the loan as fraud (its loss is reported apart).
     "lending.mark_loan_fraud",
+    # Submit insurance claims to the insurer, record its payment, or withdraw a claim.
+    "partners.act_on_claim",
 ]
 _RISK_MANAGER = [
     *_SENIOR_OFFICER,
@@ -120,6 +128,11 @@ _RISK_MANAGER = [
     "risk.add_stressscenario",
     "risk.change_stressscenario",
     "risk.run_stress_test",
+    # Insurers and their agreements (each change a new version).
+    "partners.add_insurer",
+    "partners.change_insurer",
+    "partners.add_insuranceagreement",
+    "partners.manage_insurance_agreement",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -7,6 +7,7 @@ from accounts.web.views import admin_login
 from core.web.views import healthz, landing
 from lending.servicing.admin.collections import collections_urls
 from lending.servicing.web.dashboard import BorrowingDashboardView
+from partners.api.claims import claims_urlpatterns
 from risk.admin.dashboard import dashboard_urls
 from underwriting.admin.monitoring import monitoring_urls
 
@@ -19,6 +20,8 @@ api_v1 = [
     path("", include("core.api.jobs")),
     path("", include("risk.api.urls")),
     path("partner/", include("partners.api.urls")),
+    # The partner API (``/api/v1/partner/``): insurers' claims.
+    path("", include(claims_urlpatterns)),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     # The split view serves Swagger UI's start-up script as a file, so the page needs no inline script.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),

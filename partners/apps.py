@@ -18,6 +18,7 @@ class PartnersConfig(AppConfig):
         from lending.origination.services.scheduled import ScheduledJob, scheduled_job_register
         from lending.servicing.signals import allocations_booked, loan_activated, loans_transitioned
         from partners import checks  # noqa: F401 - registers the checks of the webhook settings
+        from partners.services import insurance
         from partners.services.co_lending import PartnersCoLending
         from partners.services.distributions import on_allocations_booked, on_loan_activated
         from partners.services.offers import partner_offers_lapse
@@ -30,6 +31,16 @@ class PartnersConfig(AppConfig):
         loan_activated.connect(on_loan_activated, dispatch_uid="partners.loan_funded")
         # Partner banks hear of their loans turning overdue or defaulting, in the daily job's own transaction.
         loans_transitioned.connect(on_loans_transitioned, dispatch_uid="partners.loans_moved")
+        # Co-insurance: a loan paid out is covered; a recovery after a settled claim is shared with the insurer.
+        loan_activated.connect(insurance.insurance_on_loan_activated, dispatch_uid="partners.insurance.cover")
+        allocations_booked.connect(insurance.insurance_on_allocations_booked, dispatch_uid="partners.insurance.share")
+        scheduled_job_register(
+            ScheduledJob(
+                "insurance-claims-open",
+                _("opens insurance claims on covered loans that reached their agreement's days past due"),
+                lambda on: {"claims_opened": insurance.insurance_claims_open(on=on)},
+            )
+        )
         scheduled_job_register(
             ScheduledJob(
                 "partner-offers-lapse",

@@ -9,6 +9,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from partners.services.insurance import insurance_claims_open
 from partners.services.offers import partner_offers_lapse
 from partners.services.settlements import partners_settle_day
 from partners.services.webhooks import webhook_deliver, webhooks_due_queue
@@ -44,3 +45,9 @@ def webhook_deliver_task(event_id: int) -> None:
 def webhooks_due_task() -> int:
     """The periodic sweep: queue every pending event whose next attempt is due."""
     return webhooks_due_queue()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def insurance_claims_open_task() -> int:
+    """Daily, after servicing has counted the days past due: open the claims that became due (idempotent)."""
+    return insurance_claims_open()

@@ -199,6 +199,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Chunks of a nightly run that failed or whose worker died are run again; a run whose chunks are all done is
     # recorded (when its chord's last step was lost).
     "jobs-resume": {"task": "core.tasks.job_runs_resume_task", "schedule": 10 * 60},
+    # After the servicing day (01:00) has counted days past due and defaulted loans.
+    "insurance-claims-open": {
+        "task": "partners.tasks.insurance_claims_open_task",
+        "schedule": crontab(hour=1, minute=30),
+    },
 }
 # Nightly jobs are cut into chunks of this many rows (loans, merchants) by primary key; each chunk is one task and
 # one transaction. A failed chunk is tried again up to JOBS_CHUNK_MAX_ATTEMPTS times in all; one still running after

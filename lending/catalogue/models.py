@@ -30,6 +30,7 @@ from lending.catalogue.money.terms import (
     MAX_ANNUAL_RATE,
     MAX_DAILY_RATE,
     MAX_FEE_FACTOR,
+    MAX_INSURANCE_PREMIUM_RATE,
     MAX_PERIODIC_FEE_RATE,
     MAX_TERM_DAYS,
     MAX_TERM_MONTHS,
@@ -573,3 +574,37 @@ def _parse_rate(value: object) -> Decimal | None:
     if not number.is_finite() or abs(number) >= 1000 or number != number.quantize(RATE_QUANTUM):
         return None
     return number
+
+
+class BorrowerPremium(models.Model):
+    """A credit-insurance premium the borrower pays on loans of one product at one risk grade.
+
+    Written only by ``lending.catalogue.services.premiums.borrower_premium_set``, which the insurer's agreement
+    calls when a borrower-paid agreement is activated, changed or ended. The premium is a one-off fraction of the
+    amount, withheld from the payout; every quote and offer on the product at that grade carries it, as its own
+    line and inside the APR (``product_terms_snapshot`` copies it into the offer's terms).
+    """
+
+    product = models.ForeignKey(LoanProduct, on_delete=models.PROTECT, related_name="borrower_premiums")
+    grade = models.CharField(_("risk grade"), max_length=1, choices=RiskGrade.choices)
+    rate = models.DecimalField(
+        _("premium rate"),
+        max_digits=RATE_MAX_DIGITS,
+        decimal_places=RATE_DECIMAL_PLACES,
+        validators=[MinValueValidator(RATE_QUANTUM), MaxValueValidator(MAX_INSURANCE_PREMIUM_RATE)],
+        help_text=_("A one-off fraction of the amount (0.008 is 0.8 %), withheld from the payout."),
+    )
+    # Who set it: the insurer's agreement (e.g. "insurer:pingan"), so a later version replaces its own rows.
+    source = models.CharField(_("set by"), max_length=60)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("borrower-paid insurance premium")
+        verbose_name_plural = _("borrower-paid insurance premiums")
+        ordering = ["product", "grade"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "grade"], name="one_borrower_premium_per_product_grade"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product.code} {self.grade} {self.rate}"

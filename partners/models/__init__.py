@@ -10,21 +10,37 @@ from partners.models.agreements import (
     OfferState,
     PartnerOffer,
 )
+from partners.models.insurance import (
+    ClaimRecoveryShare,
+    ClaimState,
+    InsuranceAgreement,
+    InsuranceClaim,
+    InsuranceCover,
+    Insurer,
+    PremiumPayer,
+)
 from partners.models.money import Distribution, PartnerSettlement, SettlementStatus
 from partners.models.webhooks import PartnerCredentials, WebhookDelivery, WebhookEvent, WebhookEventType
 
 __all__ = [
     "PLATFORM_MIN_SHARE",
     "TIER1_CAPITAL_CAP",
+    "ClaimRecoveryShare",
+    "ClaimState",
     "CoLendingAgreement",
     "Distribution",
     "FeeRule",
     "FundingPartner",
+    "InsuranceAgreement",
+    "InsuranceClaim",
+    "InsuranceCover",
+    "Insurer",
     "LoanShare",
     "OfferState",
     "PartnerCredentials",
     "PartnerOffer",
     "PartnerSettlement",
+    "PremiumPayer",
     "SettlementStatus",
     "WebhookDelivery",
     "WebhookEvent",

@@ -15,7 +15,7 @@ from django.db.models import F, Sum
 
 from lending.origination.models import ApplicationState, LoanApplication
 from lending.servicing.models import Instalment, Loan, LoanState
-from partners.models import LoanShare
+from partners.models import ClaimState, InsuranceCover, LoanShare
 from partners.selectors.money import shares_outstanding
 
 PLATFORM = "platform"
@@ -63,16 +63,37 @@ def loan_participations(*, loan_ids: Iterable[int]) -> dict[int, Participation]:
         "loan_id", "partner__code", "share"
     ):
         funded[loan_id][code or PLATFORM] = share
+    # The insured fraction of a covered loan's loss, and its insurer, until the insurer refused the claim on it.
+    insured = {
+        loan_id: (share, code)
+        for loan_id, share, code in InsuranceCover.objects.filter(loan_id__in=loan_ids)
+        .exclude(loan__insurance_claim__state=ClaimState.REJECTED)
+        .values_list("loan_id", "cover_share", "insurer__code")
+    }
     participations = {}
     for loan_id in loan_ids:
-        if loan_id not in funded:
-            participations[loan_id] = Participation()
-            continue
-        balances = outstanding.get(loan_id, {})
-        total = sum(balances.values(), ZERO)
-        fractions = {code: balance / total for code, balance in balances.items()} if total > 0 else funded[loan_id]
-        participations[loan_id] = Participation(lender_fractions=fractions)
+        fields = {}
+        if loan_id in funded:
+            balances = outstanding.get(loan_id, {})
+            total = sum(balances.values(), ZERO)
+            fields["lender_fractions"] = (
+                {code: balance / total for code, balance in balances.items()} if total > 0 else funded[loan_id]
+            )
+        if loan_id in insured:
+            fields["insured_fraction"], fields["insurer_code"] = insured[loan_id]
+        participations[loan_id] = Participation(**fields)
     return participations
+
+
+def insurer_exposure() -> dict[str, Decimal]:
+    """Covered principal outstanding per insurer code: each covered committed loan's principal still owed times the
+    insurer's cover share (what the insurer would pay of the principal if every one defaulted now)."""
+    exposure: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    outstanding = loans_outstanding_principal()
+    for loan_id, participation in loan_participations(loan_ids=outstanding).items():
+        if participation.insurer_code is not None:
+            exposure[participation.insurer_code] += outstanding[loan_id] * participation.insured_fraction
+    return {code: value.quantize(Decimal("0.01")) for code, value in sorted(exposure.items())}
 
 
 def lender_exposure() -> dict[str, Decimal]:

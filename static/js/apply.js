@@ -97,8 +97,11 @@
   }
 
   function drawQuote(quote) {
+    page.querySelectorAll('[data-when="premium"]').forEach(function (node) {
+      node.hidden = !(quote.insurance_premium && Number(quote.insurance_premium) > 0);
+    });
     page.querySelectorAll('[data-quote="apr"]').forEach(function (node) { node.textContent = quote.apr; });
-    ["amount", "net_disbursement", "total_interest", "total_fees", "total_cost_of_credit", "total_repayable"]
+    ["amount", "net_disbursement", "insurance_premium", "total_interest", "total_fees", "total_cost_of_credit", "total_repayable"]
       .forEach(function (name) {
         page.querySelectorAll('[data-quote="' + name + '"]').forEach(function (node) {
           node.textContent = money(quote[name]);

@@ -159,10 +159,13 @@
   }
 
   function drawQuote(quote) {
+    page.querySelectorAll('[data-when="premium"]').forEach(function (node) {
+      node.hidden = !(quote.insurance_premium && Number(quote.insurance_premium) > 0);
+    });
     setText("apr", quote.apr);
     setText("day_count_statement", quote.day_count_statement);
     setText("apr_method_statement", quote.apr_method_statement);
-    ["amount", "net_disbursement", "total_interest", "total_fees", "total_cost_of_credit", "total_repayable"]
+    ["amount", "net_disbursement", "insurance_premium", "total_interest", "total_fees", "total_cost_of_credit", "total_repayable"]
       .forEach(function (name) { setText(name, money(quote[name])); });
     if (quote.sales_share) {
       setText("daily_deduction", money(quote.sales_share.daily_deduction));

@@ -1,4 +1,4 @@
-"""Whole-API fixtures: the seven personas of the authorisation matrix, each with its own marked data.
+"""Whole-API fixtures: the personas of the authorisation matrix, each with its own marked data.
 
 Every persona's data carries marker strings (a name, a credit code, a sales figure) that appear nowhere
 else, so a test can prove that an answer given to one persona contains nothing of another's.
@@ -127,6 +127,7 @@ PERSONAS = (
     "merchant_b",
     "partner_x",
     "partner_y",
+    "insurer",
     "officer",
     "platform_feed",
     "rail_callback",
@@ -141,6 +142,63 @@ def _sales_days(merchant, gross: str, first: datetime.date) -> list:
         SalesDayFactory(merchant=merchant, date=first + datetime.timedelta(days=n), gross_sales=Decimal(gross))
         for n in range(3)
     ]
+
+
+# The insurer persona's claim: a principal lost that appears nowhere else.
+INSURER_CLAIM_MARKER = "27777.31"
+
+
+def _insurer_with_a_submitted_claim(*, by):
+    """An insurer (with its API account) covering a defaulted loan of a third merchant, its claim submitted."""
+    from django.utils import timezone
+
+    from lending.catalogue.tests.factories import LoanProductFactory as ProductFactory
+    from lending.servicing.models import LoanState
+    from lending.servicing.tests.factories import make_loan
+    from merchants.tests.factories import MerchantFactory
+    from partners.models import ClaimState, InsuranceAgreement, InsuranceClaim, InsuranceCover, Insurer
+
+    insurer = Insurer.objects.create(
+        code="matrix-insurer",
+        legal_name_zh="矩阵财产保险股份有限公司",
+        legal_name_en="Matrix Property Insurance Co., Ltd.",
+        licence_number="00012345",
+        api_user=make_user(Role.PARTNER, email="api@insurer.example"),
+    )
+    product = ProductFactory(code="insured-operating")
+    loan = make_loan(MerchantFactory(), product, state=LoanState.DEFAULTED)
+    agreement = InsuranceAgreement.objects.create(
+        insurer=insurer,
+        version=1,
+        grades=["C"],
+        cover_share=Decimal("0.8000"),
+        premium_rate=Decimal("0.008"),
+        premium_payer="platform",
+        claim_after_dpd=60,
+        created_by=by,
+    )
+    agreement.products.set([product])
+    cover = InsuranceCover.objects.create(
+        loan=loan,
+        insurer=insurer,
+        agreement=agreement,
+        cover_share=agreement.cover_share,
+        premium=Decimal("96.00"),
+        premium_payer="platform",
+        covered_principal=loan.principal,
+    )
+    claim = InsuranceClaim.objects.create(
+        loan=loan,
+        cover=cover,
+        loss_on=datetime.date(2027, 5, 4),
+        days_past_due=90,
+        principal_lost=Decimal(INSURER_CLAIM_MARKER),
+        interest_lost=Decimal("0.00"),
+        claimable=Decimal("22221.85"),
+    )
+    # Set-up only: the claim as the officer's submission leaves it.
+    InsuranceClaim.objects.filter(pk=claim.pk).update(state=ClaimState.SUBMITTED, submitted_at=timezone.now())
+    return insurer, claim
 
 
 @pytest.fixture
@@ -188,6 +246,7 @@ def personas(merchant, other_merchant, partner_user, loan_officer, catalogue, pl
     partner_y = make_user(Role.PARTNER, email="api@partner-y.example")
     bank_x = _partner_bank(partner_user, "bank-x", offered="34920.00", principal_each="1111.11")
     bank_y = _partner_bank(partner_y, "bank-y", offered="45830.00", principal_each="2222.22")
+    insurer, _claim = _insurer_with_a_submitted_claim(by=loan_officer)
     feed = platform_feed_user_ensure(email="feed@platform.example", by=None)
     _sales_days(merchant, "7311.37", datetime.date(2025, 1, 1))
     _sales_days(other_merchant, "8422.48", datetime.date(2025, 1, 1))
@@ -246,6 +305,8 @@ def personas(merchant, other_merchant, partner_user, loan_officer, catalogue, pl
             loan=bank_y.loan,
             settlement=bank_y.settlement,
         ),
+        # An insurer's API account: its claim on a loan it covers (of a merchant who is no persona).
+        "insurer": Persona("insurer", insurer.api_user, markers=(insurer.api_user.email, INSURER_CLAIM_MARKER)),
         "officer": Persona("officer", loan_officer, markers=(loan_officer.email,)),
         "platform_feed": Persona("platform_feed", feed, markers=(feed.email,)),
         "rail_callback": Persona("rail_callback", None, signs=True),
@@ -255,6 +316,7 @@ def personas(merchant, other_merchant, partner_user, loan_officer, catalogue, pl
 
 __all__ = [
     "DEFAULT_PASSWORD",
+    "INSURER_CLAIM_MARKER",
     "PERSONAS",
     "PRODUCT_CODE",
     "Persona",

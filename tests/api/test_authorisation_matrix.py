@@ -1,4 +1,4 @@
-"""Who may call what: every operation of the OpenAPI schema by eight personas, with the answer each must get.
+"""Who may call what: every operation of the OpenAPI schema by nine personas, with the answer each must get.
 
 The platform feed's token is a system credential scoped to one operation, sending settlement sales: everywhere
 else it is refused (403), even on the public operations, so a leaked feed token opens nothing else. The payment
@@ -56,6 +56,7 @@ def _everyone(status: int, *, anonymous: int, platform_feed: int = 403, partners
         "platform_feed": platform_feed,
         "partner_x": partners,
         "partner_y": partners,
+        "insurer": partners,
     }
 
 
@@ -65,6 +66,7 @@ def _merchants_only(status: int) -> dict[str, int]:
         "merchant_b": status,
         "partner_x": 403,
         "partner_y": 403,
+        "insurer": 403,
         "officer": 403,
         "platform_feed": 403,
         "rail_callback": 401,
@@ -78,11 +80,23 @@ def _staff_only(status: int) -> dict[str, int]:
         "merchant_b": 403,
         "partner_x": 403,
         "partner_y": 403,
+        "insurer": 403,
         "officer": status,
         "platform_feed": 403,
         "rail_callback": 401,
         "anonymous": 401,
     }
+
+
+def _insurers_only(status: int) -> dict[str, int]:
+    # Claims are insurers' alone: a partner bank's account is refused like everyone else's (403), never shown one.
+    return {**dict.fromkeys(PERSONAS, 403), "insurer": status, "rail_callback": 401, "anonymous": 401}
+
+
+def _insurer_claim(personas: Personas, me: Persona) -> dict:
+    from partners.models import InsuranceClaim
+
+    return {"id": InsuranceClaim.objects.get(cover__insurer__api_user=personas["insurer"].user).pk}
 
 
 def _rail_callback(personas: Personas, me: Persona) -> dict:
@@ -128,6 +142,7 @@ def _partners_only(status: int) -> dict[str, int]:
         "merchant_b": 403,
         "partner_x": status,
         "partner_y": status,
+        "insurer": 403,
         "officer": 403,
         "platform_feed": 403,
         "rail_callback": 401,
@@ -270,6 +285,21 @@ MATRIX: dict[str, Row] = {
     "partner_settlements_list": Row(expect=_partners_only(200)),
     "partner_settlements_retrieve": Row(expect=_partners_only(200), path_params=_own_settlement),
     "partner_settlements_statement_retrieve": Row(expect=_partners_only(200), path_params=_own_settlement),
+    # The insurer's claims (another insurer's claim is tested in partners/tests/test_insurance_api.py).
+    "partner_claims_list": Row(expect=_insurers_only(200), shows_own=True),
+    "partner_claims_retrieve": Row(expect=_insurers_only(200), path_params=_insurer_claim, shows_own=True),
+    "partner_claims_settle_create": Row(
+        expect=_insurers_only(200),
+        path_params=_insurer_claim,
+        body=lambda personas, me: {"amount": "20000.00", "reference": "MATRIX-SETTLE-1"},
+        shows_own=True,
+    ),
+    "partner_claims_reject_create": Row(
+        expect=_insurers_only(200),
+        path_params=_insurer_claim,
+        body=lambda personas, me: {"reason": "matrix", "reference": "MATRIX-REJECT-1"},
+        shows_own=True,
+    ),
 }
 # The only operations an anonymous client may call (the schema and docs pages are outside the schema).
 ANONYMOUS_MAY_CALL = {"auth_token_create", "products_list", "products_retrieve", "quotes_create"}

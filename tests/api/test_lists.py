@@ -144,6 +144,67 @@ def _partner_settlements(partner, count: int, start: int) -> None:
         )
 
 
+def _claims(merchant, count: int, start: int) -> None:
+    """Claims submitted to the list's insurer on covered loans of ``merchant``, every third one rejected."""
+    from django.utils import timezone
+
+    from lending.servicing.tests.factories import make_loan
+    from partners.models import ClaimState, InsuranceAgreement, InsuranceClaim, InsuranceCover
+
+    insurer = _list_insurer()
+    product = LoanProductFactory(code="list-insured")
+    agreement = InsuranceAgreement.objects.filter(insurer=insurer).first() or InsuranceAgreement.objects.create(
+        insurer=insurer,
+        version=1,
+        grades=["C"],
+        cover_share=Decimal("0.8000"),
+        premium_rate=Decimal("0.008"),
+        premium_payer="platform",
+        claim_after_dpd=60,
+        created_by=insurer.api_user,
+    )
+    for n in range(start, start + count):
+        loan = make_loan(merchant, product, state=LoanState.DEFAULTED)
+        cover = InsuranceCover.objects.create(
+            loan=loan,
+            insurer=insurer,
+            agreement=agreement,
+            cover_share=agreement.cover_share,
+            premium=Decimal("96.00"),
+            premium_payer="platform",
+            covered_principal=loan.principal,
+        )
+        claim = InsuranceClaim.objects.create(
+            loan=loan,
+            cover=cover,
+            loss_on=datetime.date(2027, 5, 4),
+            days_past_due=90,
+            principal_lost=Decimal("12000.00"),
+            interest_lost=Decimal(n),
+            claimable=Decimal("9600.00") + Decimal(n) * Decimal("0.8"),
+        )
+        state = ClaimState.REJECTED if n % 3 == 2 else ClaimState.SUBMITTED
+        # Set-up only: the claim as the officer's submission (and the insurer's refusal) leaves it.
+        InsuranceClaim.objects.filter(pk=claim.pk).update(state=state, submitted_at=timezone.now())
+
+
+def _list_insurer():
+    from accounts.roles import Role
+    from accounts.tests.factories import make_user
+    from partners.models import Insurer
+
+    insurer = Insurer.objects.filter(code="list-insurer").first()
+    if insurer is None:
+        insurer = Insurer.objects.create(
+            code="list-insurer",
+            legal_name_zh="列表财产保险股份有限公司",
+            legal_name_en="List Property Insurance Co., Ltd.",
+            licence_number="00054321",
+            api_user=make_user(Role.PARTNER, email="api@list-insurer.example"),
+        )
+    return insurer
+
+
 @dataclass(frozen=True)
 class ListCase:
     path: str
@@ -155,9 +216,18 @@ class ListCase:
     params: dict[str, str] = field(default_factory=dict)  # always sent (the sales case's year)
     staff: bool = False  # asked by a loan officer (staff lists), not by the merchant
     partner: bool = False  # asked by a partner bank, whose rows ``make`` adds (it gets the partner, not a merchant)
+    as_user: Callable[[], object] | None = None  # who asks, when not the merchant (an insurer's account)
 
 
 LISTS: dict[str, ListCase] = {
+    "partner_claims_list": ListCase(
+        path="/api/v1/partner/claims/",
+        make=_claims,
+        filter={"state": "rejected"},
+        kept=lambda row: row["state"] == "rejected",
+        bad_filter={"state": "opened"},
+        as_user=lambda: _list_insurer().api_user,
+    ),
     "applications_list": ListCase(
         path="/api/v1/applications/",
         make=_applications,
@@ -274,6 +344,8 @@ def client_for(merchant, loan_officer, list_partner):
             client.force_authenticate(loan_officer)
         elif case.partner:
             client.force_authenticate(list_partner.api_user)
+        elif case.as_user:
+            client.force_authenticate(case.as_user())
         elif not case.anonymous:
             client.force_authenticate(merchant.owner)
         return client

@@ -52,6 +52,7 @@ QUOTE = {
     "start_date": "2026-12-03",
     "amount": "50000.00",
     "net_disbursement": "49500.00",
+    "insurance_premium": "0.00",
     "apr": "18.17",
     "day_count": "actual_365",
     "day_count_statement": "Interest accrues by actual days (actual/365) on the principal outstanding, at the "

@@ -279,6 +279,11 @@ class QuoteCreateApi(APIView):
         start_date = serializers.DateField()
         amount = serializers.DecimalField(**MONEY)
         net_disbursement = serializers.DecimalField(**MONEY, help_text="What is paid out, after any deducted fee.")
+        insurance_premium = serializers.DecimalField(
+            **MONEY,
+            help_text="The credit-insurance premium the borrower pays (withheld from the payout, counted in the APR); "
+            "0.00 when the borrower pays none.",
+        )
         apr = serializers.DecimalField(
             max_digits=9, decimal_places=2, help_text="Annual percentage rate (IRR method, fees included), in %."
         )
@@ -331,6 +336,7 @@ class QuoteCreateApi(APIView):
             "start_date": priced.cash_flows[0].on,
             "amount": priced.amount,
             "net_disbursement": priced.net_disbursement,
+            "insurance_premium": priced.insurance_premium,
             "apr": priced.apr,
             **quote_conventions(product=product, priced=priced),
             "total_interest": priced.total_interest,

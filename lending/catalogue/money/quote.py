@@ -26,11 +26,13 @@ def quote(terms: QuoteTerms) -> Quote:
 def _instalment_quote(terms: QuoteTerms) -> Quote:
     amount = terms.amount
     fee = terms.origination_fee
+    premium = terms.insurance_premium
     timing = terms.fees.origination_timing
     principal = amount + fee if timing is FeeTiming.FINANCED else amount
-    paid_out = amount - fee if timing is FeeTiming.DEDUCTED else amount
+    # A borrower-paid insurance premium is always withheld from the payout, like a deducted origination fee.
+    paid_out = (amount - fee if timing is FeeTiming.DEDUCTED else amount) - premium
     # The cash the borrower has in hand after the start date: an up-front fee is paid back the same day.
-    advance = amount if timing is FeeTiming.FINANCED else amount - fee
+    advance = (amount if timing is FeeTiming.FINANCED else amount - fee) - premium
 
     schedule = build_schedule(terms, principal)
     lines = schedule.lines
@@ -43,7 +45,7 @@ def _instalment_quote(terms: QuoteTerms) -> Quote:
     )
 
     total_interest = sum((line.interest for line in lines), ZERO)
-    total_fees = fee + sum((line.fee for line in lines), ZERO)
+    total_fees = fee + premium + sum((line.fee for line in lines), ZERO)
     upfront_fee = fee if timing is FeeTiming.UPFRONT else ZERO
     total_repayable = sum((line.payment for line in lines), ZERO) + upfront_fee
     cash_flows = [CashFlow(terms.start_date, paid_out)]
@@ -55,6 +57,7 @@ def _instalment_quote(terms: QuoteTerms) -> Quote:
         amount=amount,
         principal=principal,
         origination_fee=fee,
+        insurance_premium=premium,
         net_disbursement=paid_out,
         lines=lines,
         total_interest=total_interest,

@@ -29,6 +29,8 @@ MAX_DAILY_RATE = Decimal("0.003")
 MAX_PERIODIC_FEE_RATE = Decimal("0.1")
 MIN_FEE_FACTOR = Decimal("1.02")
 MAX_FEE_FACTOR = Decimal("1.15")
+# A one-off credit-insurance premium above 10 % of the amount is a typing mistake, not a price.
+MAX_INSURANCE_PREMIUM_RATE = Decimal("0.1")
 
 _NOT_A_NUMBER = _(
     "must be a decimal number such as {example}, given as a Decimal, an int or a string "
@@ -112,12 +114,17 @@ class FeeTerms:
     ``origination_rate`` (a fraction of the amount) or ``origination_fixed`` (yuan), not both, paid as
     ``origination_timing`` says. ``periodic_rate`` is charged every instalment on the original amount (consumer
     instalment loans, 消费分期, are priced this way with no interest at all).
+
+    ``insurance_premium_rate``: a credit-insurance premium the borrower pays, a one-off fraction of the amount,
+    rounded once half-up to the fen and always withheld from the payout (whatever the origination fee's timing):
+    the borrower receives it less, so it is a cost in the APR like a deducted origination fee.
     """
 
     origination_rate: Decimal = Decimal(0)
     origination_fixed: Decimal = Decimal(0)
     origination_timing: FeeTiming = FeeTiming.DEDUCTED
     periodic_rate: Decimal = Decimal(0)
+    insurance_premium_rate: Decimal = Decimal(0)
 
     def __post_init__(self) -> None:
         with localcontext(DECIMAL_CONTEXT):
@@ -136,6 +143,16 @@ class FeeTerms:
             self,
             "periodic_rate",
             _rate("fees.periodic_rate", self.periodic_rate, maximum=MAX_PERIODIC_FEE_RATE, example='"0.006"'),
+        )
+        set_(
+            self,
+            "insurance_premium_rate",
+            _rate(
+                "fees.insurance_premium_rate",
+                self.insurance_premium_rate,
+                maximum=MAX_INSURANCE_PREMIUM_RATE,
+                example='"0.008"',
+            ),
         )
         if self.origination_rate and self.origination_fixed:
             raise QuoteError("fees.origination_fixed", _("give either an origination rate or a fixed fee, not both"))
@@ -248,6 +265,12 @@ class QuoteTerms:
                 else self.fees.origination_fixed
             )
 
+    @property
+    def insurance_premium(self) -> Decimal:
+        """The borrower's insurance premium in yuan (a fraction of the amount), rounded once, half-up to the fen."""
+        with localcontext(DECIMAL_CONTEXT):
+            return to_fen(self.amount * self.fees.insurance_premium_rate)
+
     def _check_sales_share(self) -> None:
         if not isinstance(self.sales_share, SalesShareTerms):
             raise QuoteError(
@@ -307,4 +330,9 @@ class QuoteTerms:
             raise QuoteError(
                 "fees.origination_fixed" if self.fees.origination_fixed else "fees.origination_rate",
                 _("the origination fee must be less than the amount"),
+            )
+        if self.insurance_premium and self.origination_fee + self.insurance_premium >= self.amount:
+            raise QuoteError(
+                "fees.insurance_premium_rate",
+                _("the origination fee and the insurance premium together must be less than the amount"),
             )

@@ -223,7 +223,10 @@ class Quote:
 
     - ``principal``: what the schedule repays (the amount, plus the origination fee when it is financed).
     - ``net_disbursement``: the cash the borrower actually gets on the start date, net of any fee it pays then.
-    - ``total_fees``: the origination fee plus every periodic fee (and the sales-share fee, as projected).
+    - ``insurance_premium``: the credit-insurance premium the borrower pays, withheld from the payout (0.00 when the
+      borrower pays none).
+    - ``total_fees``: the origination fee, the insurance premium and every periodic fee (and the sales-share fee,
+      as projected).
     - ``total_repayable``: everything the borrower pays: the schedule's payments plus an up-front fee.
     - ``total_cost_of_credit``: ``total_interest + total_fees`` = ``total_repayable - net_disbursement``.
     - ``apr``: percentage, two places, rounded up (see ``lending.catalogue.money.apr``).
@@ -244,6 +247,7 @@ class Quote:
     apr_unit_period: str
     cash_flows: tuple[CashFlow, ...]
     sales_share: SalesShareProjection | None = None
+    insurance_premium: Decimal = Decimal("0.00")
 
     def as_dict(self) -> dict[str, object]:
         """The quote as the API renders it: amounts as strings with two places, dates in ISO format."""
@@ -252,6 +256,7 @@ class Quote:
             "amount": _money(self.amount),
             "principal": _money(self.principal),
             "origination_fee": _money(self.origination_fee),
+            "insurance_premium": _money(self.insurance_premium),
             "net_disbursement": _money(self.net_disbursement),
             "apr": _money(self.apr),
             "total_interest": _money(self.total_interest),

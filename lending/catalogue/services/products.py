@@ -31,6 +31,7 @@ from core.services.audit import audit_record
 from lending.catalogue.models import (
     INDICATIVE_GRADE,
     RATE_QUANTUM,
+    BorrowerPremium,
     DayCountChoice,
     LoanProduct,
     PriceBasis,
@@ -199,6 +200,7 @@ def product_terms_snapshot(*, product: LoanProduct, grade: str) -> dict:
     """The product's terms at ``grade`` as plain JSON (Decimals as strings): what an offer stores and prices from."""
     if grade not in GRADES:
         raise ValidationError({"grade": [_("Choose a risk grade: %(grades)s.") % {"grades": ", ".join(GRADES)}]})
+    premium = BorrowerPremium.objects.filter(product=product, grade=grade).first() if product.pk else None
     sales_share = None
     if product.is_sales_share:
         sales_share = {
@@ -233,6 +235,12 @@ def product_terms_snapshot(*, product: LoanProduct, grade: str) -> dict:
             "origination_rate": _rate(product.origination_fee_rate),
             "origination_fixed": amount_plain(product.origination_fee_fixed),
             "origination_timing": product.origination_fee_timing,
+            # A credit-insurance premium the borrower pays at this grade (``BorrowerPremium``), withheld at payout.
+            **(
+                {"insurance_premium_rate": _rate(premium.rate), "insurance_premium_source": premium.source}
+                if premium
+                else {}
+            ),
         },
         "late_fee": _late_fee_terms(product, grade),
         "grace_days": product.grace_days,
@@ -321,6 +329,8 @@ def quote_terms_from_snapshot(
             origination_fixed=Decimal(fees["origination_fixed"]),
             origination_timing=fees["origination_timing"],
             periodic_rate=price if basis == PriceBasis.MONTHLY_FEE_RATE else Decimal(0),
+            # Offers made before premiums existed carry none.
+            insurance_premium_rate=Decimal(fees.get("insurance_premium_rate", "0")),
         ),
         **rate,
     )

@@ -71,6 +71,11 @@ class ApplicationOfferSerializer(serializers.Serializer):
     price = serializers.DecimalField(**RATE, help_text="As the product's price basis says (annual rate, …).")
     apr = serializers.DecimalField(**APR, help_text="Annual percentage rate (IRR method, fees included), in %.")
     net_disbursement = serializers.DecimalField(**MONEY, help_text="What is paid out, after any deducted fee.")
+    insurance_premium = serializers.DecimalField(
+        **MONEY,
+        help_text="The credit-insurance premium the borrower pays (withheld from the payout, counted in the APR); "
+        "0.00 when the borrower pays none.",
+    )
     total_interest = serializers.DecimalField(**MONEY)
     total_fees = serializers.DecimalField(**MONEY)
     total_cost_of_credit = serializers.DecimalField(**MONEY)
@@ -143,6 +148,7 @@ class ApplicationSerializer(serializers.Serializer):
                 "price": application.offer_price,
                 "apr": application.offer_apr,
                 "net_disbursement": stored["net_disbursement"],
+                "insurance_premium": stored.get("insurance_premium", "0.00"),
                 "total_interest": stored["total_interest"],
                 "total_fees": stored["total_fees"],
                 "total_cost_of_credit": stored["total_cost_of_credit"],

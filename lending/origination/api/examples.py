@@ -60,6 +60,7 @@ APPROVED = {
         "price": "0.072000",
         "apr": "13.32",
         "net_disbursement": "49500.00",
+        "insurance_premium": "0.00",
         "total_interest": "602.88",
         "total_fees": "500.00",
         "total_cost_of_credit": "1102.88",

@@ -236,7 +236,7 @@ def _apr(priced: Quote, lines: tuple[ScheduleLine, ...]) -> Decimal:
     monthly = priced.apr_unit_period == UnitPeriod.MONTH
     apr, _unit = disclosed_apr(
         start_date=start,
-        advance=priced.principal - priced.origination_fee,
+        advance=priced.principal - priced.origination_fee - priced.insurance_premium,
         payments=[(line.due_date, line.payment) for line in lines if line.payment > 0],
         unit=UnitPeriod.MONTH if monthly else UnitPeriod.TERM,
         anchor_day=start.day if monthly else None,

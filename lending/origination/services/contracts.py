@@ -318,6 +318,9 @@ def contract_terms_for(*, application: LoanApplication) -> dict:
                 FeeTimingChoice, fees.get("origination_timing", FeeTimingChoice.DEDUCTED)
             ),
             "origination_fee": quote.get("origination_fee", "0.00"),
+            # A borrower-paid credit-insurance premium, withheld from the payout (offers made before have none).
+            "insurance_premium": quote.get("insurance_premium", "0.00"),
+            "insurance_premium_percent": percent(Decimal(fees.get("insurance_premium_rate", "0"))),
         },
         "totals": {
             name: quote[name]

@@ -135,6 +135,8 @@ def final_schedule_terms_for(
         "days_in_year": 360 if day_count == DayCountChoice.ACTUAL_360 else 365,
         "principal": amount_plain(loan.principal),
         "net_disbursement": amount_plain(loan.net_disbursement),
+        # A borrower-paid credit-insurance premium withheld from the payout, as the offer priced it.
+        "insurance_premium": (loan.application.offer_quote or {}).get("insurance_premium", "0.00"),
         "apr": f"{loan.apr:.2f}",
         "totals": {
             "principal": amount_plain(sum((row.principal_due for row in instalments), ZERO)),
