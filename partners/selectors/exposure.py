@@ -15,7 +15,7 @@ from django.db.models import F, Sum
 
 from lending.origination.models import ApplicationState, LoanApplication
 from lending.servicing.models import Instalment, Loan, LoanState
-from partners.models import ClaimState, InsuranceCover, LoanShare
+from partners.models import ClaimState, InsuranceAgreement, InsuranceCover, LoanShare
 from partners.selectors.money import shares_outstanding
 
 PLATFORM = "platform"
@@ -120,3 +120,24 @@ def lender_exposure() -> dict[str, Decimal]:
 
 def loans_committed() -> int:  # the number of loans the figures above cover, for the risk pages' captions
     return Loan.objects.filter(state__in=COMMITTED_LOAN_STATES).count()
+
+
+def application_cover(*, application: LoanApplication) -> tuple[str, Decimal] | None:
+    """The insurer that would cover ``application`` once paid out, and its cover share; None when none would.
+
+    The same rule as cover at payout (``partners.services.insurance``): the insurer the borrower pays a premium to,
+    if its offer carries one; otherwise the first insurer by code whose active agreement covers the product and the
+    grade.
+    """
+    grade = application.offer_grade or ""
+    source = ((application.offer_terms or {}).get("fees") or {}).get("insurance_premium_source") or ""
+    versions = InsuranceAgreement.objects.filter(
+        is_active=True, insurer__is_active=True, products=application.product_id
+    )
+    if source.startswith("insurer:"):
+        versions = versions.filter(insurer__code=source.removeprefix("insurer:"))
+    # Grades are a JSON list: matched here, as SQLite (the demo's database) has no JSON containment lookup.
+    for version in versions.select_related("insurer").order_by("insurer__code", "-version"):
+        if grade in version.grades:
+            return version.insurer.code, version.cover_share
+    return None

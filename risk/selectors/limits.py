@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
 from django.db.models import DecimalField, F, Q, Sum
@@ -27,11 +27,17 @@ from django.utils.translation import gettext as _
 from core.money import FEN, to_fen
 from lending.catalogue.models import LoanProduct
 from lending.origination.models import ApplicationState, LoanApplication
-from lending.servicing.models import Instalment, LoanState
+from lending.servicing.models import Instalment, Loan, LoanState
 from merchants.choices import Industry, Province
 from merchants.models import Merchant
 from partners.models import FundingPartner
-from partners.selectors.exposure import lender_exposure, loan_participations, loans_outstanding_principal
+from partners.selectors.exposure import (
+    application_cover,
+    insurer_exposure,
+    lender_exposure,
+    loan_participations,
+    loans_outstanding_principal,
+)
 from risk.models import ExposureLimit, LimitKind, LimitVersion, PayoutHold
 
 K = LimitKind
@@ -99,6 +105,7 @@ class Candidate:
     amount: Decimal
     keys: dict[str, str]  # kind -> key, for lending's own kinds
     lender_amounts: dict[str, Decimal]  # lender code -> share of the amount
+    insurer_amounts: dict[str, Decimal] = field(default_factory=dict)  # insurer code -> principal it would cover
 
 
 def candidate_for(*, application: LoanApplication, amount: Decimal) -> Candidate:
@@ -116,7 +123,17 @@ def candidate_for(*, application: LoanApplication, amount: Decimal) -> Candidate
         amount=amount,
         keys={kind: key for kind, key in keys.items() if kind == K.PORTFOLIO or key},
         lender_amounts=lender_amounts_of(application=application, amount=amount),
+        insurer_amounts=insurer_amounts_of(application=application, amount=amount),
     )
+
+
+def insurer_amounts_of(*, application: LoanApplication, amount: Decimal) -> dict[str, Decimal]:
+    """The principal of the candidate an insurer would cover once it is paid out (its cover share of the amount)."""
+    cover = application_cover(application=application)
+    if cover is None:
+        return {}
+    code, cover_share = cover
+    return {code: to_fen(amount * cover_share)}
 
 
 def lender_amounts_of(*, application: LoanApplication, amount: Decimal) -> dict[str, Decimal]:
@@ -200,13 +217,24 @@ def exposure_of(kind: str, key: str, *, stage: str, exclude_pk: int | None = Non
 
 
 def partner_exposure(kind: str, *, stage: str, exclude_pk: int | None = None) -> dict[str, Decimal]:
-    """Each lender's share, from the partners app's figures (insurers' cover is not recorded yet: none to count).
+    """Each lender's share, or each insurer's covered principal, from the partners app's figures.
 
     At payout, the book only: each loan's outstanding principal split by its shares. Otherwise the committed
     exposure: partners' figures (the book, and the applications whose lenders are settled, by their shares), plus
     the offers whose lenders are not settled yet, counted as the platform's until they are (the platform keeps
     whatever the partners decline).
     """
+    if kind == K.INSURER:
+        # The insurers' covered principal on the book, and the loans booked but not yet paid out (covered when they
+        # are) by the cover they will get. Applications not yet booked count as candidates only.
+        totals = dict(insurer_exposure())
+        pending = Loan.objects.filter(state=LoanState.PENDING_DISBURSEMENT, insurance_cover__isnull=True)
+        for loan in pending.select_related("application"):
+            cover = application_cover(application=loan.application)
+            if cover is not None:
+                code, cover_share = cover
+                totals[code] = totals.get(code, ZERO) + to_fen(loan.principal * cover_share)
+        return totals
     if kind != K.LENDER:
         return {}
     if stage == PAYOUT:

@@ -38,7 +38,7 @@ from lending.origination.services.funding import FUND_PERMISSION, application_fu
 from lending.servicing.models import Loan
 from merchants.choices import Industry, Province
 from merchants.models import Merchant
-from partners.models import FundingPartner
+from partners.models import FundingPartner, Insurer
 from risk.models import ExposureLimit, LimitKind, LimitVersion, PayoutHold
 from risk.selectors.limits import (
     APPROVAL,
@@ -264,14 +264,13 @@ _KEY_HELP = {
     ),
     K.PRODUCT: gettext_lazy("No loan product has this code."),
     K.LENDER: gettext_lazy("Enter 'platform' for the platform's own share, or a funding partner's code."),
-    K.INSURER: gettext_lazy("No insurer's cover is recorded yet, so an insurer limit cannot be set."),
+    K.INSURER: gettext_lazy("Enter an insurer's code."),
 }
 
 
 def _partner_code_known(kind: str, key: str) -> bool:
-    # Insurers' cover is not recorded by the partners app yet: an insurer limit would count nothing, so none is taken.
     if kind == K.INSURER:
-        return False
+        return Insurer.objects.filter(code=key).exists()
     return key == PLATFORM or FundingPartner.objects.filter(code=key).exists()
 
 
@@ -316,6 +315,7 @@ def _clean_share(value: Decimal | str | None, *, kind: str) -> Decimal | None:
 def _keys_of(candidate: Candidate) -> list[tuple[str, str]]:
     keys = list(candidate.keys.items())
     keys.extend((K.LENDER, code) for code in candidate.lender_amounts)
+    keys.extend((K.INSURER, code) for code in candidate.insurer_amounts)
     return keys
 
 
@@ -323,7 +323,7 @@ def _candidate_share(candidate: Candidate, kind: str, key: str) -> Decimal:
     if kind == K.LENDER:
         return candidate.lender_amounts.get(key, Decimal(0))
     if kind == K.INSURER:
-        return Decimal(0)
+        return candidate.insurer_amounts.get(key, Decimal(0))
     return candidate.amount
 
 
@@ -360,6 +360,8 @@ def limits_check(*, application: LoanApplication, amount: Decimal, stage: str) -
             if lenders is None:
                 lenders = partner_exposure(K.LENDER, stage=stage, exclude_pk=application.pk)
             exposure = lenders.get(limit.key, Decimal("0.00"))
+        elif limit.kind == K.INSURER:
+            exposure = partner_exposure(K.INSURER, stage=stage).get(limit.key, Decimal("0.00"))
         else:
             exposure = exposure_of(limit.kind, limit.key, stage=stage, exclude_pk=application.pk)
         exposure += _candidate_share(candidate, limit.kind, limit.key)

@@ -2,8 +2,8 @@
 
 Real PostgreSQL, real commits (``transaction=True``) and two threads released together, each with its own
 connection, for every kind of limit lending's rows carry (merchant, industry, province, city, product, the
-platform's lending share, the whole portfolio). The limit allows 50,000.00 and each candidate is 30,000.00: without
-the lock on the limit both would read an empty book and pass.
+platform's lending share, the whole portfolio; at payout also an insurer's cover). The limit allows 50,000.00 and
+each candidate is 30,000.00: without the lock on the limit both would read an empty book and pass.
 """
 
 from decimal import Decimal
@@ -19,6 +19,7 @@ from lending.origination.services.funding import application_fund
 from lending.origination.tests.factories import signed_application
 from lending.servicing.models import Loan
 from merchants.tests.factories import MerchantFactory
+from partners.models import InsuranceAgreement, Insurer
 from risk.models import LimitKind, PayoutHold
 from risk.tests.factories import limit_in_force
 from tests.concurrency import CONFLICT, race
@@ -37,15 +38,36 @@ KEYS = {
     K.LENDER: "platform",
     K.PORTFOLIO: "",
 }
+INSURER = "race-insurer"
 
 
 def _candidates(kind: str, make) -> list[LoanApplication]:
     product = LoanProductFactory(code=PRODUCT)
     first = MerchantFactory()
     second = first if kind == K.MERCHANT else MerchantFactory()
-    key = first.credit_code if kind == K.MERCHANT else KEYS[kind]
+    key = first.credit_code if kind == K.MERCHANT else KEYS.get(kind, INSURER)
+    if kind == K.INSURER:
+        _insurer_covering(product)
     limit_in_force(kind, key, amount="50000")
     return [make(first, product), make(second, product)]
+
+
+def _insurer_covering(product) -> None:
+    """An insurer covering the product's grade C at 100 %: each 30,000.00 payout is 30,000.00 it would cover."""
+    insurer = Insurer.objects.create(
+        code=INSURER, legal_name_zh="竞速保险", legal_name_en="Race Insurance", licence_number="00000001"
+    )
+    agreement = InsuranceAgreement.objects.create(
+        insurer=insurer,
+        version=1,
+        grades=["C"],
+        cover_share=Decimal("1.0000"),
+        premium_rate=Decimal("0.005"),
+        premium_payer="platform",
+        claim_after_dpd=90,
+        created_by=make_user(Role.RISK_MANAGER, email="insurer-setter@loanportal.example"),
+    )
+    agreement.products.set([product])
 
 
 def _referred(merchant, product) -> LoanApplication:
@@ -75,7 +97,7 @@ def test_two_approvals_against_room_for_one_approve_one(kind):
     assert states == sorted([ApplicationState.APPROVED, ApplicationState.REFERRED])
 
 
-@pytest.mark.parametrize("kind", list(KEYS))
+@pytest.mark.parametrize("kind", [*KEYS, K.INSURER])
 def test_two_payouts_against_room_for_one_pay_one_and_hold_the_other(kind):
     applications = _candidates(kind, lambda merchant, product: signed_application(merchant, product, amount=AMOUNT))
 

@@ -26,7 +26,7 @@ from lending.origination.tests.factories import apply_for, signed_application
 from lending.servicing.models import Loan
 from lending.servicing.tests.factories import active_loan
 from merchants.tests.factories import MerchantFactory, make_verified_merchant
-from partners.models import LoanShare
+from partners.models import Insurer, LoanShare
 from partners.tests.factories import funding_partner
 from risk.models import ExposureLimit, LimitKind, LimitVersion, PayoutHold
 from risk.selectors.limits import limits_utilisation
@@ -408,8 +408,10 @@ def test_a_partner_banks_limit_counts_its_share_of_the_book_and_of_the_loan_paid
     ]
 
 
-def test_an_insurer_limit_is_refused_until_insurers_cover_is_recorded(risk_manager):
+def test_an_insurer_limit_names_a_known_insurer(risk_manager):
     with pytest.raises(LimitError) as caught:
         limit_propose(kind=K.INSURER, key="ins-a", amount="1000", share_percent=None, reason="x", by=risk_manager)
+    assert caught.value.message_dict["key"] == ["Enter an insurer's code."]
 
-    assert "No insurer's cover is recorded yet" in caught.value.message_dict["key"][0]
+    Insurer.objects.create(code="ins-a", legal_name_zh="甲保险", legal_name_en="A Insurance", licence_number="1")
+    limit_propose(kind=K.INSURER, key="ins-a", amount="1000", share_percent=None, reason="x", by=risk_manager)
