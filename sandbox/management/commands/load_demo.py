@@ -50,6 +50,7 @@ from merchants.services.demo import (
 from merchants.services.kyc import merchant_get_or_create, merchant_update_profile
 from merchants.services.sales import sales_import_rows
 from partners.services.agreements import agreement_version_create
+from partners.services.settlements import partners_settle_day
 from risk.selectors.limits import LimitUse
 from risk.services.limits_demo import limits_demo_seed
 from risk.services.stress_demo import stress_demo_run
@@ -209,6 +210,10 @@ class Command(BaseCommand):
                 lenders_answer=sandbox_partners_answer,
             )
             caught_up = 0 if history is not None else demo_days_catch_up(today=today)
+            if history is not None:
+                # Each day of the history settled with the partner banks, as beat does after every midnight.
+                for days_ago in range(HISTORY_DAYS, 0, -1):
+                    partners_settle_day(business_date=today - datetime.timedelta(days=days_ago))
         # The apps above lending add their part (e.g. the risk firewall's fraud watch); each says what it shows.
         extras = [
             str(line)
