@@ -133,7 +133,7 @@ def test_a_whole_number_of_months_ahead_passes_the_check(settings):
     assert sales_partition_months_ahead_check(None) == []
 
 
-BEFORE_PARTITIONS = [("merchants", "0004_sales_provenance_and_versions")]
+BEFORE_PARTITIONS = [("merchants", "0005_watch_borrowing_freeze")]
 
 
 def _migrate(targets):
