@@ -48,9 +48,9 @@ WARM_UP = 3
 
 def _refuse_unless_bench(name: str) -> None:
     """Benchmarks empty and refill their database: refuse any whose name does not say it is a benchmark's."""
-    if "bench" not in name:
-        print(f"Refusing database {name!r}: a benchmark's database must have 'bench' in its name.", file=sys.stderr)
-        sys.exit(2)
+    from _guard import require_bench_name  # the one rule every script shares (exit status 2)
+
+    require_bench_name(name)
 
 
 def main() -> int:

@@ -38,6 +38,8 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from _guard import require_bench_name
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 3.0
 MERCHANTS = 2000
@@ -78,9 +80,7 @@ def main() -> int:
         help="run the chunks on a Celery worker with this many processes ($CELERY_BROKER_URL), not eagerly",
     )
     args = parser.parse_args()
-    if "bench" not in args.database:
-        print(f"Refusing to use {args.database!r}: a benchmark database's name contains 'bench'.", file=sys.stderr)
-        return 2
+    require_bench_name(args.database)  # the one rule every script shares (exit status 2)
 
     url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/loanportal")
     parts = urlsplit(url)
@@ -264,8 +264,7 @@ def _database_exists(admin_url: str, name: str) -> bool:
 def _recreate_database(admin_url: str, name: str) -> None:
     import psycopg2
 
-    if "bench" not in name:  # main() refuses first; checked again right before the DROP
-        raise SystemExit(f"Refusing to drop {name!r}")
+    require_bench_name(name)  # main() refuses first; checked again right before the DROP
     connection = psycopg2.connect(admin_url)
     connection.autocommit = True
     with connection.cursor() as cursor:
