@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.db.models import F, Sum
 
 from lending.origination.models import ApplicationState, LoanApplication
-from lending.servicing.models import Instalment, Loan, LoanState
+from lending.servicing.models import Instalment, LoanState
 from partners.models import ClaimState, InsuranceAgreement, InsuranceCover, LoanShare
 from partners.selectors.money import shares_outstanding
 
@@ -116,10 +116,6 @@ def lender_exposure() -> dict[str, Decimal]:
         for lender in lenders or [{"code": PLATFORM, "share": "1"}]:
             exposure[lender["code"]] += (amount or ZERO) * Decimal(lender["share"])
     return {code: value.quantize(Decimal("0.01")) for code, value in exposure.items()}
-
-
-def loans_committed() -> int:  # the number of loans the figures above cover, for the risk pages' captions
-    return Loan.objects.filter(state__in=COMMITTED_LOAN_STATES).count()
 
 
 def application_cover(*, application: LoanApplication) -> tuple[str, Decimal] | None:

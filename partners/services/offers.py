@@ -34,7 +34,7 @@ from core.money import FEN
 from core.services.audit import audit_record
 from lending.origination.models import ApplicationState, LoanApplication
 from lending.origination.services.lenders import Lender, application_lenders_settle
-from lending.servicing.models import Instalment, LoanState
+from lending.servicing.models import LoanState
 from partners.models import (
     CoLendingAgreement,
     FundingPartner,
@@ -43,6 +43,7 @@ from partners.models import (
     PartnerOffer,
     WebhookEventType,
 )
+from partners.selectors.money import shares_with_outstanding
 from partners.services.webhooks import webhook_event_record
 
 REFERENCE_MAX_LENGTH = 64
@@ -149,7 +150,7 @@ def _partner_principal(amount: Decimal, share: Decimal) -> Decimal:
 def partner_room(*, partner: FundingPartner, agreement: CoLendingAgreement, today: datetime.date) -> Room:
     """The partner's cap and quota under ``agreement`` and what it has used of them.
 
-    Outstanding: its share principal still owed on its loans (scaled by each loan's principal still owed), plus the
+    Outstanding: its share principal still owed on its loans (less what was distributed to it), plus the
     principal of offers it accepted whose loans are not yet booked. Funded today: the principal of the offers it
     accepted today.
     """
@@ -158,16 +159,9 @@ def partner_room(*, partner: FundingPartner, agreement: CoLendingAgreement, toda
         application__state__in=(ApplicationState.WITHDRAWN, ApplicationState.EXPIRED)
     )
     outstanding = unbooked.aggregate(total=Sum("principal"))["total"] or Decimal(0)
-    shares = LoanShare.objects.filter(partner=partner, loan__state__in=OWED_LOAN_STATES).values_list("loan_id", "share")
-    share_by_loan = dict(shares)
-    if share_by_loan:
-        owed = (
-            Instalment.objects.filter(loan_id__in=share_by_loan)
-            .values("loan_id")
-            .annotate(principal=Sum("principal_due") - Sum("principal_paid"))
-            .values_list("loan_id", "principal")
-        )
-        outstanding += sum((principal * share_by_loan[loan_id] for loan_id, principal in owed), Decimal(0))
+    # Its share principal still owed: each share's principal less the principal distributed to it.
+    shares = LoanShare.objects.filter(partner=partner, loan__state__in=OWED_LOAN_STATES)
+    outstanding += sum(shares_with_outstanding(shares).values_list("outstanding", flat=True), Decimal(0))
     start = timezone.make_aware(datetime.datetime.combine(today, datetime.time.min))
     funded_today = accepted.filter(
         Q(answered_at__gte=start) & Q(answered_at__lt=start + datetime.timedelta(days=1))
