@@ -13,7 +13,7 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
-from config.routers import replica_database
+from config.routers import NO_JIT, replica_database, with_session_options
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -90,6 +90,7 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+DATABASES["default"] = with_session_options(DATABASES["default"], NO_JIT)  # see config.routers.NO_JIT
 # Read-only work (dashboards, stress runs, exports, monitoring) may read from "replica": a streaming replica when
 # DATABASE_REPLICA_URL is set, the primary otherwise, always in read-only transactions on PostgreSQL. Nothing
 # reads from it unless it asks by name (core.db.read_only); writes always go to the primary (config.routers).
