@@ -11,12 +11,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import F, Sum
+from django.db import connection
+from django.db.models import F, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
 
 from lending.origination.models import ApplicationState, LoanApplication
-from lending.servicing.models import Instalment, LoanState
+from lending.servicing.models import Instalment, Loan, LoanState
 from partners.models import ClaimState, InsuranceAgreement, InsuranceCover, LoanShare
-from partners.selectors.money import shares_outstanding
+from partners.selectors.money import loan_ids_filter, shares_outstanding, shares_with_outstanding
 
 PLATFORM = "platform"
 ZERO = Decimal("0.00")
@@ -43,42 +45,86 @@ class Participation:
     insurer_code: str | None = None
 
 
-def loans_outstanding_principal(*, loan_ids: Iterable[int] | None = None) -> dict[int, Decimal]:
+def committed_loan_ids() -> QuerySet:
+    """The committed loans' ids, as a subquery for the selectors below."""
+    return Loan.objects.filter(state__in=COMMITTED_LOAN_STATES).values("pk")
+
+
+def loans_outstanding_principal(*, loan_ids: Iterable[int] | QuerySet | None = None) -> dict[int, Decimal]:
     """Principal still owed per committed loan (scheduled principal less principal paid)."""
     rows = Instalment.objects.filter(loan__state__in=COMMITTED_LOAN_STATES)
     if loan_ids is not None:
-        rows = rows.filter(loan_id__in=list(loan_ids))
+        rows = rows.filter(loan_id__in=loan_ids_filter(loan_ids))
     totals = rows.values("loan_id").annotate(outstanding=Sum(F("principal_due") - F("principal_paid")))
     return dict(totals.values_list("loan_id", "outstanding"))
 
 
-def loan_participations(*, loan_ids: Iterable[int]) -> dict[int, Participation]:
-    """Each loan's lenders by fraction of its outstanding principal: each share's outstanding share principal (its
-    principal less the principal distributed to it) over the loan's; a loan without shares is the platform's alone.
-    A loan whose principal is all repaid keeps the fractions it was funded with."""
-    loan_ids = list(loan_ids)
-    outstanding = shares_outstanding(loan_ids=loan_ids)
-    funded: dict[int, dict[str, Decimal]] = defaultdict(dict)
-    for loan_id, code, share in LoanShare.objects.filter(loan_id__in=loan_ids).values_list(
-        "loan_id", "partner__code", "share"
-    ):
-        funded[loan_id][code or PLATFORM] = share
-    # The insured fraction of a covered loan's loss, and its insurer, until the insurer refused the claim on it.
-    insured = {
-        loan_id: (share, code)
-        for loan_id, share, code in InsuranceCover.objects.filter(loan_id__in=loan_ids)
+def lender_fractions_sql(*, loan_ids: Iterable[int] | QuerySet) -> tuple[str, tuple]:
+    """SQL and parameters of rows ``(loan_id, lender, fraction)``: for each loan of ``loan_ids`` that has shares,
+    each lender's fraction of it. The rule, stated once for every reader: a lender's outstanding share principal
+    (its share's principal less the principal distributed to it) over the loan's; a loan whose principal is all
+    repaid keeps the fractions it was funded with. ``loan_participations`` runs it; a stress run's chunks join it.
+    """
+    shares = (
+        shares_with_outstanding(LoanShare.objects.filter(loan_id__in=loan_ids_filter(loan_ids)))
+        .values("loan_id", "share", "outstanding", lender=Coalesce("partner__code", Value(PLATFORM)))
+        .order_by()
+    )
+    sql, params = shares.query.sql_with_params()
+    total = "SUM(s.outstanding) OVER (PARTITION BY s.loan_id)"
+    return (
+        f"SELECT s.loan_id, s.lender, CASE WHEN {total} > 0 THEN s.outstanding / {total} ELSE s.share END "  # noqa: S608
+        f"AS fraction FROM ({sql}) s",
+        params,
+    )
+
+
+def insured_sql(*, loan_ids: Iterable[int] | QuerySet) -> tuple[str, tuple]:
+    """SQL and parameters of rows ``(loan_id, cover_share, insurer)``: the loans of ``loan_ids`` an insurer covers,
+    with the fraction of their loss it bears, until the insurer refused the claim on one."""
+    covers = (
+        InsuranceCover.objects.filter(loan_id__in=loan_ids_filter(loan_ids))
         .exclude(loan__insurance_claim__state=ClaimState.REJECTED)
-        .values_list("loan_id", "cover_share", "insurer__code")
-    }
+        .values("loan_id", "cover_share", insurer_code=F("insurer__code"))
+        .order_by()
+    )
+    return covers.query.sql_with_params()
+
+
+def _rows(sql: str, params: tuple) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _exact(value) -> Decimal:
+    # PostgreSQL answers numerics as Decimal; SQLite (the demo) as float, read back through its shortest repr.
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def loan_participations(*, loan_ids: Iterable[int] | QuerySet, shared_only: bool = False) -> dict[int, Participation]:
+    """Each loan's lenders by fraction (``lender_fractions_sql``) and its insured fraction (``insured_sql``); a loan
+    without shares is the platform's alone.
+
+    ``loan_ids``: ids, or a queryset of loan ids (``values("pk")``, read as a subquery). ``shared_only``: only the
+    loans that are not the platform's alone (a partner's share, or an insurer's cover); every other loan of
+    ``loan_ids`` is the platform's alone, uninsured.
+    """
+    loan_ids = loan_ids_filter(loan_ids)
+    fractions: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    for loan_id, lender, fraction in _rows(*lender_fractions_sql(loan_ids=loan_ids)):
+        fractions[loan_id][lender] = _exact(fraction)
+    insured = {loan_id: (_exact(share), code) for loan_id, share, code in _rows(*insured_sql(loan_ids=loan_ids))}
+    if shared_only:
+        with_partner = {loan_id for loan_id, lenders in fractions.items() if set(lenders) != {PLATFORM}}
+        loan_ids = sorted(with_partner | set(insured))
+    elif isinstance(loan_ids, QuerySet):
+        loan_ids = list(loan_ids.values_list("pk", flat=True))
     participations = {}
     for loan_id in loan_ids:
         fields = {}
-        if loan_id in funded:
-            balances = outstanding.get(loan_id, {})
-            total = sum(balances.values(), ZERO)
-            fields["lender_fractions"] = (
-                {code: balance / total for code, balance in balances.items()} if total > 0 else funded[loan_id]
-            )
+        if loan_id in fractions:
+            fields["lender_fractions"] = fractions[loan_id]
         if loan_id in insured:
             fields["insured_fraction"], fields["insurer_code"] = insured[loan_id]
         participations[loan_id] = Participation(**fields)
@@ -90,8 +136,8 @@ def insurer_exposure() -> dict[str, Decimal]:
     insurer's cover share (what the insurer would pay of the principal if every one defaulted now)."""
     exposure: dict[str, Decimal] = defaultdict(lambda: ZERO)
     outstanding = loans_outstanding_principal()
-    for loan_id, participation in loan_participations(loan_ids=outstanding).items():
-        if participation.insurer_code is not None:
+    for loan_id, participation in loan_participations(loan_ids=committed_loan_ids(), shared_only=True).items():
+        if participation.insurer_code is not None and loan_id in outstanding:
             exposure[participation.insurer_code] += outstanding[loan_id] * participation.insured_fraction
     return {code: value.quantize(Decimal("0.01")) for code, value in sorted(exposure.items())}
 
@@ -102,7 +148,7 @@ def lender_exposure() -> dict[str, Decimal]:
     exposure[PLATFORM] = ZERO
     outstanding = loans_outstanding_principal()
     # A co-funded loan: each lender's own outstanding share principal, exactly; any other: the platform's.
-    shared = shares_outstanding(loan_ids=outstanding)
+    shared = shares_outstanding(loan_ids=committed_loan_ids())
     for loan_id, principal in outstanding.items():
         if loan_id in shared:
             for code, balance in shared[loan_id].items():

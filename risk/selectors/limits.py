@@ -33,6 +33,7 @@ from merchants.models import Merchant
 from partners.models import FundingPartner
 from partners.selectors.exposure import (
     application_cover,
+    committed_loan_ids,
     insurer_exposure,
     lender_exposure,
     loan_participations,
@@ -239,10 +240,11 @@ def partner_exposure(kind: str, *, stage: str, exclude_pk: int | None = None) ->
         return {}
     if stage == PAYOUT:
         outstanding = loans_outstanding_principal()
-        participations = loan_participations(loan_ids=outstanding)
+        participations = loan_participations(loan_ids=committed_loan_ids(), shared_only=True)
         totals: dict[str, Decimal] = {PLATFORM: ZERO}
         for loan_id, principal in outstanding.items():
-            for code, fraction in participations[loan_id].lender_fractions.items():
+            fractions = participations[loan_id].lender_fractions if loan_id in participations else {PLATFORM: 1}
+            for code, fraction in fractions.items():
                 totals[code] = totals.get(code, ZERO) + principal * fraction
         return {code: to_fen(value) for code, value in totals.items()}
     totals = dict(lender_exposure())
@@ -319,16 +321,15 @@ def limits_utilisation_stressed(*, portfolio_loss: Decimal) -> list[LimitUse]:
     Committed exposure under each limit stays as it is (the money is lent); what moves is the portfolio a limit set
     as a share of it is measured against, which shrinks by the loss, so a share limit tightens under stress.
     """
-    portfolio = committed_by(K.PORTFOLIO)[""]
-    return _uses(portfolio=max(portfolio - portfolio_loss, ZERO))
+    return _uses(portfolio=None, portfolio_loss=portfolio_loss)
 
 
-def _uses(*, portfolio: Decimal | None) -> list[LimitUse]:
+def _uses(*, portfolio: Decimal | None, portfolio_loss: Decimal = ZERO) -> list[LimitUse]:
     versions = active_versions()
     if not versions:
-        return []
+        return []  # nothing to measure: the book is not read
     if portfolio is None:
-        portfolio = committed_by(K.PORTFOLIO)[""]
+        portfolio = max(committed_by(K.PORTFOLIO)[""] - portfolio_loss, ZERO)
     by_kind: dict[str, dict[str, Decimal]] = {}
     uses = []
     for version in versions:
