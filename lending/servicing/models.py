@@ -49,6 +49,11 @@ class Loan(ConcurrentTransitionMixin, models.Model):
     term_unit = models.CharField(_("term unit"), max_length=10)
     repayment_method = models.CharField(_("repayment method"), max_length=20, choices=RepaymentMethodChoice.choices)
     grade = models.CharField(_("risk grade"), max_length=1)
+    # The probability of default of the decision the loan was approved on, kept with the loan when it is booked
+    # (like its grade), so the risk book reads it without going back through the application to the decision.
+    probability_of_default = models.DecimalField(
+        _("probability of default at approval"), max_digits=7, decimal_places=6, null=True, blank=True, editable=False
+    )
     price = models.DecimalField(_("price"), max_digits=RATE_MAX_DIGITS, decimal_places=RATE_DECIMAL_PLACES)
     apr = models.DecimalField(_("APR (%)"), max_digits=7, decimal_places=2)
     net_disbursement = MoneyField(_("paid out"))

@@ -71,6 +71,7 @@ def book_loan(
         term_unit="months",
         repayment_method="equal_principal",
         grade=grade,
+        probability_of_default=pd,
         price=Decimal("0.120000"),
         apr=Decimal("12.68"),
         net_disbursement=each * months,

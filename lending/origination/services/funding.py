@@ -239,6 +239,7 @@ def _loan_create(application: LoanApplication, *, by: User | None, on: date | No
         term_unit=application.offer_terms["term_unit"] if application.offer_term else "months",
         repayment_method=method,
         grade=application.offer_grade or application.offer_terms.get("grade", ""),
+        probability_of_default=application.decision.probability_of_default if application.decision_id else None,
         price=_offer_price(application),
         apr=priced.apr,
         net_disbursement=priced.net_disbursement,

@@ -51,7 +51,7 @@ BOOK_LOAN_FIELDS = {
     "state": "state",
     "days_past_due": "days_past_due",
     "maturity_date": "maturity_date",
-    "decision_pd": "application__decision__probability_of_default",
+    "decision_pd": "probability_of_default",
     "product": "product__code",
     "grade": "grade",
     "industry": "merchant__industry",
