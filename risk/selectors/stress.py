@@ -14,7 +14,7 @@ The rules, as the admin page and the tests state them too:
 - LGD: stated by the scenario. Expected loss (EL) = PD × LGD × EAD, per loan.
 - Insurance: an insurer bears its cover share of a covered loan's loss; what is left is shared by the lenders in
   proportion to their shares of the loan's outstanding principal (the platform's own share is lender "platform").
-  Who holds which share comes from the partners' ``loan_participations``.
+  Who holds which share comes from the partners' ``lender_fractions_sql`` and ``insured_sql``.
 - Funding rate shock: partners' floating funding costs the platform the shock on their share of the outstanding
   principal, for the years left to each loan's maturity (days / 365): the borrower's rate is fixed, so the platform
   bears it.
@@ -39,11 +39,10 @@ from core.money import to_fen
 from lending.servicing.selectors.book import (
     BOOK_LOAN_FIELDS,
     DEFAULTED,
-    book_loan_ids,
     book_loans,
     book_outstanding_by_loan,
 )
-from partners.selectors.exposure import PLATFORM, Participation, loan_participations
+from partners.selectors.exposure import PLATFORM, insured_sql, lender_fractions_sql
 from risk.models.stress import SalesShockScope
 
 HUNDRED = Decimal(100)
@@ -146,10 +145,6 @@ def _pd_expressions(inputs: StressInputs) -> tuple[Case, Case]:
     return adjusted(), adjusted(shock)
 
 
-def _is_platform_alone(participation: Participation) -> bool:
-    return participation.insured_fraction == ZERO and set(participation.lender_fractions) <= {PLATFORM}
-
-
 def _decimal(value) -> Decimal:
     # PostgreSQL answers numeric sums as Decimal; SQLite (the demo) as float, read back through its shortest repr.
     return value if isinstance(value, Decimal) else Decimal(str(value or 0))
@@ -167,14 +162,28 @@ def _loan_facts(*, inputs: StressInputs, first_loan_id: int, last_loan_id: int) 
     )
 
 
+LENDERS = len(DIMENSIONS)  # the statement's row kinds after the dimensions' positions
+INSURERS = LENDERS + 1
+
+
+def _date(value) -> datetime.date:
+    # PostgreSQL answers dates as dates; SQLite (the demo) as ISO text.
+    return value if isinstance(value, datetime.date) else datetime.date.fromisoformat(str(value))
+
+
 def stress_chunk_sums(*, inputs: StressInputs, first_loan_id: int, last_loan_id: int) -> dict:
     """The partial sums of one chunk of loans (ids from ``first_loan_id`` to ``last_loan_id``), unrounded, as
     strings.
 
-    One statement does the work: the chunk's instalments summed per loan (``book_outstanding_by_loan``) joined to
-    one row per loan with its PDs (``_loan_facts``), grouped by industry, region, product and grade. Both halves are
-    built by the ORM from lending's selectors; only the join of the two is written here. The PDs are thus computed
-    once per loan, not once per instalment. Loans shared with partners take one more small query.
+    One statement does the work. Its table of loans: the chunk's instalments summed per loan
+    (``book_outstanding_by_loan``) joined to one row per loan with its PDs (``_loan_facts``), so the PDs are computed
+    once per loan, not once per instalment. From that table: the sums by industry, by region, by product and by
+    grade; the partner banks' part of the loss and exposure, by bank and maturity (``lender_fractions_sql``); the
+    insurers' part (``insured_sql``). A few hundred rows come back whatever the chunk's size. The tables are built
+    by the ORM from lending's and partners' selectors; only the joins and the sums are written here.
+
+    The platform's loss and exposure are what is left: a loan's lenders' fractions add up to 1, so the platform
+    carries the chunk's loss less the partners' and the insurers', and its exposure less the partners'.
     """
     facts_sql, facts_params = _loan_facts(
         inputs=inputs, first_loan_id=first_loan_id, last_loan_id=last_loan_id
@@ -182,81 +191,77 @@ def stress_chunk_sums(*, inputs: StressInputs, first_loan_id: int, last_loan_id:
     ead_sql, ead_params = book_outstanding_by_loan(
         first_loan_id=first_loan_id, last_loan_id=last_loan_id
     ).query.sql_with_params()
+    chunk_loans = book_loans(first_loan_id=first_loan_id, last_loan_id=last_loan_id).values("pk")
+    fractions_sql, fractions_params = lender_fractions_sql(loan_ids=chunk_loans)
+    covers_sql, covers_params = insured_sql(loan_ids=chunk_loans)
     keys = ", ".join(f"facts.by_{name}" for name in DIMENSIONS)
     # Only names written here and the ORM's own SQL go into the statement; every value travels as a parameter.
-    statement = (
-        f"SELECT {keys}, COUNT(*), SUM(ead.outstanding), SUM(ead.outstanding * facts.pd_base), "  # noqa: S608
-        f"SUM(ead.outstanding * facts.pd_stressed) "
-        f"FROM ({facts_sql}) facts INNER JOIN ({ead_sql}) ead ON ead.loan_id = facts.loan_key "
-        f"GROUP BY {keys}"
+    per_loan = (
+        f"SELECT facts.loan_key, facts.maturity, {keys}, ead.outstanding AS ead, "  # noqa: S608
+        f"ead.outstanding * facts.pd_base AS pd_ead_base, ead.outstanding * facts.pd_stressed AS pd_ead_stressed "
+        f"FROM ({facts_sql}) facts INNER JOIN ({ead_sql}) ead ON ead.loan_id = facts.loan_key"
     )
+    # Every branch: kind, key, maturity, loans, EAD, PD × EAD before the scenario, PD × EAD under it.
+    branches = [
+        f"SELECT {position}, by_{name}, CAST(NULL AS DATE), COUNT(*), SUM(ead), SUM(pd_ead_base), "  # noqa: S608
+        "SUM(pd_ead_stressed) "
+        f"FROM per_loan GROUP BY by_{name}"
+        for position, name in enumerate(DIMENSIONS)
+    ]
+    branches.append(
+        f"SELECT {LENDERS}, f.lender, p.maturity, COUNT(*), SUM(p.ead * f.fraction), NULL, "  # noqa: S608
+        "SUM(p.pd_ead_stressed * (1 - COALESCE(c.cover_share, 0)) * f.fraction) "
+        "FROM per_loan p INNER JOIN fractions f ON f.loan_id = p.loan_key "
+        "LEFT OUTER JOIN covers c ON c.loan_id = p.loan_key "
+        "WHERE f.lender <> %s GROUP BY f.lender, p.maturity"
+    )
+    branches.append(
+        f"SELECT {INSURERS}, c.insurer_code, NULL, COUNT(*), NULL, NULL, "  # noqa: S608
+        "SUM(p.pd_ead_stressed * c.cover_share) "
+        "FROM per_loan p INNER JOIN covers c ON c.loan_id = p.loan_key "
+        "WHERE c.cover_share > 0 GROUP BY c.insurer_code"
+    )
+    statement = (
+        f"WITH per_loan AS ({per_loan}), fractions AS ({fractions_sql}), covers AS ({covers_sql}) "
+        + " UNION ALL ".join(branches)
+    )
+    params = (*facts_params, *ead_params, *fractions_params, *covers_params, PLATFORM)
     with connection.cursor() as cursor:
-        cursor.execute(statement, (*facts_params, *ead_params))
+        cursor.execute(statement, params)
         grouped = cursor.fetchall()
-    # Summed here into one small table per dimension (a few dozen keys each), so a chunk's partial, and the sum-up
-    # over all chunks, stay small however finely the book is cut.
-    by: dict[str, dict[str, list]] = {name: {} for name in DIMENSIONS}
-    loans = 0
-    ead = el_base = el_stressed = ZERO
-    for row in grouped:
-        group_keys = [key or "" for key in row[: len(DIMENSIONS)]]
-        count, outstanding, pd_ead_base, pd_ead_stressed = row[len(DIMENSIONS) :]
-        numbers = (
-            int(count),
-            _decimal(outstanding),
-            _decimal(pd_ead_base) * inputs.lgd,
-            _decimal(pd_ead_stressed) * inputs.lgd,
-        )
-        for name, key in zip(DIMENSIONS, group_keys, strict=True):
-            slot = by[name].setdefault(key, [0, ZERO, ZERO, ZERO])
-            for position, number in enumerate(numbers):
-                slot[position] += number
-        loans += numbers[0]
-        ead += numbers[1]
-        el_base += numbers[2]
-        el_stressed += numbers[3]
 
-    loan_ids = book_loan_ids(first_loan_id=first_loan_id, last_loan_id=last_loan_id) if loans else []
-    shared = {
-        loan_id: participation
-        for loan_id, participation in loan_participations(loan_ids=loan_ids).items()
-        if not _is_platform_alone(participation)
-    }
-    lenders_loss: dict[str, Decimal] = {PLATFORM: el_stressed}
-    lenders_ead: dict[str, Decimal] = {PLATFORM: ead}
+    by: dict[str, dict[str, list]] = {name: {} for name in DIMENSIONS}
+    lenders_loss: dict[str, Decimal] = {}
+    lenders_ead: dict[str, Decimal] = {}
     insurers: dict[str, Decimal] = {}
     funding_cost = ZERO
-    if shared:
-        outstanding_of = {
-            row["loan_id"]: _decimal(row["outstanding"])
-            for row in book_outstanding_by_loan(first_loan_id=first_loan_id, last_loan_id=last_loan_id).filter(
-                loan_id__in=list(shared)
-            )
-        }
-        facts = _loan_facts(inputs=inputs, first_loan_id=first_loan_id, last_loan_id=last_loan_id)
-        for row in facts.filter(pk__in=list(shared)):
-            row["ead"] = outstanding_of.get(row["loan_key"], ZERO)
-            row["pd_ead_stressed"] = row["ead"] * _decimal(row["pd_stressed"])
-            split = loss_split(
-                participation=shared[row["loan_key"]],
-                ead=row["ead"],
-                el=row["pd_ead_stressed"] * inputs.lgd,
-                years_left=max((row["maturity"] - inputs.as_of).days, 0) / Decimal(365),
-                funding_rate_shock=inputs.funding_rate_shock,
-            )
-            # The loan was counted as the platform's above: move its shares to whoever holds them.
-            lenders_loss[PLATFORM] -= row["pd_ead_stressed"] * inputs.lgd
-            lenders_ead[PLATFORM] -= row["ead"]
-            for code, amount in split.lenders_loss.items():
-                lenders_loss[code] = lenders_loss.get(code, ZERO) + amount
-            for code, amount in split.lenders_ead.items():
-                lenders_ead[code] = lenders_ead.get(code, ZERO) + amount
-            if split.insurer_code is not None:
-                insurers[split.insurer_code] = insurers.get(split.insurer_code, ZERO) + split.insured_loss
-            funding_cost += split.funding_cost
+    for kind, key, maturity, count, ead, pd_ead_base, pd_ead_stressed in grouped:
+        if kind == LENDERS:
+            lenders_loss[key] = lenders_loss.get(key, ZERO) + _decimal(pd_ead_stressed) * inputs.lgd
+            lenders_ead[key] = lenders_ead.get(key, ZERO) + _decimal(ead)
+            # The partner's floating funding costs the platform the shock on its share until the loan matures.
+            years_left = max((_date(maturity) - inputs.as_of).days, 0) / Decimal(365)
+            funding_cost += _decimal(ead) * inputs.funding_rate_shock * years_left
+        elif kind == INSURERS:
+            insurers[key] = insurers.get(key, ZERO) + _decimal(pd_ead_stressed) * inputs.lgd
+        else:
+            # A missing key (NULL) and an empty one are the same group.
+            slot = by[DIMENSIONS[kind]].setdefault(key or "", [0, ZERO, ZERO, ZERO])
+            slot[0] += int(count)
+            slot[1] += _decimal(ead)
+            slot[2] += _decimal(pd_ead_base) * inputs.lgd
+            slot[3] += _decimal(pd_ead_stressed) * inputs.lgd
+    # Every loan is in exactly one group of each dimension: any one dimension's groups add up to the chunk.
+    groups = by[DIMENSIONS[-1]].values()
+    loans = sum((slot[0] for slot in groups), 0)
+    ead_total = sum((slot[1] for slot in groups), ZERO)
+    el_base = sum((slot[2] for slot in groups), ZERO)
+    el_stressed = sum((slot[3] for slot in groups), ZERO)
+    lenders_loss[PLATFORM] = el_stressed - sum(lenders_loss.values(), ZERO) - sum(insurers.values(), ZERO)
+    lenders_ead[PLATFORM] = ead_total - sum(lenders_ead.values(), ZERO)
     return {
         "loans": loans,
-        "ead": str(ead),
+        "ead": str(ead_total),
         "el_base": str(el_base),
         "el_stressed": str(el_stressed),
         # {dimension: {key: [loans, EAD, EL before the scenario, EL under it]}}
@@ -269,36 +274,6 @@ def stress_chunk_sums(*, inputs: StressInputs, first_loan_id: int, last_loan_id:
         "insurers": {code: str(amount) for code, amount in insurers.items()},
         "funding_cost": str(funding_cost),
     }
-
-
-@dataclass
-class LoanSplit:
-    lenders_loss: dict[str, Decimal]
-    lenders_ead: dict[str, Decimal]
-    insurer_code: str | None
-    insured_loss: Decimal
-    funding_cost: Decimal
-
-
-def loss_split(
-    *, participation: Participation, ead: Decimal, el: Decimal, years_left: Decimal, funding_rate_shock: Decimal
-) -> LoanSplit:
-    """One shared loan's expected loss and exposure split between its insurer and its lenders, and the funding
-    cost its partners' floating share adds to the platform's bill."""
-    insured_loss = el * participation.insured_fraction
-    left = el - insured_loss
-    lenders_loss = {code: left * fraction for code, fraction in participation.lender_fractions.items()}
-    lenders_ead = {code: ead * fraction for code, fraction in participation.lender_fractions.items()}
-    partner_fraction = sum(
-        (fraction for code, fraction in participation.lender_fractions.items() if code != PLATFORM), ZERO
-    )
-    return LoanSplit(
-        lenders_loss=lenders_loss,
-        lenders_ead=lenders_ead,
-        insurer_code=participation.insurer_code if participation.insured_fraction else None,
-        insured_loss=insured_loss if participation.insured_fraction else ZERO,
-        funding_cost=ead * partner_fraction * funding_rate_shock * years_left,
-    )
 
 
 @dataclass

@@ -22,12 +22,12 @@ from lending.catalogue.tests.factories import LoanProductFactory
 from lending.servicing.models import LoanState
 from merchants.choices import Industry, Province
 from partners.models import LoanShare
-from partners.selectors.exposure import Participation
 from partners.tests.factories import funding_partner
+from partners.tests.factories_insurance import InsurerFactory, cover_make
+from partners.tests.factories_insurance import agreement_make as insurance_agreement_make
 from risk.models import LimitKind
 from risk.models.stress import SalesShockScope, StressRun, StressRunChunk, StressRunStatus
 from risk.selectors.limits import limits_utilisation
-from risk.selectors.stress import loss_split
 from risk.services.stress import (
     stress_chunk_record,
     stress_run_fail,
@@ -371,24 +371,32 @@ def test_an_empty_book_finishes_with_zeros(scenario, risk_manager, run_now):
     assert run.results["capital"]["required"] == "0.00"
 
 
-def test_a_shared_insured_loan_splits_its_loss_by_hand():
-    # EAD 10,000, EL 300; an insurer covers half; the platform holds 30 %, bank-a 70 %; half a year left; +200 bp.
-    split = loss_split(
-        participation=Participation(
-            lender_fractions={"platform": Decimal("0.3"), "bank-a": Decimal("0.7")},
-            insured_fraction=Decimal("0.5"),
-            insurer_code="ins",
-        ),
-        ead=Decimal("10000"),
-        el=Decimal("300"),
-        years_left=Decimal("0.5"),
-        funding_rate_shock=Decimal("0.02"),
+@pytest.mark.parametrize("chunk_size", [1, 5000])
+def test_a_shared_insured_loan_splits_its_loss_by_hand(
+    portfolio, scenario, risk_manager, settings, chunk_size, run_now
+):
+    # Loan a: EAD 10,000, EL 120.00 under the scenario; an insurer covers half of its loss; the platform holds 30 %,
+    # bank-a 70 %. Loan b (EL 504.00) is insured too, and the platform's alone.
+    settings.STRESS_CHUNK_SIZE = chunk_size
+    bank = funding_partner("bank-a")
+    loan = portfolio["a"]
+    LoanShare.objects.create(loan=loan, partner=None, share=Decimal("0.3000"), principal=Decimal("3000.00"))
+    LoanShare.objects.create(loan=loan, partner=bank, share=Decimal("0.7000"), principal=Decimal("7000.00"))
+    cover = insurance_agreement_make(
+        InsurerFactory(code="ins"), [loan.product, portfolio["b"].product], by=risk_manager, cover_share="0.5000"
     )
-    assert split.insured_loss == Decimal("150")  # 300 × 0.5
-    assert split.lenders_loss == {"platform": Decimal("45"), "bank-a": Decimal("105")}  # 150 × 0.3, 150 × 0.7
-    assert split.lenders_ead == {"platform": Decimal("3000"), "bank-a": Decimal("7000")}
-    assert split.funding_cost == Decimal("70")  # 10,000 × 0.7 × 0.02 × 0.5
-    assert split.insurer_code == "ins"
+    cover_make(loan, cover)
+    cover_make(portfolio["b"], cover)
+    results = run_now(scenario, risk_manager).results
+    assert results["el_before_insurance"] == "2832.00"
+    # The insurer: (120 + 504) × 0.5 = 312.00; bank-a: (120 − 60) × 0.7 = 42.00; the platform the rest:
+    # 2,832 − 312 − 42 = 2,478.00.
+    assert results["insured_loss"] == "312.00"
+    assert results["insurers"] == {"ins": "312.00"}
+    assert results["el_after_insurance"] == "2520.00"
+    assert results["losses"] == {"platform": "2478.00", "bank-a": "42.00"}
+    assert results["exposure_by_lender"] == {"bank-a": "7000.00", "platform": "15000.00"}
+    assert results["funding_cost"] == "0.00"  # no rate shock in this scenario
 
 
 @pytest.mark.postgres
