@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce
 from lending.origination.models import ApplicationState, LoanApplication
 from lending.servicing.models import Instalment, Loan, LoanState
 from partners.models import ClaimState, InsuranceAgreement, InsuranceCover, LoanShare
-from partners.selectors.money import loan_ids_filter, shares_outstanding, shares_with_outstanding
+from partners.selectors.money import loan_ids_filter, loan_ids_q, shares_outstanding, shares_with_outstanding
 
 PLATFORM = "platform"
 ZERO = Decimal("0.00")
@@ -54,19 +54,20 @@ def loans_outstanding_principal(*, loan_ids: Iterable[int] | QuerySet | None = N
     """Principal still owed per committed loan (scheduled principal less principal paid)."""
     rows = Instalment.objects.filter(loan__state__in=COMMITTED_LOAN_STATES)
     if loan_ids is not None:
-        rows = rows.filter(loan_id__in=loan_ids_filter(loan_ids))
+        rows = rows.filter(loan_ids_q(loan_ids))
     totals = rows.values("loan_id").annotate(outstanding=Sum(F("principal_due") - F("principal_paid")))
     return dict(totals.values_list("loan_id", "outstanding"))
 
 
-def lender_fractions_sql(*, loan_ids: Iterable[int] | QuerySet) -> tuple[str, tuple]:
-    """SQL and parameters of rows ``(loan_id, lender, fraction)``: for each loan of ``loan_ids`` that has shares,
+def lender_fractions_sql(*, loan_ids: Iterable[int] | QuerySet | range) -> tuple[str, tuple]:
+    """SQL and parameters of rows ``(loan_id, lender, fraction)``: for each loan of ``loan_ids`` (ids, a queryset of
+    ids, or a ``range`` of ids: ``loan_ids_q``) that has shares,
     each lender's fraction of it. The rule, stated once for every reader: a lender's outstanding share principal
     (its share's principal less the principal distributed to it) over the loan's; a loan whose principal is all
     repaid keeps the fractions it was funded with. ``loan_participations`` runs it; a stress run's chunks join it.
     """
     shares = (
-        shares_with_outstanding(LoanShare.objects.filter(loan_id__in=loan_ids_filter(loan_ids)))
+        shares_with_outstanding(LoanShare.objects.filter(loan_ids_q(loan_ids)))
         .values("loan_id", "share", "outstanding", lender=Coalesce("partner__code", Value(PLATFORM)))
         .order_by()
     )
@@ -79,11 +80,11 @@ def lender_fractions_sql(*, loan_ids: Iterable[int] | QuerySet) -> tuple[str, tu
     )
 
 
-def insured_sql(*, loan_ids: Iterable[int] | QuerySet) -> tuple[str, tuple]:
+def insured_sql(*, loan_ids: Iterable[int] | QuerySet | range) -> tuple[str, tuple]:
     """SQL and parameters of rows ``(loan_id, cover_share, insurer)``: the loans of ``loan_ids`` an insurer covers,
     with the fraction of their loss it bears, until the insurer refused the claim on one."""
     covers = (
-        InsuranceCover.objects.filter(loan_id__in=loan_ids_filter(loan_ids))
+        InsuranceCover.objects.filter(loan_ids_q(loan_ids))
         .exclude(loan__insurance_claim__state=ClaimState.REJECTED)
         .values("loan_id", "cover_share", insurer_code=F("insurer__code"))
         .order_by()

@@ -37,10 +37,20 @@ def shares_with_outstanding(queryset: QuerySet[LoanShare] | None = None) -> Quer
     )
 
 
-def loan_ids_filter(loan_ids: Iterable[int] | QuerySet) -> list[int] | QuerySet:
-    """``loan_ids`` as the right-hand side of an ``__in`` filter: a queryset of ids stays a subquery, so a whole
-    book's loans are never turned into a list of parameters (compiling a list of 100,000 ids costs seconds)."""
-    return loan_ids if isinstance(loan_ids, QuerySet) else list(loan_ids)
+def loan_ids_filter(loan_ids: Iterable[int] | QuerySet | range) -> list[int] | QuerySet | range:
+    """``loan_ids`` as it is best read: a queryset of ids stays a subquery and a ``range`` of ids stays a range
+    (``loan_ids_q``), so a whole book's loans are never turned into a list of parameters (compiling a list of 100,000
+    ids costs seconds); anything else becomes a list."""
+    return loan_ids if isinstance(loan_ids, QuerySet | range) else list(loan_ids)
+
+
+def loan_ids_q(loan_ids: Iterable[int] | QuerySet | range, field: str = "loan_id") -> Q:
+    """A filter on ``field`` for ``loan_ids``: ids, a queryset of loan ids (``values("pk")``), or a ``range`` of ids
+    (read as two bounds on the index, with no join to the loans)."""
+    loan_ids = loan_ids_filter(loan_ids)
+    if isinstance(loan_ids, range):
+        return Q(**{f"{field}__gte": loan_ids.start, f"{field}__lt": loan_ids.stop})
+    return Q(**{f"{field}__in": loan_ids})
 
 
 def shares_outstanding(*, loan_ids: Iterable[int] | QuerySet | None = None) -> dict[int, dict[str, Decimal]]:
@@ -48,7 +58,7 @@ def shares_outstanding(*, loan_ids: Iterable[int] | QuerySet | None = None) -> d
     queryset of loan ids (``values("pk")``)."""
     shares = LoanShare.objects.all()
     if loan_ids is not None:
-        shares = shares.filter(loan_id__in=loan_ids_filter(loan_ids))
+        shares = shares.filter(loan_ids_q(loan_ids))
     result: dict[int, dict[str, Decimal]] = defaultdict(dict)
     for loan_id, code, outstanding in shares_with_outstanding(shares).values_list(
         "loan_id", "partner__code", "outstanding"

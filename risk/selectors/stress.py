@@ -191,15 +191,18 @@ def stress_chunk_sums(*, inputs: StressInputs, first_loan_id: int, last_loan_id:
     ead_sql, ead_params = book_outstanding_by_loan(
         first_loan_id=first_loan_id, last_loan_id=last_loan_id
     ).query.sql_with_params()
-    chunk_loans = book_loans(first_loan_id=first_loan_id, last_loan_id=last_loan_id).values("pk")
+    # The chunk's ids as bounds: the shares and covers of loans off the book drop out in the join to ``per_loan``.
+    chunk_loans = range(first_loan_id, last_loan_id + 1)
     fractions_sql, fractions_params = lender_fractions_sql(loan_ids=chunk_loans)
     covers_sql, covers_params = insured_sql(loan_ids=chunk_loans)
     keys = ", ".join(f"facts.by_{name}" for name in DIMENSIONS)
     # Only names written here and the ORM's own SQL go into the statement; every value travels as a parameter.
     per_loan = (
         f"SELECT facts.loan_key, facts.maturity, {keys}, ead.outstanding AS ead, "  # noqa: S608
-        f"ead.outstanding * facts.pd_base AS pd_ead_base, ead.outstanding * facts.pd_stressed AS pd_ead_stressed "
-        f"FROM ({facts_sql}) facts INNER JOIN ({ead_sql}) ead ON ead.loan_id = facts.loan_key"
+        "ead.outstanding * facts.pd_base AS pd_ead_base, ead.outstanding * facts.pd_stressed AS pd_ead_stressed, "
+        "c.insurer_code, COALESCE(c.cover_share, 0) AS cover_share "
+        f"FROM ({facts_sql}) facts INNER JOIN ({ead_sql}) ead ON ead.loan_id = facts.loan_key "
+        f"LEFT OUTER JOIN ({covers_sql}) c ON c.loan_id = facts.loan_key"
     )
     # Every branch: kind, key, maturity, loans, EAD, PD × EAD before the scenario, PD × EAD under it.
     branches = [
@@ -210,22 +213,16 @@ def stress_chunk_sums(*, inputs: StressInputs, first_loan_id: int, last_loan_id:
     ]
     branches.append(
         f"SELECT {LENDERS}, f.lender, p.maturity, COUNT(*), SUM(p.ead * f.fraction), NULL, "  # noqa: S608
-        "SUM(p.pd_ead_stressed * (1 - COALESCE(c.cover_share, 0)) * f.fraction) "
-        "FROM per_loan p INNER JOIN fractions f ON f.loan_id = p.loan_key "
-        "LEFT OUTER JOIN covers c ON c.loan_id = p.loan_key "
+        "SUM(p.pd_ead_stressed * (1 - p.cover_share) * f.fraction) "
+        f"FROM per_loan p INNER JOIN ({fractions_sql}) f ON f.loan_id = p.loan_key "
         "WHERE f.lender <> %s GROUP BY f.lender, p.maturity"
     )
     branches.append(
-        f"SELECT {INSURERS}, c.insurer_code, NULL, COUNT(*), NULL, NULL, "  # noqa: S608
-        "SUM(p.pd_ead_stressed * c.cover_share) "
-        "FROM per_loan p INNER JOIN covers c ON c.loan_id = p.loan_key "
-        "WHERE c.cover_share > 0 GROUP BY c.insurer_code"
+        f"SELECT {INSURERS}, insurer_code, NULL, COUNT(*), NULL, NULL, SUM(pd_ead_stressed * cover_share) "  # noqa: S608
+        "FROM per_loan WHERE cover_share > 0 GROUP BY insurer_code"
     )
-    statement = (
-        f"WITH per_loan AS ({per_loan}), fractions AS ({fractions_sql}), covers AS ({covers_sql}) "
-        + " UNION ALL ".join(branches)
-    )
-    params = (*facts_params, *ead_params, *fractions_params, *covers_params, PLATFORM)
+    statement = f"WITH per_loan AS ({per_loan}) " + " UNION ALL ".join(branches)
+    params = (*facts_params, *ead_params, *covers_params, *fractions_params, PLATFORM)
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         grouped = cursor.fetchall()
