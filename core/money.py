@@ -15,6 +15,12 @@ def to_fen(value: Decimal | int | str) -> Decimal:
     return Decimal(value).quantize(FEN, rounding=ROUND_HALF_UP)
 
 
+def decimal_from_db(value) -> Decimal:
+    """A number a raw cursor answered, as an exact Decimal (NULL as 0): PostgreSQL answers numerics as Decimal;
+    SQLite (the demo) answers floats, read back through their shortest repr."""
+    return value if isinstance(value, Decimal) else Decimal(str(value or 0))
+
+
 class MoneyField(models.DecimalField):
     """An amount in CNY: 14 digits, 2 decimal places."""
 

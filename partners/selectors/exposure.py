@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import F, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
+from core.money import decimal_from_db
 from lending.origination.models import ApplicationState, LoanApplication
 from lending.servicing.models import Instalment, Loan, LoanState
 from partners.models import ClaimState, InsuranceAgreement, InsuranceCover, LoanShare
@@ -61,10 +62,10 @@ def loans_outstanding_principal(*, loan_ids: Iterable[int] | QuerySet | None = N
 
 def lender_fractions_sql(*, loan_ids: Iterable[int] | QuerySet | range) -> tuple[str, tuple]:
     """SQL and parameters of rows ``(loan_id, lender, fraction)``: for each loan of ``loan_ids`` (ids, a queryset of
-    ids, or a ``range`` of ids: ``loan_ids_q``) that has shares,
-    each lender's fraction of it. The rule, stated once for every reader: a lender's outstanding share principal
-    (its share's principal less the principal distributed to it) over the loan's; a loan whose principal is all
-    repaid keeps the fractions it was funded with. ``loan_participations`` runs it; a stress run's chunks join it.
+    ids, or a ``range`` of ids: ``loan_ids_q``) that has shares, each lender's fraction of it. The rule, stated once
+    for every reader: a lender's outstanding share principal (its share's principal less the principal distributed to
+    it) over the loan's; a loan whose principal is all repaid keeps the fractions it was funded with.
+    ``loan_participations`` runs it; a stress run's chunks join it.
     """
     shares = (
         shares_with_outstanding(LoanShare.objects.filter(loan_ids_q(loan_ids)))
@@ -98,29 +99,29 @@ def _rows(sql: str, params: tuple) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _exact(value) -> Decimal:
-    # PostgreSQL answers numerics as Decimal; SQLite (the demo) as float, read back through its shortest repr.
-    return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
-def loan_participations(*, loan_ids: Iterable[int] | QuerySet, shared_only: bool = False) -> dict[int, Participation]:
+def loan_participations(
+    *, loan_ids: Iterable[int] | QuerySet | range, shared_only: bool = False
+) -> dict[int, Participation]:
     """Each loan's lenders by fraction (``lender_fractions_sql``) and its insured fraction (``insured_sql``); a loan
     without shares is the platform's alone.
 
-    ``loan_ids``: ids, or a queryset of loan ids (``values("pk")``, read as a subquery). ``shared_only``: only the
-    loans that are not the platform's alone (a partner's share, or an insurer's cover); every other loan of
-    ``loan_ids`` is the platform's alone, uninsured.
+    ``loan_ids``: ids, a queryset of loan ids (``values("pk")``, read as a subquery) or a ``range`` of ids.
+    ``shared_only``: only the loans that are not the platform's alone (a partner's share, or an insurer's cover);
+    every other loan of ``loan_ids`` is the platform's alone, uninsured.
     """
     loan_ids = loan_ids_filter(loan_ids)
     fractions: dict[int, dict[str, Decimal]] = defaultdict(dict)
     for loan_id, lender, fraction in _rows(*lender_fractions_sql(loan_ids=loan_ids)):
-        fractions[loan_id][lender] = _exact(fraction)
-    insured = {loan_id: (_exact(share), code) for loan_id, share, code in _rows(*insured_sql(loan_ids=loan_ids))}
+        fractions[loan_id][lender] = decimal_from_db(fraction)
+    insured = {
+        loan_id: (decimal_from_db(share), code) for loan_id, share, code in _rows(*insured_sql(loan_ids=loan_ids))
+    }
     if shared_only:
         with_partner = {loan_id for loan_id, lenders in fractions.items() if set(lenders) != {PLATFORM}}
         loan_ids = sorted(with_partner | set(insured))
-    elif isinstance(loan_ids, QuerySet):
-        loan_ids = list(loan_ids.values_list("pk", flat=True))
+    elif not isinstance(loan_ids, list):
+        # A queryset or a range of ids: the loans that exist among them.
+        loan_ids = list(Loan.objects.filter(loan_ids_q(loan_ids, "pk")).order_by("pk").values_list("pk", flat=True))
     participations = {}
     for loan_id in loan_ids:
         fields = {}

@@ -171,6 +171,22 @@ def test_exposure_is_each_lenders_outstanding_share_principal(merchant):
     }
 
 
+def test_participations_read_the_same_from_ids_a_queryset_or_a_range(merchant):
+    shared = shared_fixed_loan(merchant)
+    alone = make_loan(merchant, servicing_product_make(), start=START)
+    ids = sorted([shared.pk, alone.pk])
+
+    by_list = loan_participations(loan_ids=ids)
+    assert set(by_list) == set(ids)
+    assert by_list[alone.pk].lender_fractions == {"platform": D(1)}
+    assert loan_participations(loan_ids=Loan.objects.filter(pk__in=ids).values("pk")) == by_list
+    # A range names ids that are no loan's: only the loans among them are answered.
+    assert loan_participations(loan_ids=range(ids[0], ids[-1] + 100)) == by_list
+    assert loan_participations(loan_ids=range(ids[0], ids[-1] + 100), shared_only=True) == {
+        shared.pk: by_list[shared.pk]
+    }
+
+
 @pytest.fixture
 def officers(senior_officer):
     maker = with_perms(senior_officer, "lending.change_loan", "lending.second_approve_concession")

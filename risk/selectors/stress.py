@@ -35,7 +35,7 @@ from django.db import connection
 from django.db.models import Case, DecimalField, F, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce, Least
 
-from core.money import to_fen
+from core.money import decimal_from_db, to_fen
 from lending.servicing.selectors.book import (
     BOOK_LOAN_FIELDS,
     DEFAULTED,
@@ -145,11 +145,6 @@ def _pd_expressions(inputs: StressInputs) -> tuple[Case, Case]:
     return adjusted(), adjusted(shock)
 
 
-def _decimal(value) -> Decimal:
-    # PostgreSQL answers numeric sums as Decimal; SQLite (the demo) as float, read back through its shortest repr.
-    return value if isinstance(value, Decimal) else Decimal(str(value or 0))
-
-
 def _loan_facts(*, inputs: StressInputs, first_loan_id: int, last_loan_id: int) -> QuerySet:
     """One row per loan of the range: its dimensions, maturity, and its PD before and under the scenario."""
     base_pd, stressed_pd = _pd_expressions(inputs)
@@ -234,20 +229,20 @@ def stress_chunk_sums(*, inputs: StressInputs, first_loan_id: int, last_loan_id:
     funding_cost = ZERO
     for kind, key, maturity, count, ead, pd_ead_base, pd_ead_stressed in grouped:
         if kind == LENDERS:
-            lenders_loss[key] = lenders_loss.get(key, ZERO) + _decimal(pd_ead_stressed) * inputs.lgd
-            lenders_ead[key] = lenders_ead.get(key, ZERO) + _decimal(ead)
+            lenders_loss[key] = lenders_loss.get(key, ZERO) + decimal_from_db(pd_ead_stressed) * inputs.lgd
+            lenders_ead[key] = lenders_ead.get(key, ZERO) + decimal_from_db(ead)
             # The partner's floating funding costs the platform the shock on its share until the loan matures.
             years_left = max((_date(maturity) - inputs.as_of).days, 0) / Decimal(365)
-            funding_cost += _decimal(ead) * inputs.funding_rate_shock * years_left
+            funding_cost += decimal_from_db(ead) * inputs.funding_rate_shock * years_left
         elif kind == INSURERS:
-            insurers[key] = insurers.get(key, ZERO) + _decimal(pd_ead_stressed) * inputs.lgd
+            insurers[key] = insurers.get(key, ZERO) + decimal_from_db(pd_ead_stressed) * inputs.lgd
         else:
             # A missing key (NULL) and an empty one are the same group.
             slot = by[DIMENSIONS[kind]].setdefault(key or "", [0, ZERO, ZERO, ZERO])
             slot[0] += int(count)
-            slot[1] += _decimal(ead)
-            slot[2] += _decimal(pd_ead_base) * inputs.lgd
-            slot[3] += _decimal(pd_ead_stressed) * inputs.lgd
+            slot[1] += decimal_from_db(ead)
+            slot[2] += decimal_from_db(pd_ead_base) * inputs.lgd
+            slot[3] += decimal_from_db(pd_ead_stressed) * inputs.lgd
     # Every loan is in exactly one group of each dimension: any one dimension's groups add up to the chunk.
     groups = by[DIMENSIONS[-1]].values()
     loans = sum((slot[0] for slot in groups), 0)
