@@ -18,8 +18,8 @@ from django.db.models.functions import Coalesce
 from core.money import decimal_from_db
 from lending.origination.models import ApplicationState, LoanApplication
 from lending.servicing.models import Instalment, Loan, LoanState
-from partners.models import ClaimState, InsuranceAgreement, InsuranceCover, LoanShare
-from partners.selectors.money import loan_ids_filter, loan_ids_q, shares_outstanding, shares_with_outstanding
+from partners.models import ClaimState, Distribution, InsuranceAgreement, InsuranceCover, LoanShare
+from partners.selectors.money import loan_ids_filter, loan_ids_q, principal_distributed, shares_outstanding
 
 PLATFORM = "platform"
 ZERO = Decimal("0.00")
@@ -67,17 +67,27 @@ def lender_fractions_sql(*, loan_ids: Iterable[int] | QuerySet | range) -> tuple
     it) over the loan's; a loan whose principal is all repaid keeps the fractions it was funded with.
     ``loan_participations`` runs it; a stress run's chunks join it.
     """
-    shares = (
-        shares_with_outstanding(LoanShare.objects.filter(loan_ids_q(loan_ids)))
-        .values("loan_id", "share", "outstanding", lender=Coalesce("partner__code", Value(PLATFORM)))
+    # The shares and the principal distributed to them, each read once by the loans' ids and joined: no per-share
+    # subquery, so a chunk of a stress run reads its part of the ledger in one pass.
+    shares_sql, shares_params = (
+        LoanShare.objects.filter(loan_ids_q(loan_ids))
+        .values("loan_id", "share", "principal", share_key=F("pk"), lender=Coalesce("partner__code", Value(PLATFORM)))
         .order_by()
+        .query.sql_with_params()
     )
-    sql, params = shares.query.sql_with_params()
+    distributed_sql, distributed_params = principal_distributed(
+        Distribution.objects.filter(loan_ids_q(loan_ids))
+    ).query.sql_with_params()
     total = "SUM(s.outstanding) OVER (PARTITION BY s.loan_id)"
+    # "* 1.0": SQLite (the demo) keeps whole amounts as integers and would divide them as integers (6000 / 12000 = 0);
+    # PostgreSQL's numeric stays exact either way.
     return (
-        f"SELECT s.loan_id, s.lender, CASE WHEN {total} > 0 THEN s.outstanding / {total} ELSE s.share END "  # noqa: S608
-        f"AS fraction FROM ({sql}) s",
-        params,
+        f"SELECT s.loan_id, s.lender, CASE WHEN {total} > 0 THEN s.outstanding * 1.0 / {total} ELSE s.share END "  # noqa: S608
+        "AS fraction FROM (SELECT shares.loan_id, shares.lender, shares.share, "
+        "shares.principal - COALESCE(distributed.amount, 0) AS outstanding "
+        f"FROM ({shares_sql}) shares LEFT OUTER JOIN ({distributed_sql}) distributed "
+        "ON distributed.share_id = shares.share_key) s",
+        (*shares_params, *distributed_params),
     )
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum, Value
+from django.db.models import DecimalField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from core.money import MoneyField, to_fen
@@ -24,14 +24,29 @@ PLATFORM = "platform"
 ZERO = Decimal("0.00")
 
 
-def shares_with_outstanding(queryset: QuerySet[LoanShare] | None = None) -> QuerySet[LoanShare]:
-    """Shares annotated with ``principal_repaid`` and ``outstanding`` (share principal less principal distributed)."""
-    queryset = LoanShare.objects.all() if queryset is None else queryset
-    repaid = Coalesce(
-        Sum("distributions__amount", filter=Q(distributions__component=Allocation.Component.PRINCIPAL)),
-        Value(ZERO),
-        output_field=DecimalField(max_digits=14, decimal_places=2),
+def principal_distributed(rows: QuerySet[Distribution] | None = None) -> QuerySet[Distribution]:
+    """``{"share_id", "amount"}`` rows: the principal distributed to each share, from ``rows`` (distribution rows
+    already filtered, e.g. to some loans) or from the whole ledger. A share's outstanding principal is its principal
+    less this (``shares_with_outstanding``, ``lender_fractions_sql``)."""
+    rows = Distribution.objects.all() if rows is None else rows
+    return (
+        rows.filter(component=Allocation.Component.PRINCIPAL)
+        .order_by()
+        .values("share_id")
+        .annotate(amount=Sum("amount"))
+        .values("share_id", "amount")
     )
+
+
+def shares_with_outstanding(queryset: QuerySet[LoanShare] | None = None) -> QuerySet[LoanShare]:
+    """Shares annotated with ``principal_repaid`` and ``outstanding`` (share principal less principal distributed).
+
+    The principal distributed is summed per share in a subquery, so only the shares read are summed (a page of the
+    admin, one partner's portfolio), whatever the size of the ledger.
+    """
+    queryset = LoanShare.objects.all() if queryset is None else queryset
+    distributed = principal_distributed(Distribution.objects.filter(share=OuterRef("pk"))).values("amount")
+    repaid = Coalesce(Subquery(distributed), Value(ZERO), output_field=DecimalField(max_digits=14, decimal_places=2))
     return queryset.annotate(principal_repaid=repaid).annotate(
         outstanding=ExpressionWrapper(F("principal") - F("principal_repaid"), output_field=MoneyField())
     )

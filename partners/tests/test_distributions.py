@@ -187,6 +187,28 @@ def test_participations_read_the_same_from_ids_a_queryset_or_a_range(merchant):
     }
 
 
+def test_a_lenders_fraction_is_read_from_the_principal_in_the_ledger_not_from_its_share(merchant):
+    """Fractions follow what each share has been repaid (principal distributions only), by every way of naming the
+    loans; a share's outstanding principal reads the same through ``shares_outstanding``."""
+    loan = shared_fixed_loan(merchant)  # 12,000.00: the platform 6,000.00, icbc-sz 6,000.00
+    payment_record(
+        loan=loan, amount=D("1100.00"), received_on=datetime.date(2025, 2, 15), source="officer", external_reference="F"
+    )
+    # Move 300.00 of the instalment's principal from the platform's distribution to the bank's, as if the bank had
+    # been repaid first: platform 6,000 - 200 = 5,800.00 outstanding, the bank 6,000 - 800 = 5,200.00.
+    principal = Distribution.objects.filter(loan=loan, component="principal")
+    principal.filter(partner__isnull=True).update(amount=D("200.00"))
+    principal.filter(partner__isnull=False).update(amount=D("800.00"))
+    assert Distribution.objects.filter(loan=loan, component="interest").count() == 2  # read, and left out
+
+    fractions = {"platform": D("5800.00") / D("11000.00"), "icbc-sz": D("5200.00") / D("11000.00")}
+    for loan_ids in ([loan.pk], range(loan.pk, loan.pk + 1), Loan.objects.filter(pk=loan.pk).values("pk")):
+        read = loan_participations(loan_ids=loan_ids)[loan.pk].lender_fractions
+        assert read.keys() == fractions.keys()
+        assert all(abs(read[code] - fractions[code]) < D("1e-12") for code in fractions), read
+    assert shares_outstanding(loan_ids=[loan.pk]) == {loan.pk: {"platform": D("5800.00"), "icbc-sz": D("5200.00")}}
+
+
 @pytest.fixture
 def officers(senior_officer):
     maker = with_perms(senior_officer, "lending.change_loan", "lending.second_approve_concession")
