@@ -10,7 +10,10 @@ else is ever dropped or written). The first time, or with ``--rebuild`` or when 
 creates, migrates and seeds it: ``--loans`` loans of 12 monthly instalments over 2,000 merchants spread over
 industries and provinces, each loan approved on a decision with a PD (kept on the loan), about 8 % in arrears and
 1 % defaulted, about 30 % co-funded by one of two partner banks (70 % or 50 % theirs) and 20 % covered 80 % by an
-insurer; loans, applications, decisions, shares and covers go in with ``bulk_create``, instalments with ``COPY``.
+insurer; the co-funded loans' paid instalments have their payments, allocations and the distributions of each between
+the loan's shares, as repayments leave them (a share's outstanding principal is read from that ledger). Loans,
+applications, decisions, shares and covers go in with ``bulk_create``, instalments with ``COPY``, the ledger with
+``INSERT … SELECT``.
 
 What it measures, best of ``--repeat`` rounds each:
 
@@ -18,10 +21,11 @@ What it measures, best of ``--repeat`` rounds each:
   per chunk on a Celery worker of ``--workers`` processes, as production runs it, each chunk's statement and
   partial, the sum-up), with a combined scenario (sales −30 % in one industry, PD × 1.5, LGD 60 %), timed from the
   start until the run is finished. ``--workers 0`` runs the chunks eagerly in this process, as ``make run`` does;
-- baseline: a bare ``SELECT count(*), sum(principal_due - principal_paid)`` over the rows of the book the run reads:
-  the instalments of the loans on the book joined to each loan's merchant and product (and, for comparison only,
-  the same sum over the instalments joined to their loans alone). PostgreSQL may spread it over its parallel
-  workers, as the run spreads its chunks over the Celery worker's processes: both use the machine's cores.
+- baseline: one statement of bare ``count(*)`` and ``sum`` aggregates over the rows of the book the run reads: the
+  instalments of the loans on the book joined to each loan's merchant and product, the loans' shares, the principal
+  distributed to them, the insurers' covers (and, for comparison only, the instalments joined to their loans alone).
+  PostgreSQL may spread it over its parallel workers, as the run spreads its chunks over the Celery worker's
+  processes: both use the machine's cores.
 
 The worker takes its tasks from a queue of the run's own on ``BENCH_BROKER_URL`` (else ``CELERY_BROKER_URL``, else
 Redis database 8 on this machine), deleted at the end. ``--serial`` also times both with PostgreSQL's parallel query
@@ -48,15 +52,28 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 3.0
 MERCHANTS = 2000
 INSTALMENTS = 12
-# The rows a run reads: the instalments of the loans on the book, with each loan (its PD at approval, grade, days
-# past due), merchant (industry, region) and product; summed bare, with no arithmetic per loan, no grouping, no chunks.
+# The rows a run reads, each table summed bare (no arithmetic per loan, no grouping, no chunks) in one statement: the
+# instalments of the loans on the book with each loan (its PD at approval, grade, days past due), merchant (industry,
+# region) and product; the partner banks' and the platform's shares of those loans and the principal distributed to
+# each share; the insurers' covers.
 BARE_AGGREGATE = """
-    SELECT count(*), sum(i.principal_due - i.principal_paid)
-    FROM lending_instalment i
-    JOIN lending_loan l ON l.id = i.loan_id
-    JOIN merchants_merchant m ON m.id = l.merchant_id
-    JOIN lending_loanproduct p ON p.id = l.product_id
-    WHERE l.state IN ('active', 'overdue', 'defaulted')
+    SELECT * FROM (
+        SELECT count(*), sum(i.principal_due - i.principal_paid)
+        FROM lending_instalment i
+        JOIN lending_loan l ON l.id = i.loan_id
+        JOIN merchants_merchant m ON m.id = l.merchant_id
+        JOIN lending_loanproduct p ON p.id = l.product_id
+        WHERE l.state IN ('active', 'overdue', 'defaulted')
+    ) instalments, (
+        SELECT count(*), sum(s.principal) FROM partners_loanshare s JOIN lending_loan l ON l.id = s.loan_id
+        WHERE l.state IN ('active', 'overdue', 'defaulted')
+    ) shares, (
+        SELECT count(*), sum(d.amount) FROM partners_distribution d JOIN lending_loan l ON l.id = d.loan_id
+        WHERE l.state IN ('active', 'overdue', 'defaulted') AND d.component = 'principal'
+    ) distributed, (
+        SELECT count(*), sum(c.cover_share) FROM partners_insurancecover c JOIN lending_loan l ON l.id = c.loan_id
+        WHERE l.state IN ('active', 'overdue', 'defaulted')
+    ) covers
 """
 # The same sum over the instalments and their loans alone, printed for comparison.
 INSTALMENTS_ONLY = """
@@ -109,8 +126,10 @@ def main() -> int:
 
     call_command("migrate", verbosity=0, interactive=False)
     from lending.servicing.models import Loan
+    from partners.models import Distribution
 
-    if not fresh and Loan.objects.count() != args.loans:
+    # A book seeded before the ledger was (no distributions) is seeded again too.
+    if not fresh and (Loan.objects.count() != args.loans or not Distribution.objects.exists()):
         print(f"database  {args.database} holds another book: seeding it again")
         connection.close()
         _recreate_database(admin_url, args.database)
@@ -167,7 +186,7 @@ def main() -> int:
         for _round in range(args.repeat):
             seconds, run = _timed(one_run)
             runs.append(seconds)
-            seconds, (rows, principal) = _timed(bare)
+            seconds, (rows, principal, shares, _principal, distributions, _distributed, covers, _covered) = _timed(bare)
             bases.append(seconds)
             plain.append(_timed(lambda: bare(INSTALMENTS_ONLY))[0])
         best_run, best_base = min(runs), min(bases)
@@ -179,7 +198,8 @@ def main() -> int:
         )
         print(
             f"baseline  {best_base:8.3f} s  best of {args.repeat} ({', '.join(f'{s:.3f}' for s in bases)}), "
-            f"bare aggregate over {rows:,} instalments with the rows they join, outstanding {principal}"
+            f"bare aggregates over {rows:,} instalments with the rows they join (outstanding {principal}), "
+            f"{shares:,} shares, {distributions:,} principal distributions, {covers:,} covers"
         )
         print(
             f"          {min(plain):8.3f} s  the instalments joined to their loans alone "
@@ -416,7 +436,42 @@ def _seed(*, loans: int, on: datetime.date, seed: int) -> dict[str, int]:
             "principal_paid, interest_paid, fee_paid, penalty_due, penalty_paid, paid_on, status) FROM STDIN",
             buffer,
         )
+    mix["distributions"] = _seed_distributions()
     return mix
+
+
+def _seed_distributions() -> int:
+    """What the co-funded loans' paid instalments left in the ledger, as repayments would have: one payment per paid
+    instalment, its principal and interest allocations, and each allocation split between the loan's two shares
+    (the partner's part rounded to the fen, the platform's the rest), so each share's outstanding principal is read
+    from its distributions as in production."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO lending_payment (loan_id, amount, received_on, source, kind, external_reference, created_at) "
+            "SELECT i.loan_id, i.principal_paid + i.interest_paid, i.paid_on, 'collection', 'regular', "
+            "'bench-' || i.id, now() FROM lending_instalment i "
+            "WHERE i.status = 'paid' AND i.loan_id IN (SELECT loan_id FROM partners_loanshare)"
+        )
+        cursor.execute(
+            "INSERT INTO lending_allocation (payment_id, instalment_id, component, amount) "
+            "SELECT p.id, i.id, c.component, "
+            "CASE c.component WHEN 'principal' THEN i.principal_paid ELSE i.interest_paid END "
+            "FROM lending_payment p JOIN lending_instalment i "
+            "ON i.loan_id = p.loan_id AND p.external_reference = 'bench-' || i.id "
+            "CROSS JOIN (VALUES ('principal'), ('interest')) c(component)"
+        )
+        cursor.execute(
+            "INSERT INTO partners_distribution (allocation_id, share_id, loan_id, payment_id, partner_id, component, "
+            "amount, value_date, business_date, created_at) "
+            "SELECT a.id, s.id, s.loan_id, a.payment_id, s.partner_id, a.component, "
+            "CASE WHEN s.partner_id IS NULL THEN a.amount - ROUND(a.amount * (1 - s.share), 2) "
+            "ELSE ROUND(a.amount * s.share, 2) END, p.received_on, p.received_on, now() "
+            "FROM lending_allocation a JOIN lending_payment p ON p.id = a.payment_id "
+            "JOIN partners_loanshare s ON s.loan_id = p.loan_id"
+        )
+        return cursor.rowcount
 
 
 CO_FUNDED = 0.3  # of the loans, shared with one of two partner banks (70 % or 50 % theirs)
