@@ -38,9 +38,10 @@ from lending.catalogue.models import LoanProduct
 from lending.origination.models import ApplicationState, Contract, LoanApplication
 from lending.origination.services.applications import application_accept, application_apply, application_approve
 from lending.origination.services.contracts import contract_newest, contract_prepare, contract_render, contract_sign
-from lending.origination.services.demo import NIGHTLY_JOBS, demo_clock
+from lending.origination.services.demo import demo_clock
 from lending.origination.services.funding import application_fund, disbursement_send
-from lending.origination.services.scheduled import scheduled_day_run
+from lending.servicing.models import Loan
+from lending.servicing.services.daily import servicing_run_day
 from merchants.choices import KycState, SalesSource
 from merchants.models import Merchant
 from merchants.selectors.watch import SalesWindow, sales_window_totals
@@ -129,7 +130,7 @@ def _borrow(
     payout_day: datetime.date,
     officer: User,
     lenders_answer: Callable[[LoanApplication], None] | None = None,
-) -> None:
+) -> Loan:
     """Apply, be decided, accept, sign and be paid out on ``payout_day``, through the services."""
     product = LoanProduct.objects.get(code=PRODUCT)
     owner = merchant.owner
@@ -173,6 +174,7 @@ def _borrow(
         )
         loan = application_fund(application=LoanApplication.objects.get(pk=application.pk))
         disbursement_send(disbursement_id=loan.disbursement.pk)
+    return loan
 
 
 def watch_demo_load(
@@ -187,12 +189,14 @@ def watch_demo_load(
             transaction.atomic(),
         ):
             merchant = _merchant(_owner(), today=today, payout_day=payout_day)
-            _borrow(merchant, payout_day=payout_day, officer=officer, lenders_answer=lenders_answer)
-            # Serviced up to today like every loan of the demo: the nightly jobs of today, which the other loans
-            # have had already (running a day again changes nothing for them).
-            with demo_clock(min(_at(today, 1), timezone.now())):
-                for _run in scheduled_day_run(on=today, only=NIGHTLY_JOBS):
-                    pass
+            loan = _borrow(merchant, payout_day=payout_day, officer=officer, lenders_answer=lenders_answer)
+            # Serviced up to today like every loan of the demo. The nightly runs of those days were done before
+            # this loan existed (a day's run is done once), so each day from the payout on is run for this loan
+            # alone, as the chunk of the nightly run holding it would have (a night's run opens the day, at 01:00).
+            for offset in range(1, (today - payout_day).days + 1):
+                day = payout_day + datetime.timedelta(days=offset)
+                with demo_clock(min(_at(day, 1), timezone.now())):
+                    servicing_run_day(on=day, loans=(loan.pk, loan.pk))
     run = watch_alerts_raise(on=today)
     # The demo has no beat: the day's stability readings are computed here as the nightly job would.
     drift = stability_readings_compute(on=today)
