@@ -168,6 +168,7 @@ class CoLendingAgreementAdmin(AuditTrailAdminMixin, admin.ModelAdmin):
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         pass  # the service set the products with the version
 
+    # xgettext:no-python-format
     @admin.display(description=_("cap on outstanding (25 % of tier-1 capital)"))
     def exposure_cap_display(self, agreement: CoLendingAgreement) -> str:
         return f"{agreement.exposure_cap:,.2f}"

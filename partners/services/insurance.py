@@ -70,6 +70,7 @@ def _agreement_errors(
     if not isinstance(grades, list) or not grades or not set(map(str, grades)) <= set(GRADES):
         errors["grades"] = [_("Choose one or more of the grades %(grades)s.") % {"grades": ", ".join(GRADES)}]
     if not isinstance(cover_share, Decimal) or not Decimal(0) < cover_share <= 1:
+        # xgettext:no-python-format
         errors["cover_share"] = [_("The cover share must be above 0 and at most 1 (0.8 is 80 % of the loss).")]
     if not isinstance(premium_rate, Decimal) or not 0 <= premium_rate <= MAX_PREMIUM_RATE:
         errors["premium_rate"] = [

@@ -199,6 +199,7 @@ def _decisions_panel(figures: PortfolioDashboard) -> Panel:
             "bar",
             [gettext("approval rate"), gettext("straight-through rate")],
             {
+                # xgettext:no-python-format
                 gettext("% of decided"): [
                     _plain_percent(rates.approval_rate) or None,
                     _plain_percent(rates.straight_through_rate) or None,

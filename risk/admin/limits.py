@@ -55,7 +55,12 @@ def _money(value) -> str:
 
 def utilisation_table(uses: Iterable[LimitUse]) -> str:
     """The limits in force, fullest first: what each allows, what is committed, and its status."""
-    labels = {"ok": gettext("OK"), "near": gettext("Near (90 % or more)"), "breach": gettext("Breach")}
+    labels = {
+        "ok": gettext("OK"),
+        # xgettext:no-python-format
+        "near": gettext("Near (90 % or more)"),
+        "breach": gettext("Breach"),
+    }
     rows = [
         (
             use.kind_label,

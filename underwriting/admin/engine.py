@@ -344,6 +344,7 @@ class ScorecardAdmin(admin.ModelAdmin):
             [
                 gettext("Rows scored"),
                 gettext("AUC"),
+                # xgettext:no-python-format
                 gettext("95 % interval (bootstrap)"),
                 gettext("KS"),
                 gettext("Gini"),
