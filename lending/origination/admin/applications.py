@@ -2,10 +2,10 @@
 
 Officers work queues (referred; signed and awaiting a second approval; signed and not yet funded) and decide from
 one page per application: the decision snapshot, the merchant's sales, its KYC documents, the contracts and the
-audit trail. Every button and action calls a service (``lending.origination.services.applications`` for the decisions,
+audit trail (those parts in ``application_page``, the officers' forms in ``application_forms``). Every button and
+action calls a service (``lending.origination.services.applications`` for the decisions,
 ``lending.origination.services.funding`` for four-eyes, funding and payouts): the admin never changes a state itself,
-and
-the services' refusals (wrong state, maker = checker, missing permission, bad terms) are shown as messages.
+and the services' refusals (wrong state, maker = checker, missing permission, bad terms) are shown as messages.
 
 The changelists stay fast at millions of rows: related rows are joined (``list_select_related``), the unfiltered
 total is not counted (``show_full_result_count = False``) and the paginator estimates the count of an unfiltered
@@ -15,7 +15,6 @@ PostgreSQL table from its statistics instead of running COUNT(*) over it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
@@ -26,9 +25,8 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
-from django.utils.html import format_html, format_html_join
-from django.utils.translation import get_language, gettext
+from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.admin.confirm import confirmed_note
@@ -38,11 +36,16 @@ from core.admin.mixins import (
     EstimatedCountPaginator,
     ExactSearchAdminMixin,
     ReadOnlyAdminMixin,
-    html_table,
     refusal_message,
 )
 from core.formatting import amount as amount_grouped
-from lending.catalogue.models import RepaymentMethodChoice
+from lending.origination.admin.application_forms import (
+    CounterOfferForm,
+    DeclineForm,
+    RequestDocumentsForm,
+    partial_form,
+)
+from lending.origination.admin.application_page import ApplicationPageMixin
 from lending.origination.admin.payouts import retry_payouts
 from lending.origination.models import ApplicationState, Contract, LoanApplication
 from lending.origination.selectors.applications import (
@@ -61,84 +64,11 @@ from lending.origination.services.funding import (
     application_fund,
     application_second_approve,
 )
-from lending.servicing.admin.loans import concessions_table
 from lending.servicing.models import Disbursement, Loan
 from lending.servicing.selectors.loans import loan_paid_out
-from merchants.choices import SalesSource
-from merchants.selectors.sales import sales_monthly_totals
 
 DECIDE_PERMISSION = "lending.decide_application"
 S = ApplicationState
-SALES_MONTHS = 12
-
-
-# Counting without COUNT(*).
-
-
-# Pieces of the application page.
-
-
-def _message(item: dict) -> str:
-    """The Chinese or the English text of a reason or a rule, in the officer's language."""
-    if (get_language() or "").startswith("zh"):
-        return item.get("message_zh") or item.get("message_en") or ""
-    return item.get("message_en") or item.get("message_zh") or ""
-
-
-def _when(moment) -> str:
-    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S}" if moment else "—"
-
-
-def _months_table(months, *, label: str = "") -> str:
-    headers = [gettext("Month"), gettext("Gross sales"), gettext("Refunds"), gettext("Net sales"), gettext("Days")]
-    rows = [
-        (
-            f"{month.month:%Y-%m}" + (f" ({label})" if label else ""),
-            amount_grouped(month.gross_sales),
-            amount_grouped(month.refunds),
-            amount_grouped(month.net_sales),
-            month.days,
-        )
-        for month in months
-    ]
-    return html_table(headers, rows, empty="—")
-
-
-def sales_bars(months) -> str:
-    """The months' net sales as inline SVG bars, each with its amount on hover."""
-    bar, gap, height = 26, 6, 90
-    top = max((month.net_sales for month in months), default=Decimal(0)) or Decimal(1)
-    shapes = []
-    for index, month in enumerate(months):
-        bar_height = max(int(month.net_sales / top * height), 0) if month.net_sales > 0 else 0
-        shapes.append(
-            (
-                index * (bar + gap),
-                height - bar_height,
-                bar,
-                bar_height,
-                f"{month.month:%Y-%m}: {amount_grouped(month.net_sales)}",
-                index * (bar + gap) + bar // 2,
-                height + 14,
-                f"{month.month:%m}",
-            )
-        )
-    width = len(months) * (bar + gap)
-    body = format_html_join(
-        "",
-        '<rect x="{}" y="{}" width="{}" height="{}" fill="#2563eb"><title>{}</title></rect>'
-        '<text x="{}" y="{}" font-size="10" text-anchor="middle">{}</text>',
-        shapes,
-    )
-    return format_html(
-        '<svg role="img" aria-label="{}" width="{}" height="{}" viewBox="0 0 {} {}">{}</svg>',
-        gettext("Net sales by month"),
-        width,
-        height + 20,
-        width,
-        height + 20,
-        body,
-    )
 
 
 # Queues.
@@ -160,73 +90,13 @@ class QueueFilter(admin.SimpleListFilter):
         return queryset.filter(condition) if condition is not None else queryset
 
 
-# The officers' forms. They only type the input; the services check it against the product and say what is wrong.
-
-
-class CounterOfferForm(forms.Form):
-    amount = forms.CharField(label=_("amount (yuan)"), max_length=32)
-    term = forms.CharField(label=_("term"), max_length=9, required=False)
-    price = forms.CharField(label=_("price"), max_length=20)
-    repayment_method = forms.ChoiceField(label=_("repayment method"), required=False)
-    note = forms.CharField(label=_("note for the file"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
-
-    def __init__(self, *args, application: LoanApplication, **kwargs):
-        super().__init__(*args, **kwargs)
-        product = application.product
-        self.fields["repayment_method"].choices = [
-            (method, RepaymentMethodChoice(method).label) for method in product.repayment_methods
-        ]
-        self.fields["amount"].help_text = gettext("From %(min)s to %(max)s yuan.") % {
-            "min": amount_grouped(product.amount_min),
-            "max": amount_grouped(product.amount_max),
-        }
-        if product.is_sales_share:
-            self.fields["term"].help_text = gettext("A sales-share advance has no term: leave it empty.")
-        else:
-            self.fields["term"].help_text = gettext("Allowed: %(terms)s (%(unit)s).") % {
-                "terms": ", ".join(str(term) for term in product.allowed_terms),
-                "unit": product.get_term_unit_display(),
-            }
-        prices = [Decimal(price) for price in product.prices.values()]
-        if prices:
-            self.fields["price"].help_text = gettext(
-                "As a fraction, within the product's price grid: from %(low)s to %(high)s."
-            ) % {"low": min(prices), "high": max(prices)}
-            self.fields["price"].help_text += " " + gettext(
-                "Below the grid's price for the application's grade, it needs a note and a second officer's approval."
-            )
-        self.fields["note"].help_text = gettext(
-            "Required when the price is below the grid: the second officer reads it."
-        )
-        self.initial.setdefault("amount", application.offer_amount or application.amount)
-        self.initial.setdefault("term", application.offer_term or application.term or "")
-        self.initial.setdefault(
-            "price", application.offer_price or (application.decision and application.decision.price_rate) or ""
-        )
-        self.initial.setdefault("repayment_method", application.offer_repayment_method or application.repayment_method)
-
-
-class DeclineForm(forms.Form):
-    reason = forms.CharField(
-        label=_("reason"),
-        widget=forms.Textarea(attrs={"rows": 4}),
-        help_text=_("The merchant is shown this reason."),
-    )
-
-
-class RequestDocumentsForm(forms.Form):
-    message = forms.CharField(
-        label=_("documents needed"),
-        widget=forms.Textarea(attrs={"rows": 4}),
-        help_text=_("Say which documents are needed and why; the merchant gets it as a notice and an email."),
-    )
-
-
 # Applications.
 
 
 @admin.register(LoanApplication)
-class LoanApplicationAdmin(ExactSearchAdminMixin, AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class LoanApplicationAdmin(
+    ApplicationPageMixin, ExactSearchAdminMixin, AuditTrailAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     list_display = [
         "id",
         "merchant",
@@ -340,173 +210,6 @@ class LoanApplicationAdmin(ExactSearchAdminMixin, AuditTrailAdminMixin, ReadOnly
             ],
         }
         return super().changelist_view(request, extra_context)
-
-    # The page.
-
-    @admin.display(description=_("reasons for declining"))
-    def decline_reasons_list(self, application: LoanApplication) -> str:
-        return html_table(
-            [gettext("Reason")],
-            ((_message(reason),) for reason in application.decline_reasons or []),
-            empty="—",
-        )
-
-    @admin.display(description=_("score and grade"))
-    def decision_summary(self, application: LoanApplication) -> str:
-        decision = application.decision
-        if decision is None:
-            return gettext("No automated decision.")
-        reasons = format_html_join("", "<li>{}</li>", ((_message(reason),) for reason in decision.reasons or []))
-        return format_html(
-            "<p>{}: <strong>{}</strong> · {}: <strong>{}</strong> · {}: <strong>{}</strong> · {}: {} · {}: {}</p>"
-            "<p>{}</p><ul>{}</ul>",
-            gettext("Outcome"),
-            decision.get_outcome_display(),
-            gettext("Score"),
-            decision.score if decision.score is not None else "—",
-            gettext("Grade"),
-            decision.grade or "—",
-            gettext("Probability of default"),
-            decision.probability_of_default if decision.probability_of_default is not None else "—",
-            gettext("Credit line"),
-            amount_grouped(decision.credit_line),
-            gettext("Reasons"),
-            reasons or format_html("<li>—</li>"),
-        )
-
-    @admin.display(description=_("features"))
-    def decision_features(self, application: LoanApplication) -> str:
-        features = (application.decision.snapshot.get("features") if application.decision else None) or {}
-        return html_table(
-            [gettext("Feature"), gettext("Value")],
-            ((name, "—" if value is None else value) for name, value in features.items()),
-            empty="—",
-        )
-
-    @admin.display(description=_("policy rules"))
-    def decision_rules(self, application: LoanApplication) -> str:
-        rules = (application.decision.snapshot.get("rules") if application.decision else None) or []
-        return html_table(
-            [gettext("Rule"), gettext("Result"), gettext("Value"), gettext("Threshold"), gettext("Message")],
-            (
-                (
-                    rule.get("code", ""),
-                    gettext("passed") if rule.get("passed") else rule.get("outcome", gettext("failed")),
-                    rule.get("value") if rule.get("value") is not None else "—",
-                    rule.get("threshold") if rule.get("threshold") is not None else "—",
-                    _message(rule),
-                )
-                for rule in rules
-            ),
-            empty="—",
-        )
-
-    @admin.display(description=_("scorecard points"))
-    def decision_points(self, application: LoanApplication) -> str:
-        score = (application.decision.snapshot.get("score") if application.decision else None) or {}
-        return html_table(
-            [gettext("Feature"), gettext("Value"), gettext("Bin"), gettext("Points"), gettext("Best possible")],
-            (
-                (
-                    line.get("feature"),
-                    line.get("value") or "—",
-                    line.get("bin"),
-                    line.get("points"),
-                    line.get("best_points"),
-                )
-                for line in score.get("points", [])
-            ),
-            empty="—",
-        )
-
-    @admin.display(description=_("sales, last 12 months"))
-    def sales_history(self, application: LoanApplication) -> str:
-        """The platform's figures (what the decision read), then the merchant's declared sales apart, labelled."""
-        today = timezone.localdate()
-        months = sales_monthly_totals(merchant=application.merchant, today=today, months=SALES_MONTHS)
-        declared = sales_monthly_totals(
-            merchant=application.merchant, today=today, months=SALES_MONTHS, source=SalesSource.DECLARED
-        )
-        platform_part = gettext("No platform sales on file.")
-        if any(month.days for month in months):
-            platform_part = format_html(
-                "<h4>{}</h4>{}{}",
-                gettext("Platform settlement feed (the credit file the decision used)"),
-                sales_bars(months),
-                _months_table(months),
-            )
-        if not any(month.days for month in declared):
-            return format_html("{}", platform_part)
-        return format_html(
-            '{}<div class="sales-declared"><h4>{}</h4><p>{}</p>{}</div>',
-            platform_part,
-            gettext("Declared by the merchant (declared)"),
-            gettext(
-                "Sales the merchant says it took elsewhere. Supporting evidence for your review only: "
-                "no automated decision or limit used them."
-            ),
-            _months_table([month for month in declared if month.days], label=gettext("declared")),
-        )
-
-    @admin.display(description=_("KYC documents"))
-    def kyc_documents(self, application: LoanApplication) -> str:
-        return html_table(
-            [gettext("Document"), gettext("Uploaded")],
-            (
-                (
-                    format_html(
-                        '<a href="{}" target="_blank" rel="noopener">{}</a>',
-                        reverse("merchants:document", kwargs={"pk": document.pk}),
-                        document.get_kind_display(),
-                    ),
-                    _when(document.uploaded_at),
-                )
-                for document in application.merchant.documents.all()
-            ),
-            empty=gettext("No documents uploaded."),
-        )
-
-    @admin.display(description=_("contracts"))
-    def contracts_list(self, application: LoanApplication) -> str:
-        def link(contract: Contract) -> str:
-            if not contract.pdf:
-                return "—"
-            url = reverse("admin:lending_loanapplication_contract_pdf", args=[application.pk, contract.pk])
-            return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, gettext("PDF"))
-
-        return html_table(
-            [gettext("Version"), gettext("Status"), gettext("Signed"), gettext("Signer"), "SHA-256", gettext("File")],
-            (
-                (
-                    contract.version,
-                    contract.get_status_display(),
-                    _when(contract.signed_at),
-                    contract.signer or "—",
-                    contract.signed_sha256 or contract.sha256 or "—",
-                    link(contract),
-                )
-                for contract in application.contracts.select_related("signer").order_by("-version")
-            ),
-            empty=gettext("No contract yet."),
-        )
-
-    @admin.display(description=_("concessions"))
-    def concessions_list(self, application: LoanApplication) -> str:
-        return concessions_table(application.concessions.select_related("requested_by", "decided_by"))
-
-    @admin.display(description=_("loan"))
-    def loan_link(self, application: LoanApplication) -> str:
-        loan = Loan.objects.filter(application=application).select_related("disbursement").first()
-        if loan is None:
-            return "—"
-        disbursement = loan_paid_out(loan)
-        return format_html(
-            '<a href="{}">{}</a> · {} · {}',
-            reverse("admin:lending_loan_change", args=[loan.pk]),
-            f"#{loan.pk}",
-            loan.get_state_display(),
-            gettext("payout: %(status)s") % {"status": disbursement.get_status_display()} if disbursement else "—",
-        )
 
     def audit_related(self, application: LoanApplication) -> list:
         loan = Loan.objects.filter(application=application).first()
@@ -876,15 +579,3 @@ class LoanApplicationAdmin(ExactSearchAdminMixin, AuditTrailAdminMixin, ReadOnly
         response["X-Content-Type-Options"] = "nosniff"
         response["Cache-Control"] = "private, no-store"
         return response
-
-
-def partial_form(form_class: type[forms.Form], **kwargs):
-    """A form class with some constructor arguments bound, so it is built like a plain form."""
-
-    def build(data=None):
-        return form_class(data, **kwargs)
-
-    return build
-
-
-# Loans and payouts.
