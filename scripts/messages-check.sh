@@ -11,7 +11,10 @@ trap 'cp "$backup" "$po"; rm -f "$backup"' EXIT
 
 DATABASE_URL=sqlite://:memory: .venv/bin/python manage.py makemessages -l zh_Hans \
   --ignore '.venv/*' --ignore 'bench/*' -v 0
-statistics=$(LC_ALL=C msgfmt --check --statistics -o /dev/null "$po" 2>&1)
+statistics=$(LC_ALL=C msgfmt --check --statistics -o /dev/null "$po" 2>&1) || {
+  echo "zh_Hans: the catalogue does not compile: $statistics" >&2
+  exit 1
+}
 echo "zh_Hans: $statistics"
 if grep -qE 'fuzzy|untranslated' <<<"$statistics"; then
   echo "Strings without a Chinese translation (translate them in $po, or run makemessages and fill them in):" >&2

@@ -191,7 +191,7 @@ def watch_demo_load(
             merchant = _merchant(_owner(), today=today, payout_day=payout_day)
             loan = _borrow(merchant, payout_day=payout_day, officer=officer, lenders_answer=lenders_answer)
             # Serviced up to today like every loan of the demo. The nightly runs of those days were done before
-            # this loan existed (a day's run is done once), so each day from the payout on is run for this loan
+            # this loan existed (a day's run is done once), so each day after the payout is run for this loan
             # alone, as the chunk of the nightly run holding it would have (a night's run opens the day, at 01:00).
             for offset in range(1, (today - payout_day).days + 1):
                 day = payout_day + datetime.timedelta(days=offset)
