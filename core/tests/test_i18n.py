@@ -20,7 +20,14 @@ from core.i18n import in_current_language
         (
             "您的 88.00 元还款扣收失败：通道拒绝了该笔扣款。",
             "en",
-            "Your payment of 88.00 yuan could not be collected: The rail refused the collection.",
+            "Your payment of ¥88.00 could not be collected: The rail refused the collection.",
+        ),
+        # A notice an earlier version sent, in words the portal no longer writes (``RETIRED_MESSAGES``).
+        (
+            "300.00 yuan was due on 2026-03-01 and is now more than 7 day(s) late. Late fees are charged by your "
+            "contract's terms; please pay now from your loan page or contact us.",
+            "zh-hans",
+            "300.00 元已于 2026-03-01 到期，现已逾期超过 7 天。逾期费按合同条款收取；请立即在贷款页面还款或联系我们。",
         ),
         # An amount written with its currency is written as the reader's language writes amounts.
         ("We received your payment of ¥1,200.00. Thank you.", "zh-hans", "已收到您的还款 1,200.00 元，谢谢。"),
